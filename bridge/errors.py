@@ -1,0 +1,150 @@
+"""The one exception tree of bridge.
+
+Every error bridge raises on purpose is a :class:`BridgeError`. The tree says what the caller
+should *do*, not where the error came from, so that the cycle, the CLI and the retry layer can
+decide by type alone::
+
+    BridgeError
+    ├── ConfigError              invalid settings; CLI exit code 2
+    ├── MappingError             invalid mapping file(s); CLI exit code 2
+    │                              carries a list of MappingProblem (file, line, column, path, message, hint)
+    ├── ConnectorError           anything a vendor side answered or failed to answer
+    │   ├── TransientError       worth retrying as is: timeouts, connection resets, 5xx
+    │   │   └── RateLimitedError 429 (or 503 with Retry-After); carries retry_after seconds
+    │   ├── AuthError            401/403 on authentication: credentials missing, wrong or expired;
+    │   │                          CLI exit code 3 when a whole side is refused
+    │   ├── NotFoundError        404: the item does not exist or the account may not see it
+    │   └── PermanentError       retrying will not help: validation 400, permission 403 on an
+    │       │                      operation, 409/413/422, RT's "200 but failed" answers
+    │       └── WorkflowError    no transition path to the target status, or a required
+    │                              transition field the mapping does not provide
+    ├── StoreError               the state store failed (connection, migration, integrity)
+    │   └── LockHeldError        another process holds the mapping's lock; CLI exit code 4
+    └── SafetyRailError          a side answered in a way that would be destructive to act on
+                                   (e.g. an empty answer where links exist)
+
+Rules that keep secrets and customer data out of logs:
+
+* Messages carry the vendor's own error text (Jira ``errorMessages``/``errors``, ServiceNow
+  ``error.message``/``detail``, RT ``message``), the HTTP method, the endpoint *path* and the status.
+  Never the credentials, never headers, never a full request or response body.
+* ``vendor_message`` is truncated to :data:`MAX_VENDOR_MESSAGE` characters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_VENDOR_MESSAGE = 500
+
+
+class BridgeError(Exception):
+    """Base of every error bridge raises on purpose."""
+
+
+class ConfigError(BridgeError):
+    """The configuration is invalid. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [])
+
+
+@dataclass(frozen=True, slots=True)
+class MappingProblem:
+    """One thing wrong (or suspicious, when ``severity == "warning"``) in one mapping file."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    hint: str | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: {self.path or '<root>'}: {self.message}"
+        if self.severity != "error":
+            text = f"{text} [{self.severity}]"
+        if self.hint:
+            text = f"{text}\n    hint: {self.hint}"
+        return text
+
+
+class MappingError(BridgeError):
+    """One or more mapping files are invalid; ``problems`` holds all of them at once."""
+
+    def __init__(self, problems: list[MappingProblem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        head = f"{len(errors)} mapping error(s)"
+        super().__init__(head + ("\n" + "\n".join(str(p) for p in errors) if errors else ""))
+
+
+class ConnectorError(BridgeError):
+    """A vendor side failed. Subclasses say whether a retry can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        side: str | None = None,
+        method: str | None = None,
+        endpoint: str | None = None,
+        status: int | None = None,
+        vendor_message: str | None = None,
+    ) -> None:
+        if vendor_message and len(vendor_message) > MAX_VENDOR_MESSAGE:
+            vendor_message = vendor_message[: MAX_VENDOR_MESSAGE - 1] + "…"
+        self.side = side
+        self.method = method
+        self.endpoint = endpoint
+        self.status = status
+        self.vendor_message = vendor_message
+        parts = [message]
+        where = " ".join(p for p in (method, endpoint) if p)
+        if where:
+            parts.append(f"({where}{f' -> {status}' if status is not None else ''})")
+        if vendor_message:
+            parts.append(f": {vendor_message}")
+        super().__init__(" ".join(parts[:2]) + (parts[2] if len(parts) > 2 else ""))
+
+
+class TransientError(ConnectorError):
+    """Timeouts, connection errors, 502/503/504: retry with backoff, then leave the action pending."""
+
+
+class RateLimitedError(TransientError):
+    """429 (or 503 with Retry-After). ``retry_after`` is in seconds when the vendor said so."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    """Credentials were refused. Retrying cannot help until an operator fixes them."""
+
+
+class NotFoundError(ConnectorError):
+    """The item does not exist, or the account may not see it (vendors answer 404 for both)."""
+
+
+class PermanentError(ConnectorError):
+    """The vendor refused the request for a reason a retry will not change: goes to the error list."""
+
+
+class WorkflowError(PermanentError):
+    """No path through the workflow to the target status, or a transition field is missing."""
+
+
+class StoreError(BridgeError):
+    """The state store failed."""
+
+
+class LockHeldError(StoreError):
+    """Another bridge process holds the lock of this mapping (or of the whole store)."""
+
+
+class SafetyRailError(BridgeError):
+    """A side answered something that would be destructive to act upon; the cycle stops for it."""
