@@ -1,0 +1,209 @@
+"""The connector port: the one small interface every vendor adapter implements.
+
+Connectors are the only code that speaks HTTP. Each one turns vendor JSON into :mod:`bridge.model`
+values (plain text, normalised field values, aware UTC timestamps) and back, compiles a mapping's
+route into its native query language, and raises only :mod:`bridge.errors` exceptions.
+
+The cost rules the engine relies on (and the contract suite in ``tests/contract/`` checks):
+
+* :meth:`Connector.search_changed` is ONE paginated query per mapping — never one call per linked item.
+  An idle cycle therefore costs one search per side per mapping, whatever the number of links.
+* :meth:`Connector.comments_since` takes every changed item of a cycle at once; adapters batch where the
+  vendor allows (ServiceNow reads ``sys_journal_field`` with ``element_idIN…``), and fall back to one
+  read per item otherwise. It is only ever called for items that changed.
+* Every HTTP request is counted in :attr:`Connector.calls`, per endpoint, so cycles report their cost.
+
+The same port serves both sides. An ITSM adapter cannot create records (bridge escalates records into
+Jira, never the other way), so its :meth:`create` raises :class:`~bridge.errors.PermanentError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.model import Comment, FieldValue, Item, Marker, Ref, Side, Visibility
+
+
+class CallCounter:
+    """Counts vendor calls per endpoint (``"GET /rest/api/3/issue/{id}"``-style templates) and status.
+
+    Thread-safe, because the daemon's scheduler runs cycles in a worker thread while the metrics
+    endpoint reads the totals.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._statuses: Counter[tuple[str, int]] = Counter()
+
+    def count(self, endpoint: str, status: int | None = None) -> None:
+        with self._lock:
+            self._calls[endpoint] += 1
+            if status is not None:
+                self._statuses[(endpoint, status)] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._calls.values())
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._calls)
+
+    def statuses(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._statuses)
+
+    def since(self, earlier: Mapping[str, int]) -> dict[str, int]:
+        """Calls made after ``earlier`` (a previous :meth:`snapshot`), endpoints with zero left out."""
+        now = self.snapshot()
+        return {k: v - earlier.get(k, 0) for k, v in now.items() if v - earlier.get(k, 0)}
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSpec:
+    """Everything needed to create a Jira issue for a record in ONE request.
+
+    ``fields`` are normalised values keyed by Jira field id or name (``summary``, ``priority``,
+    ``customfield_10050``, ``Customer Impact``); the adapter resolves names and converts plain text to
+    ADF or wiki markup. ``marker`` is the record's :attr:`Ref.token`; the adapter stores it in a
+    JQL-searchable place (label, or ``marker_field``) so :meth:`Connector.find_by_marker` finds the
+    issue again after a crash between the create and the journal commit.
+    """
+
+    project: str
+    issue_type: str
+    fields: Mapping[str, FieldValue]
+    marker: str
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    marker_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of ``bridge check --online`` / ``bridge doctor``: ✔ or ✖, what, and how to fix it."""
+
+    ok: bool
+    what: str
+    hint: str | None = None
+
+
+class Connector(ABC):
+    """One side of the bridge. See the module docstring for the cost rules."""
+
+    side: Side
+    #: short vendor name used in logs, metrics and attributions: "jira", "servicenow", "rt", "memory"
+    name: str
+    #: what people call this system in attributions: "Jira", "ServiceNow", "Request Tracker"
+    display_name: str
+
+    def __init__(self) -> None:
+        self.calls = CallCounter()
+
+    # ----------------------------------------------------------------------------------- reading
+
+    @abstractmethod
+    def search_changed(
+        self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]
+    ) -> Iterator[Item]:
+        """Items of ``mapping`` updated at or after ``since`` (all of them when ``None``), oldest first.
+
+        ITSM side: the records the mapping's route selects, its conditions compiled into the native
+        query where possible and the rest filtered locally. Jira side: the issues of the mapping's
+        project that carry its ``links.jira_label``. ONE paginated query. ``since`` is a UTC instant; the
+        adapter converts it to the vendor's precision and zone and errs on the early side (it may
+        return items slightly older than ``since``; it must never miss one). ``fields`` names the
+        fields to fetch into :attr:`Item.fields`.
+        """
+
+    @abstractmethod
+    def get(self, ref: Ref, fields: Sequence[str]) -> Item:
+        """Read one item now. Raises :class:`~bridge.errors.NotFoundError`."""
+
+    @abstractmethod
+    def comments_since(
+        self, refs: Sequence[Ref], since: datetime | None
+    ) -> dict[str, list[Comment]]:
+        """Comments/journal entries on each of ``refs`` created at or after ``since``, oldest first.
+
+        Keyed by :attr:`Ref.id`; every ref is present (with an empty list when it has none). The
+        adapter must parse bridge's :class:`~bridge.model.Marker` out of comments bridge wrote.
+        """
+
+    @abstractmethod
+    def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
+        """The item carrying ``marker`` (a :attr:`Ref.token`), or ``None``.
+
+        Jira side: the issue with that label (or ``links.jira_marker_field`` value), found by JQL.
+        ITSM side: the record whose back-reference field holds ``marker`` (a Jira key).
+        Used only to reconcile a create or back-reference that crashed before its journal commit.
+        """
+
+    @abstractmethod
+    def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
+        """The comment on ``ref`` that carries ``marker``, or ``None`` (crash reconciliation)."""
+
+    # ----------------------------------------------------------------------------------- writing
+
+    @abstractmethod
+    def create(self, spec: CreateSpec) -> Item:
+        """Create a Jira issue in one request and return it (ITSM adapters raise PermanentError)."""
+
+    @abstractmethod
+    def update_fields(self, ref: Ref, values: Mapping[str, FieldValue]) -> None:
+        """Write normalised ``values`` to the item in one request."""
+
+    @abstractmethod
+    def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
+        """Move the item to ``status`` with ``fields`` in the same write.
+
+        Jira: find a path through the transitions the workflow offers from the current status (breadth
+        first, fewest steps), send ``fields`` (e.g. ``resolution``) on the transition whose screen
+        needs them; raise :class:`~bridge.errors.WorkflowError` when no path exists. ITSM: one write of
+        the state together with the fields the state demands (close code and notes), then confirm the
+        state took (ServiceNow change models and RT may refuse quietly) or raise PermanentError.
+        """
+
+    @abstractmethod
+    def add_comment(
+        self,
+        ref: Ref,
+        body: str,
+        *,
+        channel: str,
+        marker: Marker,
+        visibility: Visibility | None = None,
+    ) -> Comment:
+        """Add a comment (plain text; the adapter converts and escapes) carrying ``marker``.
+
+        ``channel`` is the ITSM journal to write to (``work_notes``/``comments``, RT
+        ``comment``/``correspond``) or ``comment`` on Jira. ``visibility`` restricts a Jira comment.
+        Returns the created comment with its vendor id.
+        """
+
+    @abstractmethod
+    def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
+        """Make ``ref`` point at ``other``.
+
+        ITSM side: write ``values`` (the Jira key and URL into the mapping's link fields) in one request.
+        Jira side: upsert a remote link to the record ``other`` with a ``globalId`` derived from it, so
+        repeating it never duplicates (``values`` may carry ``title``/``summary``/``resolved``).
+        """
+
+    # ------------------------------------------------------------------------------- diagnostics
+
+    @abstractmethod
+    def check(self, mappings: Sequence[MappingSpec]) -> list[CheckResult]:
+        """Online checks for ``bridge doctor``: reachable, authenticated, and that what the mappings
+        name exists (projects, issue types, fields, statuses; tables, fields, states)."""
+
+    def close(self) -> None:
+        """Release sessions and sockets. Safe to call twice."""

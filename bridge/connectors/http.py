@@ -1,0 +1,355 @@
+"""The shared HTTP layer: one session per side, timeouts, TLS, a rate budget, ONE retry layer, typed errors.
+
+Why one layer: retries stacked in several places multiply (the ``jira`` library's own ``ResilientSession``
+would sleep inside our retry and cannot read an HTTP-date ``Retry-After``), and a connector that forgets
+a timeout hangs a daemon forever. Every adapter sends its requests through :class:`HttpClient` (or, for
+the ``jira`` library, mounts :class:`BudgetAdapter` on the library's session and wraps calls with
+:func:`call_with_retry`), so all of them:
+
+* time out (connect and read) and verify TLS unless told otherwise;
+* spend a client-side budget of requests per second (token bucket), below the vendor's published limits;
+* retry connection errors, timeouts, 429 and 502/503/504 with jittered exponential backoff capped at
+  ``max_backoff``, honouring ``Retry-After`` given in seconds or as an HTTP-date (RFC 9110 §10.2.3);
+* raise :mod:`bridge.errors` exceptions carrying the vendor's own message, never credentials or bodies;
+* count every request per endpoint template in a :class:`~bridge.connectors.base.CallCounter`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from bridge import __version__
+from bridge.connectors.base import CallCounter
+from bridge.errors import (
+    AuthError,
+    ConnectorError,
+    NotFoundError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+
+USER_AGENT = f"bridge/{__version__} (+https://github.com/bridge-sync/bridge)"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """Per-side HTTP behaviour, filled from the settings."""
+
+    base_url: str
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    verify_tls: bool = True
+    requests_per_second: float = 5.0
+    burst: int = 10
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    max_backoff: float = 60.0
+
+
+# ------------------------------------------------------------------------------------- retry-after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date; ``None`` if absent/bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class BackoffWait:
+    """tenacity ``wait``: the vendor's ``Retry-After`` when given, else full-jitter exponential backoff."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.rng = rng or random.Random()
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            # Retrying early only earns a longer wait (Atlassian rate-limiting guide): honour it, plus
+            # a little jitter so replicas do not return in lockstep; cap it so a daemon stays responsive.
+            return min(self.cap, exc.retry_after + self.rng.uniform(0, 0.1 * max(exc.retry_after, 1.0)))
+        exponent = min(state.attempt_number - 1, 30)
+        return self.rng.uniform(0, min(self.cap, self.base * (2**exponent)))
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    *,
+    max_attempts: int = 6,
+    backoff_base: float = 0.5,
+    max_backoff: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``fn`` under the one retry policy; re-raise the last :class:`TransientError` when it persists."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=stop_after_attempt(max_attempts),
+        wait=BackoffWait(backoff_base, max_backoff),
+        sleep=sleep,
+        reraise=True,
+    )
+    return retrying(fn)
+
+
+# ------------------------------------------------------------------------------------------ budget
+
+
+class TokenBucket:
+    """A client-side request budget: ``rate`` tokens per second, at most ``burst`` saved up."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is free; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                delay = (1 - self._tokens) / self.rate
+            self._sleep(delay)
+            waited += delay
+
+
+# ---------------------------------------------------------------------------------------- counting
+
+_ID_SEGMENT = re.compile(
+    r"^(?:\d+|[0-9a-f]{32}|[A-Z][A-Z0-9_]+-\d+|[0-9a-fA-F-]{36}|[A-Za-z0-9_]+-[a-f0-9]{6,})$"
+)
+
+
+def endpoint_template(method: str, path: str) -> str:
+    """``GET /rest/api/3/issue/OPS-7/comment`` -> ``GET /rest/api/3/issue/{id}/comment``.
+
+    Metrics must have bounded label values, so ids, keys and sys_ids in paths become ``{id}``.
+    """
+    segments = [("{id}" if _ID_SEGMENT.match(seg) else seg) for seg in path.split("?")[0].split("/")]
+    return f"{method.upper()} {'/'.join(segments)}"
+
+
+class BudgetAdapter(HTTPAdapter):
+    """A transport adapter that spends the rate budget and counts every request sent through it.
+
+    Mounted on any ``requests.Session`` (ours or the ``jira`` library's), so the budget and the counts
+    cover every request whoever builds it.
+    """
+
+    def __init__(
+        self,
+        counter: CallCounter,
+        bucket: TokenBucket | None,
+        on_response: Callable[[str, int], None] | None = None,
+    ) -> None:
+        super().__init__(max_retries=0)
+        self.counter = counter
+        self.bucket = bucket
+        self.on_response = on_response
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if self.bucket is not None:
+            self.bucket.acquire()
+        endpoint = endpoint_template(request.method or "GET", requests.utils.urlparse(request.url or "").path)
+        try:
+            response = super().send(request, *args, **kwargs)
+        except Exception:
+            self.counter.count(endpoint, None)
+            raise
+        self.counter.count(endpoint, response.status_code)
+        if self.on_response is not None:
+            self.on_response(endpoint, response.status_code)
+        return response
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+VendorMessage = Callable[[requests.Response], str | None]
+
+
+def plain_message(response: requests.Response) -> str | None:
+    """Fallback vendor-message parser: a short plain-text body, else nothing."""
+    text = (response.text or "").strip()
+    return text[:200] if text and not text.startswith("<") else None
+
+
+def error_for(
+    response: requests.Response, *, side: str, vendor_message: VendorMessage = plain_message
+) -> ConnectorError:
+    """The typed error for an unsuccessful response (the caller decides what counts as success)."""
+    status = response.status_code
+    method = response.request.method if response.request is not None else None
+    path = requests.utils.urlparse(response.url or "").path or None
+    try:
+        message = vendor_message(response)
+    except ValueError:
+        message = plain_message(response)
+    kwargs: dict[str, Any] = {
+        "side": side,
+        "method": method,
+        "endpoint": path,
+        "status": status,
+        "vendor_message": message,
+    }
+    if status == 429 or (status == 503 and "Retry-After" in response.headers):
+        return RateLimitedError(
+            f"{side} rate limit", retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
+        )
+    if status == 401:
+        return AuthError(f"{side} refused the credentials", **kwargs)
+    if status == 404:
+        return NotFoundError(f"{side}: not found or not visible to the account", **kwargs)
+    if status >= 500 or status == 408:
+        return TransientError(f"{side} server error", **kwargs)
+    return PermanentError(f"{side} refused the request", **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ client
+
+
+class _NotSent(TransientError):
+    """A transient failure before the request reached the vendor: safe to repeat even for writes."""
+
+
+def _maybe_sent(exc: requests.ConnectionError) -> bool:
+    """False when the connection was refused or never established; True when it broke mid-request."""
+    text = repr(exc.args)
+    return not any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
+
+
+class HttpClient:
+    """A side's HTTP client: base URL, auth, timeouts, TLS, budget, retry, counting, typed errors."""
+
+    def __init__(
+        self,
+        side: str,
+        options: HttpOptions,
+        *,
+        auth: requests.auth.AuthBase | tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        vendor_message: VendorMessage = plain_message,
+        counter: CallCounter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.side = side
+        self.options = options
+        self.base_url = options.base_url.rstrip("/")
+        self.counter = counter or CallCounter()
+        self.vendor_message = vendor_message
+        self._sleep = sleep
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.verify = options.verify_tls
+        self.session.headers.update(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", **dict(headers or {})}
+        )
+        bucket = TokenBucket(options.requests_per_second, options.burst, sleep=sleep)
+        adapter = BudgetAdapter(self.counter, bucket)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+        idempotent: bool = True,
+    ) -> requests.Response:
+        """Send one request (retried when transient) and return the response, or raise a typed error.
+
+        ``idempotent=False`` is for writes that the vendor applies again when repeated (a ServiceNow
+        journal PATCH appends a second entry): they are retried only when the vendor certainly did not
+        process them (429, a refused connection); after a read timeout the error goes up and the
+        executor reconciles by marker before it writes again.
+        """
+        endpoint = requests.utils.urlparse(self.url(path)).path
+
+        def once() -> requests.Response:
+            try:
+                response = self.session.request(
+                    method,
+                    self.url(path),
+                    params=params,
+                    json=json,
+                    timeout=(self.options.connect_timeout, self.options.read_timeout),
+                )
+            except requests.ConnectTimeout:
+                raise _NotSent(f"{self.side} unreachable (connect timeout)", side=self.side,
+                               method=method, endpoint=endpoint) from None
+            except requests.ConnectionError as exc:
+                cls = TransientError if _maybe_sent(exc) else _NotSent
+                raise cls(f"{self.side} unreachable ({type(exc).__name__})", side=self.side,
+                          method=method, endpoint=endpoint) from None
+            except requests.Timeout as exc:
+                raise TransientError(f"{self.side} did not answer in time ({type(exc).__name__})",
+                                     side=self.side, method=method, endpoint=endpoint) from None
+            if response.status_code not in ok:
+                raise error_for(response, side=self.side, vendor_message=self.vendor_message)
+            return response
+
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = (
+            TransientError if idempotent else (RateLimitedError, _NotSent)
+        )
+        retrying = Retrying(
+            retry=retry_if_exception_type(retry_on),
+            stop=stop_after_attempt(self.options.max_attempts),
+            wait=BackoffWait(self.options.backoff_base, self.options.max_backoff),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(once)
+
+    def close(self) -> None:
+        self.session.close()

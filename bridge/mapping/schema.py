@@ -1,0 +1,349 @@
+"""The YAML mapping language, as pydantic models.
+
+One YAML file under ``mappings/`` is one :class:`Mapping`. Every model forbids unknown keys, so a typo is
+an error with a "did you mean" hint rather than a silently ignored line. The full reference, with an
+example for every key, is ``docs/mappings.md``; a test loads every snippet of it against these models.
+
+The engine consumes these objects as they are; connectors compile :class:`Route` conditions into their
+native query language (ServiceNow encoded query, RT TicketSQL) and filter what they cannot compile
+locally with :func:`bridge.mapping.transform.matches`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------- route
+
+
+class FieldCondition(_Strict):
+    """One test on one ITSM field. Exactly one operator is given."""
+
+    field: str
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_in: list[Scalar] | None = None
+    matches: str | None = None
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+    is_empty: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FieldCondition:
+        given = [name for name in OPERATORS if getattr(self, _attr(name)) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a condition needs exactly one operator of {', '.join(OPERATORS)}; got "
+                + (", ".join(given) if given else "none")
+            )
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(name for name in OPERATORS if getattr(self, _attr(name)) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, _attr(self.operator))
+
+
+OPERATORS = ("equals", "not_equals", "in", "not_in", "matches", "lt", "lte", "gt", "gte", "is_empty")
+
+
+def _attr(operator: str) -> str:
+    return "in_" if operator == "in" else operator
+
+
+class AllOf(_Strict):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyOf(_Strict):
+    any: list[Condition] = Field(min_length=1)
+
+
+class NotOf(_Strict):
+    not_: Condition = Field(alias="not")
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("all", "any", "not"):
+            if key in value:
+                return key
+        return "field"
+    if isinstance(value, BaseModel):
+        return {AllOf: "all", AnyOf: "any", NotOf: "not", FieldCondition: "field"}.get(type(value))
+    return None
+
+
+Condition = Annotated[
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")]
+    | Annotated[FieldCondition, Tag("field")],
+    Discriminator(_condition_kind),
+]
+
+
+class Route(_Strict):
+    """Which ITSM records this mapping escalates.
+
+    ``record_type`` is the ServiceNow table (``incident``, ``change_request``) or, for Request Tracker,
+    the queue name. ``where`` is an optional condition tree; without it every record of the type is
+    selected.
+    """
+
+    record_type: str
+    where: Condition | None = None
+
+
+# -------------------------------------------------------------------------------------------- target
+
+
+class Target(_Strict):
+    """Where escalated records land in Jira."""
+
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,254}$")
+    issue_type: str
+    labels: list[str] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_have_no_spaces(cls, labels: list[str]) -> list[str]:
+        for label in labels:
+            if not label or any(ch.isspace() for ch in label):
+                raise ValueError(f"Jira labels cannot be empty or contain spaces: {label!r}")
+        return labels
+
+
+# -------------------------------------------------------------------------------------------- fields
+
+
+class FieldRule(_Strict):
+    """How one Jira field (the key of ``fields:``) gets its value, and which way it flows.
+
+    Exactly one source: ``itsm`` (copy an ITSM field, optionally through ``map`` with a required
+    ``default``), ``template`` (Jinja2, sandboxed, plain-text output) or ``value`` (a constant).
+    ``direction`` is ``to_jira`` (default), ``to_itsm`` or ``both``; the last two need ``itsm`` (the ITSM
+    field written back) and, with a ``map``, use it in reverse (``itsm_default`` for Jira values the map
+    does not name). ``sync`` says whether the value is written on create only or kept in sync.
+    """
+
+    itsm: str | None = None
+    template: str | None = None
+    value: Scalar | list[str] | None = None
+    map: dict[str, Scalar] | None = None
+    default: Scalar | None = None
+    itsm_default: Scalar | None = None
+    direction: Literal["to_jira", "to_itsm", "both"] = "to_jira"
+    sync: Literal["always", "create"] = "always"
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_keys_are_strings(cls, value: Any) -> Any:
+        # YAML reads `1: Highest` with an int key; ITSM values are compared as strings.
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldRule:
+        sources = [
+            name for name in ("itsm", "template", "value") if getattr(self, name) is not None
+        ]
+        if self.direction == "to_itsm":
+            if self.itsm is None:
+                raise ValueError("direction to_itsm needs `itsm:` (the ITSM field the Jira value goes to)")
+            if self.template is not None or self.value is not None:
+                raise ValueError("direction to_itsm takes `itsm:` (and `map:`), not `template:` or `value:`")
+        elif len(sources) != 1:
+            raise ValueError(
+                "a field rule needs exactly one source of `itsm`, `template`, `value`; got "
+                + (", ".join(sources) if sources else "none")
+            )
+        if self.direction == "both" and self.itsm is None:
+            raise ValueError("direction both needs `itsm:` as its source")
+        if self.map is not None:
+            if self.itsm is None:
+                raise ValueError("`map:` translates an ITSM field: give `itsm:` too")
+            if self.default is None and self.direction != "to_itsm":
+                raise ValueError("a value map needs a `default:` for ITSM values it does not name")
+        if self.default is not None and self.map is None:
+            raise ValueError("`default:` belongs to a `map:`")
+        return self
+
+
+class NoteRule(_Strict):
+    """A work note written to the ITSM record when a Jira field changes (e.g. the fix version is set)."""
+
+    when_changed: str
+    template: str
+
+
+# -------------------------------------------------------------------------------------------- status
+
+
+class JiraStatusTarget(_Strict):
+    """A Jira status to move to, with the transition-screen fields it needs (e.g. ``resolution``)."""
+
+    status: str
+    fields: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class TemplateValue(_Strict):
+    template: str
+
+
+class ItsmStateTarget(_Strict):
+    """An ITSM state to set, with the fields the ITSM demands in the same write.
+
+    ServiceNow incidents resolved need ``close_code`` and ``close_notes``; On Hold needs ``hold_reason``.
+    A field value is a constant or ``{template: …}`` rendered with the Jira issue in context.
+    """
+
+    state: str
+    fields: dict[str, Scalar | TemplateValue] = Field(default_factory=dict)
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state_is_string(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class StatusRules(_Strict):
+    """Statuses both ways. Mappings name statuses, never transition ids.
+
+    ``to_jira`` keys are ITSM state values; ``to_itsm`` keys are Jira status names or
+    ``category:new|indeterminate|done`` (an exact status name wins over its category).
+    """
+
+    to_jira: dict[str, str | JiraStatusTarget] = Field(default_factory=dict)
+    to_itsm: dict[str, str | ItsmStateTarget] = Field(default_factory=dict)
+
+    @field_validator("to_jira", mode="before")
+    @classmethod
+    def _state_keys_are_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    def jira_target(self, itsm_state: str | None) -> JiraStatusTarget | None:
+        if itsm_state is None:
+            return None
+        target = self.to_jira.get(str(itsm_state))
+        if isinstance(target, str):
+            return JiraStatusTarget(status=target)
+        return target
+
+    def itsm_target(self, jira_status: str | None, category: str | None) -> ItsmStateTarget | None:
+        target = self.to_itsm.get(jira_status or "") if jira_status else None
+        if target is None and category:
+            target = self.to_itsm.get(f"category:{category}")
+        if isinstance(target, str):
+            return ItsmStateTarget(state=target)
+        return target
+
+
+# ------------------------------------------------------------------------------------------ comments
+
+
+class VisibilityRule(_Strict):
+    type: Literal["role", "group"]
+    value: str
+
+
+class CommentRules(_Strict):
+    """Which comments flow, where they land and how they are labelled."""
+
+    direction: Literal["both", "to_jira", "to_itsm", "none"] = "both"
+    to_itsm_channel: str = "work_notes"
+    from_itsm_channels: list[str] = Field(default_factory=lambda: ["work_notes", "comments"])
+    jira_visibility: VisibilityRule | None = None
+    attribution: str = "{{ author }} ({{ system }}) wrote:"
+    skip: list[str] = Field(default_factory=list)
+    max_length: int = Field(default=30000, ge=200, le=1_000_000)
+    truncation_notice: str = "[… truncated by bridge: {{ omitted }} characters not shown]"
+
+
+# --------------------------------------------------------------------------------------------- links
+
+
+class LinkRules(_Strict):
+    """How the two sides point at each other, and how an issue is found again after a crash.
+
+    ``itsm_key_field`` receives the Jira key, ``itsm_url_field`` the issue URL (``None`` to skip).
+    ``jira_marker_field`` names a custom field to hold the record's marker token; when ``None`` the
+    token is a label. ``jira_label`` is put on every issue this mapping manages: it is how the Jira
+    side's change query is bounded. ``link_existing`` names an ITSM field that may already hold a Jira
+    key: such records are linked to that issue instead of creating one. ``linked_count_field`` (a Jira
+    number field) or ``linked_count_label_prefix`` shows how many records are linked to the issue.
+    """
+
+    itsm_key_field: str | None = "correlation_id"
+    itsm_url_field: str | None = "correlation_display"
+    remote_link: bool = True
+    jira_label: str = "bridge"
+    jira_marker_field: str | None = None
+    link_existing: str | None = None
+    linked_count_field: str | None = None
+    linked_count_label_prefix: str | None = None
+
+
+# ------------------------------------------------------------------------------------------ conflicts
+
+ConflictPolicy = Literal["itsm_wins", "jira_wins", "newest_wins", "report"]
+
+
+class ConflictRules(_Strict):
+    default: ConflictPolicy = "report"
+    fields: dict[str, ConflictPolicy] = Field(default_factory=dict)
+
+    def policy(self, field: str) -> ConflictPolicy:
+        return self.fields.get(field, self.default)
+
+
+# ------------------------------------------------------------------------------------------- mapping
+
+
+class Mapping(_Strict):
+    """One mapping file."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    enabled: bool = True
+    description: str | None = None
+    route: Route
+    target: Target
+    fields: dict[str, FieldRule] = Field(default_factory=dict)
+    notes_to_itsm: list[NoteRule] = Field(default_factory=list)
+    status: StatusRules = Field(default_factory=StatusRules)
+    comments: CommentRules = Field(default_factory=CommentRules)
+    links: LinkRules = Field(default_factory=LinkRules)
+    conflicts: ConflictRules = Field(default_factory=ConflictRules)
+
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+Route.model_rebuild()
