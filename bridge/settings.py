@@ -575,7 +575,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
         known = sorted(parent.model_fields) if parent else []
-        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        typed = str(loc[-1])
+        # difflib catches typos; the prefix test catches abbreviations ("misfire").
+        hint = difflib.get_close_matches(typed, known, n=1) or [k for k in known if k.startswith(typed)][:1]
         message = "unknown key"
         if hint:
             message += f"; did you mean '{hint[0]}'?"
@@ -613,7 +615,13 @@ class _Origins:
                     return label.format(origins[key[:length]])
         name = str(self.config_file) if self.config_file else "<defaults>"
         line = _yaml_line(self.yaml_tree, loc) if self.yaml_tree is not None else None
-        return f"{name}:{line}" if line else name
+        if line:
+            return f"{name}:{line}"
+        # A section-level error (e.g. two settings that contradict each other) whose section
+        # is not in the file: name the variables / credential files that set it.
+        children = [o for k, o in sorted(self.credentials.items()) if k[: len(key)] == key]
+        children += [f"env {o}" for k, o in sorted(self.env.items()) if k[: len(key)] == key]
+        return ", ".join(children) if key and children else name
 
 
 def resolve_config_path(config_path: Path | None, env: Mapping[str, str]) -> tuple[Path | None, bool]:
