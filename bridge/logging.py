@@ -190,7 +190,7 @@ def configure_logging(
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer, _scrub_rendered],
     )
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
@@ -216,6 +216,19 @@ def configure_logging(
         # Not cached: configure_logging runs twice at start-up and in tests.
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is *now*, not at configuration time, so replacing
+    stderr (click's test runner, pytest's capture) never leaves a handler on a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
 
 
 def _isatty(stream: TextIO) -> bool:

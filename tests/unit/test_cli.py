@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from bridge import __version__
-from bridge.cli import cli
+from bridge.cli import GlobalOptions, bridge_command, cli
+from bridge.errors import AuthError
+from bridge.logging import configure_logging, register_secret
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
@@ -96,3 +99,24 @@ def test_plain_text_secret_warning_printed(runner: CliRunner, tmp_path: Path) ->
     assert result.exit_code == 0
     assert f"⚠ {config}:5: itsm.token: secret written in plain text" in result.stdout
     assert "rt-token-in-file" not in result.output
+
+
+def test_unexpected_error_exits_70_with_redacted_traceback(runner: CliRunner) -> None:
+    """Any command wrapped by bridge_command: a bug is logged, secrets scrubbed, exit 70."""
+    register_secret("token-in-traceback-123")
+
+    @click.command()
+    @click.option("--kind")
+    @bridge_command
+    def boom(kind: str) -> int:
+        if kind == "auth":
+            raise AuthError("refused", side="jira", status=401)
+        raise RuntimeError("failed with token-in-traceback-123")
+
+    configure_logging("INFO", "json")
+    result = runner.invoke(boom, ["--kind", "bug"], obj=GlobalOptions())
+    assert result.exit_code == 70
+    assert "unexpected error" in result.stderr
+    assert "RuntimeError" in result.stderr
+    assert "token-in-traceback-123" not in result.output
+    assert runner.invoke(boom, ["--kind", "auth"], obj=GlobalOptions()).exit_code == 3
