@@ -184,7 +184,7 @@ class JiraSettings(_Section):
     deployment: Annotated[Literal["cloud", "datacenter"], BeforeValidator(_lower)] = "cloud"
     email: str | None = None
     token: SecretStr | None = None
-    timeout_seconds: Timeout = TimeoutSettings()
+    timeout_seconds: Timeout = Field(default_factory=TimeoutSettings)
     verify_tls: bool = True
     ca_bundle: Path | None = None
     # Atlassian's limits are per user and adaptive; 5/s stays well below what either deployment
@@ -204,7 +204,7 @@ class ItsmSettings(_Section):
     username: str | None = None
     password: SecretStr | None = None
     token: SecretStr | None = None
-    timeout_seconds: Timeout = TimeoutSettings()
+    timeout_seconds: Timeout = Field(default_factory=TimeoutSettings)
     verify_tls: bool = True
     ca_bundle: Path | None = None
     requests_per_second: float = Field(5.0, gt=0, le=100)
@@ -334,13 +334,13 @@ class Settings(BaseSettings):
         nested_model_default_partial_update=False,
     )
 
-    state: StateSettings = StateSettings()
-    schedule: ScheduleSettings = ScheduleSettings()
+    state: StateSettings = Field(default_factory=StateSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     jira: JiraSettings
     itsm: ItsmSettings
-    mappings: MappingsSettings = MappingsSettings()
-    logging: LoggingSettings = LoggingSettings()
-    metrics: MetricsSettings = MetricsSettings()
+    mappings: MappingsSettings = Field(default_factory=MappingsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

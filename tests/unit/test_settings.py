@@ -353,3 +353,13 @@ def test_settings_without_load_settings_use_process_env(monkeypatch: pytest.Monk
     monkeypatch.setenv("BRIDGE_ITSM__KIND", "jsm")
     monkeypatch.setenv("BRIDGE_ITSM__URL", "https://example.atlassian.net")
     assert Settings().itsm.kind == "jsm"  # type: ignore[call-arg]
+
+
+def test_loads_do_not_share_state(tmp_path: Path) -> None:
+    """Path resolution mutates the section objects: defaults must not be shared between loads."""
+    first = load_settings(write(tmp_path / "a" / "config.yaml", MINIMAL), env={})
+    second = load_settings(write(tmp_path / "b" / "config.yaml", MINIMAL), env={})
+    assert first.mappings.directory == tmp_path / "a" / "mappings"
+    assert second.mappings.directory == tmp_path / "b" / "mappings"
+    assert first.state.url is not None
+    assert first.state.url.get_secret_value().endswith("/a/bridge.sqlite3")
