@@ -9,10 +9,11 @@ How the port maps onto RT (details and traps in ``docs/connectors/rt.md`` and VE
   pre-filter (:mod:`bridge.connectors.rt_query`) and are re-checked locally, so TicketSQL's looser
   semantics can only widen the search, never change the result.
 * :meth:`RTConnector.search_changed` is ONE paginated ``GET /tickets?query=…`` ordered by
-  ``LastUpdated``. ``LastUpdated`` has one-second precision, so two updates in one second would share a
-  version; tickets updated in the last seconds before the answer ("hot" ones, judged by the server's own
-  ``Date`` header) get the id of their newest transaction appended to the version — one extra
-  transactions query, only when such tickets exist (an idle cycle stays one call).
+  ``LastUpdated``. ``LastUpdated`` has one-second precision, so two updates in one second would share it;
+  the version is therefore ``LastUpdated`` plus a digest of a fixed set of ticket fields (status,
+  subject, owner, priority, dates incl. ``Told``, requestors, every custom field) fetched in the same
+  call — a second same-second change to any of them changes the version at no extra cost. (A comment
+  alone changes none of them; see "Limits" in ``docs/connectors/rt.md``.)
 * Comments are the ticket transactions of type ``Comment`` (internal) and ``Correspond`` (to the
   requestor). Transactions carry no text in REST2 (``Content`` is always ``""``); the text lives in their
   attachments. :meth:`RTConnector.comments_since` reads them for *all* changed tickets with one
@@ -26,6 +27,7 @@ How the port maps onto RT (details and traps in ``docs/connectors/rt.md`` and VE
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -53,7 +55,6 @@ from bridge.connectors.rt_parse import (
 )
 from bridge.connectors.rt_query import (
     custom_field_name,
-    date_literal,
     quote,
     ticket_query,
     transaction_query,
@@ -71,15 +72,18 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
 from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
 
-PER_PAGE = 100  # RT caps per_page at 100
-#: Core fields every search fetches: what Record needs besides the mapping's fields.
+MAX_PER_PAGE = 100  # RT caps per_page at 100 (and silently turns 0 or junk into 20)
+#: Core fields every search fetches: what Record needs, and what the version digest covers (fixed, so a
+#: ticket's version does not depend on which fields a caller asked for).
 BASE_FIELDS = ("Subject", "Status", "Queue", "LastUpdated", "LastUpdatedBy")
+VERSION_FIELDS = (
+    "Status", "Subject", "Queue", "Owner", "Priority", "FinalPriority", "Type", "Due", "Starts", "Started",
+    "Resolved", "Told", "TimeWorked", "TimeLeft", "LastUpdatedBy", "Requestor", "Cc", "AdminCc", "CustomFields",
+)
 COMMENT_TYPES = {"Comment": "comment", "Correspond": "correspond"}
 CHANNELS = {"comment": "comment", "correspond": "correspond"}
 #: Link type names usable as ``links.itsm_url_field``: the Jira URL becomes an RT link of that type.
 LINK_FIELDS = ("RefersTo", "DependsOn")
-#: Tickets updated within this many seconds of the server's clock get a transaction-id version suffix.
-HOT_SECONDS = 2
 IDS_PER_QUERY = 50  # keeps TransactionSQL URLs well below common proxy limits
 
 
@@ -100,6 +104,7 @@ class RTConnector(Connector):
         options: HttpOptions | None = None,
         timezone: str = "UTC",
         bridge_user: str | None = None,
+        page_size: int = MAX_PER_PAGE,
     ) -> None:
         """``url`` is RT's web root (``https://rt.example.com`` or Debian's ``…/rt``), not the REST2 path.
 
@@ -107,7 +112,7 @@ class RTConnector(Connector):
         ``password`` (basic auth). ``timezone`` is RT's ``$Timezone`` (or the bridge user's own time zone
         preference, which RT uses instead): TicketSQL date literals are read in it. ``bridge_user`` is the
         RT login bridge writes as; it identifies bridge's own changes (``Item.updated_by``) and is what
-        :meth:`check` verifies.
+        :meth:`check` verifies. ``page_size`` (1..100) is the ``per_page`` of every list request.
         """
         super().__init__()
         if token is None and (username is None or password is None):
@@ -119,6 +124,9 @@ class RTConnector(Connector):
         self.web_url = url.rstrip("/")
         self.rest_url = f"{self.web_url}/REST/2.0"
         self.bridge_user = bridge_user
+        if not 1 <= page_size <= MAX_PER_PAGE:
+            raise ConfigError(f"Request Tracker page size must be 1..{MAX_PER_PAGE}, not {page_size}")
+        self.page_size = page_size
         options = replace(options, base_url=self.rest_url) if options else HttpOptions(base_url=self.rest_url)
         headers: dict[str, str] = {}
         auth: tuple[str, str] | None = None
@@ -155,7 +163,7 @@ class RTConnector(Connector):
         """Each page of a REST2 list (``GET`` only: a POSTed search loses its query in ``next_page``)."""
         page = 1
         while True:
-            response = self.http.request("GET", path, params={**params, "page": page, "per_page": PER_PAGE})
+            response = self.http.request("GET", path, params={**params, "page": page, "per_page": self.page_size})
             try:
                 data = response.json()
             except ValueError:
@@ -163,7 +171,7 @@ class RTConnector(Connector):
             if not isinstance(data, dict) or not isinstance(data.get("items"), list):
                 raise PermanentError("rt answered a list request without items", side="rt", endpoint=path)
             yield data, _server_time(response.headers.get("Date"))
-            following = next_page(data, page, PER_PAGE)
+            following = next_page(data, page, self.page_size)
             if following is None or not data["items"]:
                 return
             page = following
@@ -185,7 +193,7 @@ class RTConnector(Connector):
         wanted = _fields_to_read(mapping, fields)
         query = ticket_query(queue, mapping.route.where, since, self.timezone)
         seen: set[str] = set()
-        for data, server_now in self._pages("tickets", self._search_params(query, wanted)):
+        for data, _ in self._pages("tickets", self._search_params(query, wanted)):
             records = []
             for raw in data["items"]:
                 record, all_fields = self._record(raw, queue, mapping, fields)
@@ -193,12 +201,11 @@ class RTConnector(Connector):
                     continue
                 seen.add(record.ref.id)
                 records.append(record)
-            yield from self._with_strong_versions(records, server_now)
+            yield from records
 
     def _search_params(self, query: str, wanted: Sequence[str]) -> dict[str, Any]:
         core = [f for f in wanted if custom_field_name(f) is None]
-        needs_cf = any(custom_field_name(f) is not None for f in wanted)
-        names = list(dict.fromkeys([*BASE_FIELDS, *core, *(["CustomFields"] if needs_cf else [])]))
+        names = list(dict.fromkeys([*BASE_FIELDS, *VERSION_FIELDS, *core]))
         return {
             "query": query,
             "fields": ",".join(n for n in names if n != "id"),
@@ -234,38 +241,11 @@ class RTConnector(Connector):
             fields={k: v for k, v in values.items() if k in set(fields)},
             status=None if raw.get("Status") is None else str(raw.get("Status")),
             updated=updated,
-            version=str(raw.get("LastUpdated") or ""),
+            version=_version(raw),
             updated_by=object_name(raw.get("LastUpdatedBy")),
             back_reference=back_reference,
         )
         return record, values
-
-    def _with_strong_versions(self, records: list[Record], server_now: datetime | None) -> list[Record]:
-        """Append the newest transaction id to the version of tickets updated in the last seconds.
-
-        Two updates within one second leave ``LastUpdated`` unchanged; a poll that fell between them
-        would otherwise see the same version twice and drop the second change as a duplicate.
-        """
-        if server_now is None or not records:
-            return records
-        hot = [r for r in records if r.updated >= server_now - timedelta(seconds=HOT_SECONDS)]
-        if not hot:
-            return records
-        newest: dict[str, int] = {}
-        earliest = min(r.updated for r in hot)
-        for chunk in _chunks([r.ref.id for r in hot], IDS_PER_QUERY):
-            query = (
-                "ObjectType = 'RT::Ticket' AND "
-                + "(" + " OR ".join(f"ObjectId = {i}" for i in chunk) + ")"
-                + f" AND Created >= {date_literal(earliest, self.timezone)}"
-            )
-            for data, _ in self._pages("transactions", {"query": query, "fields": "ObjectId"}):
-                for txn in data["items"]:
-                    owner = ticket_id(txn.get("ObjectId"))
-                    newest[owner] = max(newest.get(owner, 0), int(ticket_id(txn.get("id"))))
-        return [
-            replace(r, version=f"{r.version}#{newest[r.ref.id]}") if r.ref.id in newest else r for r in records
-        ]
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         """One ticket, read through the search endpoint so it parses exactly like :meth:`search_changed`.
@@ -319,14 +299,14 @@ class RTConnector(Connector):
         return result
 
     def _transaction_texts(self, transaction_ids: Sequence[str]) -> dict[str, str]:
-        """The plain text of each transaction, from its attachments (one search per 100 transactions).
+        """The plain text of each transaction, from its attachments (one search per 100 transactions, paged).
 
         ``fields=Parent`` makes RT 5.0.3 answer 500, so it is not asked for; the first ``text/plain``
         part with content wins (RT's own rule), ``text/html`` reduced to text when there is no plain part.
         """
         plain: dict[str, str] = {}
         html: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(transaction_ids)), PER_PAGE):
+        for chunk in _chunks(list(dict.fromkeys(transaction_ids)), MAX_PER_PAGE):
             query = json.dumps([{"field": "TransactionId", "operator": "IN", "value": [int(i) for i in chunk]}])
             params = {"query": query, "fields": "TransactionId,ContentType,Content", "orderby": "id", "order": "ASC"}
             for data, _ in self._pages("attachments", params):
@@ -544,10 +524,10 @@ class RTConnector(Connector):
         results: list[CheckResult] = []
         try:
             known = self._custom_fields_of(queue)
-        except NotFoundError:
-            return [CheckResult(False, f"[{mapping.name}] RT queue {queue!r} is visible",
-                                "the queue does not exist or the bridge user lacks SeeQueue on it")]
         except ConnectorError as exc:
+            if exc.status in (403, 404):  # RT answers 403 "Forbidden" for a queue that does not exist, too
+                return [CheckResult(False, f"[{mapping.name}] RT queue {queue!r} is visible",
+                                    "the queue does not exist or the bridge user lacks SeeQueue on it")]
             return [CheckResult(False, f"[{mapping.name}] RT queue {queue!r} readable", str(exc))]
         results.append(CheckResult(True, f"[{mapping.name}] RT queue {queue!r} is visible"))
         for cf in sorted(_mapping_custom_fields(mapping)):
@@ -590,6 +570,14 @@ class RTConnector(Connector):
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+def _version(raw: Mapping[str, Any]) -> str:
+    """``LastUpdated`` plus a digest of :data:`VERSION_FIELDS`: distinct for two changes in one second."""
+    material = {name: normalise_value(raw.get(name)) for name in VERSION_FIELDS if name != "CustomFields"}
+    material["CustomFields"] = tuple(sorted((k, repr(v)) for k, v in custom_field_values(raw).items()))  # type: ignore[assignment]
+    digest = hashlib.sha256(repr(sorted(material.items())).encode()).hexdigest()[:12]
+    return f"{raw.get('LastUpdated') or ''}#{digest}"
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
