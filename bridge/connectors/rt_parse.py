@@ -54,7 +54,7 @@ _SUCCESS = re.compile(
     r"\bset to\b",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(r"'[^']*'")
+_QUOTED = re.compile(r"(?<![A-Za-z])'[^']*'(?![A-Za-z])")  # a quoted value, not the apostrophe of "can't"
 
 
 def rt_vendor_message(response: requests.Response) -> str | None:
