@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 PathKey = tuple[str | int, ...]
 JIRA_CATEGORIES = ("new", "indeterminate", "done")
 SERVICENOW_JOURNALS = ("work_notes", "comments")
+_SYSTEM_NAMES = {"servicenow": "ServiceNow", "rt": "Request Tracker", "jsm": "Jira Service Management"}
 
 
 class _Reporter:
@@ -141,7 +142,8 @@ def _check_template(reporter: _Reporter, mapping: Mapping, path: PathKey, source
         reporter.add(path, str(exc), "Jinja2 syntax: {{ name }} for values, {% if %}…{% endif %} for logic",
                      line_offset=offset)
         return
-    for lineno, name in private_attribute_uses(tree):
+    private = private_attribute_uses(tree)
+    for lineno, name in private:
         reporter.add(
             path,
             f"template reaches for `{name}`: names starting with `_` are refused by the sandbox",
@@ -192,6 +194,8 @@ def _check_template(reporter: _Reporter, mapping: Mapping, path: PathKey, source
                     (f"did you mean `{name}.{close[0]}`? " if close else "") + f"`{name}` has: {', '.join(allowed)}",
                     line_offset=_line_offset(reporter, path, lineno),
                 )
+    if private:
+        return  # already reported; the trial render would only repeat it
     sample: dict[str, Any] = {n: _Anything() for n in meta.find_undeclared_variables(tree)}
     sample.update({n: _Anything() for n in place.names})
     if place_name == "truncation":
@@ -298,10 +302,10 @@ def _check_status(reporter: _Reporter, mapping: Mapping) -> None:
             example = ", ".join(f"{f}: …" for f in missing)
             reporter.add(
                 path,
-                f"moving a {mapping.route.record_type} to {table.label(state)} needs "
+                f"moving {mapping.route.record_type} records to {table.label(state)} needs "
                 + " and ".join(f"`{f}`" for f in missing),
-                f"{system} refuses or flags the write otherwise; write it as `{key}: {{state: \"{state}\", "
-                f"fields: {{{example}}}}}`",
+                f"{_SYSTEM_NAMES[system]} refuses or flags the write otherwise; write it as "
+                f"`{key}: {{state: \"{state}\", fields: {{{example}}}}}`",
                 severity=severity,
                 at_key=True,
             )

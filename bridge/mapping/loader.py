@@ -13,6 +13,7 @@ passes the schema, and across files (duplicate names, overlapping routes).
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -100,6 +101,9 @@ class Marks:
     def __contains__(self, path: PathKey) -> bool:
         return path in self._marks
 
+    def items(self) -> Iterable[tuple[PathKey, Mark]]:
+        return self._marks.items()
+
 
 def _plain(node: Any, path: PathKey, marks: Marks) -> Any:
     """Convert a ruamel round-trip tree into plain Python values, recording marks on the way."""
@@ -147,19 +151,59 @@ def _scalar(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------ parsing
 
 
-def _yaml_problem(file: str, exc: YAMLError) -> MappingProblem:
+def _duplicate_path(text: str, exc: MarkedYAMLError) -> str:
+    """The dotted path of a duplicated key: re-parse leniently and find the mapping the error names."""
+    match = re.search(r'duplicate key "(.*)" with value', exc.problem or "")
+    key = match.group(1) if match else ""
+    if exc.context_mark is None:
+        return key
+    lenient = YAML(typ="rt")
+    lenient.allow_duplicate_keys = True
+    try:
+        tree = lenient.load(text)
+    except YAMLError:
+        return key
+    if not isinstance(tree, CommentedMap):
+        return key
+    marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
+    data = _plain(tree, (), marks)
+    where = (exc.context_mark.line + 1, exc.context_mark.column + 1)
+    best: PathKey = ()
+    for path, mark in marks.items():
+        if (mark.line, mark.column) == where and isinstance(_at(data, path), dict) and len(path) >= len(best):
+            best = path
+    return dotted((*best, key))
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for elem in path:
+        if isinstance(data, dict):
+            data = next((v for k, v in data.items() if str(k) == str(elem)), None)
+        elif isinstance(data, list) and isinstance(elem, int) and elem < len(data):
+            data = data[elem]
+        else:
+            return None
+    return data
+
+
+def _yaml_problem(file: str, exc: YAMLError, text: str) -> MappingProblem:
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         problem = exc.problem or "invalid YAML"
         hint = None
+        path = ""
         if "duplicate key" in problem:
-            problem = problem.split(" with value")[0]
-            hint = "each key may appear once in a mapping; merge the two entries or remove one"
+            path = _duplicate_path(text, exc)
+            key = path.rsplit(".", 1)[-1]
+            return MappingProblem(
+                file, mark.line + 1, mark.column + 1, path, f"duplicate key `{key}`",
+                "each key may appear once in a mapping; merge the two entries or remove one",
+            )
         elif exc.context:
             hint = f"{exc.context}" + (
                 f" (line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})" if exc.context_mark else ""
             )
-        return MappingProblem(file, mark.line + 1, mark.column + 1, "", f"YAML syntax error: {problem}", hint)
+        return MappingProblem(file, mark.line + 1, mark.column + 1, path, f"YAML syntax error: {problem}", hint)
     return MappingProblem(file, 1, 1, "", f"YAML syntax error: {exc}")
 
 
@@ -170,12 +214,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks] | MappingProblem:
     try:
         tree = yaml.load(text)
     except YAMLError as exc:
-        return _yaml_problem(file, exc)
+        return _yaml_problem(file, exc, text)
     if tree is None:
         return MappingProblem(file, 1, 1, "", "the file is empty", "a mapping needs at least name, route and target")
     if not isinstance(tree, CommentedMap):
+        found = "a list" if isinstance(tree, CommentedSeq) else "a single value"
         return MappingProblem(
-            file, 1, 1, "", f"a mapping file holds one YAML mapping (key: value lines), not a {type(tree).__name__}"
+            file, 1, 1, "", f"a mapping file holds one YAML mapping (key: value lines), not {found}",
+            "start with `name:`, `route:` and `target:` lines; see docs/mappings.md",
         )
     marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
     return _plain(tree, (), marks), marks
