@@ -127,8 +127,11 @@ def test_selectable_states_follow_state_conditions() -> None:
     mapping = load_mapping_text(text, "a.yaml").mappings[0].mapping
     assert selectable_states(mapping) == ["1", "2", "3"]
     rt = Mapping.model_validate(
-        {"name": "rt", "route": {"record_type": "General", "where": {"not": {"field": "Status", "equals": "deleted"}}},
-         "target": {"project": "OPS", "issue_type": "Bug"}}
+        {
+            "name": "rt",
+            "route": {"record_type": "General", "where": {"not": {"field": "Status", "equals": "deleted"}}},
+            "target": {"project": "OPS", "issue_type": "Bug"},
+        }
     )
     assert selectable_states(rt) == ["new", "open", "stalled", "resolved", "rejected"]
 
@@ -159,7 +162,7 @@ def test_check_mappings_sorts_errors_first_and_formats(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", mapping_text("a", "field: asignment_group\nequals: x"))
     write(tmp_path, "b.yaml", mapping_text("b").replace("  project: DEMO\n", "  project: demo\n"))
     problems = check_mappings(tmp_path)
-    assert [p.severity for p in problems][0] == "error"
+    assert next(p.severity for p in problems) == "error"
     text = format_problems(problems)
     assert f"{tmp_path / 'b.yaml'}:5:12: target.project:" in text
     assert "hint: Jira project keys" in text

@@ -45,7 +45,12 @@ def where(tree: dict) -> Route:
         ({"any": [{"field": "a", "equals": 1}, {"field": "b", "equals": 2}]}, {"a": "0", "b": "2"}, True),
         ({"all": [{"field": "a", "equals": 1}, {"field": "b", "equals": 2}]}, {"a": "0", "b": "2"}, False),
         (
-            {"all": [{"field": "assignment_group", "equals": "Application Support L3"}, {"field": "priority", "lte": 2}]},
+            {
+                "all": [
+                    {"field": "assignment_group", "equals": "Application Support L3"},
+                    {"field": "priority", "lte": 2},
+                ]
+            },
             {"assignment_group": "Application Support L3", "priority": "1"},
             True,
         ),
@@ -61,7 +66,9 @@ def test_no_condition_selects_everything_and_reads_nothing() -> None:
 
 
 def test_condition_fields_walks_the_tree() -> None:
-    tree = {"all": [{"field": "a", "equals": 1}, {"any": [{"field": "b", "lt": 1}, {"not": {"field": "c", "equals": 1}}]}]}
+    tree = {
+        "all": [{"field": "a", "equals": 1}, {"any": [{"field": "b", "lt": 1}, {"not": {"field": "c", "equals": 1}}]}]
+    }
     assert condition_fields(where(tree).where) == {"a", "b", "c"}
 
 
@@ -90,9 +97,9 @@ def test_value_maps_are_total(raw: object) -> None:
 
 
 @given(
-    st.dictionaries(
-        st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8), min_size=1, max_size=8
-    ).filter(lambda m: len(set(m.values())) == len(m)),
+    st.dictionaries(st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8), min_size=1, max_size=8).filter(
+        lambda m: len(set(m.values())) == len(m)
+    ),
     st.data(),
 )
 def test_invertible_maps_round_trip(mapping: dict[str, str], data: st.DataObject) -> None:
