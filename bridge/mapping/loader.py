@@ -31,6 +31,8 @@ from bridge.errors import MappingError, MappingProblem
 from bridge.mapping.schema import Mapping
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
+EXTENSION_PREFIX = "x-"
+"""Top-level keys with this prefix are ignored: a place for YAML anchors shared within the file."""
 
 PathKey = tuple[str | int, ...]
 
@@ -110,8 +112,12 @@ def _plain(node: Any, path: PathKey, marks: Marks) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
-            key_line, key_col = node.lc.key(key)
-            value_line, value_col = node.lc.value(key)
+            try:
+                key_line, key_col = node.lc.key(key)
+                value_line, value_col = node.lc.value(key)
+            except (KeyError, TypeError):  # a key merged in with `<<: *anchor`: point at the mapping
+                key_line = value_line = node.lc.line
+                key_col = value_col = node.lc.col
             sub = (*path, str(key))
             marks.add(
                 sub,
@@ -503,6 +509,8 @@ def load_mapping_text(text: str, file: str) -> LoadResult:
         result.problems.append(parsed)
         return result
     data, marks = parsed
+    # Top-level `x-…` keys hold YAML anchors to reuse (`x-close: &close {...}`), as in Compose files.
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:

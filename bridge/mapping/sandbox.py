@@ -185,8 +185,18 @@ def _guard_filter(func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def _empty_for_none(value: Any) -> Any:
+    """An empty field (``None``, e.g. from Request Tracker) prints as nothing, not as the word "None"."""
+    return "" if value is None else value
+
+
 def _make_environment() -> BridgeSandbox:
-    env = BridgeSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = BridgeSandbox(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        finalize=_empty_for_none,
+    )
     env.globals.pop("lipsum", None)  # generates arbitrary amounts of text; nothing a mapping needs
     env.globals["range"] = _safe_range
     env.globals[_LOOP_GUARD] = _guarded_iter

@@ -152,6 +152,21 @@ def test_load_or_raise_returns_mappings_when_only_warnings(tmp_path: Path) -> No
     assert [m.name for m in load_or_raise(tmp_path)] == ["a"]
 
 
+def test_anchors_merge_keys_and_extension_keys(tmp_path: Path) -> None:
+    text = (
+        "name: t\nroute: {record_type: incident}\ntarget: {project: DEMO, issue_type: Bug}\n"
+        "x-rule: &rule\n  itsm: priority\n  map: {1: a}\n  default: b\n"
+        "fields:\n  a: *rule\n  b:\n    <<: *rule\n    itsm: urgency\n    sync: creat\n"
+    )
+    result = load_mapping_text(text, "f.yaml")
+    [problem] = result.errors
+    assert (problem.line, problem.path) == (13, "fields.b.sync")
+    fixed = load_mapping_text(text.replace("creat", "create"), "f.yaml").mappings[0].mapping
+    assert fixed.fields["b"].itsm == "urgency"
+    assert fixed.fields["b"].map == {"1": "a"}
+    assert fixed.fields["a"].itsm == "priority"
+
+
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     result = load_mappings(tmp_path / "nope")
     assert len(result.errors) == 1

@@ -126,6 +126,10 @@ def test_render_is_plain_text_and_strict() -> None:
     assert raised.value.kind == "undefined"
 
 
+def test_empty_values_print_as_nothing() -> None:
+    assert render("[{{ category }}]", {"category": None}) == "[]"
+
+
 def test_syntax_errors_carry_the_template_line() -> None:
     with pytest.raises(TemplateError) as raised:
         render("line\n{{ x }\n", {"x": 1})
