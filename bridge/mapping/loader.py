@@ -90,6 +90,7 @@ class Marks:
 
     def __init__(self, root: Mark) -> None:
         self._marks: dict[PathKey, Mark] = {(): root}
+        self.count = 0
 
     def add(self, path: PathKey, mark: Mark) -> None:
         self._marks[path] = mark
@@ -107,8 +108,19 @@ class Marks:
         return self._marks.items()
 
 
+MAX_NODES = 50_000
+"""More nodes than any real mapping has: beyond it the file is an alias bomb ("billion laughs")."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _plain(node: Any, path: PathKey, marks: Marks) -> Any:
     """Convert a ruamel round-trip tree into plain Python values, recording marks on the way."""
+    marks.count += 1
+    if marks.count > MAX_NODES:
+        raise _TooLarge
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
@@ -172,7 +184,10 @@ def _duplicate_path(text: str, exc: MarkedYAMLError) -> str:
     if not isinstance(tree, CommentedMap):
         return key
     marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
-    data = _plain(tree, (), marks)
+    try:
+        data = _plain(tree, (), marks)
+    except (_TooLarge, RecursionError):
+        return key
     where = (exc.context_mark.line + 1, exc.context_mark.column + 1)
     best: PathKey = ()
     for path, mark in marks.items():
@@ -230,7 +245,13 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks] | MappingProblem:
             "start with `name:`, `route:` and `target:` lines; see docs/mappings.md",
         )
     marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
-    return _plain(tree, (), marks), marks
+    try:
+        return _plain(tree, (), marks), marks
+    except (_TooLarge, RecursionError):
+        return MappingProblem(
+            file, 1, 1, "", f"the file expands to more than {MAX_NODES} values",
+            "YAML aliases (*name) that repeat large blocks multiply; a mapping needs a few hundred values at most",
+        )
 
 
 # ------------------------------------------------------------------------------- error translation

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bridge.mapping.loader import load_mapping_file
+from bridge.mapping.loader import load_mapping_file, load_mapping_text
 
 BASE = """\
 name: t
@@ -397,3 +399,40 @@ def test_file_that_is_not_a_mapping(tmp_path: Path, text: str, fragment: str) ->
     assert len(problems) == 1
     assert (problems[0].file, problems[0].line, problems[0].path) == (str(file), 1, "")
     assert fragment in problems[0].message
+
+
+def test_alias_bomb_is_a_problem_not_a_hang(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    file = tmp_path / "bomb.yaml"
+    file.write_text("\n".join(lines) + "\n")
+    [problem] = load_mapping_file(file).problems
+    assert (problem.line, problem.path) == (1, "")
+    assert "expands to more than" in problem.message
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_files_give_problems_never_exceptions(data: st.DataObject) -> None:
+    lines = BASE.splitlines(keepends=True)
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.integers(0, len(lines) - 1))
+        action = data.draw(st.sampled_from(["drop", "garble", "dedent", "indent", "duplicate"]))
+        if action == "drop":
+            lines.pop(index)
+        elif action == "garble":
+            lines[index] = data.draw(st.text(max_size=30)) + "\n"
+        elif action == "dedent":
+            lines[index] = lines[index][2:]
+        elif action == "indent":
+            lines[index] = "  " + lines[index]
+        else:
+            lines.insert(index, lines[index])
+        if not lines:
+            break
+    result = load_mapping_text("".join(lines), "f.yaml")
+    for problem in result.problems:
+        assert problem.file == "f.yaml"
+        assert problem.line >= 1
+        assert problem.column >= 1
+    assert bool(result.mappings) != bool(result.errors)
