@@ -363,6 +363,32 @@ def _check_field_names(reporter: _Reporter, mapping: Mapping) -> None:
         )
 
 
+def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
+    """Settings that are valid on their own but do nothing in this mapping: almost always a slip."""
+    for name in mapping.conflicts.fields:
+        if name == "status" or name in mapping.fields:
+            continue
+        close = difflib.get_close_matches(name, list(mapping.fields), n=1, cutoff=0.6)
+        reporter.add(
+            ("conflicts", "fields", name),
+            f"`{name}` is not a field of this mapping, so its conflict policy never applies",
+            (f"did you mean `{close[0]}`? " if close else "")
+            + "keys are the Jira fields under `fields:` (or `status`)",
+            severity="warning",
+            at_key=True,
+        )
+    links = mapping.links
+    for key in ("linked_count_field", "linked_count_label_prefix"):
+        if getattr(links, key) is not None and links.link_existing is None:
+            reporter.add(
+                ("links", key),
+                f"`{key}` counts records linked to one issue, which only happens with `link_existing`",
+                "set `link_existing:` to the ITSM field that may hold an existing Jira key, or remove this key",
+                severity="warning",
+                at_key=True,
+            )
+
+
 def _condition_field_paths(condition: Condition | None, path: PathKey) -> Iterator[tuple[PathKey, str]]:
     if condition is None:
         return
@@ -386,6 +412,7 @@ def check_mapping(mapping: Mapping, marks: Marks, file: str) -> list[MappingProb
     _check_status(reporter, mapping)
     _check_comments(reporter, mapping)
     _check_field_names(reporter, mapping)
+    _check_conflicts_and_links(reporter, mapping)
     return reporter.problems
 
 
