@@ -248,7 +248,9 @@ class MetricsServer:
 
     def __init__(self, server: _Server) -> None:
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="bridge-metrics", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="bridge-metrics", daemon=True
+        )
         self._thread.start()
 
     @property
