@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,10 +304,6 @@ class Metrics:
     def leader(self, mapping: str, is_leader: bool) -> None:
         """Whether this replica holds the mapping's lock (alert when no replica does)."""
         self._leader.labels(mapping).set(1 if is_leader else 0)
-
-    def known_mappings(self) -> Iterable[str]:
-        with self._lock:
-            return sorted(self._first_seen)
 
     # ------------------------------------------------------------------------------------ output
     def exposition(self) -> bytes:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.exitcodes import ExitCode
 from bridge.settings import CREDENTIAL_FILES
 from tests.conftest import integration_unavailable
 
@@ -187,13 +188,14 @@ def test_daemon_is_notify_and_restarts_on_failure() -> None:
     service = dict(parse("bridge.service").items("Service"))
     assert service["Type"] == "notify"
     assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"] == str(int(ExitCode.CONFIG))  # restarting cannot fix it
     assert service["ExecStart"].endswith(" run")
 
 
 def test_oneshot_treats_lock_held_as_success_and_timer_is_persistent() -> None:
     service = dict(parse("bridge-sync.service").items("Service"))
     assert service["Type"] == "oneshot"
-    assert "4" in service["SuccessExitStatus"].split()
+    assert str(int(ExitCode.LOCKED)) in service["SuccessExitStatus"].split()
     assert service["ExecStart"].endswith(" sync --once")
     timer = dict(parse("bridge-sync.timer").items("Timer"))
     assert timer["Persistent"] == "yes"
