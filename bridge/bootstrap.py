@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bridge.mapping import check as mapping_check
 from bridge.settings import Settings, credential_file_name, env_var_name
 
 
@@ -78,13 +79,11 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 
 def check_mappings(directory: Path) -> list[ProblemLike]:
-    """Validate the mapping files in ``directory``.
+    """Validate the mapping files in ``directory``: schema, templates, statuses, cross-file checks.
 
-    MAPPING VALIDATION PLUGS IN HERE: once ``bridge.mapping.loader`` exists, this becomes
-    ``return list(load_mappings(directory).problems)``. Until then only the directory is checked
-    (by :func:`check_configuration`).
+    Pure and offline: every problem of every file at once, errors first (see docs/mappings.md).
     """
-    return []
+    return list(mapping_check.check_mappings(directory))
 
 
 def check_configuration(settings: Settings) -> list[ProblemLike]:
