@@ -22,8 +22,8 @@ def test_example_route_compiles_to_a_pre_filter_and_statuses_cover_the_default_l
     mapping = load_mapping_file(EXAMPLE).mappings[0].mapping
     query = ticket_query(mapping.route.record_type, mapping.route.where, None, ZoneInfo("UTC"))
     assert query == (
-        "Queue = 'Incidents' AND (CF.{Severity} = 'critical' OR CF.{Severity} = 'high' OR CF.{Severity} = 'medium')"
-        " AND (Status != 'rejected' AND Status != 'deleted')"
+        "Queue = 'Incidents' AND ((CF.{Severity} = 'critical' OR CF.{Severity} = 'high' OR CF.{Severity} = 'medium')"
+        " AND (Status != 'rejected' AND Status != 'deleted'))"
     )
     assert matches(mapping.route.where, {"CF.{Severity}": "high", "Status": "open"})
     assert not matches(mapping.route.where, {"CF.{Severity}": "low", "Status": "open"})
