@@ -84,7 +84,9 @@ COMMENT_TYPES = {"Comment": "comment", "Correspond": "correspond"}
 CHANNELS = {"comment": "comment", "correspond": "correspond"}
 #: Link type names usable as ``links.itsm_url_field``: the Jira URL becomes an RT link of that type.
 LINK_FIELDS = ("RefersTo", "DependsOn")
-IDS_PER_QUERY = 50  # keeps TransactionSQL URLs well below common proxy limits
+IDS_PER_QUERY = 50
+#: Times a change search is re-read when a ticket moved between two of its pages (see search_changed).
+MAX_REPAIR_PASSES = 2  # keeps TransactionSQL URLs well below common proxy limits
 
 
 class RTConnector(Connector):
@@ -192,16 +194,26 @@ class RTConnector(Connector):
         self._mappings[queue] = mapping
         wanted = _fields_to_read(mapping, fields)
         query = ticket_query(queue, mapping.route.where, since, self.timezone)
-        seen: set[str] = set()
-        for data, _ in self._pages("tickets", self._search_params(query, wanted)):
-            records = []
-            for raw in data["items"]:
-                record, all_fields = self._record(raw, queue, mapping, fields)
-                if record.ref.id in seen or not matches(mapping.route.where, all_fields):
-                    continue
-                seen.add(record.ref.id)
-                records.append(record)
-            yield from records
+        params = self._search_params(query, wanted)
+        yielded: set[str] = set()
+        for _attempt in range(1 + MAX_REPAIR_PASSES):
+            on_pages: set[str] = set()
+            shifted = False
+            for data, _ in self._pages("tickets", params):
+                for raw in data["items"]:
+                    record, all_fields = self._record(raw, queue, mapping, fields)
+                    if record.ref.id in on_pages:
+                        # Updated while we paged: it moved to the end and pushed every later ticket one
+                        # place up, so the first ticket of some page went unread. Read the pages again.
+                        shifted = True
+                        continue
+                    on_pages.add(record.ref.id)
+                    if record.ref.id in yielded or not matches(mapping.route.where, all_fields):
+                        continue
+                    yielded.add(record.ref.id)
+                    yield record
+            if not shifted:
+                return
 
     def _search_params(self, query: str, wanted: Sequence[str]) -> dict[str, Any]:
         core = [f for f in wanted if custom_field_name(f) is None]

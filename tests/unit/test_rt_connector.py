@@ -353,3 +353,19 @@ def test_check_with_a_wrong_url() -> None:
     results = connector().check([])
     assert [r.ok for r in results] == [False]
     assert "/rt" in (results[0].hint or "")
+
+
+@responses.activate
+def test_a_ticket_moving_between_pages_triggers_a_repair_pass() -> None:
+    """Ticket 2 is updated after page 1 was read: it reappears at the end and ticket 3 slid onto page 1."""
+    per = 2
+    responses.get(f"{REST}/tickets", json=page([ticket("1"), ticket("2")], pages=2, per_page=per, next_url="x"))
+    responses.get(f"{REST}/tickets", json=page([ticket("4"), ticket("2", updated="2026-11-23T13:30:00Z")],
+                                               page_no=2, pages=2, per_page=per))
+    responses.get(f"{REST}/tickets", json=page([ticket("1"), ticket("3")], pages=2, per_page=per, next_url="x"))
+    responses.get(f"{REST}/tickets", json=page([ticket("4"), ticket("2", updated="2026-11-23T13:30:00Z")],
+                                               page_no=2, pages=2, per_page=per))
+    rt = connector(page_size=per)
+    ids = [i.ref.id for i in rt.search_changed(MAPPING, None, [])]
+    assert ids == ["1", "2", "4", "3"]
+    assert rt.calls.total == 4
