@@ -55,6 +55,7 @@ from bridge.connectors.rt_parse import (
 )
 from bridge.connectors.rt_query import (
     custom_field_name,
+    date_literal,
     quote,
     ticket_query,
     transaction_query,
@@ -143,6 +144,38 @@ class RTConnector(Connector):
         )
         self._queue_fields: dict[str, dict[str, int]] = {}
         self._mappings: dict[str, MappingSpec] = {}  # by queue: whose link fields get() reads
+        self._time_zone_checked = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RTConnector:
+        """Build from :class:`bridge.settings.Settings` (``itsm.kind: rt``).
+
+        The time zone comes from ``itsm.timezone`` when the settings carry one, else UTC (``bridge doctor``
+        verifies it against RT); the bridge user is ``itsm.username``, or the owner of the auth token
+        (tokens are ``1-<user id>-<secret>``; RT resolves a numeric id as well as a login).
+        """
+        itsm = settings.itsm
+        token = itsm.token
+        bridge_user = itsm.username or getattr(itsm, "bridge_user", None)
+        if bridge_user is None and token is not None:
+            parts = token.get_secret_value().split("-")
+            bridge_user = parts[1] if len(parts) == 3 and parts[1].isdigit() else None
+        options = HttpOptions(
+            base_url=str(itsm.url),
+            connect_timeout=itsm.timeout_seconds.connect,
+            read_timeout=itsm.timeout_seconds.read,
+            verify_tls=itsm.verify_tls,
+            requests_per_second=itsm.requests_per_second,
+        )
+        return cls(
+            str(itsm.url),
+            token=token,
+            username=itsm.username if token is None else None,
+            password=itsm.password,
+            options=options,
+            timezone=getattr(itsm, "timezone", None) or "UTC",
+            bridge_user=bridge_user,
+        )
 
     # ------------------------------------------------------------------------------ HTTP helpers
 
@@ -420,7 +453,7 @@ class RTConnector(Connector):
         return Comment(
             id=txn_id,
             parent=ref,
-            author=self.bridge_user or "",
+            author=self._bridge_login(),
             body=body.rstrip(),
             created=_server_time(response.headers.get("Date")) or datetime.now(UTC),
             channel=kind,
@@ -432,6 +465,16 @@ class RTConnector(Connector):
         if not values:
             return
         self._put(ref, self._write_body(ref, values), what="back-reference")
+
+    def _bridge_login(self) -> str:
+        """The bridge user's login; a numeric id (taken from the auth token) is resolved once."""
+        if self.bridge_user and self.bridge_user.isdigit():
+            try:
+                user = self._json("GET", f"user/{self.bridge_user}") or {}
+                self.bridge_user = str(user.get("Name") or self.bridge_user)
+            except ConnectorError:
+                return self.bridge_user
+        return self.bridge_user or ""
 
     def _write_body(self, ref: Ref, values: Mapping[str, FieldValue]) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -519,8 +562,14 @@ class RTConnector(Connector):
         results.append(CheckResult(True, "Request Tracker accepts bridge's credentials"))
         if self.bridge_user:
             try:
-                self._json("GET", f"user/{url_quote(self.bridge_user, safe='')}")
+                user = self._json("GET", f"user/{url_quote(self.bridge_user, safe='')}") or {}
+                self.bridge_user = str(user.get("Name") or self.bridge_user)
+                zone = str(user.get("Timezone") or "")
                 results.append(CheckResult(True, f"RT user {self.bridge_user!r} exists"))
+                if zone and zone != self.timezone.key:
+                    results.append(CheckResult(False, f"RT user {self.bridge_user!r} has bridge's time zone",
+                                               f"the user's preference is {zone}; RT reads bridge's date literals "
+                                               f"in it: set bridge's RT time zone to {zone}"))
             except NotFoundError:
                 results.append(CheckResult(False, f"RT user {self.bridge_user!r} exists",
                                            "set rt.bridge_user to the login that owns the auth token"))
@@ -557,7 +606,7 @@ class RTConnector(Connector):
         queue = mapping.route.record_type
         try:
             data = self._json("GET", "tickets", params={"query": f"Queue = {quote(queue)}", "per_page": 1,
-                                                         "fields": "Status,_hyperlinks"})
+                                                         "fields": "Status,LastUpdated,_hyperlinks"})
         except ConnectorError as exc:
             return [CheckResult(False, f"[{mapping.name}] the bridge user can search queue {queue!r}", str(exc))]
         items = (data or {}).get("items") or []
@@ -575,7 +624,33 @@ class RTConnector(Connector):
             ok = ref in refs
             results.append(CheckResult(ok, f"[{mapping.name}] the bridge user has {right} on queue {queue!r}",
                                        None if ok else f"grant {right} to the bridge user on queue {queue!r}"))
+        if not self._time_zone_checked:
+            results.append(self._check_time_zone(items[0]))
         return results
+
+    def _check_time_zone(self, raw: Mapping[str, Any]) -> CheckResult:
+        """Probe how RT reads our date literals, with a ticket whose ``LastUpdated`` is known (two calls).
+
+        ``LastUpdated >= <T - 1 s>`` must select the ticket and ``LastUpdated >= <T + 1 s>`` must not; with a
+        wrong ``timezone`` one of them fails by the zones' difference. No other REST2 answer reveals the
+        zone RT parses in (its ``$Timezone``, or the bridge user's own preference).
+        """
+        self._time_zone_checked = True
+        what = f"RT reads bridge's date literals in {self.timezone.key}"
+        updated = parse_datetime(raw.get("LastUpdated"))
+        if updated is None:
+            return CheckResult(True, what + " (not verified: no ticket date)")
+        rt_id = ticket_id(raw.get("id"))
+        found = []
+        for offset in (-1, 1):
+            literal = date_literal(updated + timedelta(seconds=offset), self.timezone)
+            data = self._json("GET", "tickets", params={"query": f"id = {rt_id} AND LastUpdated >= {literal}"})
+            found.append(bool((data or {}).get("items")))
+        ok = found == [True, False]
+        return CheckResult(ok, what, None if ok else (
+            "set the RT time zone in bridge's settings to RT's $Timezone, or to the bridge user's own time zone "
+            "preference when it has one (RT > Settings > Preferences); otherwise changes are missed"
+        ))
 
     def close(self) -> None:
         self.http.close()

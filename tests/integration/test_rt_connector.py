@@ -323,3 +323,13 @@ def test_check_and_calls_with_a_bad_token(rt_server: RTServer) -> None:
     with pytest.raises(AuthError) as caught:
         list(connector.search_changed(mapping(rt_server.queue), None, []))
     assert "dead" not in str(caught.value)
+
+
+def test_check_verifies_the_time_zone_against_rt(rt_server: RTServer) -> None:
+    rt_server.person().create_ticket("Zone probe")
+    right = {r.what: r.ok for r in rt_server.connector().check([mapping(rt_server.queue)])}
+    wrong = {r.what: r for r in rt_server.connector(timezone="Asia/Tokyo").check([mapping(rt_server.queue)])}
+    assert right[f"RT reads bridge's date literals in {rt_server.timezone}"] is True
+    probe = wrong["RT reads bridge's date literals in Asia/Tokyo"]
+    assert probe.ok is False
+    assert "$Timezone" in (probe.hint or "")

@@ -369,3 +369,33 @@ def test_a_ticket_moving_between_pages_triggers_a_repair_pass() -> None:
     ids = [i.ref.id for i in rt.search_changed(MAPPING, None, [])]
     assert ids == ["1", "2", "4", "3"]
     assert rt.calls.total == 4
+
+
+def test_from_settings_takes_url_token_and_the_token_owner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.settings import Settings
+
+    for name in list(__import__("os").environ):
+        if name.startswith("BRIDGE_"):
+            monkeypatch.delenv(name)
+    settings = Settings(  # type: ignore[call-arg]
+        jira={"url": "https://jira.example.test", "email": "a@example.test", "token": "x"},
+        itsm={"kind": "rt", "url": ROOT, "token": TOKEN, "timeout_seconds": 7, "requests_per_second": 3},
+    )
+    rt = RTConnector.from_settings(settings)
+    assert rt.rest_url == REST
+    assert rt.bridge_user == "14"  # the owner id inside the token, resolved to a login on first use
+    assert rt.http.options.read_timeout == 7
+    assert rt.http.options.requests_per_second == 3
+    assert rt.timezone.key == "UTC"
+    assert rt.http.session.headers["Authorization"] == f"token {TOKEN}"
+
+
+@responses.activate
+def test_comment_author_is_the_token_owner_login() -> None:
+    responses.get(f"{REST}/user/14", json={"id": 14, "Name": "bridge"})
+    responses.post(f"{REST}/ticket/7/comment", status=201, json=["Comments added"],
+                   headers={"Location": "/REST/2.0/transaction/36"})
+    rt = RTConnector(ROOT, token=SecretStr(TOKEN), bridge_user="14")
+    assert rt.add_comment(REF, "x", channel="comment", marker=Marker(Side.JIRA, "1")).author == "bridge"
+    assert rt.add_comment(REF, "y", channel="comment", marker=Marker(Side.JIRA, "2")).author == "bridge"
+    assert len(responses.calls) == 3  # the login is looked up once
