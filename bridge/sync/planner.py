@@ -19,7 +19,9 @@ What comes out
   any remote write: a side changed something that needs no write on the other side (a Jira edit of a
   ``to_jira`` field, both sides changed to the same value, an unmapped status). Storing them is what
   keeps the next plan from seeing the same change again (idempotence). No action type was added for
-  them because they touch no side and cannot fail remotely.
+  them because they touch no side and cannot fail remotely. An acknowledgement never names a value
+  (item and field, or item status) that a planned action's synced updates also set — even an action left
+  out because its key is pending — so the order in which the cycle stores them does not matter.
 
 Values and "changed"
 ====================
@@ -139,6 +141,7 @@ from bridge.sync.state import LinkState, PlanInput
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 
+STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
 PENDING_ID_PREFIX = "pending:"
 PENDING_KEY_PREFIX = "pending-key:"
 PENDING_URL_PREFIX = "pending-url:"
@@ -272,11 +275,18 @@ class _Updates:
     def __bool__(self) -> bool:
         return bool(self._fields)
 
-    def build(self) -> list[SyncedUpdate]:
-        return [
-            SyncedUpdate(side, item_id, dict(values), self._status.get((side, item_id)))
-            for (side, item_id), values in self._fields.items()
-        ]
+    def build(self, exclude: set[tuple[Side, str, str]] | frozenset[tuple[Side, str, str]] = frozenset()
+              ) -> list[SyncedUpdate]:
+        """The merged updates, leaving out what ``exclude`` names ((side, item id, field or STATUS))."""
+        built = []
+        for (side, item_id), values in self._fields.items():
+            kept = {k: v for k, v in values.items() if (side, item_id, k) not in exclude}
+            status = self._status.get((side, item_id))
+            if (side, item_id, STATUS) in exclude:
+                status = None
+            if kept or status is not None:
+                built.append(SyncedUpdate(side, item_id, kept, status))
+        return built
 
 
 class _Write:
@@ -296,6 +306,7 @@ class _Planner:
         self.problems: list[PlanProblem] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
+        self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
         rules = mapping.comments
         self.visibility = (
             Visibility(rules.jira_visibility.type, rules.jira_visibility.value) if rules.jira_visibility else None
@@ -305,6 +316,10 @@ class _Planner:
 
     def emit(self, action: Action) -> None:
         key = action.key
+        for update in action.synced:
+            self._written.update((update.side, update.item_id, name) for name in update.fields)
+            if update.status is not None:
+                self._written.add((update.side, update.item_id, STATUS))
         if key in self.given.pending_keys or key in self._keys:
             return
         self._keys.add(key)
@@ -330,7 +345,7 @@ class _Planner:
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
-        return Plan(self.actions, self.problems, self.acks.build())
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written))
 
     # ---------------------------------------------------------------------------- new records
 
@@ -414,7 +429,8 @@ class _Planner:
 
     # ---------------------------------------------------------------------------- comments
 
-    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, shown_key: str) -> None:
+    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, shown_key: str,
+                         link_id: int | None = None) -> None:
         rules = self.mapping.comments
         if skip_reason(comment, rules, Side.JIRA) is not None:
             return
@@ -425,7 +441,7 @@ class _Planner:
         except TemplateError as exc:
             self.problem(record, f"cannot render the mirror of comment {comment.id}: {exc}")
             return
-        self.emit(AddComment(self.mapping.name, None, issue, record, comment.id, body, "comment", self.visibility))
+        self.emit(AddComment(self.mapping.name, link_id, issue, record, comment.id, body, "comment", self.visibility))
 
     # ---------------------------------------------------------------------------- linked items
 
@@ -471,10 +487,10 @@ class _Planner:
                 elif jira_changed:
                     self.acks.add(Side.JIRA, ctx.issue_ref.id, {key: jira_now})
             elif rule.direction == "to_itsm":
-                for record, value in itsm_changed:
-                    self.acks.add(Side.ITSM, record.ref.id, {key: value})
                 if jira_changed:
                     self.jira_to_records(ctx, key, rule, jira_now, record_writes)
+                for record, value in itsm_changed:  # dropped where the fan-out above writes the record
+                    self.acks.add(Side.ITSM, record.ref.id, {key: value})
             elif itsm_changed and jira_changed:
                 newest, value = itsm_changed[-1]
                 if value == jira_now:
@@ -554,14 +570,17 @@ class _Planner:
                 self.records_to_issue(ctx, moved, driving)
             return
         assert issue is not None
-        if driving is None:
+        if driving is None:  # the records' new states mean nothing to Jira: the issue drives
             for record in moved:
-                self.acks.add(Side.ITSM, record.ref.id, status=record.status)
+                self.acks.add(Side.ITSM, record.ref.id, status=record.status)  # dropped where a SetStatus syncs
             self.issue_to_records(ctx, issue)
             return
         record, target = driving
         back = rules.itsm_target(issue.status, issue.status_category)
-        if target.status == issue.status or (back is not None and back.state == record.status):
+        if back is None:  # the issue's new status means nothing to the ITSM: no conflict, the record drives
+            self.records_to_issue(ctx, moved, driving, issue_status=issue.status)
+            return
+        if target.status == issue.status or back.state == record.status:
             for r in moved:
                 self.acks.add(Side.ITSM, r.ref.id, status=r.status)
             self.acks.add(Side.JIRA, issue.ref.id, status=issue.status)
@@ -639,7 +658,7 @@ class _Planner:
             for comment in comments.get(record.ref.id, ()):
                 if comment.marker is not None or state.knows_comment(Side.ITSM, comment.id):
                     continue
-                self.comment_to_issue(comment, record.ref, ctx.issue_ref, ctx.issue_ref.key)
+                self.comment_to_issue(comment, record.ref, ctx.issue_ref, ctx.issue_ref.key, state.link.id)
         if ctx.issue is None:
             return
         rules = self.mapping.comments

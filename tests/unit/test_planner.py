@@ -360,16 +360,28 @@ def test_a_status_bridge_set_is_not_mirrored_back() -> None:
 
 
 def test_a_status_conflict_follows_the_status_policy() -> None:
-    reported = plan(mapping(), given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
-                                     links=[linked()]))
+    state = link_state(1, 1, {1: (SYNCED_1, "1")}, issue_fields=SYNCED_1, issue_status="To Do")
+    changes: dict[str, Any] = {"records": [record(1, "6", updated=5)], "issues": [issue(1, "In Progress", updated=6)],
+                               "links": [state]}
+    reported = plan(mapping(), given(**changes))
     [conflict] = of(reported, ReportConflict)
-    assert (conflict.field, conflict.itsm_value, conflict.jira_value) == ("status", "6", "To Do")
+    assert (conflict.field, conflict.itsm_value, conflict.jira_value) == ("status", "6", "In Progress")
     assert of(reported, SetStatus) == []
 
-    m = mapping(conflicts={"default": "report", "fields": {"status": "itsm_wins"}})
-    won = plan(m, given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
-                        links=[linked()]))
-    [move] = of(won, SetStatus)
+    itsm_wins = plan(mapping(conflicts={"fields": {"status": "itsm_wins"}}), given(**changes))
+    [move] = of(itsm_wins, SetStatus)
+    assert (move.target, move.status) == (issue_ref(1), "Done")
+
+    jira_wins = plan(mapping(conflicts={"fields": {"status": "jira_wins"}}), given(**changes))
+    [move] = of(jira_wins, SetStatus)
+    assert (move.target, move.status) == (record_ref(1), "2")
+
+
+def test_an_issue_status_the_itsm_has_no_state_for_is_no_conflict() -> None:
+    result = plan(mapping(), given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
+                                   links=[linked()]))
+    assert of(result, ReportConflict) == []
+    [move] = of(result, SetStatus)
     assert (move.target, move.status) == (issue_ref(1), "Done")
 
 
