@@ -16,6 +16,15 @@ def test_example_loads_with_zero_problems() -> None:
     result = load_mapping_file(EXAMPLE)
     assert result.problems == []
     assert [m.mapping.name for m in result.mappings] == ["rt-incident-to-bug"]
+    assert result.mappings[0].mapping.enabled is False  # the shipped tree's demo runs ServiceNow
+
+
+def test_example_enabled_loads_with_zero_problems_too(tmp_path: Path) -> None:
+    enabled = EXAMPLE.read_text().replace("enabled: false", "enabled: true")
+    (tmp_path / "rt.yaml").write_text(enabled)
+    result = load_mapping_file(tmp_path / "rt.yaml")
+    assert result.problems == []
+    assert result.mappings[0].mapping.enabled is True
 
 
 def test_example_route_compiles_to_a_pre_filter_and_statuses_cover_the_default_lifecycle() -> None:
