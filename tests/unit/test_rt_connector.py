@@ -388,6 +388,13 @@ def test_from_settings_takes_url_token_and_the_token_owner(monkeypatch: pytest.M
     assert rt.http.options.requests_per_second == 3
     assert rt.timezone.key == "UTC"
     assert rt.http.session.headers["Authorization"] == f"token {TOKEN}"
+    zoned = Settings(  # type: ignore[call-arg]
+        jira={"url": "https://jira.example.test", "email": "a@example.test", "token": "x"},
+        itsm={"kind": "rt", "url": ROOT, "username": "bridge", "password": "pw", "timezone": "America/New_York"},
+    )
+    basic = RTConnector.from_settings(zoned)
+    assert (basic.timezone.key, basic.bridge_user) == ("America/New_York", "bridge")
+    assert basic.http.session.auth == ("bridge", "pw")
 
 
 @responses.activate
