@@ -148,13 +148,13 @@ class RTConnector(Connector):
 
     @classmethod
     def from_settings(cls, settings: Any) -> RTConnector:
-        """Build from :class:`bridge.settings.Settings` (``itsm.kind: rt``).
+        """Build from :class:`bridge.settings.Settings` (``itsm.kind: rt``) or its ``itsm`` section alone.
 
         The time zone comes from ``itsm.timezone`` when the settings carry one, else UTC (``bridge doctor``
         verifies it against RT); the bridge user is ``itsm.username``, or the owner of the auth token
         (tokens are ``1-<user id>-<secret>``; RT resolves a numeric id as well as a login).
         """
-        itsm = settings.itsm
+        itsm = getattr(settings, "itsm", settings)
         token = itsm.token
         bridge_user = itsm.username or getattr(itsm, "bridge_user", None)
         if bridge_user is None and token is not None:

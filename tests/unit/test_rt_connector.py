@@ -392,7 +392,7 @@ def test_from_settings_takes_url_token_and_the_token_owner(monkeypatch: pytest.M
         jira={"url": "https://jira.example.test", "email": "a@example.test", "token": "x"},
         itsm={"kind": "rt", "url": ROOT, "username": "bridge", "password": "pw", "timezone": "America/New_York"},
     )
-    basic = RTConnector.from_settings(zoned)
+    basic = RTConnector.from_settings(zoned.itsm)  # the section alone works too
     assert (basic.timezone.key, basic.bridge_user) == ("America/New_York", "bridge")
     assert basic.http.session.auth == ("bridge", "pw")
 
