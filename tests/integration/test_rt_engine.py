@@ -17,6 +17,7 @@ pytest.importorskip("bridge.sync.engine", reason="the engine (bridge.sync.engine
 from bridge.connectors.memory import MemoryJira, SimulatedCrash
 from bridge.connectors.rt import RTConnector
 from bridge.mapping.schema import Mapping as MappingSpec
+from tests.fixtures.rt_contract import engine_mapping
 from bridge.model import Comment, Marker, Ref, Visibility
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport, run_cycle
@@ -27,27 +28,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.fixtures.rt"]
 pytestmark = pytest.mark.integration
-
-
-def rt_mapping(queue: str) -> MappingSpec:
-    return MappingSpec.model_validate(
-        {
-            "name": "rt-incidents",
-            "route": {"system": "rt", "record_type": queue,
-                      "where": {"all": [{"field": "CF.{Severity}", "in": ["high", "critical"]},
-                                        {"field": "Status", "not_in": ["rejected", "deleted"]}]}},
-            "target": {"project": "OPS", "issue_type": "Bug"},
-            "fields": {"summary": {"template": "{{ record.key }}: {{ Subject }}"}},
-            "status": {
-                "to_jira": {"new": "To Do", "open": "In Progress",
-                            "resolved": {"status": "Done", "fields": {"resolution": "Done"}}},
-                "to_itsm": {"In Progress": "open", "To Do": "open", "category:done": "resolved"},
-            },
-            "comments": {"to_itsm_channel": "comment", "from_itsm_channels": ["comment", "correspond"]},
-            "links": {"itsm_key_field": "CF.{Jira Key}", "itsm_url_field": "CF.{Jira URL}"},
-            "conflicts": {"default": "newest_wins"},
-        }
-    )
 
 
 @dataclass
@@ -84,7 +64,7 @@ class Bridge:
 def bridge(rt_server: RTServer, tmp_path: Path) -> Iterator[Bridge]:
     queue = rt_server.take_queue()
     jira = MemoryJira(clock=lambda: datetime.now(UTC))
-    b = Bridge(tmp_path, rt_mapping(queue), rt_server.connector(), jira, rt_server.person())
+    b = Bridge(tmp_path, engine_mapping(queue), rt_server.connector(), jira, rt_server.person())
     b.open()
     yield b
     assert b.store is not None
@@ -158,7 +138,7 @@ def test_crash_after_an_rt_write_is_reconciled_without_a_duplicate(rt_server: RT
     queue = rt_server.take_queue()
     rt = rt_server.connector(connector_class=CrashingRT)
     assert isinstance(rt, CrashingRT)
-    b = Bridge(tmp_path, rt_mapping(queue), rt, MemoryJira(clock=lambda: datetime.now(UTC)), rt_server.person())
+    b = Bridge(tmp_path, engine_mapping(queue), rt, MemoryJira(clock=lambda: datetime.now(UTC)), rt_server.person())
     b.open()
     try:
         ticket = b.agent.create_ticket("Crash test", queue=queue, custom_fields={"Severity": "critical"})

@@ -23,18 +23,19 @@ from bridge.connectors.memory import MemoryJira
 from bridge.store import Store
 from bridge.sync.cycle import run_cycle
 from bridge.sync.engine import Engine, EngineOptions
-from tests.fixtures.rt import shared_rt_server
-from tests.integration.test_rt_engine import rt_mapping
+from tests.fixtures.rt_contract import engine_mapping
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class PeopleAndBridge(RuleBasedStateMachine):
     def __init__(self) -> None:
+        from tests.fixtures.rt import shared_rt_server
+
         super().__init__()
         self.server = shared_rt_server()
         self.queue = self.server.take_queue()
-        self.spec = rt_mapping(self.queue)
+        self.spec = engine_mapping(self.queue)
         self.rt = self.server.connector()
         self.agent = self.server.person()
         self.jira = MemoryJira(clock=lambda: datetime.now(UTC))
