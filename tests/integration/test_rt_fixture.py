@@ -51,3 +51,15 @@ def test_bridge_user_has_only_the_documented_rights(rt_server: RTServer) -> None
     )
     assert response.status_code == 403
     assert "create tickets" in response.json()["message"]
+
+
+def test_take_queue_makes_new_queues_when_the_pool_is_used_up(rt_server: RTServer) -> None:
+    saved = list(rt_server.pool)
+    rt_server.pool.clear()
+    try:
+        queue = rt_server.take_queue()
+    finally:
+        rt_server.pool[:0] = saved
+    assert queue.startswith("Extra ")
+    ticket = rt_server.person().create_ticket("In a fresh queue", queue=queue, custom_fields={"Severity": "high"})
+    assert rt_server.person("bridge").custom_field(ticket, "Severity") == ["high"]
