@@ -333,3 +333,11 @@ def test_check_verifies_the_time_zone_against_rt(rt_server: RTServer) -> None:
     probe = wrong["RT reads bridge's date literals in Asia/Tokyo"]
     assert probe.ok is False
     assert "$Timezone" in (probe.hint or "")
+
+
+def test_html_comments_from_the_web_editor_arrive_as_plain_text(rt_server: RTServer) -> None:
+    agent = rt_server.person()
+    ticket = agent.create_ticket("Rich text")
+    agent.comment(ticket, "<p>Hello <b>world</b><br>line 2 &amp; more</p>", html=True)
+    [comment] = rt_server.connector().comments_since([ref(rt_server, rt_server.queue, ticket)], None)[ticket]
+    assert comment.body == "Hello world\nline 2 & more"
