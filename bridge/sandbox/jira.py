@@ -576,8 +576,8 @@ class JiraSandbox(SandboxApp):
                 return fid
         return None
 
-    def _touch(self, issue: dict[str, Any]) -> None:
-        issue["updated"] = self._now_ms()
+    def _touch(self, issue: dict[str, Any], ms: int | None = None) -> None:
+        issue["updated"] = ms if ms is not None else self._now_ms()
 
     def _allowed(self, permission: str) -> None:
         if permission in self.state["settings"]["revoked"]:
@@ -1311,7 +1311,7 @@ class JiraSandbox(SandboxApp):
         if not isinstance(body, dict):
             raise fail(400, "Invalid request payload. Refer to the REST API documentation and try again.")
         comment = self._store_comment(issue, handle, body.get("body"), body.get("visibility"), body.get("properties"))
-        self._touch(issue)
+        self._touch(issue, comment["created"])
         return Reply(201, self._comment_json(issue, comment, handle, request.arg("expand") or ""))
 
     def _store_comment(
@@ -1462,12 +1462,12 @@ class JiraSandbox(SandboxApp):
     ) -> str:
         """Comment as a person (plain text); returns the comment id."""
         with self.lock:
+            issue = self._issue_plain(key)
             try:
-                issue = self._issue(key)
                 comment = self._store_comment(issue, self._as(as_user), self._rich(body), visibility, None)
             except _Fail as failure:
                 raise ValueError(json.dumps(failure.reply.body)) from None
-            self._touch(issue)
+            self._touch(issue, comment["created"])
             self.save()
             return str(comment["id"])
 
