@@ -501,6 +501,7 @@ class JiraConnector(Connector):
                 return
 
     def search_changed(self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]) -> Iterator[Item]:
+        self.myself()  # an anonymous search answers 200 with nothing: prove who we are first (once)
         marker_fields = self._mapping_marker_fields(mapping)
         wanted = self._wanted(fields)
         clauses = [
@@ -800,6 +801,7 @@ class JiraConnector(Connector):
         )
         graph = self._graphs.setdefault(graph_key, WorkflowGraph())
         explored: set[str] = set()
+        wanted_fields = {self.field_id(name) for name in fields}
         steps = 0
         sent_fields: set[str] = set()
         while current.lower() != status.lower():
@@ -812,8 +814,18 @@ class JiraConnector(Connector):
             if not graph.known(current):
                 self._learn(ref, graph, current)
                 explored.add(current.lower())
-            path = graph.path(current, status) or graph.exploration(current, status, explored)
+            usable = set(wanted_fields)
+            path = graph.path(current, status, usable) or graph.exploration(current, status, explored, usable)
             if not path:
+                blocked = graph.path(current, status, None)
+                if blocked:
+                    needs = sorted({f for e in blocked for f, required in e.screen.items() if required} - usable)
+                    raise WorkflowError(
+                        f"the path from {current!r} to {status!r} requires {', '.join(needs)}, which the mapping "
+                        "does not give (add them under status.to_jira.<state>.fields)",
+                        side="jira",
+                        endpoint=f"issue/{ref.key}/transitions",
+                    )
                 offered = ", ".join(e.to_display for e in graph.edges.get(current.lower(), [])) or "none"
                 raise WorkflowError(
                     f"no transition path from {current!r} to {status!r} (the workflow offers from here: {offered})",

@@ -57,8 +57,12 @@ class WorkflowGraph:
     def known(self, status: str) -> bool:
         return status.lower() in self.edges
 
-    def path(self, source: str, target: str) -> list[Edge] | None:
-        """Fewest transitions from ``source`` to ``target`` over known edges; ``[]`` when already there."""
+    def path(self, source: str, target: str, fields: set[str] | None = None) -> list[Edge] | None:
+        """Fewest transitions from ``source`` to ``target`` over known edges; ``[]`` when already there.
+
+        With ``fields`` (the field ids bridge can send), edges whose screen requires anything else are
+        not usable; ``None`` means every known edge counts.
+        """
         source, target = source.lower(), target.lower()
         if source == target:
             return []
@@ -67,7 +71,7 @@ class WorkflowGraph:
         while frontier:
             status, path = frontier.popleft()
             for edge in self.edges.get(status, []):
-                if edge.to in seen:
+                if edge.to in seen or not _usable(edge, fields):
                     continue
                 if edge.to == target:
                     return [*path, edge]
@@ -75,7 +79,9 @@ class WorkflowGraph:
                 frontier.append((edge.to, [*path, edge]))
         return None
 
-    def exploration(self, source: str, target: str, explored: set[str]) -> list[Edge] | None:
+    def exploration(
+        self, source: str, target: str, explored: set[str], fields: set[str] | None = None
+    ) -> list[Edge] | None:
         """A path to the best status whose edges are unknown, or ``None`` when nothing is left to explore.
 
         "Best": the category closest to the target's first (when the target's category is known), then
@@ -89,7 +95,7 @@ class WorkflowGraph:
         while frontier:
             status, path = frontier.popleft()
             for edge in self.edges.get(status, []):
-                if edge.to in seen:
+                if edge.to in seen or not _usable(edge, fields):
                     continue
                 seen.add(edge.to)
                 step = [*path, edge]
@@ -103,3 +109,7 @@ class WorkflowGraph:
             return None
         candidates.sort(key=lambda c: (c[1], c[0]))
         return candidates[0][2]
+
+
+def _usable(edge: Edge, fields: set[str] | None) -> bool:
+    return fields is None or all(f in fields for f, required in edge.screen.items() if required)

@@ -257,6 +257,9 @@ class JiraSandbox(SandboxApp):
         reply = self._gate(request)
         if reply is None:
             reply = super().handle(request)
+            if self._principal(request)[0] == "bad":
+                # Served as anonymous after refusing the credentials: Jira says so in this header (JRA-41559).
+                reply.headers.setdefault("X-Seraph-LoginReason", "AUTHENTICATED_FAILED")
             if reply.status == 429:
                 # Retrying before Retry-After keeps failing (Atlassian "Rate limiting" guide: "retrying early
                 # will fail with the same or a longer wait").
