@@ -301,12 +301,12 @@ def wiki_to_text(wiki: str | None) -> str:
     text = re.sub(r"\{(noformat|code)(:[^}]*)?\}(.*?)\{\1\}", keep, text, flags=re.DOTALL)
     # 2. URLs and escapes become placeholders so markup stripping cannot touch them.
     text = re.sub(r"(?<![A-Za-z0-9])https?://[A-Za-z0-9._~:/?@!$'()*+,=%-]+", lambda m: hold(m.group(0)), text)
+    text = text.replace("\\\\", "\n")  # a forced line break, before single escapes
     text = re.sub(r"\\([^\s\\])", lambda m: hold(m.group(1)), text)
     text = re.sub(r"&#(\d{1,7});", lambda m: hold(_char(m.group(1)) or m.group(0)), text)
     text = re.sub(
         r"&(amp|lt|gt|quot);", lambda m: hold({"amp": "&", "lt": "<", "gt": ">", "quot": '"'}[m.group(1)]), text
     )
-    text = text.replace("\\\\", "\n")
     lines = []
     for line in text.split("\n"):
         line = re.sub(r"^\s*h[1-6]\.\s*", "", line)
@@ -325,9 +325,7 @@ def wiki_to_text(wiki: str | None) -> str:
     for mark in ("*", "_", "+", "-", "^", "~", "??"):
         token = re.escape(mark)
         text = re.sub(rf"(?<![\w{token}]){token}(?=\S)(.+?)(?<=\S){token}(?![\w{token}])", r"\1", text)
-    text = re.sub(
-        r"^\|\|?(.*?)\|?\|?$", lambda m: m.group(1).replace("||", " | ").replace("|", " | "), text, flags=re.M
-    )
+    text = re.sub(r"^\|\|?(.*?)\|?\|?$", lambda m: " | ".join(re.split(r"\|\|?", m.group(1))), text, flags=re.M)
     text = re.sub(r"!([^!\s]+)!", "[attachment]", text)
 
     def restore(ch: str) -> str:
