@@ -300,6 +300,8 @@ class JiraSandbox(SandboxApp):
                 "path": request.path,
                 "query": {k: list(v) for k, v in request.query.items()},
                 "request_content_type": request.headers.get("content-type", ""),
+                # the scheme only: recordings must never hold a credential
+                "request_auth_scheme": (request.headers.get("authorization") or "").partition(" ")[0],
                 "request_body": request.body.decode("utf-8", "replace"),
                 "status": reply.status,
                 "response_headers": dict(reply.headers),
