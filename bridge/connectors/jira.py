@@ -34,7 +34,8 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,6 +67,9 @@ from bridge.errors import (
 )
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Issue, Item, Marker, Ref, Side, Visibility, normalise
+
+if TYPE_CHECKING:
+    from bridge.settings import JiraSettings
 
 Deployment = Literal["cloud", "datacenter"]
 
@@ -181,6 +185,7 @@ class JiraConnector(Connector):
         itsm_base_url: str | None = None,
         itsm_application: tuple[str, str] | None = None,
         max_transition_steps: int = 12,
+        ca_bundle: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
@@ -212,7 +217,7 @@ class JiraConnector(Connector):
             server=self.url,
             options={
                 "rest_api_version": "3" if deployment == "cloud" else "2",
-                "verify": self.http.verify_tls,
+                "verify": str(ca_bundle) if ca_bundle and self.http.verify_tls else self.http.verify_tls,
                 "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
             },
             basic_auth=(email, secret) if deployment == "cloud" and email else None,
@@ -229,6 +234,28 @@ class JiraConnector(Connector):
         self._jira._session.mount("http://", adapter)
         self._jira._session.mount("https://", adapter)
         logging.getLogger("jira").setLevel(logging.CRITICAL)  # it logs response headers at debug
+
+    @classmethod
+    def from_settings(cls, settings: JiraSettings, **kwargs: Any) -> JiraConnector:
+        """Build from the ``jira:`` section of the configuration (``kwargs`` as in the constructor)."""
+        if settings.token is None:
+            raise ConfigError("jira.token is not set (Cloud: an API token; Data Center: a personal access token)")
+        http = HttpOptions(
+            base_url=settings.url,
+            connect_timeout=settings.timeout_seconds.connect,
+            read_timeout=settings.timeout_seconds.read,
+            verify_tls=settings.verify_tls,
+            requests_per_second=settings.requests_per_second,
+        )
+        return cls(
+            settings.url,
+            deployment=settings.deployment,
+            token=settings.token,
+            email=settings.email,
+            http=http,
+            ca_bundle=settings.ca_bundle,
+            **kwargs,
+        )
 
     # =================================================================================== transport
 

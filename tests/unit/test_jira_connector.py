@@ -490,3 +490,23 @@ def test_cloud_search_stops_when_the_token_key_is_absent() -> None:
     assert [i["key"] for i in found] == ["OPS-1", "OPS-2"]
     bodies = [json.loads(c.request.body) for c in responses.calls]
     assert [b.get("nextPageToken") for b in bodies] == [None, "t1", "t2"]
+
+
+@responses.activate
+def test_from_settings_uses_the_configured_deployment_timeouts_and_token() -> None:
+    from bridge.settings import JiraSettings
+
+    settings = JiraSettings(
+        url=DC,
+        deployment="datacenter",
+        token=SecretStr(SECRET),
+        timeout_seconds={"connect": 2, "read": 9},
+        requests_per_second=3,
+    )
+    built = JiraConnector.from_settings(settings, sleep=Sleeps())
+    assert (built.deployment, built.http.connect_timeout, built.http.read_timeout) == ("datacenter", 2, 9)
+    responses.get(api("myself", "dc"), json={"name": "bridge"})
+    built.myself()
+    assert responses.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
+    with pytest.raises(ConfigError, match="token"):
+        JiraConnector.from_settings(JiraSettings(url=CLOUD, email="a@b"))
