@@ -88,6 +88,28 @@ REQUIRED_PERMISSIONS = (
     "LINK_ISSUES",
 )
 _BASE_FIELDS = ("status", "updated", "labels")
+#: Jira's system fields and their schemas (the same on every site, Cloud and DC: OpenAPI v3 getFields).
+SYSTEM_FIELDS: dict[str, dict[str, str]] = {
+    "summary": {"type": "string"},
+    "description": {"type": "string"},
+    "environment": {"type": "string"},
+    "labels": {"type": "array", "items": "string"},
+    "components": {"type": "array", "items": "component"},
+    "fixVersions": {"type": "array", "items": "version"},
+    "versions": {"type": "array", "items": "version"},
+    "priority": {"type": "priority"},
+    "resolution": {"type": "resolution"},
+    "status": {"type": "status"},
+    "issuetype": {"type": "issuetype"},
+    "project": {"type": "project"},
+    "assignee": {"type": "user"},
+    "reporter": {"type": "user"},
+    "creator": {"type": "user"},
+    "duedate": {"type": "date"},
+    "created": {"type": "datetime"},
+    "updated": {"type": "datetime"},
+    "resolutiondate": {"type": "datetime"},
+}
 _RICH_TEXT_SYSTEM = {"description", "environment"}
 _SERVICENOW_TABLES = {
     "incident",
@@ -390,7 +412,13 @@ class JiraConnector(Connector):
         return self._fields_by_id
 
     def field_id(self, name: str) -> str:
-        """A field id from an id, a ``cf[N]`` clause or a (case-insensitive) field name."""
+        """A field id from an id, a ``cf[N]`` clause or a (case-insensitive) field name.
+
+        System field ids are known without asking, so a mapping of system fields never costs a
+        ``GET /field``; anything else reads the field list once.
+        """
+        if name in SYSTEM_FIELDS:
+            return name
         index = self.fields_index()
         if name in index:
             return name
@@ -408,6 +436,8 @@ class JiraConnector(Connector):
         raise PermanentError(f"jira has no field {name!r} (neither an id nor a field name)", side="jira")
 
     def _schema(self, fid: str) -> dict[str, Any]:
+        if fid in SYSTEM_FIELDS:
+            return dict(SYSTEM_FIELDS[fid])
         return dict((self.fields_index().get(fid) or {}).get("schema") or {})
 
     def _is_rich_text(self, fid: str) -> bool:
@@ -528,7 +558,6 @@ class JiraConnector(Connector):
                 return
 
     def search_changed(self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]) -> Iterator[Item]:
-        self.myself()  # an anonymous search answers 200 with nothing: prove who we are first (once)
         marker_fields = self._mapping_marker_fields(mapping)
         wanted = self._wanted(fields)
         clauses = [
@@ -827,6 +856,28 @@ class JiraConnector(Connector):
             str((raw_fields.get("issuetype") or {}).get("id", "")),
         )
         graph = self._graphs.setdefault(graph_key, WorkflowGraph())
+        reached = [current]
+        try:
+            self._walk(ref, graph, current, status, fields, reached)
+        except WorkflowError:
+            # Exploring an unknown workflow may have moved the issue before the dead end showed: put it
+            # back where people left it (over known, field-free transitions) rather than half-way.
+            if reached[-1].lower() != current.lower():
+                back = graph.path(reached[-1], current, set())
+                for edge in back or []:
+                    self._transition(ref, graph, reached[-1], edge, {}, set())
+                    reached.append(edge.to_display)
+            raise
+
+    def _walk(
+        self,
+        ref: Ref,
+        graph: WorkflowGraph,
+        current: str,
+        status: str,
+        fields: Mapping[str, FieldValue],
+        reached: list[str],
+    ) -> None:
         explored: set[str] = set()
         wanted_fields = {self.field_id(name) for name in fields}
         steps = 0
@@ -864,6 +915,7 @@ class JiraConnector(Connector):
             steps += 1
             if moved:
                 current = edge.to_display
+                reached.append(current)
 
     def _learn(self, ref: Ref, graph: WorkflowGraph, current: str) -> list[Edge]:
         data = (

@@ -146,6 +146,7 @@ def test_marker_field_instead_of_label(jira_env: JiraEnv) -> None:
 def test_update_fields_is_one_put_and_labels_are_only_added(jira_env: JiraEnv) -> None:
     connector = jira_env.connector()
     ref = create(connector)
+    connector.fields_index()  # read once per connector; custom fields need it
     before = connector.calls.snapshot()
     connector.update_fields(ref, {"summary": "renamed", "labels": ("triaged",), "customfield_10051": 4})
     assert connector.calls.since(before) == {"PUT /rest/api/{id}/issue/{id}": 1}
@@ -190,7 +191,12 @@ def test_missing_required_resolution_and_unknown_status_are_workflow_errors(jira
     ref = create(connector)
     with pytest.raises(WorkflowError, match="requires resolution"):
         connector.set_status(ref, "Done", {})
-    with pytest.raises(WorkflowError, match="requires resolution"):  # now from the known graph
+    assert jira_env.sandbox.snapshot()[0]["status"] == "To Do"  # explored, then put back
+    before = connector.calls.snapshot()
+    with pytest.raises(WorkflowError, match="requires resolution"):  # now from the known graph, no move
+        connector.set_status(ref, "Done", {})
+    assert connector.calls.since(before) == {"GET /rest/api/{id}/issue/{id}": 1}
+    with pytest.raises(WorkflowError, match="requires resolution"):
         connector.set_status(ref, "Done", {})
     with pytest.raises(WorkflowError, match="no transition path"):
         connector.set_status(ref, "Closed", {})
@@ -269,8 +275,8 @@ def test_429_storm_is_ridden_out_with_bounded_retries_and_no_busy_loop(jira_env:
     jira_env.sandbox.rate_limiter.configure(limit=None, burst_429=3)
     seen = jira_env.sandbox.requests_seen
     assert connector.get(create_ref := create(connector), ["summary"]).ref == create_ref
-    # GET /field (3 refused + 1), POST issue, GET issue, GET issue: each retry waited Retry-After (1 s).
-    assert jira_env.sandbox.requests_seen - seen == 7
+    # POST issue (3 refused + 1), GET issue, GET issue: each retry waited Retry-After (1 s) first.
+    assert jira_env.sandbox.requests_seen - seen == 6
     assert len([s for s in jira_env.clock.sleeps if s >= 1.0]) == 3
 
 
