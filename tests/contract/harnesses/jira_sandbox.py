@@ -12,7 +12,10 @@ from bridge.connectors.http import HttpOptions
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Ref, Side
 from tests.contract.harness import ItsmSide, JiraProfile, JiraSide, register
-from tests.fixtures.jira_sandbox import JiraEnv, start_jira, stop_jira
+
+# Imported here before test modules name it in pytest_plugins: let pytest rewrite it as a plugin.
+pytest.register_assert_rewrite("tests.fixtures.jira_sandbox")
+from tests.fixtures.jira_sandbox import JiraEnv, start_jira, stop_jira  # noqa: E402
 
 PAGE_SIZE = 5
 
