@@ -210,7 +210,7 @@ def test_429_retry_after_seconds_then_success_without_real_sleep() -> None:
     assert c.myself()["accountId"] == "a"
     assert len(sleeps) == 1
     assert 7.0 <= sleeps[0] <= 7.7
-    assert c.calls.statuses() == {("GET /rest/api/{id}/myself", 429): 1, ("GET /rest/api/{id}/myself", 200): 1}
+    assert c.calls.statuses() == {("GET /rest/api/3/myself", 429): 1, ("GET /rest/api/3/myself", 200): 1}
 
 
 @responses.activate
@@ -510,3 +510,17 @@ def test_from_settings_uses_the_configured_deployment_timeouts_and_token() -> No
     assert responses.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
     with pytest.raises(ConfigError, match="token"):
         JiraConnector.from_settings(JiraSettings(url=CLOUD, email="a@b"))
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("/rest/api/3/issue/10001/comment", "GET /rest/api/3/issue/{id}/comment"),
+        ("/rest/api/2/issue/OPS-7/transitions", "GET /rest/api/2/issue/{id}/transitions"),
+        ("/jira/rest/api/2/search", "GET /jira/rest/api/2/search"),
+    ],
+)
+def test_endpoint_templates_keep_the_api_version(path: str, template: str) -> None:
+    from bridge.connectors.http import endpoint_template
+
+    assert endpoint_template("get", path) == template

@@ -149,7 +149,7 @@ def test_update_fields_is_one_put_and_labels_are_only_added(jira_env: JiraEnv) -
     connector.fields_index()  # read once per connector; custom fields need it
     before = connector.calls.snapshot()
     connector.update_fields(ref, {"summary": "renamed", "labels": ("triaged",), "customfield_10051": 4})
-    assert connector.calls.since(before) == {"PUT /rest/api/{id}/issue/{id}": 1}
+    assert connector.calls.since(before) == {f"PUT {jira_env.sandbox.api}/issue/{{id}}": 1}
     issue = connector.get(ref, ["summary", "labels", "Linked records"])
     assert issue.fields["labels"] == tuple(sorted(["bridge", "triaged", RECORD.token]))
     assert issue.fields["summary"] == "renamed"
@@ -195,7 +195,7 @@ def test_missing_required_resolution_and_unknown_status_are_workflow_errors(jira
     before = connector.calls.snapshot()
     with pytest.raises(WorkflowError, match="requires resolution"):  # now from the known graph, no move
         connector.set_status(ref, "Done", {})
-    assert connector.calls.since(before) == {"GET /rest/api/{id}/issue/{id}": 1}
+    assert connector.calls.since(before) == {f"GET {jira_env.sandbox.api}/issue/{{id}}": 1}
     with pytest.raises(WorkflowError, match="requires resolution"):
         connector.set_status(ref, "Done", {})
     with pytest.raises(WorkflowError, match="no transition path"):
