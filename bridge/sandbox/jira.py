@@ -238,7 +238,13 @@ class JiraSandbox(SandboxApp):
             "time_zones": {handle: user["timeZone"] for handle, user in USERS.items()},
             "issues": {},
             "counters": {"issue": 10000, "comment": 10000, "remotelink": 10000, **{k: 0 for k in PROJECTS}},
-            "settings": {"page_size": None, "bad_credentials_anonymous": False, "text_401": False, "revoked": []},
+            "settings": {
+                "page_size": None,
+                "bad_credentials_anonymous": False,
+                "text_401": False,
+                "revoked": [],
+                "index_lag_seconds": 0.0,
+            },
         }
         self._last_ms = 0
 
@@ -905,7 +911,7 @@ class JiraSandbox(SandboxApp):
             return list(value or []) or None
         return value
 
-    def _run_jql(self, text: str, viewer: str | None) -> list[dict[str, Any]]:
+    def _run_jql(self, text: str, viewer: str | None, reconcile: Iterable[Any] = ()) -> list[dict[str, Any]]:
         customs = {f[0] for f in FIELDS if f[3]}
         try:
             query = jql.parse(text, customs, self._known_values())
@@ -915,8 +921,18 @@ class JiraSandbox(SandboxApp):
             # Anonymous users browse nothing: 200 with an empty page (VENDOR_API_NOTES §1 "anonymous fallback").
             return []
         ctx = jql.Context(self._zone(viewer), self.now(), self._jql_read)
+        # Search is eventually consistent: an issue created less than ``index_lag_seconds`` ago is not in
+        # the index yet, unless its id is in ``reconcileIssues`` (OpenAPI v3 search/jql, VENDOR_API_NOTES §2).
+        lag_ms = float(self.state["settings"].get("index_lag_seconds") or 0) * 1000
+        now_ms = self.now().timestamp() * 1000
+        reconciled = {str(r) for r in reconcile}
+        indexed = [
+            i
+            for i in self.state["issues"].values()
+            if not lag_ms or now_ms - i["created"] >= lag_ms or i["id"] in reconciled
+        ]
         try:
-            found = [i for i in self.state["issues"].values() if query.where is None or query.where(i, ctx)]
+            found = [i for i in indexed if query.where is None or query.where(i, ctx)]
         except jql.JqlError as exc:
             raise fail(400, *exc.messages) from None
         order = query.order_by or [("key", True)]
@@ -955,7 +971,10 @@ class JiraSandbox(SandboxApp):
             raise fail(
                 400, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
             )
-        found = self._run_jql(query, viewer if kind == "user" else None)
+        reconcile = params.get("reconcileIssues") or []
+        if not isinstance(reconcile, list) or len(reconcile) > 50:
+            raise fail(400, "reconcileIssues accepts at most 50 issue ids.")
+        found = self._run_jql(query, viewer if kind == "user" else None, reconcile)
         limit = self._int(params.get("maxResults"), "maxResults", 50)
         fields_param = params.get("fields")
         id_only = not fields_param or list(fields_param) == ["id"]

@@ -538,3 +538,15 @@ def test_server_binds_loopback_only() -> None:
     with SandboxServer(JiraSandbox()) as server:
         assert server.httpd.server_address[0] == "127.0.0.1"
         assert json.loads(requests.get(f"{server.url}/_sandbox/stats", timeout=10).text)["requests"] == 0
+
+
+def test_search_index_lag_hides_new_issues_unless_reconciled(jira_cloud: JiraEnv) -> None:
+    jira_cloud.sandbox.configure(index_lag_seconds=5)
+    key = jira_cloud.sandbox.create_issue(summary="fresh")
+    issue_id = jira_cloud.sandbox.snapshot()[0]["id"]
+    body = {"jql": "project = OPS", "fields": ["key"]}
+    assert call(jira_cloud, "POST", "search/jql", json=body).json()["issues"] == []
+    reconciled = call(jira_cloud, "POST", "search/jql", json={**body, "reconcileIssues": [int(issue_id)]}).json()
+    assert [i["key"] for i in reconciled["issues"]] == [key]
+    jira_cloud.clock.advance(5)
+    assert [i["key"] for i in call(jira_cloud, "POST", "search/jql", json=body).json()["issues"]] == [key]
