@@ -501,10 +501,11 @@ class JiraConnector(Connector):
         fields = raw.get("fields") or {}
         status = fields.get("status") or {}
         labels = [str(label) for label in fields.get("labels") or []]
-        back = next((label for label in labels if label.startswith(MARKER_LABEL_PREFIX)), None)
-        for fid in marker_fields:
-            if back is None and isinstance(fields.get(fid), str) and fields[fid].strip():
-                back = fields[fid].strip()
+        # The mapping's marker field wins; otherwise the record's marker label.
+        back = next(
+            (fields[fid].strip() for fid in marker_fields if isinstance(fields.get(fid), str) and fields[fid].strip()),
+            None,
+        ) or next((label for label in labels if label.startswith(MARKER_LABEL_PREFIX)), None)
         updated_raw = fields.get("updated")
         key = str(raw.get("key", ""))
         return Issue(
@@ -602,7 +603,8 @@ class JiraConnector(Connector):
         jql = f"project = {jql_string(mapping.target.project)} AND {clause} ORDER BY created ASC"
         for raw in self.search(jql, self._fetch_list({}, markers)):
             issue = self._to_issue(raw, {}, markers)
-            if issue.back_reference == marker or marker in (raw.get("fields") or {}).get("labels", []):
+            values = raw.get("fields") or {}
+            if marker in (values.get("labels") or []) or any(values.get(fid) == marker for fid in markers):
                 return issue
         return None
 

@@ -360,3 +360,23 @@ def test_check_reports_what_the_mapping_names_and_missing_permissions(jira_env: 
     )
     assert missing[-1].ok is False
     assert "NOPE" in missing[-1].what
+
+
+def test_marker_lookup_on_an_issue_carrying_several_records(jira_env: JiraEnv) -> None:
+    """link_existing fans several records into one issue: each marker must still find it."""
+    mapping = MAPPING.model_copy(update={"links": LinkRules(jira_marker_field="ITSM Reference")})
+    connector = jira_env.connector()
+    ref = connector.create(
+        CreateSpec(
+            project="OPS",
+            issue_type="Bug",
+            fields={"summary": "m"},
+            marker=RECORD.token,
+            labels=("bridge", "itsm-incident-second"),
+            marker_field="ITSM Reference",
+        )
+    ).ref
+    by_field = connector.find_by_marker(mapping, RECORD.token)
+    assert by_field is not None and by_field.ref == ref and by_field.back_reference == RECORD.token
+    by_label = connector.find_by_marker(MAPPING, "itsm-incident-second")
+    assert by_label is not None and by_label.ref == ref
