@@ -377,6 +377,9 @@ def test_marker_lookup_on_an_issue_carrying_several_records(jira_env: JiraEnv) -
         )
     ).ref
     by_field = connector.find_by_marker(mapping, RECORD.token)
-    assert by_field is not None and by_field.ref == ref and by_field.back_reference == RECORD.token
+    assert by_field is not None
+    assert by_field.ref == ref
+    assert by_field.back_reference == RECORD.token
     by_label = connector.find_by_marker(MAPPING, "itsm-incident-second")
-    assert by_label is not None and by_label.ref == ref
+    assert by_label is not None
+    assert by_label.ref == ref
