@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import DataValidationError
 
 from bridge.connectors.base import CreateSpec
+from bridge.errors import NotFoundError, PermanentError
 from bridge.mapping.schema import JiraStatusTarget, LinkRules, Mapping, Route, StatusRules, Target
 from bridge.model import Marker, Ref, Side, Visibility
 
@@ -85,7 +85,7 @@ def openapi(spec_document: dict[str, Any]) -> OpenAPI:
 
 
 @pytest.fixture
-def exchanges(jira_cloud: JiraEnv) -> Iterator[list[dict[str, Any]]]:
+def exchanges(jira_cloud: JiraEnv) -> list[dict[str, Any]]:
     """Drive the connector through everything it does, recording the sandbox's side of it."""
     sandbox = jira_cloud.sandbox
     sandbox.configure(page_size=2)
@@ -126,6 +126,11 @@ def exchanges(jira_cloud: JiraEnv) -> Iterator[list[dict[str, Any]]]:
     connector.write_back_reference(ref, RECORD, {"summary": "Printer down"})
     connector.write_back_reference(ref, RECORD, {"resolved": True})
     connector.get(ref, ["summary", "description", "labels", "priority"])
+    # Error answers are part of the contract too: a missing issue (404), an invalid create (400).
+    with pytest.raises(NotFoundError):
+        connector.get(Ref(Side.JIRA, "issue", "999999", "OPS-999"), ["summary"])
+    with pytest.raises(PermanentError):
+        connector.create(CreateSpec(project="OPS", issue_type="Bug", fields={"summary": ""}, marker="itsm-incident-x"))
     return sandbox.exchanges
 
 
