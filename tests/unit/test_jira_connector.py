@@ -524,3 +524,37 @@ def test_endpoint_templates_keep_the_api_version(path: str, template: str) -> No
     from bridge.connectors.http import endpoint_template
 
     assert endpoint_template("get", path) == template
+
+
+@responses.activate
+def test_read_timeouts_are_retried_on_reads_but_not_on_comment_posts() -> None:
+    import requests
+
+    responses.get(api("myself"), body=requests.ReadTimeout("slow"))
+    responses.get(api("myself"), json={"accountId": "a"})
+    c = connector()
+    assert c.myself()["accountId"] == "a"
+    responses.post(api("issue/10001/comment"), body=requests.ReadTimeout("slow"))
+    with pytest.raises(TransientError, match="did not answer in time"):
+        c.add_comment(REF, "x", channel="comment", marker=Marker(Side.ITSM, "1"))
+    assert [call.request.method for call in responses.calls] == ["GET", "GET", "POST"]
+
+
+@responses.activate
+def test_a_refused_connection_is_retried_even_for_a_comment() -> None:
+    import requests
+
+    responses.post(api("issue/10001/comment"), body=requests.ConnectionError("[Errno 111] Connection refused"))
+    responses.post(
+        api("issue/10001/comment"),
+        status=201,
+        json={
+            "id": "5",
+            "author": {"displayName": "Bridge"},
+            "created": "2024-01-02T03:04:05.000+0000",
+            "body": {"type": "doc", "version": 1, "content": []},
+        },
+    )
+    comment = connector().add_comment(REF, "x", channel="comment", marker=Marker(Side.ITSM, "1"))
+    assert comment.id == "5"
+    assert len(responses.calls) == 2
