@@ -507,14 +507,16 @@ class JiraConnector(Connector):
             None,
         ) or next((label for label in labels if label.startswith(MARKER_LABEL_PREFIX)), None)
         updated_raw = fields.get("updated")
+        updated = parse_jira_datetime(str(updated_raw)) if updated_raw else datetime.now(UTC)
         key = str(raw.get("key", ""))
         return Issue(
             ref=Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"),
             fields={name: self.normalise(fid, fields.get(fid)) for name, fid in wanted.items()},
             status=status.get("name"),
             status_category=(status.get("statusCategory") or {}).get("key"),
-            updated=parse_jira_datetime(updated_raw) if updated_raw else datetime.now(UTC),
-            version=str(updated_raw or ""),
+            updated=updated,
+            # UTC with millis: the same change reads the same whatever the account's time zone is now.
+            version=updated.isoformat(timespec="milliseconds") if updated_raw else "",
             back_reference=back,
         )
 

@@ -383,3 +383,13 @@ def test_marker_lookup_on_an_issue_carrying_several_records(jira_env: JiraEnv) -
     by_label = connector.find_by_marker(MAPPING, "itsm-incident-second")
     assert by_label is not None
     assert by_label.ref == ref
+
+
+def test_version_does_not_change_when_only_the_accounts_zone_does(jira_env: JiraEnv) -> None:
+    connector = jira_env.connector()
+    ref = create(connector)
+    before = connector.get(ref, ["summary"])
+    jira_env.sandbox.set_time_zone("Pacific/Auckland")
+    after = connector.get(ref, ["summary"])
+    assert after.version == before.version == "2026-03-10T09:30:15.000+00:00"
+    assert after.updated == before.updated
