@@ -534,11 +534,7 @@ class JiraSandbox(SandboxApp):
                 chosen.extend(all_ids)
             elif name in all_ids:
                 chosen.append(name)
-            else:
-                resolved = self._field_by_name(name)
-                if resolved:
-                    chosen.append(resolved)
-            # unknown names are ignored, as Jira does for GET issue/search ``fields``
+            # anything else (a field *name*, a typo) is ignored, as Jira does for GET issue/search ``fields``
         return [f for f in dict.fromkeys(chosen) if f not in excluded]
 
     def _issue_json(
