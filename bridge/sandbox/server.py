@@ -326,7 +326,10 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         # Poll for shutdown every 50 ms (the default is 0.5 s): tests start and stop many sandboxes.
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox-{self.app.name}", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.app.name}",
+            daemon=True,
         )
         self._thread.start()
         return self
