@@ -413,6 +413,33 @@ class Store:
         if changes:
             c.execute(update(item_state).where(key).values(**changes))
 
+    def acknowledge(self, mapping: str, updates: Iterable[SyncedUpdate]) -> int:
+        """Store synced values that need no remote write (the planner's acknowledgements), in one
+        transaction. Updates for items that belong to no link of ``mapping`` are ignored; returns how
+        many were stored."""
+        stored = 0
+        with self.transaction(), self._conn() as c:
+            for synced in updates:
+                link_id = self._link_of_item(c, mapping, synced.side, synced.item_id)
+                if link_id is not None:
+                    self._merge_state(c, link_id, synced.side, synced.item_id, synced.fields, synced.status)
+                    stored += 1
+        return stored
+
+    @staticmethod
+    def _link_of_item(c: Connection, mapping: str, side: Side, item_id: str) -> int | None:
+        if side is Side.JIRA:
+            found = c.execute(
+                select(links.c.id).where(links.c.mapping == mapping, links.c.issue_id == item_id)
+            ).scalar()
+        else:
+            found = c.execute(
+                select(link_records.c.link_id).where(
+                    link_records.c.mapping == mapping, link_records.c.record_id == item_id
+                )
+            ).scalar()
+        return int(found) if found is not None else None
+
     def mark_seen(self, link_id: int, side: Side, item_id: str, version: str, updated: datetime) -> None:
         """Remember that the change ``version`` of an item was fully processed (the cycle skips it next time)."""
         with self._conn() as c:
@@ -725,25 +752,14 @@ class Store:
         self._merge_state(c, link_id, action.record.side, action.record.id, action.record_fields, action.record_status)
         return self._links_by_ids(c, [link_id])[link_id]
 
-    @staticmethod
-    def _infer_link_id(c: Connection, action: Action) -> int | None:
+    def _infer_link_id(self, c: Connection, action: Action) -> int | None:
         """The link of an action planned without one (it names its items by ref only)."""
         for name in ("target", "record", "issue", "itsm_item", "origin"):
             ref = getattr(action, name, None)
-            if not isinstance(ref, Ref):
-                continue
-            if ref.side is Side.JIRA:
-                found = c.execute(
-                    select(links.c.id).where(links.c.mapping == action.mapping, links.c.issue_id == ref.id)
-                ).scalar()
-            else:
-                found = c.execute(
-                    select(link_records.c.link_id).where(
-                        link_records.c.mapping == action.mapping, link_records.c.record_id == ref.id
-                    )
-                ).scalar()
-            if found is not None:
-                return int(found)
+            if isinstance(ref, Ref):
+                found = self._link_of_item(c, action.mapping, ref.side, ref.id)
+                if found is not None:
+                    return found
         return None
 
     # ------------------------------------------------------------------------------ error list
