@@ -28,10 +28,21 @@ def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
     :mod:`bridge.cli` imports this package while it is being defined."""
 
     @functools.wraps(func)
+    def usage_errors(*args: Any, **kwargs: Any) -> int | None:
+        # click reports its own usage errors with code 2 only when they escape the command; the CLI
+        # frame treats every exception but Exit as a bug, so a usage error found in the body is
+        # printed here the way click would and mapped to the configuration exit code.
+        try:
+            return func(*args, **kwargs)
+        except click.ClickException as exc:
+            exc.show()
+            return 2
+
+    @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         from bridge.cli import bridge_command as wrap
 
-        wrap(func)(*args, **kwargs)
+        wrap(usage_errors)(*args, **kwargs)
 
     return wrapper
 
