@@ -526,11 +526,24 @@ class Store:
             row = c.execute(select(journal).where(journal.c.id == journal_id)).first()
         return self._entry(row) if row is not None else None
 
-    def journal_begin(self, action: Action) -> JournalEntry:
-        """Journal ``action`` as pending before its remote write; return the existing row if already there."""
+    def journal_begin(self, action: Action, *, supersede_done: bool = False) -> JournalEntry:
+        """Journal ``action`` as pending before its remote write; return the existing row if already there.
+
+        With ``supersede_done``, a *done* row of the same key is kept in the audit trail under an
+        archived key (``<key>#<id>``) and a new pending row is made: for actions that set a state
+        (fields, status, back-reference) the same values may legitimately be wanted again after they
+        changed in between (A → B → A → B), and skipping the second B would lose it.
+        """
         now = _now()
         with self._conn() as c:
             row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
+            if row is not None and supersede_done and row.state == DONE:
+                c.execute(
+                    update(journal)
+                    .where(journal.c.id == row.id)
+                    .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
+                )
+                row = None
             if row is None:
                 c.execute(
                     insert(journal).values(

@@ -69,7 +69,12 @@ DEFERRED = "pending"  # transient failure, waits for a later cycle
 BLOCKED = "blocked"  # a follow-up whose create has not succeeded yet
 REJECTED = "failed"  # on the error list
 REPORTED = "reported"  # a conflict put on the error list without any write
-NOT_RUN = "not_run"  # the stop flag was raised before its turn
+NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
+
+#: Actions that set a state on the target: when the same values are planned again after a done
+#: action of the same key (the value went A → B → A → B), they are applied again. The planner plans
+#: them only when the target differs from what was last synced, so a done key cannot mean "already there".
+REPEATABLE = (UpdateFields, SetStatus, WriteBackReference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,27 +139,45 @@ class Executor:
         return outcomes
 
     def execute(self, actions: Iterable[Action]) -> list[ActionOutcome]:
-        """Apply planned actions in order. Stops early (remaining: ``not_run``) when the stop flag is raised."""
-        outcomes: list[ActionOutcome] = []
-        for action in actions:
+        """Apply planned actions in order.
+
+        The whole plan is journaled pending first, in one transaction: if the process dies after the
+        first write, every later action of the plan (e.g. the follow-ups of a create, which the planner
+        plans only once) is still in the journal and is reconciled next time, not forgotten. When the
+        stop flag is raised the remaining actions are left pending (``not_run``).
+        """
+        planned = list(actions)
+        outcomes: dict[int, ActionOutcome] = {}
+        queued: list[tuple[int, Action, JournalEntry]] = []
+        with self.store.transaction():
+            for index, action in enumerate(planned):
+                if isinstance(action, ReportConflict):
+                    outcomes[index] = self._report(action)
+                    continue
+                existing = self.store.journal_entry(action.key)
+                if existing is None or (existing.state == DONE and isinstance(action, REPEATABLE)):
+                    queued.append((index, action, self.store.journal_begin(action, supersede_done=True)))
+                else:
+                    status = {DONE: SKIPPED, FAILED: REJECTED, PENDING: DEFERRED}[existing.state]
+                    outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
+        for index, action, entry in queued:
             if self.stop.is_set():
-                outcomes.append(ActionOutcome(action, NOT_RUN))
-                continue
-            outcomes.append(self.apply(action))
-        return outcomes
+                outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
+            else:
+                outcomes[index] = self._run(action, entry, reconciling=False)
+        return [outcomes[i] for i in range(len(planned))]
 
     def apply(self, action: Action) -> ActionOutcome:
-        """Apply one newly planned action (idempotent: a journaled key is never applied twice)."""
+        """Apply one action (see :meth:`execute`)."""
+        return self.execute([action])[0]
+
+    def _report(self, action: ReportConflict) -> ActionOutcome:
         existing = self.store.journal_entry(action.key)
         if existing is not None:
-            status = {DONE: SKIPPED, FAILED: REJECTED, PENDING: DEFERRED}[existing.state]
-            return ActionOutcome(action, status, existing.last_error, existing.id)
-        if isinstance(action, ReportConflict):
-            error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
-            log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
-            return ActionOutcome(action, REPORTED, action.describe(), error.journal_id)
-        entry = self.store.journal_begin(action)
-        return self._run(action, entry, reconciling=False)
+            return ActionOutcome(action, REJECTED, existing.last_error, existing.id)
+        error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
+        log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
+        return ActionOutcome(action, REPORTED, action.describe(), error.journal_id)
 
     # ------------------------------------------------------------------------------ one action
 
