@@ -17,6 +17,7 @@ from typing import Protocol
 from bridge.connectors.base import Connector
 from bridge.errors import ConfigError
 from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.settings import Settings, credential_file_name, env_var_name
 from bridge.store import Store
@@ -172,9 +173,12 @@ def build_engine(
     settings: Settings,
     mappings: Sequence[MappingSpec],
     connectors: Mapping[Side, Connector] | None = None,
+    *,
+    metrics: Metrics | None = None,
 ) -> Engine:
     """The composition root of syncing: store + connectors + mappings. ``connectors`` lets tests
-    inject the memory fakes; otherwise they are built from :data:`CONNECTOR_FACTORIES`."""
+    inject the memory fakes; otherwise they are built from :data:`CONNECTOR_FACTORIES`. ``metrics``
+    receives each cycle's figures (the daemon's ``/metrics``, a one-shot run's textfile)."""
     built = dict(connectors) if connectors is not None else build_connectors(settings)
     try:
         store = open_store(settings)
@@ -183,4 +187,4 @@ def build_engine(
             for connector in built.values():
                 connector.close()
         raise
-    return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings)
+    return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, metrics=metrics)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from bridge.errors import SafetyRailError, StoreError
+from bridge.errors import LockHeldError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, template_variables
@@ -127,11 +127,21 @@ def run_cycle(
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
         started = time.monotonic()
         before = {side: engine.connectors[side].calls.snapshot() for side in Side}
+        if engine.metrics is not None and not dry_run:
+            engine.metrics.cycle_started(spec.name)
+        ok = False
         try:
             _cycle(engine, spec, report, dry_run=dry_run, since=since)
+            ok = True
+        except LockHeldError:
+            if engine.metrics is not None:
+                engine.metrics.leader(spec.name, False)
+            raise
         finally:
             report.duration = time.monotonic() - started
             report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            if engine.metrics is not None and not dry_run:
+                _record_metrics(engine, spec, report, ok=ok)
         log.info(
             "cycle finished" if not dry_run else "dry run finished",
             records_seen=report.records_seen,
@@ -149,6 +159,29 @@ def run_cycle(
             dry_run=dry_run,
         )
     return report
+
+
+#: executor outcome -> the closed set of outcomes :meth:`bridge.metrics.Metrics.action` accepts
+_METRIC_OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed", "reported": "failed"}
+
+
+def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, ok: bool) -> None:
+    """Hand the cycle's figures to the metrics (a failure here never fails the cycle)."""
+    metrics = engine.metrics
+    assert metrics is not None
+    try:
+        metrics.cycle_finished(spec.name, report.duration, ok)
+        for outcome in [*report.reconciled, *report.outcomes]:
+            metrics.action(spec.name, type(outcome.action).__name__, _METRIC_OUTCOMES.get(outcome.status, "pending"))
+        for side in Side:
+            metrics.record_calls(side.value, engine.connectors[side].calls)
+        if engine.store.held_lock(spec.name) is not None:
+            metrics.leader(spec.name, True)
+        metrics.links(spec.name, engine.store.link_count(spec.name))
+        metrics.pending_actions(spec.name, engine.store.journal_counts(spec.name).get("pending", 0))
+        metrics.error_list_size(engine.store.open_error_count())
+    except StoreError as exc:
+        log.warning("could not read the figures for the metrics", error=str(exc))
 
 
 def _executor(engine: Engine, spec: MappingSpec) -> Executor:

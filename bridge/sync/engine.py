@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from bridge.connectors.base import Connector
 from bridge.errors import ConfigError
 from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.store import MappingLock, Store
 
@@ -39,7 +40,8 @@ class EngineOptions:
 
 
 class Engine:
-    """See the module docstring. ``clock`` is injectable so tests control backoff deadlines."""
+    """See the module docstring. ``clock`` is injectable so tests control backoff deadlines;
+    ``metrics`` (optional) receives every cycle's figures (:mod:`bridge.metrics`)."""
 
     def __init__(
         self,
@@ -50,8 +52,10 @@ class Engine:
         *,
         options: EngineOptions | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.itsm = itsm
         self.jira = jira
         self.options = options or EngineOptions()

@@ -221,3 +221,23 @@ def test_fields_fetched_cover_rules_route_links_and_templates() -> None:
     )
     assert "record" not in itsm_fields(spec)
     assert {"summary", "priority", "resolution"} <= set(jira_fields(spec))
+
+
+def test_cycle_figures_reach_the_metrics(world: World) -> None:
+    from bridge.metrics import Metrics
+    from bridge.sync.cycle import run_cycle
+    from bridge.sync.engine import Engine
+
+    metrics = Metrics(clock=lambda: 1_000.0)
+    engine = Engine(world.store, world.itsm, world.jira, [world.spec], clock=world.clock, metrics=metrics)
+    world.incident(state="2")
+    world.jira.fail_next("set_status", TransientError("503", side="jira", status=503))
+    run_cycle(engine, M)
+    text = metrics.exposition().decode()
+    assert 'bridge_actions_total{kind="CreateIssue",mapping="incidents",outcome="done"} 1.0' in text
+    assert 'bridge_actions_total{kind="SetStatus",mapping="incidents",outcome="pending"} 1.0' in text
+    assert 'bridge_links{mapping="incidents"} 1.0' in text
+    assert 'bridge_pending_actions{mapping="incidents"} 1.0' in text
+    assert 'bridge_leader{mapping="incidents"} 1.0' in text
+    assert 'bridge_cycles_total{mapping="incidents",outcome="ok"} 1.0' in text
+    assert 'endpoint="POST /rest/api/3/issue",side="jira",status="201"} 1.0' in text
