@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bridge.connectors.base import Connector
 from bridge.errors import ConfigError
+from bridge.mapping import check as mapping_check
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.model import Side
@@ -87,13 +88,11 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 
 def check_mappings(directory: Path) -> list[ProblemLike]:
-    """Validate the mapping files in ``directory``.
+    """Validate the mapping files in ``directory``: schema, templates, statuses, cross-file checks.
 
-    MAPPING VALIDATION PLUGS IN HERE: once ``bridge.mapping.loader`` exists, this becomes
-    ``return list(load_mappings(directory).problems)``. Until then only the directory is checked
-    (by :func:`check_configuration`).
+    Pure and offline: every problem of every file at once, errors first (see docs/mappings.md).
     """
-    return []
+    return list(mapping_check.check_mappings(directory))
 
 
 def check_configuration(settings: Settings) -> list[ProblemLike]:

@@ -6,6 +6,9 @@ for values that flow both ways (``direction: both`` fields, and statuses when bo
 
 ``newest_wins`` compares the items' ``updated`` timestamps. Vendors give them at different precisions
 (Jira minutes in queries, ServiceNow seconds), so a tie is not a guess either way: it is reported.
+The comparison is made again on every cycle that sees both values still differing from the synced
+ones, so a reported tie is decided by whichever item is updated next (a later edit, or bridge's own
+write of another field of that item).
 """
 
 from __future__ import annotations

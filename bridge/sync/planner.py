@@ -19,7 +19,9 @@ What comes out
   any remote write: a side changed something that needs no write on the other side (a Jira edit of a
   ``to_jira`` field, both sides changed to the same value, an unmapped status). Storing them is what
   keeps the next plan from seeing the same change again (idempotence). No action type was added for
-  them because they touch no side and cannot fail remotely.
+  them because they touch no side and cannot fail remotely. An acknowledgement never names a value
+  (item and field, or item status) that a planned action's synced updates also set — even an action left
+  out because its key is pending — so the order in which the cycle stores them does not matter.
 
 Values and "changed"
 ====================
@@ -53,8 +55,11 @@ A record whose ``status`` differs from its synced status drives the issue throug
 ``status.to_jira`` (:class:`SetStatus` with the target's transition fields, ``source_version`` = the
 record version) unless the issue already shows that status. An issue whose status differs from its
 synced status drives EVERY linked record through ``status.to_itsm`` (exact name, then
-``category:``), with :class:`~bridge.mapping.schema.TemplateValue` fields rendered with
-``issue`` {key, url, status, resolution, summary, fields}. Several records changing status in one cycle:
+``category:``), with :class:`~bridge.mapping.schema.TemplateValue` fields rendered per record with the
+``to_itsm`` context of :mod:`bridge.mapping.context` (the record's fields, ``record``, ``issue``). Only
+records that changed this cycle have their ITSM fields at hand; for the others a template that reads a
+record field fails, and that record gets a problem saying so (the other records still move). Several
+records changing status in one cycle:
 the newest with a mapped state drives the issue. Both sides changing status to states that do not
 map onto each other is a conflict on the pseudo-field ``status`` (``conflicts.policy("status")``).
 A status bridge set is not mirrored back: the SetStatus synced updates make both sides' synced status
@@ -71,7 +76,8 @@ record on ``comments.to_itsm_channel``. Bodies are built by :func:`bridge.sync.c
 A comment is never mirrored back to its origin: the origin is never a target.
 
 ``notes_to_itsm``: when the issue's ``when_changed`` field differs from its synced value, each linked
-record gets the rendered template as a comment on ``comments.to_itsm_channel`` (the mapping's internal
+record gets the template rendered with the ``note`` context (as for statuses, plus ``value`` and
+``previous``) as a comment on ``comments.to_itsm_channel`` (the mapping's internal
 journal: ``work_notes`` by default; Request Tracker has no ``work_notes``), origin = the issue,
 ``origin_comment_id = f"note:{field}:{digest(value)}"`` so the same value never notes twice.
 
@@ -117,6 +123,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
@@ -139,6 +146,7 @@ from bridge.sync.state import LinkState, PlanInput
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 
+STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
 PENDING_ID_PREFIX = "pending:"
 PENDING_KEY_PREFIX = "pending-key:"
 PENDING_URL_PREFIX = "pending-url:"
@@ -218,31 +226,26 @@ def resolve_pending(action: Action, issue: Ref) -> Action:
 # ------------------------------------------------------------------------------------- contexts
 
 
-def record_context(record: Record) -> dict[str, Any]:
-    """Template context of a record: its fields plus ``record`` {key, id, url, type}."""
-    return {
-        **dict(record.fields),
-        "record": {"key": record.ref.key, "id": record.ref.id, "url": record.ref.url, "type": record.ref.kind},
-    }
+def _text(value: FieldValue) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return ", ".join(value) if isinstance(value, tuple) else str(value)
 
 
-def issue_context(issue: Ref, fields: Mapping[str, FieldValue], status: str | None) -> dict[str, Any]:
-    """Template context with the Jira issue: ``issue`` {key, url, status, resolution, summary, fields}."""
-    return {
-        "issue": {
-            "key": issue.key,
-            "url": issue.url,
-            "status": status,
-            "resolution": fields.get("resolution"),
-            "summary": fields.get("summary"),
-            "fields": dict(fields),
-        }
-    }
+def issue_view(issue: Issue) -> dict[str, Any]:
+    """``issue`` as Jira→ITSM templates see it (:func:`bridge.mapping.context.issue_context`)."""
+    return issue_context(
+        issue.ref,
+        status=issue.status,
+        resolution=_text(issue.fields.get("resolution")),
+        summary=_text(issue.fields.get("summary")),
+        fields=issue.fields,
+    )
 
 
 def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
     """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
-    context = record_context(record)
+    context = to_jira_context(record.fields, record.ref)
     return {key: to_jira_value(rule, record.fields, context) for key, rule in mapping.fields.items()}
 
 
@@ -272,11 +275,18 @@ class _Updates:
     def __bool__(self) -> bool:
         return bool(self._fields)
 
-    def build(self) -> list[SyncedUpdate]:
-        return [
-            SyncedUpdate(side, item_id, dict(values), self._status.get((side, item_id)))
-            for (side, item_id), values in self._fields.items()
-        ]
+    def build(self, exclude: set[tuple[Side, str, str]] | frozenset[tuple[Side, str, str]] = frozenset()
+              ) -> list[SyncedUpdate]:
+        """The merged updates, leaving out what ``exclude`` names ((side, item id, field or STATUS))."""
+        built = []
+        for (side, item_id), values in self._fields.items():
+            kept = {k: v for k, v in values.items() if (side, item_id, k) not in exclude}
+            status = self._status.get((side, item_id))
+            if (side, item_id, STATUS) in exclude:
+                status = None
+            if kept or status is not None:
+                built.append(SyncedUpdate(side, item_id, kept, status))
+        return built
 
 
 class _Write:
@@ -296,6 +306,7 @@ class _Planner:
         self.problems: list[PlanProblem] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
+        self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
         rules = mapping.comments
         self.visibility = (
             Visibility(rules.jira_visibility.type, rules.jira_visibility.value) if rules.jira_visibility else None
@@ -305,6 +316,10 @@ class _Planner:
 
     def emit(self, action: Action) -> None:
         key = action.key
+        for update in action.synced:
+            self._written.update((update.side, update.item_id, name) for name in update.fields)
+            if update.status is not None:
+                self._written.add((update.side, update.item_id, STATUS))
         if key in self.given.pending_keys or key in self._keys:
             return
         self._keys.add(key)
@@ -330,7 +345,7 @@ class _Planner:
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
-        return Plan(self.actions, self.problems, self.acks.build())
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written))
 
     # ---------------------------------------------------------------------------- new records
 
@@ -390,11 +405,10 @@ class _Planner:
                         (SyncedUpdate(Side.JIRA, placeholder.id, {}, target.status),),
                     )
                 )
-        shown_key = "" if placeholder.key.startswith(PENDING_KEY_PREFIX) else placeholder.key
         for comment in self.given.changes.comments.get(record.ref.id, ()):
             if comment.marker is not None:
                 continue
-            self.comment_to_issue(comment, record.ref, placeholder, shown_key)
+            self.comment_to_issue(comment, record.ref, placeholder)
 
     def back_references(self, record: Ref, issue: Ref, projection: Mapping[str, FieldValue]) -> None:
         links = self.mapping.links
@@ -414,18 +428,16 @@ class _Planner:
 
     # ---------------------------------------------------------------------------- comments
 
-    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, shown_key: str) -> None:
+    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
         rules = self.mapping.comments
         if skip_reason(comment, rules, Side.JIRA) is not None:
             return
         try:
-            body = mirror_body(
-                comment, rules, system=self.given.itsm_system, record_key=record.key, issue_key=shown_key
-            )
+            body = mirror_body(comment, rules, system=self.given.itsm_system, record=record)
         except TemplateError as exc:
             self.problem(record, f"cannot render the mirror of comment {comment.id}: {exc}")
             return
-        self.emit(AddComment(self.mapping.name, None, issue, record, comment.id, body, "comment", self.visibility))
+        self.emit(AddComment(self.mapping.name, link_id, issue, record, comment.id, body, "comment", self.visibility))
 
     # ---------------------------------------------------------------------------- linked items
 
@@ -445,7 +457,7 @@ class _Planner:
                 self.problem(record.ref, f"cannot compute the field values of {record.ref.key}: {exc}")
         usable = [r for r in changed if r.ref.id not in blocked]
         ctx = _LinkContext(state, issue, issue_ref, usable, [r for r in record_refs if r.id not in blocked],
-                           projections)
+                           projections, {r.ref.id: r.fields for r in changed})
         self.plan_fields(ctx)
         self.plan_status(ctx)
         self.plan_comments(ctx, changed, record_refs)
@@ -471,10 +483,10 @@ class _Planner:
                 elif jira_changed:
                     self.acks.add(Side.JIRA, ctx.issue_ref.id, {key: jira_now})
             elif rule.direction == "to_itsm":
-                for record, value in itsm_changed:
-                    self.acks.add(Side.ITSM, record.ref.id, {key: value})
                 if jira_changed:
                     self.jira_to_records(ctx, key, rule, jira_now, record_writes)
+                for record, value in itsm_changed:  # dropped where the fan-out above writes the record
+                    self.acks.add(Side.ITSM, record.ref.id, {key: value})
             elif itsm_changed and jira_changed:
                 newest, value = itsm_changed[-1]
                 if value == jira_now:
@@ -554,14 +566,17 @@ class _Planner:
                 self.records_to_issue(ctx, moved, driving)
             return
         assert issue is not None
-        if driving is None:
+        if driving is None:  # the records' new states mean nothing to Jira: the issue drives
             for record in moved:
-                self.acks.add(Side.ITSM, record.ref.id, status=record.status)
+                self.acks.add(Side.ITSM, record.ref.id, status=record.status)  # dropped where a SetStatus syncs
             self.issue_to_records(ctx, issue)
             return
         record, target = driving
         back = rules.itsm_target(issue.status, issue.status_category)
-        if target.status == issue.status or (back is not None and back.state == record.status):
+        if back is None:  # the issue's new status means nothing to the ITSM: no conflict, the record drives
+            self.records_to_issue(ctx, moved, driving, issue_status=issue.status)
+            return
+        if target.status == issue.status or back.state == record.status:
             for r in moved:
                 self.acks.add(Side.ITSM, r.ref.id, status=r.status)
             self.acks.add(Side.JIRA, issue.ref.id, status=issue.status)
@@ -600,11 +615,7 @@ class _Planner:
         if target is None:
             self.acks.add(Side.JIRA, issue.ref.id, status=issue.status)
             return
-        try:
-            fields = self.state_fields(target, issue)
-        except TemplateError as exc:
-            self.problem(issue.ref, f"cannot render the fields of ITSM state {target.state}: {exc}")
-            return
+        view = issue_view(issue)
         emitted = False
         for ref in ctx.record_refs:
             current = ctx.record_status(ref.id)
@@ -613,6 +624,13 @@ class _Planner:
                     self.acks.add(Side.ITSM, ref.id, status=current)
                 continue
             assert issue.status is not None
+            try:
+                fields = self.state_fields(target, ctx, ref, view)
+            except TemplateError as exc:
+                self.problem(ref, f"cannot render the fields of ITSM state {target.state} for {ref.key}: {exc}"
+                             + ctx.unknown_fields_hint(ref.id))
+                emitted = True  # no acknowledgement: the move is planned again when the issue next changes
+                continue
             self.emit(SetStatus(
                 self.mapping.name, ctx.state.link.id, ref, target.state, fields, issue.version,
                 (SyncedUpdate(Side.ITSM, ref.id, {}, target.state),
@@ -623,8 +641,9 @@ class _Planner:
             self.acks.add(Side.JIRA, issue.ref.id, status=issue.status)
 
     @staticmethod
-    def state_fields(target: ItsmStateTarget, issue: Issue) -> dict[str, FieldValue]:
-        context = issue_context(issue.ref, issue.fields, issue.status)
+    def state_fields(target: ItsmStateTarget, ctx: _LinkContext, record: Ref,
+                     view: Mapping[str, Any]) -> dict[str, FieldValue]:
+        context = to_itsm_context(ctx.record_fields(record.id), record, view)
         return {
             name: render(value.template, context) if isinstance(value, TemplateValue) else normalise(value)
             for name, value in target.fields.items()
@@ -639,7 +658,7 @@ class _Planner:
             for comment in comments.get(record.ref.id, ()):
                 if comment.marker is not None or state.knows_comment(Side.ITSM, comment.id):
                     continue
-                self.comment_to_issue(comment, record.ref, ctx.issue_ref, ctx.issue_ref.key)
+                self.comment_to_issue(comment, record.ref, ctx.issue_ref, state.link.id)
         if ctx.issue is None:
             return
         rules = self.mapping.comments
@@ -652,8 +671,7 @@ class _Planner:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
                 try:
-                    body = mirror_body(comment, rules, system=self.given.jira_system, record_key=ref.key,
-                                       issue_key=ctx.issue_ref.key)
+                    body = mirror_body(comment, rules, system=self.given.jira_system, record=ref)
                 except TemplateError as exc:
                     self.problem(ctx.issue_ref, f"cannot render the mirror of comment {comment.id}: {exc}")
                     break
@@ -673,17 +691,19 @@ class _Planner:
             if value == previous:
                 continue
             origin_id = f"note:{name}:{digest(value)}"
-            context = {**issue_context(issue.ref, issue.fields, issue.status), "field": name, "value": value,
-                       "previous": previous}
-            try:
-                body = render(note.template, context)
-            except TemplateError as exc:
-                self.problem(issue.ref, f"cannot render the note for {name}: {exc}")
-                continue
+            view = issue_view(issue)
             for ref in record_refs:
-                if not ctx.state.mirrored_to(Side.JIRA, origin_id, ref.id):
-                    self.emit(AddComment(self.mapping.name, ctx.state.link.id, ref, issue.ref, origin_id, body,
-                                         self.mapping.comments.to_itsm_channel))
+                if ctx.state.mirrored_to(Side.JIRA, origin_id, ref.id):
+                    continue
+                context = note_context(ctx.record_fields(ref.id), ref, view, value=value, previous=previous)
+                try:
+                    body = render(note.template, context)
+                except TemplateError as exc:
+                    self.problem(ref, f"cannot render the note for {name} on {ref.key}: {exc}"
+                                 + ctx.unknown_fields_hint(ref.id))
+                    continue
+                self.emit(AddComment(self.mapping.name, ctx.state.link.id, ref, issue.ref, origin_id, body,
+                                     self.mapping.comments.to_itsm_channel))
             if name not in synced_rules:
                 self.acks.add(Side.JIRA, issue.ref.id, {name: value})
 
@@ -703,6 +723,17 @@ class _LinkContext:
     changed: list[Record]  # changed records with usable projections, oldest first
     record_refs: list[Ref]  # every linked record (fan-out targets), minus those with problems
     projections: dict[str, dict[str, FieldValue]]
+    fields: dict[str, Mapping[str, FieldValue]]  # ITSM fields of every record changed this cycle
+
+    def record_fields(self, record_id: str) -> Mapping[str, FieldValue]:
+        """The record's ITSM fields when it changed this cycle; empty otherwise (only those are fetched)."""
+        return self.fields.get(record_id, {})
+
+    def unknown_fields_hint(self, record_id: str) -> str:
+        if record_id in self.fields:
+            return ""
+        return (" (the record did not change this cycle, so its ITSM fields were not fetched: templates "
+                "Jira→ITSM can only use the record's fields for records that changed)")
 
     def synced_record(self, record_id: str) -> Mapping[str, FieldValue]:
         item = self.state.record_state(record_id)
@@ -743,11 +774,10 @@ __all__ = [
     "JIRA_KEY_RE",
     "Plan",
     "PlanProblem",
-    "issue_context",
+    "issue_view",
     "pending_issue",
     "pending_record_id",
     "plan",
     "project",
-    "record_context",
     "resolve_pending",
 ]

@@ -360,16 +360,28 @@ def test_a_status_bridge_set_is_not_mirrored_back() -> None:
 
 
 def test_a_status_conflict_follows_the_status_policy() -> None:
-    reported = plan(mapping(), given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
-                                     links=[linked()]))
+    state = link_state(1, 1, {1: (SYNCED_1, "1")}, issue_fields=SYNCED_1, issue_status="To Do")
+    changes: dict[str, Any] = {"records": [record(1, "6", updated=5)], "issues": [issue(1, "In Progress", updated=6)],
+                               "links": [state]}
+    reported = plan(mapping(), given(**changes))
     [conflict] = of(reported, ReportConflict)
-    assert (conflict.field, conflict.itsm_value, conflict.jira_value) == ("status", "6", "To Do")
+    assert (conflict.field, conflict.itsm_value, conflict.jira_value) == ("status", "6", "In Progress")
     assert of(reported, SetStatus) == []
 
-    m = mapping(conflicts={"default": "report", "fields": {"status": "itsm_wins"}})
-    won = plan(m, given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
-                        links=[linked()]))
-    [move] = of(won, SetStatus)
+    itsm_wins = plan(mapping(conflicts={"fields": {"status": "itsm_wins"}}), given(**changes))
+    [move] = of(itsm_wins, SetStatus)
+    assert (move.target, move.status) == (issue_ref(1), "Done")
+
+    jira_wins = plan(mapping(conflicts={"fields": {"status": "jira_wins"}}), given(**changes))
+    [move] = of(jira_wins, SetStatus)
+    assert (move.target, move.status) == (record_ref(1), "2")
+
+
+def test_an_issue_status_the_itsm_has_no_state_for_is_no_conflict() -> None:
+    result = plan(mapping(), given(records=[record(1, "6", updated=5)], issues=[issue(1, "To Do", updated=6)],
+                                   links=[linked()]))
+    assert of(result, ReportConflict) == []
+    [move] = of(result, SetStatus)
     assert (move.target, move.status) == (issue_ref(1), "Done")
 
 
@@ -384,7 +396,31 @@ def test_a_broken_state_template_is_a_problem() -> None:
     result = plan(m, given(issues=[issue(1, "Done")], links=[linked()]))
     assert of(result, SetStatus) == []
     [problem] = result.problems
-    assert problem.item == issue_ref(1)
+    assert problem.item == record_ref(1)
+    assert result.acknowledgements == []  # the move is planned again when the issue next changes
+
+
+def test_state_templates_see_the_record_when_it_changed_and_say_why_not_otherwise() -> None:
+    m = mapping(status={"to_itsm": {"Done": {"state": "6", "fields": {
+        "close_code": "Solution provided",
+        "close_notes": {"template": "{{ record.key }} ({{ short_description }}) fixed in {{ issue.key }}"},
+    }}}})
+    state = link_state(1, 1, {1: (SYNCED_1, "2"), 2: (SYNCED_1, "2")}, issue_fields=SYNCED_1)
+    result = plan(m, given(records=[record(1)], issues=[issue(1, "Done")], links=[state]))
+    [move] = of(result, SetStatus)
+    assert move.target == record_ref(1)
+    assert move.fields["close_notes"] == "INC0000001 (Printer 1 down) fixed in OPS-1"
+    [problem] = result.problems
+    assert problem.item == record_ref(2)
+    assert "did not change this cycle" in problem.message
+
+
+def test_the_attribution_template_sees_the_record() -> None:
+    rec = record(1)
+    m = mapping(comments={"attribution": "{{ author }} ({{ system }}, {{ record.key }}) wrote:"})
+    result = plan(m, given(records=[rec], links=[linked()], comments={rec.ref.id: [comment("j1", rec.ref, "hi")]}))
+    [mirror] = of(result, AddComment)
+    assert mirror.body == "Jane Doe (ServiceNow, INC0000001) wrote:\nhi"
 
 
 # ------------------------------------------------------------------------------------ comments

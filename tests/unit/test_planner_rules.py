@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 from bridge.mapping.schema import CommentRules
 from bridge.mapping.transform import TemplateError
 from bridge.model import Comment, Ref, Side
-from bridge.sync.comments import mirror_body, skip_reason, truncate
+from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
-NOTICE = CommentRules().truncation_notice
 
 
 @pytest.mark.parametrize(
@@ -50,13 +49,19 @@ def test_skip_reasons_name_the_rule() -> None:
                                           Side.JIRA) or "")
 
 
-def test_truncate_leaves_short_text_alone() -> None:
-    assert truncate("short", 200, NOTICE) == "short"
+RECORD = Ref(Side.ITSM, "incident", "a", "INC1", "https://itsm.example/incident.do?sys_id=a")
+
+
+def test_a_short_mirror_is_attribution_and_body() -> None:
+    assert mirror_body(_comment("short"), CommentRules(), system="ServiceNow", record=RECORD) == (
+        "Ann (ServiceNow) wrote:\nshort"
+    )
 
 
 @given(st.text(min_size=0, max_size=3000), st.integers(min_value=200, max_value=2500))
-def test_truncate_never_exceeds_the_limit_and_reports_what_it_cut(text: str, limit: int) -> None:
-    result = truncate(text, limit, NOTICE)
+def test_a_mirror_never_exceeds_the_limit_and_reports_what_it_cut(text: str, limit: int) -> None:
+    rules = CommentRules(max_length=limit, attribution="")
+    result = mirror_body(_comment(text), rules, system="S", record=RECORD)
     assert len(result) <= limit
     if len(text) <= limit:
         assert result == text
@@ -67,9 +72,9 @@ def test_truncate_never_exceeds_the_limit_and_reports_what_it_cut(text: str, lim
         assert omitted == len(text) - len(kept)
 
 
-def test_mirror_body_renders_the_attribution_and_fails_loudly_on_a_bad_template() -> None:
-    rules = CommentRules(attribution="{{ author }} on {{ record }} via {{ system }}:")
-    body = mirror_body(_comment("text"), rules, system="ServiceNow", record_key="INC1", issue_key="OPS-1")
+def test_mirror_body_renders_the_attribution_with_the_record_and_fails_loudly_on_a_bad_template() -> None:
+    rules = CommentRules(attribution="{{ author }} on {{ record.key }} via {{ system }}:")
+    body = mirror_body(_comment("text"), rules, system="ServiceNow", record=RECORD)
     assert body == "Ann on INC1 via ServiceNow:\ntext"
     with pytest.raises(TemplateError):
-        mirror_body(_comment("text"), CommentRules(attribution="{{ who }}"), system="S", record_key="R", issue_key="")
+        mirror_body(_comment("text"), CommentRules(attribution="{{ who }}"), system="S", record=RECORD)
