@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy
 
@@ -80,3 +82,25 @@ def test_unreachable_database_is_a_store_error_without_the_password(pg_url: str)
     with pytest.raises(StoreError) as info:
         Store.open(url.render_as_string(hide_password=False))
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_cycles_crash_and_reconcile_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    from bridge.connectors.memory import SimulatedCrash
+    from tests.fixtures.engine import World, mapping_spec
+
+    world = World(tmp_path, mapping_spec(), database_url=pg_url)
+    try:
+        record = world.incident("Printer on fire", state="2")
+        world.itsm.comment(record, "it smokes")
+        world.jira.crash_after_next_write("add_comment")
+        with pytest.raises(SimulatedCrash):
+            world.cycle()
+        world.restart()
+        world.settle()
+        [issue] = world.jira.issues()
+        assert issue.status == "In Progress"
+        assert len(world.jira.comments(issue.ref)) == 1
+        assert world.itsm.record(record).fields["correlation_id"] == issue.ref.key
+        assert world.store.dialect == "postgresql"
+    finally:
+        world.close()
