@@ -143,3 +143,23 @@ def test_backfill_since_and_resync(world: World) -> None:
     resynced = bridge(world, "resync", record.key)
     assert resynced.exit_code == 0, resynced.output
     assert len(world.jira.issues()) == 1
+
+
+def test_run_syncs_until_sigterm_then_exits_0(world: World) -> None:
+    import os
+    import signal
+
+    record = world.incident(state="2")
+
+    def stop(operation: str, ref: object) -> None:
+        if operation == "create":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    world.jira.after_write = stop
+    result = bridge(world, "run")
+    assert result.exit_code == 0, result.output
+    assert world.issue_of(record) == "OPS-1"
+    world.jira.after_write = None
+    assert bridge(world, "sync").exit_code == 0  # the follow-ups left pending by the stop run now
+    assert world.itsm.record(record).fields["correlation_id"] == "OPS-1"
+    assert len(world.jira.issues()) == 1
