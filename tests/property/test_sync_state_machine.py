@@ -28,6 +28,7 @@ from tests.fixtures.engine import World, mapping_spec
 
 PRIORITY = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low"}
 STATE_TO_JIRA = {"2": "In Progress", "6": "Done"}
+STATE_TO_ITSM = {status: state for state, status in STATE_TO_JIRA.items()}
 WORDS = st.sampled_from(["printer", "smoke", "VPN", "down", "again", "urgent", "résumé", "ok"])
 TEXT = st.lists(WORDS, min_size=1, max_size=4).map(" ".join)
 WRITES = ["create", "update_fields", "set_status", "add_comment", "write_back_reference"]
@@ -172,6 +173,8 @@ class SyncMachine(RuleBasedStateMachine):
             assert issue.fields["priority"] == PRIORITY[str(record.fields["priority"])]
             if record.status in STATE_TO_JIRA:
                 assert issue.status == STATE_TO_JIRA[record.status], (record.status, issue.status)
+            if issue.status in STATE_TO_ITSM:
+                assert record.status == STATE_TO_ITSM[issue.status], (issue.status, record.status)
 
     def _comments_mirrored_once(self, record: Ref, issue: Ref) -> None:
         itsm_comments = self.world.itsm.comments(record)
