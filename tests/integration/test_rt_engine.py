@@ -1,4 +1,3 @@
-# ruff: noqa: I001, RUF100 -- engine modules are first-party once merged, unknown before: no stable order
 """The real engine between a real RT 5 and the in-memory Jira: tickets become Bugs, comments and statuses
 flow both ways without echoes, and a restart duplicates nothing."""
 
@@ -12,16 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-pytest.importorskip("bridge.sync.engine", reason="the engine (bridge.sync.engine) is not merged on this branch yet")
-
 from bridge.connectors.memory import MemoryJira, SimulatedCrash
 from bridge.connectors.rt import RTConnector
 from bridge.mapping.schema import Mapping as MappingSpec
-from tests.fixtures.rt_contract import engine_mapping
 from bridge.model import Comment, Marker, Ref, Visibility
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine, EngineOptions
+from tests.fixtures.rt_contract import engine_mapping
 
 if TYPE_CHECKING:
     from tests.fixtures.rt import RTPerson, RTServer
