@@ -1,0 +1,122 @@
+"""The CLI frame, in process: version, check, exit codes, global options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bridge import __version__
+from bridge.cli import GlobalOptions, bridge_command, cli
+from bridge.errors import AuthError
+from bridge.logging import configure_logging, register_secret
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+
+VALID = """\
+jira:
+  url: https://example.atlassian.net
+itsm:
+  kind: rt
+  url: https://rt.example.org
+"""
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"bridge {__version__}"
+
+
+def test_check_example_config(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["check", "--config", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "✔ configuration OK" in result.stdout
+    assert "✖" not in result.stdout
+
+
+def test_global_config_option(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--config", str(EXAMPLE), "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_check_reports_all_problems_and_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(VALID + "schedule:\n  interval_seconds: -5\n  misfire: 3\n")
+    result = runner.invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "✖ configuration invalid: 2 problem(s)" in result.stdout
+    assert f"✖ {config}:7: schedule.interval_seconds: " in result.stdout
+    assert (
+        f"✖ {config}:8: schedule.misfire: unknown key; did you mean 'misfire_grace_seconds'?" in result.stdout
+    )
+
+
+def test_check_missing_mappings_directory_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(VALID)
+    result = runner.invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"✖ {tmp_path / 'mappings'}: mappings directory not found" in result.stdout
+    (tmp_path / "mappings").mkdir()
+    assert runner.invoke(cli, ["check", "--config", str(config)]).exit_code == 0
+
+
+def test_check_uses_default_config_yaml(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(VALID)
+    (tmp_path / "mappings").mkdir()
+    result = runner.invoke(cli, ["check"])
+    assert result.exit_code == 0, result.output
+    assert f"settings valid: {tmp_path / 'config.yaml'}" in result.stdout
+
+
+def test_missing_explicit_config_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--config", str(tmp_path / "absent.yaml"), "check"])
+    assert result.exit_code == 2
+    assert "config file not found" in result.stdout
+
+
+def test_bad_log_level_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--log-level", "loud", "check"])
+    assert result.exit_code == 2
+
+
+def test_plain_text_secret_warning_printed(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(VALID.replace("kind: rt", "kind: rt\n  token: rt-token-in-file"))
+    (tmp_path / "mappings").mkdir()
+    result = runner.invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 0
+    assert f"⚠ {config}:5: itsm.token: secret written in plain text" in result.stdout
+    assert "rt-token-in-file" not in result.output
+
+
+def test_unexpected_error_exits_70_with_redacted_traceback(runner: CliRunner) -> None:
+    """Any command wrapped by bridge_command: a bug is logged, secrets scrubbed, exit 70."""
+    register_secret("token-in-traceback-123")
+
+    @click.command()
+    @click.option("--kind")
+    @bridge_command
+    def boom(kind: str) -> int:
+        if kind == "auth":
+            raise AuthError("refused", side="jira", status=401)
+        raise RuntimeError("failed with token-in-traceback-123")
+
+    configure_logging("INFO", "json")
+    result = runner.invoke(boom, ["--kind", "bug"], obj=GlobalOptions())
+    assert result.exit_code == 70
+    assert "unexpected error" in result.stderr
+    assert "RuntimeError" in result.stderr
+    assert "token-in-traceback-123" not in result.output
+    assert runner.invoke(boom, ["--kind", "auth"], obj=GlobalOptions()).exit_code == 3
