@@ -167,7 +167,7 @@ class _Compiler:
                 "equals": ("not_equals", operand), "not_equals": ("equals", operand),
                 "in": ("not_in", operand), "not_in": ("in", operand),
                 "is_empty": ("is_empty", not operand),
-                "lt": ("ngte", operand), "lte": ("ngt", operand), "gt": ("nlte", operand), "gte": ("nlt", operand),
+                "lt": ("nlt", operand), "lte": ("nlte", operand), "gt": ("ngt", operand), "gte": ("ngte", operand),
             }.get(op, ("local", operand))
         integer = field in self.integer_fields
         if op == "is_empty":
@@ -225,6 +225,8 @@ class _Compiler:
             text = literal(value)
             if text == "" and not bare:
                 return f"{field}ISEMPTY"
+            if text is not None and text.lower() != text.upper():
+                self.exact = False  # ServiceNow also selects other letter cases: broader, re-checked locally
         if text is None or text == "" or (bare and "," in text):
             raise _Inexact
         return text if bare else f"{field}={text}"
@@ -253,14 +255,14 @@ class _Compiler:
         symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
         return f"{field}{symbol}{bound}"
 
-    @staticmethod
-    def _regex(field: str, pattern: str) -> str:
+    def _regex(self, field: str, pattern: str) -> str:
         if "|" in pattern:
             raise _Inexact
         anchored = pattern.startswith("^")
         lead = _literal_lead(pattern[1:] if anchored else pattern)
         if not lead or literal(lead) != lead:
             raise _Inexact
+        self.exact = False  # a pre-filter: the pattern's rest (and letter case) is decided locally
         return f"{field}STARTSWITH{lead}" if anchored else f"{field}LIKE{lead}"
 
 
