@@ -7,12 +7,22 @@ built here as they arrive.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bridge.connectors.base import Connector
+from bridge.errors import ConfigError
+from bridge.mapping import check as mapping_check
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.metrics import Metrics
+from bridge.model import Side
 from bridge.settings import Settings, credential_file_name, env_var_name
+from bridge.store import Store
+from bridge.sync.engine import Engine
 
 
 class ProblemLike(Protocol):
@@ -78,13 +88,11 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 
 def check_mappings(directory: Path) -> list[ProblemLike]:
-    """Validate the mapping files in ``directory``.
+    """Validate the mapping files in ``directory``: schema, templates, statuses, cross-file checks.
 
-    MAPPING VALIDATION PLUGS IN HERE: once ``bridge.mapping.loader`` exists, this becomes
-    ``return list(load_mappings(directory).problems)``. Until then only the directory is checked
-    (by :func:`check_configuration`).
+    Pure and offline: every problem of every file at once, errors first (see docs/mappings.md).
     """
-    return []
+    return list(mapping_check.check_mappings(directory))
 
 
 def check_configuration(settings: Settings) -> list[ProblemLike]:
@@ -104,3 +112,78 @@ def check_configuration(settings: Settings) -> list[ProblemLike]:
     else:
         problems.extend(check_mappings(directory))
     return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# Engine: settings -> store, connectors, engine (the sync commands and the daemon start here).
+# ------------------------------------------------------------------------------------------------
+
+#: The connector injection seam. Maps a connector kind (``settings.itsm.kind``; ``"jira"`` for the
+#: Jira side) to a factory ``(settings) -> Connector``. Vendor adapters are imported lazily by
+#: :func:`_adapter` (module, class with a ``from_settings`` classmethod). Tests replace an entry
+#: (``monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda s: memory_itsm)``) to drive the
+#: real CLI commands in-process against the memory connectors; or pass ``connectors=`` to
+#: :func:`build_engine` directly.
+CONNECTOR_FACTORIES: dict[str, Callable[[Settings], Connector]] = {}
+
+
+def _adapter(module: str, cls: str) -> Callable[[Settings], Connector]:
+    def factory(settings: Settings) -> Connector:
+        try:
+            adapter = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):
+            raise ConfigError(
+                f"the {cls} connector is not available in this installation", [f"cannot import {module}.{cls}"]
+            ) from None
+        connector: Connector = adapter.from_settings(settings)
+        return connector
+
+    return factory
+
+
+CONNECTOR_FACTORIES.update(
+    {
+        "jira": _adapter("bridge.connectors.jira", "JiraConnector"),
+        "servicenow": _adapter("bridge.connectors.servicenow", "ServiceNowConnector"),
+        "rt": _adapter("bridge.connectors.rt", "RTConnector"),
+        "jsm": _adapter("bridge.connectors.jsm", "JsmConnector"),
+    }
+)
+
+
+def open_store(settings: Settings) -> Store:
+    """The state store of ``settings`` (migrated to the newest schema)."""
+    assert settings.state.url is not None  # the settings resolve a default
+    return Store.open(settings.state.url.get_secret_value())
+
+
+def build_connectors(settings: Settings) -> dict[Side, Connector]:
+    """Both sides' connectors, from :data:`CONNECTOR_FACTORIES`."""
+    itsm = CONNECTOR_FACTORIES[settings.itsm.kind](settings)
+    try:
+        jira = CONNECTOR_FACTORIES["jira"](settings)
+    except BaseException:
+        itsm.close()
+        raise
+    return {Side.ITSM: itsm, Side.JIRA: jira}
+
+
+def build_engine(
+    settings: Settings,
+    mappings: Sequence[MappingSpec],
+    connectors: Mapping[Side, Connector] | None = None,
+    *,
+    metrics: Metrics | None = None,
+) -> Engine:
+    """The composition root of syncing: store + connectors + mappings. ``connectors`` lets tests
+    inject the memory fakes; otherwise they are built from :data:`CONNECTOR_FACTORIES`. ``metrics``
+    receives each cycle's figures (the daemon's ``/metrics``, a one-shot run's textfile)."""
+    built = dict(connectors) if connectors is not None else build_connectors(settings)
+    try:
+        store = open_store(settings)
+    except BaseException:
+        if connectors is None:
+            for connector in built.values():
+                connector.close()
+        raise
+    return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, metrics=metrics)

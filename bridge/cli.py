@@ -28,6 +28,7 @@ import click
 
 from bridge import __version__
 from bridge.bootstrap import check_configuration
+from bridge.commands import register
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
@@ -165,6 +166,9 @@ def check(opts: GlobalOptions, command_config: Path | None) -> int:
     click.echo(f"{tick} mappings directory: {settings.mappings.directory}")
     click.echo(f"{tick} configuration OK" + (f" ({len(problems)} warning(s))" if problems else ""))
     return ExitCode.OK
+
+
+register(cli)
 
 
 def main() -> None:

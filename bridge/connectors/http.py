@@ -173,7 +173,13 @@ def endpoint_template(method: str, path: str) -> str:
 
     Metrics must have bounded label values, so ids, keys and sys_ids in paths become ``{id}``.
     """
-    segments = [("{id}" if _ID_SEGMENT.match(seg) else seg) for seg in path.split("?")[0].split("/")]
+    raw = path.split("?")[0].split("/")
+    # An API version right after ".../api/" (Jira's /rest/api/3) is part of the endpoint, not an id.
+    segments = [
+        seg if (i > 0 and raw[i - 1] == "api" and seg.isdigit() and len(seg) <= 2) or not _ID_SEGMENT.match(seg)
+        else "{id}"
+        for i, seg in enumerate(raw)
+    ]
     return f"{method.upper()} {'/'.join(segments)}"
 
 

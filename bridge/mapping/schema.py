@@ -11,9 +11,11 @@ locally with :func:`bridge.mapping.transform.matches`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -22,8 +24,31 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 Scalar = str | int | float | bool
+
+
+def rule_error(message: str, hint: str | None = None) -> PydanticCustomError:
+    """A validation error whose ``ctx`` carries a hint the loader prints under the message.
+
+    The message goes through ``ctx`` rather than the template so that braces in it (Jinja examples) are
+    not read as placeholders.
+    """
+    return PydanticCustomError("mapping_rule", "{message}", {"message": message, "hint": hint or ""})
+
+
+def _valid_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise rule_error(
+            f"invalid regular expression: {exc}", "Python `re` syntax; quote the value in YAML, e.g. '^\\[auto\\]'"
+        ) from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_valid_regex)]
 
 
 class _Strict(BaseModel):
@@ -36,12 +61,12 @@ class _Strict(BaseModel):
 class FieldCondition(_Strict):
     """One test on one ITSM field. Exactly one operator is given."""
 
-    field: str
+    field: str = Field(examples=["assignment_group"])
     equals: Scalar | None = None
     not_equals: Scalar | None = None
     in_: list[Scalar] | None = Field(default=None, alias="in")
     not_in: list[Scalar] | None = None
-    matches: str | None = None
+    matches: Regex | None = None
     lt: float | None = None
     lte: float | None = None
     gt: float | None = None
@@ -52,9 +77,10 @@ class FieldCondition(_Strict):
     def _one_operator(self) -> FieldCondition:
         given = [name for name in OPERATORS if getattr(self, _attr(name)) is not None]
         if len(given) != 1:
-            raise ValueError(
+            raise rule_error(
                 f"a condition needs exactly one operator of {', '.join(OPERATORS)}; got "
-                + (", ".join(given) if given else "none")
+                + (", ".join(given) if given else "none"),
+                "split it into two conditions under `all:`" if given else "e.g. `equals: Application Support L3`",
             )
         return self
 
@@ -114,8 +140,11 @@ class Route(_Strict):
     selected.
     """
 
-    record_type: str
+    record_type: str = Field(examples=["incident"])
     where: Condition | None = None
+    system: Literal["servicenow", "rt", "jsm"] | None = None
+    """Which ITSM the record type belongs to; by default ServiceNow for ``incident``/``change_request``
+    and Request Tracker (``record_type`` is then the queue) for anything else."""
 
 
 # -------------------------------------------------------------------------------------------- target
@@ -124,8 +153,8 @@ class Route(_Strict):
 class Target(_Strict):
     """Where escalated records land in Jira."""
 
-    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,254}$")
-    issue_type: str
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,254}$", examples=["DEMO"])
+    issue_type: str = Field(examples=["Bug"])
     labels: list[str] = Field(default_factory=list)
     components: list[str] = Field(default_factory=list)
 
@@ -134,7 +163,10 @@ class Target(_Strict):
     def _labels_have_no_spaces(cls, labels: list[str]) -> list[str]:
         for label in labels:
             if not label or any(ch.isspace() for ch in label):
-                raise ValueError(f"Jira labels cannot be empty or contain spaces: {label!r}")
+                raise rule_error(
+                    f"Jira labels cannot be empty or contain spaces: {label!r}",
+                    "use `-` or `_` instead of spaces, e.g. " + ("-".join(label.split()) or "escalated"),
+                )
         return labels
 
 
@@ -175,31 +207,41 @@ class FieldRule(_Strict):
         ]
         if self.direction == "to_itsm":
             if self.itsm is None:
-                raise ValueError("direction to_itsm needs `itsm:` (the ITSM field the Jira value goes to)")
+                raise rule_error(
+                    "direction to_itsm needs `itsm:` (the ITSM field the Jira value goes to)",
+                    "e.g. `itsm: u_fix_version`",
+                )
             if self.template is not None or self.value is not None:
-                raise ValueError("direction to_itsm takes `itsm:` (and `map:`), not `template:` or `value:`")
+                raise rule_error(
+                    "direction to_itsm takes `itsm:` (and `map:`), not `template:` or `value:`",
+                    "to write a formatted work note when a Jira field changes, use `notes_to_itsm:`",
+                )
         elif len(sources) != 1:
-            raise ValueError(
+            raise rule_error(
                 "a field rule needs exactly one source of `itsm`, `template`, `value`; got "
-                + (", ".join(sources) if sources else "none")
+                + (", ".join(sources) if sources else "none"),
+                "e.g. `itsm: short_description`, `template: \"{{ number }}\"` or `value: ServiceNow`",
             )
         if self.direction == "both" and self.itsm is None:
-            raise ValueError("direction both needs `itsm:` as its source")
+            raise rule_error("direction both needs `itsm:` as its source", "templates and constants only flow to Jira")
         if self.map is not None:
             if self.itsm is None:
-                raise ValueError("`map:` translates an ITSM field: give `itsm:` too")
+                raise rule_error("`map:` translates an ITSM field: give `itsm:` too", "e.g. `itsm: priority`")
             if self.default is None and self.direction != "to_itsm":
-                raise ValueError("a value map needs a `default:` for ITSM values it does not name")
+                raise rule_error(
+                    "a value map needs a `default:` for ITSM values it does not name",
+                    "add `default:` next to `map:`, e.g. `default: Medium`",
+                )
         if self.default is not None and self.map is None:
-            raise ValueError("`default:` belongs to a `map:`")
+            raise rule_error("`default:` belongs to a `map:`", "remove `default:` or add a `map:`")
         return self
 
 
 class NoteRule(_Strict):
     """A work note written to the ITSM record when a Jira field changes (e.g. the fix version is set)."""
 
-    when_changed: str
-    template: str
+    when_changed: str = Field(examples=["fixVersions"])
+    template: str = Field(examples=["Fix version set in {{ issue.key }}: {{ issue.fields.fixVersions }}"])
 
 
 # -------------------------------------------------------------------------------------------- status
@@ -208,12 +250,14 @@ class NoteRule(_Strict):
 class JiraStatusTarget(_Strict):
     """A Jira status to move to, with the transition-screen fields it needs (e.g. ``resolution``)."""
 
-    status: str
+    status: str = Field(examples=["Done"])
     fields: dict[str, Scalar] = Field(default_factory=dict)
 
 
 class TemplateValue(_Strict):
-    template: str
+    """A field value rendered from a template (``{template: "Fixed in {{ issue.key }}"}``)."""
+
+    template: str = Field(examples=["Fixed in {{ issue.key }}"])
 
 
 class ItsmStateTarget(_Strict):
@@ -223,7 +267,7 @@ class ItsmStateTarget(_Strict):
     A field value is a constant or ``{template: …}`` rendered with the Jira issue in context.
     """
 
-    state: str
+    state: str = Field(examples=["6"])
     fields: dict[str, Scalar | TemplateValue] = Field(default_factory=dict)
 
     @field_validator("state", mode="before")
@@ -249,6 +293,17 @@ class StatusRules(_Strict):
             return {str(k): v for k, v in value.items()}
         return value
 
+    @field_validator("to_itsm", mode="before")
+    @classmethod
+    def _state_values_are_strings(cls, value: Any) -> Any:
+        # `Done: 6` reads as an int; ITSM states are compared as strings (ServiceNow sends "6").
+        if isinstance(value, dict):
+            return {
+                str(k): str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for k, v in value.items()
+            }
+        return value
+
     def jira_target(self, itsm_state: str | None) -> JiraStatusTarget | None:
         if itsm_state is None:
             return None
@@ -270,8 +325,10 @@ class StatusRules(_Strict):
 
 
 class VisibilityRule(_Strict):
-    type: Literal["role", "group"]
-    value: str
+    """Restricts the Jira comments bridge writes to a project role or a group."""
+
+    type: Literal["role", "group"] = Field(examples=["role"])
+    value: str = Field(examples=["Developers"])
 
 
 class CommentRules(_Strict):
@@ -282,7 +339,7 @@ class CommentRules(_Strict):
     from_itsm_channels: list[str] = Field(default_factory=lambda: ["work_notes", "comments"])
     jira_visibility: VisibilityRule | None = None
     attribution: str = "{{ author }} ({{ system }}) wrote:"
-    skip: list[str] = Field(default_factory=list)
+    skip: list[Regex] = Field(default_factory=list)
     max_length: int = Field(default=30000, ge=200, le=1_000_000)
     truncation_notice: str = "[… truncated by bridge: {{ omitted }} characters not shown]"
 
@@ -317,6 +374,9 @@ ConflictPolicy = Literal["itsm_wins", "jira_wins", "newest_wins", "report"]
 
 
 class ConflictRules(_Strict):
+    """Who wins when both sides changed the same field since the last cycle (``report``: neither; an
+    operator decides from the error list)."""
+
     default: ConflictPolicy = "report"
     fields: dict[str, ConflictPolicy] = Field(default_factory=dict)
 
@@ -330,7 +390,7 @@ class ConflictRules(_Strict):
 class Mapping(_Strict):
     """One mapping file."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", examples=["incident-to-bug"])
     enabled: bool = True
     description: str | None = None
     route: Route

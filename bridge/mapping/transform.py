@@ -1,10 +1,11 @@
-"""Pure transforms from the mapping language: route matching, field values, templates.
+"""Pure transforms from the mapping language: route matching, field values, templates, comment text.
 
-Every function here is pure: same input, same output, no I/O, no clock. Templates run in Jinja2's
-``ImmutableSandboxedEnvironment`` with ``StrictUndefined``, so a mapping can format text but cannot reach
-Python internals or mutate anything, and a misspelt variable is an error instead of an empty string.
-Template errors surface as :class:`TemplateError`, which the engine turns into an error-list entry for
-that record while the rest keep flowing.
+Every function here is pure: same input, same output, no I/O, no clock. Templates run in a hardened
+Jinja2 ``ImmutableSandboxedEnvironment`` with ``StrictUndefined`` (see :mod:`bridge.mapping.sandbox`), so
+a mapping can format text but cannot reach Python internals, mutate anything or exhaust the process, and
+a misspelt variable is an error instead of an empty string. Template errors surface as
+:class:`TemplateError`, which the engine turns into an error-list entry for that record while the rest
+keep flowing.
 """
 
 from __future__ import annotations
@@ -14,45 +15,35 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-from bridge.errors import BridgeError
-from bridge.mapping.schema import AllOf, AnyOf, Condition, FieldCondition, FieldRule, NotOf
+from bridge.mapping.sandbox import MAX_OUTPUT, TemplateError, compile_template, parse, render_capped
+from bridge.mapping.schema import AllOf, AnyOf, CommentRules, Condition, FieldCondition, FieldRule, NotOf
 from bridge.model import FieldValue, normalise
 
-
-class TemplateError(BridgeError):
-    """A template failed to compile or render (undefined variable, sandbox violation, bad syntax)."""
-
-
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=False,
-)
-
-
-@lru_cache(maxsize=512)
-def compile_template(source: str) -> jinja2.Template:
-    """Compile once, reuse: mappings are fixed for the life of a process."""
-    try:
-        return _ENV.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on template line {exc.lineno}: {exc.message}") from None
+__all__ = [
+    "MAX_OUTPUT",
+    "TemplateError",
+    "apply_comment_rules",
+    "attribution",
+    "compile_template",
+    "condition_fields",
+    "is_skipped",
+    "matches",
+    "render",
+    "template_variables",
+    "to_itsm_value",
+    "to_jira_value",
+    "truncate",
+]
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render ``source`` with ``context`` as plain text."""
-    template = compile_template(source)
-    try:
-        return template.render(dict(context))
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(f"template uses an undefined value: {exc.message}") from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"template tried something the sandbox forbids: {exc}") from None
-    except Exception as exc:  # a filter raising on bad input must not crash the daemon
-        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+    """Render ``source`` with ``context`` as plain text (connectors convert it to ADF or wiki markup)."""
+    return render_capped(source, dict(context))
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 # --------------------------------------------------------------------------------------------- route
@@ -102,7 +93,7 @@ def matches(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
     if op == "not_in":
         return not any(_equal(actual, o) for o in operand)
     if op == "matches":
-        return actual is not None and re.search(operand, str(actual)) is not None
+        return actual is not None and _regex(operand).search(str(actual)) is not None
     if op == "is_empty":
         return _empty(actual) is operand
     number = _number(actual)
@@ -164,10 +155,46 @@ def to_itsm_value(rule: FieldRule, jira_value: FieldValue) -> FieldValue:
 
 
 def template_variables(source: str) -> set[str]:
-    """Top-level names a template reads (for validation: they must be fields the route provides)."""
+    """Top-level names a template reads (for validation: they must be names the place provides)."""
     from jinja2 import meta
 
-    try:
-        return set(meta.find_undeclared_variables(_ENV.parse(source)))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on template line {exc.lineno}: {exc.message}") from None
+    return set(meta.find_undeclared_variables(parse(source)))
+
+
+# ------------------------------------------------------------------------------------------ comments
+
+
+def is_skipped(body: str, rules: CommentRules) -> bool:
+    """Whether a comment matches one of the mapping's ``skip`` regexes (searched anywhere in the body)."""
+    return any(_regex(pattern).search(body) for pattern in rules.skip)
+
+
+def attribution(rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any]) -> str:
+    """The line that says who wrote a mirrored comment, e.g. ``Jane Doe (ServiceNow) wrote:``."""
+    return render(rules.attribution, {"author": author, "system": system, "record": dict(record)})
+
+
+def truncate(body: str, rules: CommentRules) -> str:
+    """``body`` cut to ``max_length`` characters including a visible notice saying how much was cut.
+
+    The notice is rendered first so the result, notice included, never exceeds ``max_length``.
+    """
+    if len(body) <= rules.max_length:
+        return body
+    # The notice's length depends on the number it prints; two passes settle it.
+    notice = render(rules.truncation_notice, {"omitted": len(body)})
+    for _ in range(2):
+        keep = max(rules.max_length - len(notice) - 1, 0)
+        notice = render(rules.truncation_notice, {"omitted": len(body) - keep})
+    keep = max(rules.max_length - len(notice) - 1, 0)
+    return f"{body[:keep]}\n{notice}"[: rules.max_length]
+
+
+def apply_comment_rules(
+    body: str, rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any]
+) -> str | None:
+    """The text to mirror for a comment: ``None`` when skipped, else attribution + body, truncated."""
+    if is_skipped(body, rules):
+        return None
+    head = attribution(rules, author=author, system=system, record=record)
+    return truncate(f"{head}\n{body}" if head else body, rules)

@@ -1,0 +1,22 @@
+"""The state store: the only package that speaks SQL (SQLAlchemy Core, Alembic migrations).
+
+Use :class:`Store` (``Store.open(url)``); see :mod:`bridge.store.store` for the API and
+:mod:`bridge.store.tables` for the schema.
+"""
+
+from bridge.store.entries import DONE, FAILED, PENDING, ActionResult, ErrorEntry, JournalEntry
+from bridge.store.locks import LeadershipLostError, MappingLock
+from bridge.store.store import Store, masked_url
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "PENDING",
+    "ActionResult",
+    "ErrorEntry",
+    "JournalEntry",
+    "LeadershipLostError",
+    "MappingLock",
+    "Store",
+    "masked_url",
+]

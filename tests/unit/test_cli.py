@@ -120,3 +120,27 @@ def test_unexpected_error_exits_70_with_redacted_traceback(runner: CliRunner) ->
     assert "RuntimeError" in result.stderr
     assert "token-in-traceback-123" not in result.output
     assert runner.invoke(boom, ["--kind", "auth"], obj=GlobalOptions()).exit_code == 3
+
+
+def test_check_reports_mapping_errors_with_file_line_and_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    good = (Path(__file__).resolve().parents[2] / "mappings" / "incident-to-bug.yaml").read_text()
+    (mappings / "good.yaml").write_text(good)
+    broken = mappings / "broken.yaml"
+    broken.write_text(
+        "name: broken\n"
+        "route:\n"
+        "  record_type: incident\n"
+        "target:\n"
+        "  project: DEMO\n"
+        "  isue_type: Bug\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(VALID + "mappings:\n  directory: mappings\n")
+    result = runner.invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    # the typo is reported where it stands, with the key to write instead
+    assert f"{broken}:6:3: target.isue_type" in result.stdout
+    assert "issue_type" in result.stdout
+    assert str(mappings / "good.yaml") not in result.stdout

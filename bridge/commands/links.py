@@ -1,0 +1,53 @@
+"""``bridge links``: the stored links, and with ``--show`` the audit trail of one link."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from bridge.commands._common import bridge_command, load_store, table, when
+from bridge.errors import StoreError
+from bridge.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from bridge.cli import GlobalOptions
+
+
+@click.command()
+@click.option("--mapping", metavar="NAME", help="Only the links of this mapping.")
+@click.option("--show", "ref", metavar="REF", help="A link id, issue key or record key: print its audit trail.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many links.")
+@click.pass_obj
+@bridge_command
+def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int | None) -> int:
+    """List links (issue ↔ records), or show one link's journal."""
+    store = load_store(opts)
+    try:
+        if ref is None:
+            rows = [
+                (link.id, link.mapping, link.issue.key, ", ".join(r.key for r in link.records), when(link.created))
+                for link in store.links(mapping, limit=limit)
+            ]
+            click.echo(table(("ID", "MAPPING", "ISSUE", "RECORDS", "CREATED"), rows) if rows else "no links")
+            return ExitCode.OK
+        link = store.find_link(ref, mapping)
+        if link is None:
+            raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
+        click.echo(f"link {link.id} ({link.mapping}), created {when(link.created)}")
+        click.echo(f"  issue   {link.issue.key}  {link.issue.url}")
+        for record in link.records:
+            click.echo(f"  record  {record.key}  {record.url}")
+        state = store.link_state(link.id)
+        if state is not None:
+            click.echo(f"  comments mirrored: {len(state.comments)}")
+        trail = [
+            (e.id, when(e.created), e.kind, e.state, e.attempts, e.action.describe(), e.last_error or "")
+            for e in store.journal_for_link(link.id)
+        ]
+        click.echo(
+            table(("JOURNAL", "WHEN", "ACTION", "STATE", "TRIES", "WHAT", "ERROR"), trail) if trail else "  no journal"
+        )
+        return ExitCode.OK
+    finally:
+        store.close()

@@ -1,0 +1,64 @@
+"""``bridge plan``: a dry run. Reads both sides, plans, prints the actions; writes nothing at all
+(no journal row, no cursor, no lock file content, no vendor write)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from bridge.commands._common import bridge_command, load_engine, parse_when, select_mappings, table
+from bridge.exitcodes import ExitCode
+from bridge.sync.actions import to_json
+from bridge.sync.cycle import run_cycle
+
+if TYPE_CHECKING:
+    from bridge.cli import GlobalOptions
+
+
+@click.command()
+@click.option("--mapping", "mapping_names", multiple=True, metavar="NAME", help="Only this mapping (repeatable).")
+@click.option("--since", metavar="DATETIME", help="Plan from the changes since DATETIME instead of the cursors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the actions as JSON (one document).")
+@click.pass_obj
+@bridge_command
+def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None, as_json: bool) -> int:
+    """Show what the next sync would do, without doing it."""
+    start = parse_when(since) if since else None
+    _, engine = load_engine(opts)
+    try:
+        reports = [
+            run_cycle(engine, spec, dry_run=True, since=start) for spec in select_mappings(engine, mapping_names)
+        ]
+    finally:
+        engine.close()
+    if as_json:
+        document = [
+            {
+                "mapping": r.mapping,
+                "actions": [
+                    {
+                        "kind": a.kind,
+                        "key": a.key,
+                        "side": a.side.value if a.side else None,
+                        "description": a.describe(),
+                        "action": json.loads(to_json(a)),
+                    }
+                    for a in r.actions
+                ],
+                "problems": r.problems,
+            }
+            for r in reports
+        ]
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return ExitCode.OK
+    rows = [(r.mapping, a.kind, a.side.value if a.side else "-", a.describe()) for r in reports for a in r.actions]
+    if rows:
+        click.echo(table(("MAPPING", "ACTION", "SIDE", "WHAT"), rows))
+    else:
+        click.echo("nothing to do")
+    for report in reports:
+        for problem in report.problems:
+            click.echo(f"⚠ {report.mapping}: {problem}")
+    return ExitCode.OK

@@ -1,0 +1,37 @@
+"""``bridge resync``: forget what bridge remembers about one link and sync it from both sides' state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from bridge.commands._common import bridge_command, load_engine, stop_on_signals, summary
+from bridge.exitcodes import ExitCode
+from bridge.sync.cycle import resync_link
+
+if TYPE_CHECKING:
+    from bridge.cli import GlobalOptions
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--dry-run", is_flag=True, help="Only show what the resync would do.")
+@click.pass_obj
+@bridge_command
+def resync(opts: GlobalOptions, ref: str, dry_run: bool) -> int:
+    """Re-plan one link (REF: link id, issue key or record key) from both sides' current state.
+
+    The synced values are forgotten, so both sides are compared afresh with the mapping's rules and
+    conflict policies; comments already mirrored stay mirrored (nothing is posted twice).
+    """
+    _, engine = load_engine(opts)
+    try:
+        with stop_on_signals(engine):
+            report = resync_link(engine, ref, dry_run=dry_run)
+    finally:
+        engine.close()
+    click.echo(summary(report))
+    for action in report.actions if dry_run else ():
+        click.echo(f"  would {action.describe()}")
+    return ExitCode.RECORD_ERRORS if report.errors else ExitCode.OK

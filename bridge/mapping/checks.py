@@ -1,0 +1,524 @@
+"""Semantic checks of mappings that passed the schema: what pydantic cannot know.
+
+Per file: templates compile, stay inside the sandbox and use only the names their place provides;
+the statuses cover every state the route can select; state writes carry the fields the ITSM demands.
+Across files: no two mappings share a name; two enabled mappings do not claim the same records for the
+same project. Errors stop a mapping from loading; warnings are printed and the mapping runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from bridge.errors import MappingProblem
+from bridge.mapping import catalog
+from bridge.mapping.context import ISSUE_ATTRIBUTES, JINJA_GLOBALS, PLACES, RECORD_ATTRIBUTES
+from bridge.mapping.sandbox import TemplateError, attribute_uses, parse, private_attribute_uses, render_capped
+from bridge.mapping.schema import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldCondition,
+    ItsmStateTarget,
+    Mapping,
+    NotOf,
+    TemplateValue,
+)
+from bridge.mapping.transform import matches
+
+if TYPE_CHECKING:
+    from bridge.mapping.loader import LoadedMapping, Marks
+
+PathKey = tuple[str | int, ...]
+JIRA_CATEGORIES = ("new", "indeterminate", "done")
+SERVICENOW_JOURNALS = ("work_notes", "comments")
+_SYSTEM_NAMES = {"servicenow": "ServiceNow", "rt": "Request Tracker", "jsm": "Jira Service Management"}
+
+
+class _Reporter:
+    def __init__(self, marks: Marks, file: str) -> None:
+        self.marks = marks
+        self.file = file
+        self.problems: list[MappingProblem] = []
+
+    def add(
+        self,
+        path: PathKey,
+        message: str,
+        hint: str | None = None,
+        *,
+        severity: str = "error",
+        at_key: bool = False,
+        line_offset: int = 0,
+    ) -> None:
+        from bridge.mapping.loader import dotted
+
+        mark = self.marks.get(path)
+        line, column = (mark.key_line, mark.key_column) if at_key else (mark.line, mark.column)
+        if line_offset:
+            line, column = line + line_offset, 1
+        self.problems.append(MappingProblem(self.file, line, column, dotted(path), message, hint, severity))
+
+
+# ---------------------------------------------------------------------------------------- templates
+
+
+def templates(mapping: Mapping) -> Iterator[tuple[PathKey, str, str]]:
+    """``(path, source, place)`` of every template in ``mapping``."""
+    for name, rule in mapping.fields.items():
+        if rule.template is not None:
+            yield ("fields", name, "template"), rule.template, "to_jira"
+    for status, target in mapping.status.to_itsm.items():
+        if isinstance(target, ItsmStateTarget):
+            for field_name, value in target.fields.items():
+                if isinstance(value, TemplateValue):
+                    yield ("status", "to_itsm", status, "fields", field_name, "template"), value.template, "to_itsm"
+    for index, note in enumerate(mapping.notes_to_itsm):
+        yield ("notes_to_itsm", index, "template"), note.template, "note"
+    yield ("comments", "attribution"), mapping.comments.attribution, "attribution"
+    yield ("comments", "truncation_notice"), mapping.comments.truncation_notice, "truncation"
+
+
+class _Anything:
+    """A permissive sample value for trial renders: every attribute, item and operation works.
+
+    Trial renders exist to catch sandbox escapes and resource bombs in branches the data would reach;
+    they must not report errors that only a real record's values could decide.
+    """
+
+    def __getattr__(self, name: str) -> _Anything:
+        return self
+
+    def __getitem__(self, key: Any) -> _Anything:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Anything:
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return "sample"
+
+    def __int__(self) -> int:
+        return 1
+
+    def __float__(self) -> float:
+        return 1.0
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    __gt__ = __le__ = __ge__ = __lt__
+    __hash__ = object.__hash__
+
+
+def _line_offset(reporter: _Reporter, path: PathKey, lineno: int | None) -> int:
+    """Lines to add to the template's mark so a template line becomes a file line."""
+    if not lineno:
+        return 0
+    mark = reporter.marks.get(path)
+    return (1 if mark.block_scalar else 0) + lineno - 1
+
+
+def _check_template(reporter: _Reporter, mapping: Mapping, path: PathKey, source: str, place_name: str) -> None:
+    place = PLACES[place_name]
+    try:
+        tree = parse(source)
+    except TemplateError as exc:
+        offset = _line_offset(reporter, path, exc.lineno)
+        reporter.add(path, str(exc), "Jinja2 syntax: {{ name }} for values, {% if %}…{% endif %} for logic",
+                     line_offset=offset)
+        return
+    private = private_attribute_uses(tree)
+    for lineno, name in private:
+        reporter.add(
+            path,
+            f"template reaches for `{name}`: names starting with `_` are refused by the sandbox",
+            "templates format values; they cannot reach Python internals",
+            line_offset=_line_offset(reporter, path, lineno),
+        )
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    known = catalog.known_fields(system, mapping.route.record_type)
+    from jinja2 import meta
+
+    for variable in sorted(meta.find_undeclared_variables(tree)):
+        if variable in place.names or variable in JINJA_GLOBALS:
+            continue
+        if not place.record_fields:
+            reporter.add(
+                path,
+                f"`{variable}` is not available in {place.description}",
+                f"available here: {', '.join(place.names)}",
+            )
+            continue
+        other = [p.name for p in PLACES.values() if variable in p.names]
+        if variable in {"issue", "value", "previous", "author", "system", "omitted"} and other:
+            reporter.add(
+                path,
+                f"`{variable}` is not available in {place.description}",
+                f"`{variable}` exists in: {', '.join(other)} templates; here you have the record's fields and "
+                + ", ".join(f"`{n}`" for n in place.names),
+            )
+            continue
+        if known is not None and variable not in known and not catalog.is_custom_field(system, variable):
+            close = difflib.get_close_matches(variable, sorted(known), n=1, cutoff=0.7)
+            reporter.add(
+                path,
+                f"`{variable}` is not a known {mapping.route.record_type} field",
+                (f"did you mean `{close[0]}`? " if close else "")
+                + "if it exists on your instance, ignore this warning; a record without it fails to render",
+                severity="warning",
+            )
+    for name, allowed in (("record", RECORD_ATTRIBUTES), ("issue", ISSUE_ATTRIBUTES)):
+        if name not in place.names:
+            continue
+        for lineno, attr in attribute_uses(tree, name):
+            if attr not in allowed and not attr.startswith("_"):
+                close = difflib.get_close_matches(attr, allowed, n=1, cutoff=0.6)
+                reporter.add(
+                    path,
+                    f"`{name}.{attr}` does not exist",
+                    (f"did you mean `{name}.{close[0]}`? " if close else "") + f"`{name}` has: {', '.join(allowed)}",
+                    line_offset=_line_offset(reporter, path, lineno),
+                )
+    if private:
+        return  # already reported; the trial render would only repeat it
+    sample: dict[str, Any] = {n: _Anything() for n in meta.find_undeclared_variables(tree)}
+    sample.update({n: _Anything() for n in place.names})
+    if place_name == "truncation":
+        sample["omitted"] = 1234
+    try:
+        render_capped(source, sample)
+    except TemplateError as exc:
+        if exc.kind in ("sandbox", "limit"):
+            reporter.add(path, str(exc), "templates format values; they cannot reach internals or build huge text")
+
+
+# ------------------------------------------------------------------------------------------- status
+
+
+def _maybe(condition: Condition | None, field: str, value: str) -> bool | None:
+    """Three-valued evaluation knowing only ``field``: True, False, or None (depends on other fields)."""
+    if condition is None:
+        return True
+    if isinstance(condition, AllOf):
+        results = [_maybe(c, field, value) for c in condition.all]
+        if False in results:
+            return False
+        return True if all(r is True for r in results) else None
+    if isinstance(condition, AnyOf):
+        results = [_maybe(c, field, value) for c in condition.any]
+        if True in results:
+            return True
+        return False if all(r is False for r in results) else None
+    if isinstance(condition, NotOf):
+        inner = _maybe(condition.not_, field, value)
+        return None if inner is None else not inner
+    assert isinstance(condition, FieldCondition)
+    if condition.field != field:
+        return None
+    return matches(condition, {field: value})
+
+
+def selectable_states(mapping: Mapping, status_field: str | None = None) -> list[str] | None:
+    """The known states the route can select (``None`` when bridge does not know the record type's states)."""
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    table = catalog.state_table(system, mapping.route.record_type)
+    if table is None:
+        return None
+    status_field = status_field or catalog.STATUS_FIELD[system]
+    return [s for s in table.names if _maybe(mapping.route.where, status_field, s) is not False]
+
+
+def _check_status(reporter: _Reporter, mapping: Mapping) -> None:
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    table = catalog.state_table(system, mapping.route.record_type)
+    status = mapping.status
+    if table is not None:
+        for state in status.to_jira:
+            if state not in table.names:
+                close = difflib.get_close_matches(state, list(table.names), n=1)
+                reporter.add(
+                    ("status", "to_jira", state),
+                    f"`{state}` is not a known {mapping.route.record_type} state",
+                    (f"did you mean `{close[0]}`? " if close else "") + f"known states: {table.describe()}",
+                    severity="warning",
+                    at_key=True,
+                )
+        unmapped = [s for s in selectable_states(mapping) or [] if s not in status.to_jira]
+        if unmapped:
+            reporter.add(
+                ("status", "to_jira") if status.to_jira else ("status",),
+                "these states the route can select have no Jira status: " + ", ".join(table.label(s) for s in unmapped),
+                "records in them keep their Jira status; map them, or narrow the route with a state condition",
+                severity="warning",
+                at_key=True,
+            )
+    for key, target in status.to_itsm.items():
+        path: PathKey = ("status", "to_itsm", key)
+        if key.startswith("category:"):
+            category = key.removeprefix("category:")
+            if category not in JIRA_CATEGORIES:
+                close = difflib.get_close_matches(category, JIRA_CATEGORIES, n=1)
+                reporter.add(
+                    path,
+                    f"`{category}` is not a Jira status category",
+                    (f"did you mean `category:{close[0]}`? " if close else "")
+                    + "categories: " + ", ".join(f"category:{c}" for c in JIRA_CATEGORIES),
+                    at_key=True,
+                )
+        state_target = ItsmStateTarget(state=target) if isinstance(target, str) else target
+        state = state_target.state
+        if table is None:
+            continue
+        value_path = (*path, "state") if isinstance(target, ItsmStateTarget) else path
+        if state not in table.names:
+            reporter.add(
+                value_path,
+                f"`{state}` is not a known {mapping.route.record_type} state",
+                f"known states: {table.describe()}",
+                severity="warning",
+            )
+            continue
+        given = set(state_target.fields)
+        demands = (("error", table.requires.get(state, ())), ("warning", table.recommends.get(state, ())))
+        for severity, needed in demands:
+            missing = [f for f in needed if f not in given]
+            if not missing:
+                continue
+            example = ", ".join(f"{f}: …" for f in missing)
+            reporter.add(
+                path,
+                f"moving {mapping.route.record_type} records to {table.label(state)} needs "
+                + " and ".join(f"`{f}`" for f in missing),
+                f"{_SYSTEM_NAMES[system]} refuses or flags the write otherwise; write it as "
+                f"`{key}: {{state: \"{state}\", fields: {{{example}}}}}`",
+                severity=severity,
+                at_key=True,
+            )
+
+
+# ----------------------------------------------------------------------------------- other checks
+
+
+def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    if system != "servicenow":
+        return
+    rules = mapping.comments
+    if rules.to_itsm_channel not in SERVICENOW_JOURNALS:
+        reporter.add(
+            ("comments", "to_itsm_channel"),
+            f"`{rules.to_itsm_channel}` is not a ServiceNow journal",
+            "use `work_notes` (internal, the default) or `comments` (visible to the caller)",
+        )
+    for index, channel in enumerate(rules.from_itsm_channels):
+        if channel not in SERVICENOW_JOURNALS:
+            reporter.add(
+                ("comments", "from_itsm_channels", index),
+                f"`{channel}` is not a ServiceNow journal",
+                "ServiceNow journals: work_notes, comments",
+            )
+
+
+def _check_field_names(reporter: _Reporter, mapping: Mapping) -> None:
+    """ITSM field names outside templates: route conditions, ``itsm:`` sources, link fields."""
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    known = catalog.known_fields(system, mapping.route.record_type)
+    if known is None:
+        return
+    candidates: list[tuple[PathKey, str]] = []
+    for name, rule in mapping.fields.items():
+        if rule.itsm is not None:
+            candidates.append((("fields", name, "itsm"), rule.itsm))
+    links = mapping.links
+    for key in ("itsm_key_field", "itsm_url_field", "link_existing"):
+        value = getattr(links, key)
+        if value is not None:
+            candidates.append((("links", key), value))
+    for path, field_name in _condition_field_paths(mapping.route.where, ("route", "where")):
+        candidates.append((path, field_name))
+    for path, name in candidates:
+        if name in known or catalog.is_custom_field(system, name):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+        reporter.add(
+            path,
+            f"`{name}` is not a known {mapping.route.record_type} field",
+            (f"did you mean `{close[0]}`? " if close else "") + "if it exists on your instance, ignore this warning",
+            severity="warning",
+        )
+
+
+def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
+    """Settings that are valid on their own but do nothing in this mapping: almost always a slip."""
+    for name in mapping.conflicts.fields:
+        if name == "status" or name in mapping.fields:
+            continue
+        close = difflib.get_close_matches(name, list(mapping.fields), n=1, cutoff=0.6)
+        reporter.add(
+            ("conflicts", "fields", name),
+            f"`{name}` is not a field of this mapping, so its conflict policy never applies",
+            (f"did you mean `{close[0]}`? " if close else "")
+            + "keys are the Jira fields under `fields:` (or `status`)",
+            severity="warning",
+            at_key=True,
+        )
+    links = mapping.links
+    for key in ("linked_count_field", "linked_count_label_prefix"):
+        if getattr(links, key) is not None and links.link_existing is None:
+            reporter.add(
+                ("links", key),
+                f"`{key}` counts records linked to one issue, which only happens with `link_existing`",
+                "set `link_existing:` to the ITSM field that may hold an existing Jira key, or remove this key",
+                severity="warning",
+                at_key=True,
+            )
+
+
+def _condition_field_paths(condition: Condition | None, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    if condition is None:
+        return
+    if isinstance(condition, AllOf):
+        for i, c in enumerate(condition.all):
+            yield from _condition_field_paths(c, (*path, "all", i))
+    elif isinstance(condition, AnyOf):
+        for i, c in enumerate(condition.any):
+            yield from _condition_field_paths(c, (*path, "any", i))
+    elif isinstance(condition, NotOf):
+        yield from _condition_field_paths(condition.not_, (*path, "not"))
+    else:
+        yield (*path, "field"), condition.field
+
+
+def check_mapping(mapping: Mapping, marks: Marks, file: str) -> list[MappingProblem]:
+    """Every semantic problem of one schema-valid mapping."""
+    reporter = _Reporter(marks, file)
+    for path, source, place in templates(mapping):
+        _check_template(reporter, mapping, path, source, place)
+    _check_status(reporter, mapping)
+    _check_comments(reporter, mapping)
+    _check_field_names(reporter, mapping)
+    _check_conflicts_and_links(reporter, mapping)
+    return reporter.problems
+
+
+# ------------------------------------------------------------------------------------- across files
+
+
+def _conjuncts(condition: Condition | None) -> list[Condition]:
+    if condition is None:
+        return []
+    if isinstance(condition, AllOf):
+        return [c for child in condition.all for c in _conjuncts(child)]
+    return [condition]
+
+
+def _finite_values(condition: FieldCondition) -> list[Any] | None:
+    if condition.operator == "equals":
+        return [condition.operand]
+    if condition.operator == "in":
+        return list(condition.operand)
+    if condition.operator == "is_empty" and condition.operand is True:
+        return [None, ""]
+    return None
+
+
+def _interval(condition: FieldCondition) -> tuple[float, bool, float, bool] | None:
+    """(low, low inclusive, high, high inclusive) for numeric comparisons."""
+    inf = float("inf")
+    op, value = condition.operator, condition.operand
+    return {
+        "lt": (-inf, False, value, False),
+        "lte": (-inf, False, value, True),
+        "gt": (value, False, inf, False),
+        "gte": (value, True, inf, False),
+    }.get(op)
+
+
+def _exclusive(a: Condition, b: Condition) -> bool:
+    """Whether no record can satisfy both ``a`` and ``b`` (a sound but incomplete test)."""
+    if (isinstance(a, NotOf) and a.not_ == b) or (isinstance(b, NotOf) and b.not_ == a):
+        return True
+    if not (isinstance(a, FieldCondition) and isinstance(b, FieldCondition)) or a.field != b.field:
+        return False
+    for first, second in ((a, b), (b, a)):
+        values = _finite_values(first)
+        if values is not None:
+            return not any(matches(second, {first.field: v}) for v in values)
+    if a.operator == "is_empty" and b.operator == "is_empty":
+        return a.operand != b.operand
+    ia, ib = _interval(a), _interval(b)
+    if ia and ib:
+        low, low_inc = max((ia[0], ia[1]), (ib[0], ib[1]), key=lambda x: (x[0], not x[1]))
+        high, high_inc = min((ia[2], ia[3]), (ib[2], ib[3]), key=lambda x: (x[0], x[1]))
+        return low > high or (low == high and not (low_inc and high_inc))
+    return False
+
+
+def routes_overlap(first: Mapping, second: Mapping) -> bool:
+    """Whether two routes may select the same record: same record type and no condition separating them."""
+    if first.route.record_type != second.route.record_type:
+        return False
+    if catalog.system_of(first.route.record_type, first.route.system) != catalog.system_of(
+        second.route.record_type, second.route.system
+    ):
+        return False
+    left, right = _conjuncts(first.route.where), _conjuncts(second.route.where)
+    return not any(_exclusive(a, b) for a in left for b in right)
+
+
+def _name_problem(loaded: LoadedMapping, message: str, hint: str, severity: str = "error") -> MappingProblem:
+    mark = loaded.marks.get(("name",)) if loaded.marks is not None else None
+    line, column = (mark.line, mark.column) if mark else (1, 1)
+    return MappingProblem(str(loaded.path), line, column, "name", message, hint, severity)
+
+
+def check_across(loaded: list[LoadedMapping]) -> list[MappingProblem]:
+    """Problems between files: duplicate names (error) and overlapping enabled routes (warning)."""
+    problems: list[MappingProblem] = []
+    first_by_name: dict[str, LoadedMapping] = {}
+    for item in loaded:
+        earlier = first_by_name.get(item.mapping.name)
+        if earlier is None:
+            first_by_name[item.mapping.name] = item
+            continue
+        problems.append(
+            _name_problem(
+                item,
+                f"mapping name `{item.mapping.name}` is already used by {earlier.path}",
+                "mapping names key the state store and the cursors: give each file its own name",
+            )
+        )
+    enabled = [m for m in loaded if m.mapping.enabled]
+    for i, first in enumerate(enabled):
+        for second in enabled[i + 1 :]:
+            if first.mapping.name == second.mapping.name:
+                continue
+            if first.mapping.target.project != second.mapping.target.project:
+                continue
+            if routes_overlap(first.mapping, second.mapping):
+                problems.append(
+                    _name_problem(
+                        second,
+                        f"routes of `{first.mapping.name}` ({first.path}) and `{second.mapping.name}` may select the "
+                        f"same {second.mapping.route.record_type} records into project {second.mapping.target.project}",
+                        "add a condition that separates them (e.g. the same field with different values to each), "
+                        "or disable one; otherwise one record may get two issues",
+                        severity="warning",
+                    )
+                )
+    return problems

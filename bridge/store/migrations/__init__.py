@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store, applied by :func:`bridge.store.migrate.upgrade` at start."""

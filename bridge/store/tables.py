@@ -1,0 +1,147 @@
+"""The state store's schema, as SQLAlchemy Core tables.
+
+The migrations in ``migrations/versions`` create exactly these tables; a test compares the two, so an
+edit here without a migration fails the suite.
+
+* ``links`` + ``link_records``: one Jira issue per link, one or more records per link (``link_existing``
+  fans in). A record belongs to at most one link per mapping (unique ``mapping, record_id``).
+* ``item_state``: the last synced values of every mapped field on each item of a link, in Jira's
+  vocabulary (see :mod:`bridge.sync.state`), plus the item version last fully processed.
+* ``comment_map``: every mirrored comment, so a comment is mirrored once and never back to its origin.
+* ``cursors``: per mapping and side, the high-water mark of changes processed.
+* ``journal``: every action, before (pending) and after (done/failed) its remote write: the audit
+  trail, and what makes the executor idempotent across crashes.
+* ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
+  poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from bridge.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(255)
+MAPPING = String(64)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping", MAPPING, nullable=False),
+    Column("issue_id", ID, nullable=False),
+    Column("issue_key", ID, nullable=False),
+    Column("issue_url", Text, nullable=False, default=""),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("mapping", "issue_id"),
+)
+
+link_records = Table(
+    "link_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link_id", Integer, ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("mapping", MAPPING, nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("kind", ID, nullable=False),
+    Column("record_id", ID, nullable=False),
+    Column("record_key", ID, nullable=False),
+    Column("record_url", Text, nullable=False, default=""),
+    UniqueConstraint("mapping", "record_id"),
+    Index(None, "link_id"),
+)
+
+item_state = Table(
+    "item_state",
+    metadata,
+    Column("link_id", Integer, ForeignKey("links.id", ondelete="CASCADE"), primary_key=True),
+    Column("side", String(8), primary_key=True),
+    Column("item_id", ID, primary_key=True),
+    Column("fields", JSON, nullable=False),
+    Column("status", ID, nullable=True),
+    Column("version", ID, nullable=False, default=""),
+    Column("updated", UTCDateTime, nullable=True),
+)
+
+comment_map = Table(
+    "comment_map",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link_id", Integer, ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("origin_side", String(8), nullable=False),
+    Column("origin_id", ID, nullable=False),
+    Column("origin_item", ID, nullable=False),
+    Column("mirror_item", ID, nullable=False),
+    Column("mirror_id", ID, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("origin_side", "origin_id", "mirror_item"),
+    Index(None, "link_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("side", String(8), primary_key=True),
+    Column("value", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping", MAPPING, nullable=False),
+    Column("idempotency_key", String(512), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("link_id", Integer, nullable=True),
+    Column("action", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("remote_id", ID, nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index(None, "mapping", "state"),
+    Index(None, "link_id"),
+)
+
+errors = Table(
+    "errors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping", MAPPING, nullable=False),
+    Column("fingerprint", String(600), nullable=False, unique=True),
+    Column("item_ref", ID, nullable=True),
+    Column("link_id", Integer, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("journal_id", Integer, ForeignKey("journal.id", ondelete="SET NULL"), nullable=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False, default=1),
+    Column("resolved", Boolean, nullable=False, default=False),
+    Index(None, "mapping", "resolved"),
+)

@@ -1,0 +1,49 @@
+"""Comment rules of a mapping: which comments cross, and what the mirror says.
+
+Pure functions used by the planner, on top of the mapping language's own comment transforms
+(:func:`bridge.mapping.transform.attribution`, :func:`~bridge.mapping.transform.truncate`,
+:func:`~bridge.mapping.transform.is_skipped`), so what ``bridge check`` validates is what runs. Two things
+matter to the people reading mirrored comments:
+
+* **Who said it.** A mirror is written by bridge's service account, so the body starts with an
+  attribution line rendered from ``comments.attribution`` with ``author``, ``system`` (the display name
+  of the side the comment comes from) and ``record`` ({key, id, url, type} of the record the comment
+  was made on, or is going to).
+* **Nothing silently lost.** A body longer than ``comments.max_length`` is cut and ends with the
+  rendered ``truncation_notice`` (``omitted``: how many characters were cut), never exceeding
+  ``max_length``.
+
+:func:`skip_reason` applies the mapping's *policy* (direction, ITSM channels, skip regexes); echo
+detection (markers, comments already mirrored) is the planner's, because it needs the link state.
+"""
+
+from __future__ import annotations
+
+from bridge.mapping.context import record_context
+from bridge.mapping.schema import CommentRules
+from bridge.mapping.transform import attribution, is_skipped, truncate
+from bridge.model import Comment, Ref, Side
+
+
+def skip_reason(comment: Comment, rules: CommentRules, to_side: Side) -> str | None:
+    """Why the mapping's policy keeps ``comment`` from crossing to ``to_side``, or ``None`` to mirror it."""
+    if rules.direction == "none":
+        return "comments are not mirrored by this mapping"
+    wanted = "to_jira" if to_side is Side.JIRA else "to_itsm"
+    if rules.direction not in ("both", wanted):
+        return f"comments only flow {rules.direction.replace('_', ' ')}"
+    if to_side is Side.JIRA and comment.channel not in rules.from_itsm_channels:
+        return f"channel {comment.channel!r} is not in from_itsm_channels"
+    if is_skipped(comment.body, rules):
+        return "body matches a skip pattern"
+    return None
+
+
+def mirror_body(comment: Comment, rules: CommentRules, *, system: str, record: Ref) -> str:
+    """The text of the mirror of ``comment``: attribution line, a newline, the body; truncated.
+
+    ``record`` is the record the comment was made on (ITSM → Jira) or is going to (Jira → ITSM).
+    Raises :class:`~bridge.mapping.transform.TemplateError` when the attribution or notice template fails.
+    """
+    head = attribution(rules, author=comment.author, system=system, record=record_context(record)).strip()
+    return truncate(f"{head}\n{comment.body}" if head else comment.body, rules)

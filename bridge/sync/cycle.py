@@ -1,0 +1,452 @@
+"""One cycle of one mapping: reconcile → fetch → plan → execute → advance cursors.
+
+:func:`run_cycle` is the only way bridge syncs: ``bridge sync --once`` calls it for each mapping, the
+daemon calls it on a schedule, ``bridge plan`` calls it with ``dry_run=True``.
+
+1. **Reconcile** the journal's pending actions first (a crash, a transient failure): nothing new is
+   planned on top of an action whose fate is unknown.
+2. **Fetch** the changes of each side since its cursor minus an overlap window (default 2 minutes):
+   ONE search per side, whatever the number of links. Items whose ``(id, version)`` was already
+   processed are dropped here, so the overlap costs nothing further.
+3. **Comments** of the changed items only, one batched read per side (new records: all their comments).
+4. **Load** the stored state of the links those items belong to (never of all links), then **plan**
+   (pure) and **execute** (the only writer).
+5. **Advance the cursors** past every change whose actions are done or on the error list; an item with
+   an action still pending holds its side's cursor at its ``updated`` time, so it is read again.
+
+An idle cycle therefore costs exactly one search call per side per mapping, with 10 links or 100,000.
+
+Safety rail: a full read (no cursor) that returns nothing on a side while the mapping has links is a
+:class:`~bridge.errors.SafetyRailError`, never "everything was deleted".
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bridge.errors import LockHeldError, SafetyRailError, StoreError
+from bridge.logging import get_logger
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import condition_fields, template_variables
+from bridge.model import Comment, Issue, Item, Record, Ref, Side
+from bridge.sync.actions import Action
+from bridge.sync.engine import Engine
+from bridge.sync.executor import REJECTED, REPORTED, ActionOutcome, Executor
+from bridge.sync.planner import Plan, pending_record_id, plan
+from bridge.sync.state import Changes, ItemState, LinkState, PlanInput, index_links
+
+log = get_logger(__name__)
+
+#: template names that come from the context bridge builds, not from the record's fields
+_CONTEXT_NAMES = frozenset({"record", "issue", "author", "system", "omitted"})
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw and did; logged as the cycle summary and printed by the CLI."""
+
+    mapping: str
+    cycle_id: str
+    dry_run: bool = False
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    duration: float = 0.0
+    records_seen: int = 0
+    issues_seen: int = 0
+    records_changed: int = 0
+    issues_changed: int = 0
+    actions: list[Action] = field(default_factory=list)
+    outcomes: list[ActionOutcome] = field(default_factory=list)
+    reconciled: list[ActionOutcome] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    acknowledged: int = 0
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    cursors: dict[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def actions_by_kind(self) -> dict[str, int]:
+        return dict(Counter(a.kind for a in self.actions))
+
+    @property
+    def outcomes_by_status(self) -> dict[str, int]:
+        return dict(Counter(o.status for o in [*self.reconciled, *self.outcomes]))
+
+    @property
+    def errors(self) -> int:
+        """New entries on the error list: failed actions, reported conflicts, planning problems."""
+        failed = sum(1 for o in [*self.reconciled, *self.outcomes] if o.status in (REJECTED, REPORTED))
+        return failed + len(self.problems)
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for o in [*self.reconciled, *self.outcomes] if o.holds_cursor)
+
+    def calls_total(self, side: Side) -> int:
+        return sum(self.calls.get(side.value, {}).values())
+
+
+# ------------------------------------------------------------------------------------------ fields
+
+
+def itsm_fields(mapping: MappingSpec) -> list[str]:
+    """The ITSM fields a cycle fetches: rule sources, template variables, route and link fields."""
+    names: set[str] = set(condition_fields(mapping.route.where))
+    for rule in mapping.fields.values():
+        if rule.itsm:
+            names.add(rule.itsm)
+        if rule.template:
+            names |= template_variables(rule.template) - _CONTEXT_NAMES
+    links = mapping.links
+    names |= {n for n in (links.itsm_key_field, links.itsm_url_field, links.link_existing) if n}
+    return sorted(names)
+
+
+def jira_fields(mapping: MappingSpec) -> list[str]:
+    """The Jira fields a cycle fetches: every rule key, notes' trigger fields, summary and resolution."""
+    names = set(mapping.fields) | {note.when_changed for note in mapping.notes_to_itsm} | {"summary", "resolution"}
+    links = mapping.links
+    names |= {n for n in (links.jira_marker_field, links.linked_count_field) if n}
+    return sorted(names)
+
+
+# ------------------------------------------------------------------------------------------ cycle
+
+
+def run_cycle(
+    engine: Engine, mapping: MappingSpec | str, *, dry_run: bool = False, since: datetime | None = None
+) -> CycleReport:
+    """Run one cycle of ``mapping`` (see the module docstring). ``since`` replays a window (backfill)."""
+    spec = engine.mapping(mapping) if isinstance(mapping, str) else mapping
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
+    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
+        started = time.monotonic()
+        before = {side: engine.connectors[side].calls.snapshot() for side in Side}
+        if engine.metrics is not None and not dry_run:
+            engine.metrics.cycle_started(spec.name)
+        ok = False
+        try:
+            _cycle(engine, spec, report, dry_run=dry_run, since=since)
+            ok = True
+        except LockHeldError:
+            if engine.metrics is not None:
+                engine.metrics.leader(spec.name, False)
+            raise
+        finally:
+            report.duration = time.monotonic() - started
+            report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            if engine.metrics is not None and not dry_run:
+                _record_metrics(engine, spec, report, ok=ok)
+        log.info(
+            "cycle finished" if not dry_run else "dry run finished",
+            records_seen=report.records_seen,
+            issues_seen=report.issues_seen,
+            records_changed=report.records_changed,
+            issues_changed=report.issues_changed,
+            actions=report.actions_by_kind,
+            outcomes=report.outcomes_by_status,
+            errors=report.errors,
+            pending=report.pending,
+            calls_itsm=report.calls_total(Side.ITSM),
+            calls_jira=report.calls_total(Side.JIRA),
+            calls=report.calls,
+            duration_ms=round(report.duration * 1000),
+            dry_run=dry_run,
+        )
+    return report
+
+
+#: executor outcome -> the closed set of outcomes :meth:`bridge.metrics.Metrics.action` accepts
+_METRIC_OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed", "reported": "failed"}
+
+
+def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, ok: bool) -> None:
+    """Hand the cycle's figures to the metrics (a failure here never fails the cycle)."""
+    metrics = engine.metrics
+    assert metrics is not None
+    try:
+        metrics.cycle_finished(spec.name, report.duration, ok)
+        for outcome in [*report.reconciled, *report.outcomes]:
+            metrics.action(spec.name, type(outcome.action).__name__, _METRIC_OUTCOMES.get(outcome.status, "pending"))
+        for side in Side:
+            metrics.record_calls(side.value, engine.connectors[side].calls)
+        if engine.store.held_lock(spec.name) is not None:
+            metrics.leader(spec.name, True)
+        metrics.links(spec.name, engine.store.link_count(spec.name))
+        metrics.pending_actions(spec.name, engine.store.journal_counts(spec.name).get("pending", 0))
+        metrics.error_list_size(engine.store.open_error_count())
+    except StoreError as exc:
+        log.warning("could not read the figures for the metrics", error=str(exc))
+
+
+def _executor(engine: Engine, spec: MappingSpec) -> Executor:
+    return Executor(
+        engine.store,
+        engine.connectors,
+        spec,
+        lock=engine.lead(spec.name),
+        stop=engine.stop,
+        clock=engine.clock,
+        backoff_base=engine.options.backoff_base,
+        backoff_cap=engine.options.backoff_cap,
+        jira_fields=jira_fields(spec),
+    )
+
+
+def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: bool, since: datetime | None) -> None:
+    store = engine.store
+    executor = None if dry_run else _executor(engine, spec)
+    if executor is not None:
+        report.reconciled = executor.reconcile()
+
+    cursors = {side: store.get_cursor(spec.name, side) for side in Side}
+    report.cursors = {side.value: value for side, value in cursors.items()}
+    window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
+    records: list[Record] = _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))  # type: ignore[arg-type]
+    issues: list[Issue] = _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))  # type: ignore[arg-type]
+    report.records_seen, report.issues_seen = len(records), len(issues)
+    for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+        if window[side] is None and not items and store.link_count(spec.name):
+            raise SafetyRailError(
+                f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
+                f"{store.link_count(spec.name)} link(s) exist; refusing to treat that as everything deleted "
+                "(check the account's permissions and the mapping's route)"
+            )
+
+    states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
+    by_record, by_issue = index_links(states)
+    changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
+    changed_issues = [i for i in issues if not _processed(i, by_issue.get(i.ref.id))]
+    report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
+    if not changed_records and not changed_issues and executor is not None:
+        _advance(engine, spec, records, issues, cursors, held=set())
+        return
+
+    comments = _comments(engine, changed_records, changed_issues, by_record, window)
+    the_plan = plan(
+        spec,
+        PlanInput(
+            changes=Changes(records=changed_records, issues=changed_issues, comments=comments),
+            links_by_record=by_record,
+            links_by_issue=by_issue,
+            pending_keys=store.pending_keys(spec.name),
+            jira_system=engine.jira.display_name,
+            itsm_system=engine.itsm.display_name,
+        ),
+    )
+    report.actions = list(the_plan.actions)
+    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    if executor is None:
+        return
+    _record_problems(engine, spec, the_plan, [*changed_records, *changed_issues])
+    report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
+    report.outcomes = executor.execute(the_plan.actions)
+
+    held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
+    _mark_processed(engine, spec, changed_records, changed_issues, held)
+    _advance(engine, spec, records, issues, cursors, held)
+
+
+def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
+    if override is not None:
+        return override
+    return cursor - overlap if cursor is not None else None
+
+
+def _dedupe(items: Iterable[Item]) -> list[Item]:
+    """One entry per item id (the newest), oldest first: a paginated search may repeat an item that
+    changed while it was being paged."""
+    by_id: dict[str, Item] = {}
+    for item in items:
+        seen = by_id.get(item.ref.id)
+        if seen is None or item.updated >= seen.updated:
+            by_id[item.ref.id] = item
+    return sorted(by_id.values(), key=lambda i: (i.updated, i.ref.id))
+
+
+def _processed(item: Item, state: LinkState | None) -> bool:
+    """True when this very change of the item (same version) was fully processed by an earlier cycle."""
+    if state is None or not item.version:
+        return False
+    synced = state.issue if item.ref.side is Side.JIRA else state.record_state(item.ref.id)
+    return synced is not None and synced.version == item.version
+
+
+def _comments(
+    engine: Engine,
+    records: Sequence[Record],
+    issues: Sequence[Issue],
+    by_record: Mapping[str, LinkState],
+    window: Mapping[Side, datetime | None],
+) -> dict[str, list[Comment]]:
+    """Comments of the changed items: one batched read per side (two on the ITSM side when there are
+    both linked records, read since the window, and new records, whose whole history is read)."""
+    result: dict[str, list[Comment]] = {}
+    linked = [r.ref for r in records if r.ref.id in by_record]
+    new = [r.ref for r in records if r.ref.id not in by_record]
+    if window[Side.ITSM] is None:
+        linked, new = [], linked + new
+    if linked:
+        result.update(engine.itsm.comments_since(linked, window[Side.ITSM]))
+    if new:
+        result.update(engine.itsm.comments_since(new, None))
+    if issues:
+        result.update(engine.jira.comments_since([i.ref for i in issues], window[Side.JIRA]))
+    return result
+
+
+def _refs_of(action: Action) -> set[str]:
+    ids: set[str] = set()
+    for name in ("record", "target", "origin", "other", "itsm_item", "issue"):
+        ref = getattr(action, name, None)
+        if isinstance(ref, Ref):
+            ids.add(ref.id)
+    record_id = pending_record_id(action)
+    if record_id is not None:
+        ids.add(record_id)
+    return ids
+
+
+def _held_items(
+    outcomes: Iterable[ActionOutcome], by_record: Mapping[str, LinkState], by_issue: Mapping[str, LinkState]
+) -> set[str]:
+    """Ids of items whose change is not settled: every item of a link with an action still pending."""
+    held: set[str] = set()
+    for outcome in outcomes:
+        if outcome.holds_cursor:
+            held |= _refs_of(outcome.action)
+    for item_id in list(held):
+        state = by_record.get(item_id) or by_issue.get(item_id)
+        if state is not None:
+            held.add(state.link.issue.id)
+            held |= {r.id for r in state.link.records}
+    return held
+
+
+def _record_problems(engine: Engine, spec: MappingSpec, the_plan: Plan, changed: Sequence[Item]) -> None:
+    """Planning problems go on the error list (one open entry per item); items planned cleanly this
+    time get theirs resolved."""
+    store = engine.store
+    troubled: set[str] = set()
+    for problem in the_plan.problems:
+        fingerprint = _problem_fingerprint(spec.name, problem.item)
+        troubled.add(fingerprint)
+        store.report_problem(spec.name, fingerprint, "plan_problem", problem.message, item_ref=problem.item.key)
+        log.warning("item could not be planned; on the error list", item=problem.item.key, problem=problem.message)
+    clean = {_problem_fingerprint(spec.name, item.ref) for item in changed} - troubled
+    if clean:
+        store.resolve_problems(spec.name, clean)
+
+
+def _problem_fingerprint(mapping: str, ref: Ref) -> str:
+    return f"problem:{mapping}:{ref.side.value}:{ref.id}"
+
+
+def _mark_processed(
+    engine: Engine, spec: MappingSpec, records: Sequence[Record], issues: Sequence[Issue], held: set[str]
+) -> None:
+    """Remember the version of every linked item whose change is settled, so the overlap skips it."""
+    settled = [i for i in [*records, *issues] if i.ref.id not in held and i.version]
+    if not settled:
+        return
+    states = engine.store.load_link_states(
+        spec.name,
+        [i.ref.id for i in settled if i.ref.side is Side.ITSM],
+        [i.ref.id for i in settled if i.ref.side is Side.JIRA],
+    )
+    by_record, by_issue = index_links(states)
+    with engine.store.transaction():
+        for item in settled:
+            state = (by_issue if item.ref.side is Side.JIRA else by_record).get(item.ref.id)
+            if state is not None:
+                engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, item.version, item.updated)
+
+
+def _advance(
+    engine: Engine,
+    spec: MappingSpec,
+    records: Sequence[Item],
+    issues: Sequence[Item],
+    cursors: Mapping[Side, datetime | None],
+    held: set[str],
+) -> None:
+    """Move each side's cursor to its newest settled change, but never past a held one."""
+    for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+        if not items:
+            continue
+        newest = max(i.updated for i in items)
+        holding = [i.updated for i in items if i.ref.id in held]
+        current = cursors[side]
+        value = newest if current is None else max(current, newest)
+        if holding:
+            value = min(holding)
+        if value != current:
+            try:
+                engine.store.set_cursor(spec.name, side, value)
+            except StoreError:
+                log.error("could not store the cursor; the changes will be read again", side=side.value)
+                raise
+
+
+def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleReport:
+    """``bridge resync REF``: forget the synced values of one link and re-plan it from both sides'
+    current state (read with ``get`` and every comment). Comment pairs are kept, so nothing already
+    mirrored is mirrored again. Cursors are not touched."""
+    link = engine.store.find_link(ref)
+    if link is None:
+        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
+    spec = engine.mapping(link.mapping)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
+    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
+        started = time.monotonic()
+        before = {side: engine.connectors[side].calls.snapshot() for side in Side}
+        try:
+            executor = None if dry_run else _executor(engine, spec)
+            if executor is not None:
+                report.reconciled = executor.reconcile()
+            records: list[Record] = [engine.itsm.get(r, itsm_fields(spec)) for r in link.records]  # type: ignore[misc]
+            issue: Issue = engine.jira.get(link.issue, jira_fields(spec))  # type: ignore[assignment]
+            report.records_seen = report.records_changed = len(records)
+            report.issues_seen = report.issues_changed = 1
+            comments = engine.itsm.comments_since([r.ref for r in records], None)
+            comments.update(engine.jira.comments_since([issue.ref], None))
+            if executor is not None:
+                engine.store.forget_synced(link.id)
+            state = engine.store.link_state(link.id)
+            assert state is not None
+            if dry_run:  # show the plan as if the synced values were forgotten
+                forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
+                state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
+            by_record, by_issue = index_links([state])
+            the_plan = plan(
+                spec,
+                PlanInput(
+                    changes=Changes(records=records, issues=[issue], comments=comments),
+                    links_by_record=by_record,
+                    links_by_issue=by_issue,
+                    pending_keys=engine.store.pending_keys(spec.name),
+                    jira_system=engine.jira.display_name,
+                    itsm_system=engine.itsm.display_name,
+                ),
+            )
+            report.actions = list(the_plan.actions)
+            report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+            if executor is not None:
+                _record_problems(engine, spec, the_plan, [*records, issue])
+                report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
+                report.outcomes = executor.execute(the_plan.actions)
+                held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
+                _mark_processed(engine, spec, records, [issue], held)
+        finally:
+            report.duration = time.monotonic() - started
+            report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+        log.info("link resynced", link=link.id, actions=report.actions_by_kind, outcomes=report.outcomes_by_status)
+    return report
+
+
+__all__ = ["CycleReport", "itsm_fields", "jira_fields", "resync_link", "run_cycle"]

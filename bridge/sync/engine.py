@@ -1,0 +1,101 @@
+"""The engine: the long-lived parts one bridge process syncs with (store, both connectors, mappings).
+
+Built by :func:`bridge.bootstrap.build_engine` (or directly by tests, with the memory connectors), used
+by :func:`bridge.sync.cycle.run_cycle` for one-shot runs and by :mod:`bridge.daemon` alike. It owns the
+**stop flag** (raised by SIGTERM/SIGINT: the executor finishes the current action and stops between
+actions) and the per-mapping locks held through the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bridge.connectors.base import Connector
+from bridge.errors import ConfigError
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.metrics import Metrics
+from bridge.model import Side
+from bridge.store import MappingLock, Store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Tuning knobs of the cycle and the executor.
+
+    ``overlap`` is how far before the cursor each change query starts (vendors' clocks, replication
+    lag and second-granular timestamps make exact high-water marks lose changes). ``backoff_base`` and
+    ``backoff_cap`` (seconds) space the retries of an action that failed transiently.
+    """
+
+    overlap: timedelta = timedelta(minutes=2)
+    backoff_base: float = 30.0
+    backoff_cap: float = 3600.0
+
+
+class Engine:
+    """See the module docstring. ``clock`` is injectable so tests control backoff deadlines;
+    ``metrics`` (optional) receives every cycle's figures (:mod:`bridge.metrics`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        itsm: Connector,
+        jira: Connector,
+        mappings: Iterable[MappingSpec],
+        *,
+        options: EngineOptions | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.itsm = itsm
+        self.jira = jira
+        self.options = options or EngineOptions()
+        self.clock = clock
+        self.stop = threading.Event()
+        self._mappings: dict[str, MappingSpec] = {}
+        for spec in mappings:
+            if spec.name in self._mappings:
+                raise ConfigError(
+                    f"two mappings are named {spec.name!r}", [f"mapping name {spec.name!r} is not unique"]
+                )
+            self._mappings[spec.name] = spec
+
+    @property
+    def connectors(self) -> Mapping[Side, Connector]:
+        return {Side.ITSM: self.itsm, Side.JIRA: self.jira}
+
+    @property
+    def mappings(self) -> list[MappingSpec]:
+        return list(self._mappings.values())
+
+    def enabled_mappings(self) -> list[MappingSpec]:
+        return [m for m in self._mappings.values() if m.enabled]
+
+    def mapping(self, name: str) -> MappingSpec:
+        """The mapping called ``name``; :class:`ConfigError` naming the known ones otherwise."""
+        try:
+            return self._mappings[name]
+        except KeyError:
+            known = ", ".join(sorted(self._mappings)) or "none"
+            raise ConfigError(f"no mapping named {name!r}", [f"known mappings: {known}"]) from None
+
+    def lead(self, mapping: str) -> MappingLock:
+        """Hold the lock of ``mapping`` (kept until :meth:`close`); :class:`LockHeldError` when another has it."""
+        return self.store.acquire_lock(mapping)
+
+    def close(self) -> None:
+        """Release the locks, the database and the connectors' sessions."""
+        try:
+            self.store.close()
+        finally:
+            for connector in (self.itsm, self.jira):
+                connector.close()

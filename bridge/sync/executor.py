@@ -1,0 +1,321 @@
+"""The executor: the only code that writes to a side, one action at a time, crash-safe.
+
+For every action:
+
+1. If its idempotency key is already journaled it is not applied again: ``done`` → skipped,
+   ``failed`` → it is on the error list, ``pending`` → :meth:`Executor.reconcile` owns it.
+2. It is journaled as **pending** (committed) *before* the remote write.
+3. The remote write.
+4. :meth:`~bridge.store.Store.apply_success` marks it done *and* records what it changed (synced
+   values, the new link, the comment pair) in one transaction.
+
+A crash between 2 and 4 leaves a pending row. :meth:`Executor.reconcile` runs before anything else in the
+next cycle and settles each pending row without doing anything twice: a CreateIssue first looks for the
+issue by its marker (``find_by_marker``) and adopts it; an AddComment looks for its comment by marker; a
+SetStatus reads the item's current status first; WriteBackReference and UpdateFields are simply
+repeated (the same values written twice is a no-op on the vendor side). Only when nothing is found is
+the write repeated.
+
+Errors: a :class:`~bridge.errors.TransientError` (the HTTP layer's retries exhausted) leaves the action
+pending with one attempt more and a backoff; :class:`~bridge.errors.PermanentError` and
+:class:`~bridge.errors.NotFoundError` put it on the error list with the vendor's reason while the other
+links keep flowing; :class:`~bridge.errors.AuthError` stops the cycle (the whole side refuses us).
+Anything else is a bug or a crash: it propagates, and the pending row is reconciled next time.
+
+Follow-ups of a create (write-back, status, comments of the new record) address the issue through the
+planner's placeholder (:func:`bridge.sync.planner.pending_issue`); the executor resolves it with the link
+the create stored, and journals the follow-up under the key it was planned with, so a restart
+recognises it. While the create has not succeeded the follow-up waits, pending.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from bridge.connectors.base import Connector, CreateSpec
+from bridge.errors import (
+    AuthError,
+    ConnectorError,
+    NotFoundError,
+    PermanentError,
+    RateLimitedError,
+    WorkflowError,
+)
+from bridge.logging import get_logger
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.model import Item, Ref, Side
+from bridge.store import DONE, FAILED, PENDING, ActionResult, JournalEntry, MappingLock, Store
+from bridge.sync.actions import (
+    Action,
+    AddComment,
+    CreateIssue,
+    LinkExisting,
+    ReportConflict,
+    SetStatus,
+    UpdateFields,
+    WriteBackReference,
+)
+from bridge.sync.planner import pending_record_id, resolve_pending
+
+log = get_logger(__name__)
+
+# Outcome statuses
+APPLIED = "done"  # written now (or adopted after a crash) and recorded
+SKIPPED = "skipped"  # already done before (idempotency key in the journal)
+DEFERRED = "pending"  # transient failure, waits for a later cycle
+BLOCKED = "blocked"  # a follow-up whose create has not succeeded yet
+REJECTED = "failed"  # on the error list
+REPORTED = "reported"  # a conflict put on the error list without any write
+NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
+
+#: Actions that set a state on the target: when the same values are planned again after a done
+#: action of the same key (the value went A → B → A → B), they are applied again. The planner plans
+#: them only when the target differs from what was last synced, so a done key cannot mean "already there".
+REPEATABLE = (UpdateFields, SetStatus, WriteBackReference)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What became of one action."""
+
+    action: Action
+    status: str
+    message: str | None = None
+    journal_id: int | None = None
+    adopted: bool = False
+
+    @property
+    def holds_cursor(self) -> bool:
+        """True when the change behind this action must be read again (not done, not on the error list)."""
+        return self.status in (DEFERRED, NOT_RUN)
+
+
+def backoff(attempts: int, *, base: float, cap: float, retry_after: float | None = None) -> timedelta:
+    """Delay before the next attempt: the vendor's Retry-After if given, else exponential, capped."""
+    if retry_after is not None:
+        return timedelta(seconds=min(max(retry_after, 0.0), cap))
+    return timedelta(seconds=min(base * (2 ** max(attempts, 0)), cap))
+
+
+class Executor:
+    """Applies actions of one mapping. One instance per cycle; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        connectors: Mapping[Side, Connector],
+        mapping: MappingSpec,
+        *,
+        lock: MappingLock | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        backoff_base: float = 30.0,
+        backoff_cap: float = 3600.0,
+        jira_fields: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.mapping = mapping
+        self.lock = lock
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.jira_fields = tuple(jira_fields)
+
+    # ------------------------------------------------------------------------------ entry points
+
+    def reconcile(self) -> list[ActionOutcome]:
+        """Settle every pending action of the mapping that is due (crash leftovers, transient failures)."""
+        outcomes: list[ActionOutcome] = []
+        for entry in self.store.pending_entries(self.mapping.name, due_before=self.clock()):
+            if self.stop.is_set():
+                outcomes.append(ActionOutcome(entry.action, NOT_RUN, journal_id=entry.id))
+                continue
+            outcomes.append(self._run(entry.action, entry, reconciling=True))
+        return outcomes
+
+    def execute(self, actions: Iterable[Action]) -> list[ActionOutcome]:
+        """Apply planned actions in order.
+
+        The whole plan is journaled pending first, in one transaction: if the process dies after the
+        first write, every later action of the plan (e.g. the follow-ups of a create, which the planner
+        plans only once) is still in the journal and is reconciled next time, not forgotten. When the
+        stop flag is raised the remaining actions are left pending (``not_run``).
+        """
+        planned = list(actions)
+        outcomes: dict[int, ActionOutcome] = {}
+        queued: list[tuple[int, Action, JournalEntry]] = []
+        with self.store.transaction():
+            for index, action in enumerate(planned):
+                if isinstance(action, ReportConflict):
+                    outcomes[index] = self._report(action)
+                    continue
+                existing = self.store.journal_entry(action.key)
+                if existing is None or (existing.state == DONE and isinstance(action, REPEATABLE)):
+                    queued.append((index, action, self.store.journal_begin(action, supersede_done=True)))
+                else:
+                    status = {DONE: SKIPPED, FAILED: REJECTED, PENDING: DEFERRED}[existing.state]
+                    outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
+        for index, action, entry in queued:
+            if self.stop.is_set():
+                outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
+            else:
+                outcomes[index] = self._run(action, entry, reconciling=False)
+        return [outcomes[i] for i in range(len(planned))]
+
+    def apply(self, action: Action) -> ActionOutcome:
+        """Apply one action (see :meth:`execute`)."""
+        return self.execute([action])[0]
+
+    def _report(self, action: ReportConflict) -> ActionOutcome:
+        existing = self.store.journal_entry(action.key)
+        if existing is not None:
+            return ActionOutcome(action, REJECTED, existing.last_error, existing.id)
+        error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
+        log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
+        return ActionOutcome(action, REPORTED, action.describe(), error.journal_id)
+
+    # ------------------------------------------------------------------------------ one action
+
+    def _resolve(self, action: Action) -> Action | None:
+        """The action with its placeholder issue replaced by the real one; ``None`` while there is none."""
+        record_id = pending_record_id(action)
+        if record_id is None:
+            return action
+        link = self.store.link_for_record(self.mapping.name, record_id)
+        if link is None:
+            return None
+        return replace(resolve_pending(action, link.issue), link_id=link.id)
+
+    def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
+        if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
+            error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
+            return ActionOutcome(planned, REPORTED, planned.describe(), error.journal_id)
+        action = self._resolve(planned)
+        if action is None:
+            return ActionOutcome(planned, BLOCKED, "waiting for the issue to be created", entry.id)
+        if self.lock is not None:
+            self.lock.check()
+        bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
+        try:
+            result = self._reconcile_write(action) if reconciling else None
+            adopted = result is not None
+            if result is None:
+                result = self._write(action)
+        except AuthError as exc:
+            self.store.journal_retry_later(entry.id, str(exc), self.clock())
+            bound.error("side refused our credentials; stopping the cycle", error=str(exc))
+            raise
+        except (PermanentError, NotFoundError) as exc:
+            message = f"{action.describe()}: {exc}"
+            error = self.store.journal_fail(entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action))
+            bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
+            return ActionOutcome(action, REJECTED, message, entry.id)
+        except ConnectorError as exc:  # TransientError and anything not known to be final
+            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            delay = backoff(entry.attempts, base=self.backoff_base, cap=self.backoff_cap, retry_after=retry_after)
+            self.store.journal_retry_later(entry.id, str(exc), self.clock() + delay)
+            bound.warning("action deferred after a transient failure", error=str(exc), retry_in=delay.total_seconds())
+            return ActionOutcome(action, DEFERRED, str(exc), entry.id)
+        self.store.apply_success(entry.id, action, result)
+        bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
+        return ActionOutcome(action, APPLIED, None, entry.id, adopted=adopted)
+
+    def _connector(self, side: Side) -> Connector:
+        return self.connectors[side]
+
+    def _reconcile_write(self, action: Action) -> ActionResult | None:
+        """After a crash: find what a previous attempt already did; ``None`` when the write must be made."""
+        if isinstance(action, CreateIssue):
+            found = self._connector(Side.JIRA).find_by_marker(self.mapping, action.marker)
+            return _issue_result(found, adopted=True) if found is not None else None
+        if isinstance(action, AddComment):
+            comment = self._connector(action.target.side).find_comment_by_marker(action.target, action.marker)
+            if comment is None:
+                return None
+            return ActionResult(link_id=action.link_id, comment_id=comment.id, remote_id=comment.id, adopted=True)
+        if isinstance(action, SetStatus):
+            current = self._connector(action.target.side).get(action.target, [])
+            if current.status == action.status:
+                return ActionResult(link_id=action.link_id, adopted=True)
+        return None
+
+    def _write(self, action: Action) -> ActionResult:
+        if isinstance(action, CreateIssue):
+            item = self._connector(Side.JIRA).create(
+                CreateSpec(
+                    project=action.project,
+                    issue_type=action.issue_type,
+                    fields=action.fields,
+                    marker=action.marker,
+                    labels=action.labels,
+                    components=action.components,
+                    marker_field=action.marker_field,
+                )
+            )
+            return _issue_result(item, adopted=False)
+        if isinstance(action, LinkExisting):
+            ref = Ref(Side.JIRA, "issue", action.issue_key, action.issue_key)
+            item = self._connector(Side.JIRA).get(ref, self.jira_fields or list(self.mapping.fields))
+            return _issue_result(item, adopted=False)
+        if isinstance(action, UpdateFields):
+            self._connector(action.target.side).update_fields(action.target, action.values)
+            return ActionResult(link_id=action.link_id)
+        if isinstance(action, SetStatus):
+            self._connector(action.target.side).set_status(action.target, action.status, action.fields)
+            return ActionResult(link_id=action.link_id)
+        if isinstance(action, AddComment):
+            comment = self._connector(action.target.side).add_comment(
+                action.target, action.body, channel=action.channel, marker=action.marker, visibility=action.visibility
+            )
+            return ActionResult(link_id=action.link_id, comment_id=comment.id, remote_id=comment.id)
+        if isinstance(action, WriteBackReference):
+            self._connector(action.target.side).write_back_reference(action.target, action.other, action.values)
+            return ActionResult(link_id=action.link_id)
+        raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
+
+
+def _issue_result(item: Item, *, adopted: bool) -> ActionResult:
+    return ActionResult(
+        issue=item.ref,
+        issue_status=item.status,
+        issue_version=item.version,
+        issue_updated=item.updated,
+        issue_fields=dict(item.fields),
+        remote_id=item.ref.id,
+        adopted=adopted,
+    )
+
+
+def _error_kind(exc: ConnectorError) -> str:
+    if isinstance(exc, WorkflowError):
+        return "workflow"
+    if isinstance(exc, NotFoundError):
+        return "not_found"
+    return "rejected"
+
+
+def _item_ref(action: Action) -> str | None:
+    for name in ("target", "record", "issue"):
+        ref = getattr(action, name, None)
+        if isinstance(ref, Ref):
+            return ref.key
+    return None
+
+
+__all__ = [
+    "APPLIED",
+    "BLOCKED",
+    "DEFERRED",
+    "NOT_RUN",
+    "REJECTED",
+    "REPORTED",
+    "SKIPPED",
+    "ActionOutcome",
+    "Executor",
+    "backoff",
+]
