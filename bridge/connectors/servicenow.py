@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -146,6 +147,7 @@ class ServiceNowConnector(Connector):
         page_size: int = 500,
         max_ids_per_query: int = 100,
         integer_fields: Iterable[str] = INTEGER_FIELDS,
+        ca_bundle: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Connect with basic auth (``user`` + ``password``) or an OAuth bearer ``token``.
@@ -178,8 +180,24 @@ class ServiceNowConnector(Connector):
         self.http = HttpClient(
             "servicenow", options, auth=auth, vendor_message=sn_message, counter=self.calls, sleep=sleep,
         )
+        if ca_bundle is not None and options.verify_tls:
+            self.http.session.verify = str(ca_bundle)
         self._key_fields: dict[str, tuple[str, ...]] = {}
         self._people: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> ServiceNowConnector:
+        """Build from the configuration (the whole settings or its ``itsm:`` section)."""
+        section = getattr(settings, "itsm", settings)
+        options = HttpOptions(
+            base_url=section.url,
+            connect_timeout=section.timeout_seconds.connect,
+            read_timeout=section.timeout_seconds.read,
+            verify_tls=section.verify_tls,
+            requests_per_second=section.requests_per_second,
+        )
+        return cls(section.url, user=section.username, password=section.password, token=section.token,
+                   options=options, ca_bundle=section.ca_bundle, **kwargs)
 
     # =================================================================================== helpers
 

@@ -346,3 +346,18 @@ def test_check_reports_an_unreachable_instance() -> None:
     (result,) = connector.check([mapping()])
     assert not result.ok
     assert "reachable" in result.what
+
+
+def test_from_settings_builds_a_working_connector(snow: Snow) -> None:
+    from bridge.settings import ItsmSettings
+
+    section = ItsmSettings(kind="servicenow", url=snow.url, username="svc.bridge",
+                           password=SecretStr("sandbox-password"), timeout_seconds=3)
+    incidents(snow, 1)
+    connector = ServiceNowConnector.from_settings(section)
+    assert (connector.http.options.connect_timeout, connector.http.options.read_timeout) == (3, 3)
+    assert connector.api_user == "svc.bridge"
+    assert len(search(connector)) == 1
+    bearer = ServiceNowConnector.from_settings(ItsmSettings(kind="servicenow", url=snow.url,
+                                                            token=SecretStr(OAUTH_TOKEN)))
+    assert len(search(bearer)) == 1
