@@ -266,8 +266,11 @@ class ServiceNowConnector(Connector):
             if total is not None and total.strip().isdigit():
                 if offset >= int(total):
                     return
-            elif 'rel="next"' not in response.headers.get("Link", "") and not rows:
-                return  # no count and no next link: an empty page is all we have to go by
+            elif "Link" in response.headers:
+                if 'rel="next"' not in response.headers["Link"]:
+                    return  # no count (sysparm_no_count): the Link header says whether a next page exists
+            elif not rows:
+                return  # neither count nor Link header: an empty page is all there is to go by
 
     def _result(self, response: requests.Response) -> Any:
         try:

@@ -126,6 +126,18 @@ def test_acl_drops_rows_after_paging_but_counts_them(snow: Snow) -> None:
     assert hidden.status_code == 404
 
 
+def test_acl_mode_hides_a_share_of_rows(snow: Snow) -> None:
+    rows = seed(snow, 30)
+    snow.app.set_acl(hide_every=3)
+    visible = [r["number"] for r in rows if not snow.app._hidden("incident", r)]
+    assert 0 < len(visible) < 30
+    pages = [get(snow, "/api/now/table/incident", sysparm_limit="7", sysparm_offset=str(offset),
+                 sysparm_query="ORDERBYnumber") for offset in range(0, 30, 7)]
+    assert all(p.headers["X-Total-Count"] == "30" for p in pages)
+    assert [n for p in pages for n in numbers(p)] == visible
+    assert any(len(p.json()["result"]) < 7 for p in pages[:-1])  # short pages while more exist
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
