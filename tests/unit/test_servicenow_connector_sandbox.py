@@ -361,3 +361,22 @@ def test_from_settings_builds_a_working_connector(snow: Snow) -> None:
     bearer = ServiceNowConnector.from_settings(ItsmSettings(kind="servicenow", url=snow.url,
                                                             token=SecretStr(OAUTH_TOKEN)))
     assert len(search(bearer)) == 1
+
+
+def test_the_bootstrap_factory_builds_it_from_the_config_file(snow: Snow, tmp_path: Any) -> None:
+    from bridge.bootstrap import CONNECTOR_FACTORIES
+    from bridge.settings import load_settings
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "jira:\n  url: https://example.atlassian.net\n  email: bridge@example.com\n"
+        f"itsm:\n  kind: servicenow\n  url: {snow.url}\n  username: svc.bridge\n"
+    )
+    settings = load_settings(config, env={"BRIDGE_JIRA__TOKEN": "t", "BRIDGE_ITSM__PASSWORD": "sandbox-password"})
+    incidents(snow, 2)
+    connector = CONNECTOR_FACTORIES["servicenow"](settings)
+    try:
+        assert isinstance(connector, ServiceNowConnector)
+        assert len(search(connector)) == 2
+    finally:
+        connector.close()
