@@ -141,9 +141,27 @@ def _adapter(module: str, cls: str) -> Callable[[Settings], Connector]:
     return factory
 
 
+#: How remote links on Jira issues name the ITSM application (Jira REST "Create or update remote issue link").
+ITSM_APPLICATIONS: dict[str, tuple[str, str]] = {
+    "servicenow": ("com.servicenow", "ServiceNow"),
+    "rt": ("com.bestpractical.rt", "Request Tracker"),
+}
+
+
+def _jira(settings: Settings) -> Connector:
+    """The Jira side: its own section, plus the ITSM's URL and name for the remote links back."""
+    from bridge.connectors.jira import JiraConnector
+
+    return JiraConnector.from_settings(
+        settings.jira,
+        itsm_base_url=settings.itsm.url,
+        itsm_application=ITSM_APPLICATIONS.get(settings.itsm.kind),
+    )
+
+
 CONNECTOR_FACTORIES.update(
     {
-        "jira": _adapter("bridge.connectors.jira", "JiraConnector"),
+        "jira": _jira,
         "servicenow": _adapter("bridge.connectors.servicenow", "ServiceNowConnector"),
         "rt": _adapter("bridge.connectors.rt", "RTConnector"),
         "jsm": _adapter("bridge.connectors.jsm", "JsmConnector"),
