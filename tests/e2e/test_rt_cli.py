@@ -1,8 +1,7 @@
 """`bridge sync` as an operator runs it, with an RT mapping, against a real RT 5 and the Jira sandbox.
 
-The RT connector is built from the configuration file exactly as in production (``itsm.kind: rt``, the
-token from the environment, ``itsm.timezone``); the Jira connector is injected through the documented
-seam (``bridge.bootstrap.CONNECTOR_FACTORIES``) pointing at the sandbox server on 127.0.0.1.
+Both connectors are built from the configuration file exactly as in production (``itsm.kind: rt`` with
+``itsm.timezone``, the Jira sandbox's URL, tokens from the environment); nothing is injected.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
-from bridge.bootstrap import CONNECTOR_FACTORIES
 from bridge.cli import cli
+from bridge.sandbox.jira import BRIDGE_EMAIL, BRIDGE_TOKEN
 from tests.fixtures.jira_sandbox import JiraEnv, start_jira, stop_jira
 
 if TYPE_CHECKING:
@@ -50,9 +49,8 @@ def setup(rt_server: RTServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     jira = start_jira("cloud")
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "jira", lambda settings: jira.connector())
     monkeypatch.setenv("BRIDGE_ITSM__TOKEN", rt_server.tokens["bridge"])
-    monkeypatch.setenv("BRIDGE_JIRA__TOKEN", "unused-the-connector-is-injected")
+    monkeypatch.setenv("BRIDGE_JIRA__TOKEN", BRIDGE_TOKEN)
     queue = rt_server.take_queue()
     example = YAML(typ="safe", pure=True).load(
         (Path(__file__).resolve().parents[2] / "mappings" / "rt-incident-to-bug.yaml").read_text()
@@ -64,7 +62,7 @@ def setup(rt_server: RTServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with (tmp_path / "mappings" / "rt.yaml").open("w") as out:
         YAML(typ="safe", pure=True).dump(example, out)
     (tmp_path / "config.yaml").write_text(
-        f"jira:\n  url: {jira.url}\n  email: bridge@example.com\n"
+        f"jira:\n  url: {jira.url}\n  email: {BRIDGE_EMAIL}\n"
         f"itsm:\n  kind: rt\n  url: {rt_server.url}\n  timezone: {rt_server.timezone}\n"
         f"state:\n  url: sqlite:///{tmp_path / 'bridge.sqlite3'}\n"
         "mappings:\n  directory: mappings\n"
@@ -109,19 +107,6 @@ def test_ticket_to_bug_and_back_through_the_cli(setup: Setup) -> None:
     assert len(setup.issues()) == 1
 
 
-# A `bridge` process whose Jira connector is built from the settings' jira section (the seam again, set in
-# the child process before the CLI starts): the parent can kill it with SIGKILL at any moment.
-CHILD = """
-import sys
-from bridge.bootstrap import CONNECTOR_FACTORIES
-from bridge.connectors.jira import JiraConnector
-CONNECTOR_FACTORIES["jira"] = lambda settings: JiraConnector.from_settings(settings.jira)
-from bridge.cli import main
-sys.argv = ["bridge", *sys.argv[1:]]
-main()
-"""
-
-
 def test_kill_9_mid_sync_and_restart_duplicates_nothing(setup: Setup) -> None:
     import os
     import signal
@@ -130,16 +115,15 @@ def test_kill_9_mid_sync_and_restart_duplicates_nothing(setup: Setup) -> None:
     import time
 
     import bridge
-    from bridge.sandbox.jira import BRIDGE_TOKEN
 
     source = str(Path(bridge.__file__).resolve().parents[1])  # this checkout, whatever is installed
-    env = {**os.environ, "BRIDGE_JIRA__TOKEN": BRIDGE_TOKEN, "PYTHONPATH": source}
+    env = {**os.environ, "PYTHONPATH": source}  # the tokens are in the environment already (fixture)
     tickets = []
     for n in range(6):
         ticket = setup.agent.create_ticket(f"Outage {n}", queue=setup.queue, custom_fields={"Severity": "high"})
         setup.agent.comment(ticket, f"first note {n}")
         tickets.append(ticket)
-    command = [sys.executable, "-c", CHILD, "--config", str(setup.path / "config.yaml"), "sync", "--once"]
+    command = [sys.executable, "-m", "bridge", "--config", str(setup.path / "config.yaml"), "sync", "--once"]
     log = (setup.path / "killed.log").open("w")
     child = subprocess.Popen(command, env=env, cwd=setup.path, start_new_session=True, stdout=log, stderr=log)
     log.close()
