@@ -105,11 +105,12 @@ def _status_line(action: SetStatus, names: Names) -> str:
 
 def _plain(text: str, names: Names, action: object) -> str:
     """``describe()`` texts name a new issue by its pending key; use the real key when it is known."""
-    record = getattr(action, "record", None) or getattr(action, "target", None)
-    if isinstance(record, Ref):
-        issue = names.issue_for_record.get(record.id)
+    ref = getattr(action, "record", None) or getattr(action, "target", None)
+    if isinstance(ref, Ref):
+        record_id = ref.id.removeprefix("pending-key:")
+        issue = names.issue_for_record.get(record_id)
         if issue:
-            text = text.replace(f"pending-key:{record.id}", issue)
+            text = text.replace(f"pending-key:{record_id}", issue)
     return text
 
 
