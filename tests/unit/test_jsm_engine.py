@@ -1,0 +1,124 @@
+"""Whole cycles with Jira Service Management as the ITSM and Jira as the development side.
+
+One sandbox site hosts the service project SUP and the development project OPS (JSM and Jira Software on
+the same site); the JSM connector and the Jira connector both talk to it over real HTTP, the engine runs
+on a real SQLite store. A request becomes a Bug, the developer's comment comes back as an INTERNAL note
+(never a public reply), and the Bug's Done resolves the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.store import Store
+from bridge.sync.cycle import CycleReport, run_cycle
+from bridge.sync.engine import Engine
+from tests.fixtures.jira_sandbox import stop_jira
+from tests.fixtures.jsm_sandbox import JsmEnv, start_jsm
+
+MAPPING: dict[str, Any] = {
+    "name": "jsm-bugs",
+    "route": {"record_type": "SUP", "system": "jsm", "where": {"field": "Request Type", "equals": "Report a bug"}},
+    "target": {"project": "OPS", "issue_type": "Bug", "labels": ["from-jsm"]},
+    "fields": {
+        "summary": {"template": "{{ record.key }}: {{ summary }}"},
+        "priority": {"itsm": "priority"},
+    },
+    "status": {
+        "to_jira": {"Waiting for support": "To Do", "In Progress": "In Progress"},
+        "to_itsm": {
+            "In Progress": "In Progress",
+            "category:done": {"state": "Resolved", "fields": {"resolution": "Done"}},
+        },
+    },
+    "comments": {"to_itsm_channel": "internal", "from_itsm_channels": ["public", "internal"]},
+    "links": {
+        "jira_label": "bridge",
+        "itsm_key_field": "Development issue",
+        "itsm_url_field": "Development issue URL",
+    },
+}
+
+
+class Site:
+    def __init__(self, env: JsmEnv, path: Path) -> None:
+        self.env = env
+        self.spec = MappingSpec.model_validate(MAPPING)
+        self.store = Store.open(f"sqlite:///{path / 'bridge.sqlite3'}")
+        self.jsm = env.jsm()
+        self.jira = env.connector()
+        self.engine = Engine(self.store, self.jsm, self.jira, [self.spec], clock=env.clock)
+
+    def cycle(self) -> CycleReport:
+        self.env.clock.advance(30)
+        return run_cycle(self.engine, self.spec.name)
+
+    def issue(self, key: str) -> dict[str, Any]:
+        return next(i for i in self.env.sandbox.snapshot() if i["key"] == key)
+
+
+@pytest.fixture(params=("cloud", "datacenter"))
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    env = start_jsm(request.param)
+    built = Site(env, tmp_path)
+    try:
+        yield built
+    finally:
+        built.store.close()
+        stop_jira(env)
+
+
+def _is_internal(comment: dict[str, Any]) -> bool:
+    return any(p["key"] == "sd.public.comment" and p["value"].get("internal") for p in comment["properties"])
+
+
+def test_request_to_bug_internal_note_back_and_done_resolves(site: Site) -> None:
+    sandbox = site.env.sandbox
+    request = sandbox.create_request("Login fails with SSO", request_type="Report a bug", priority="High")
+    ignored = sandbox.create_request("New laptop please", request_type="Get IT help")
+    sandbox.reply(request, "It fails since Monday's update", public=True)
+
+    first = site.cycle()
+    assert first.errors == 0, first.problems
+    bugs = [i for i in sandbox.snapshot() if i["project"] == "OPS"]
+    assert len(bugs) == 1  # the "Get IT help" request is not escalated
+    bug = bugs[0]
+    assert bug["summary"] == f"{request}: Login fails with SSO"
+    assert "from-jsm" in bug["labels"]
+    assert len(bug["comments"]) == 1
+    assert "It fails since Monday's update" in bug["comments"][0]["body"]
+    linked = site.issue(request)
+    assert linked["fields"]["customfield_10060"] == bug["key"]
+    assert linked["fields"]["customfield_10061"].endswith(f"/browse/{bug['key']}")
+    assert site.issue(ignored)["fields"].get("customfield_10060") is None
+
+    # The developer comments on the Bug: the request gets an internal note, never a public reply.
+    sandbox.add_comment(bug["key"], "Root cause: expired SAML certificate", as_user="dana")
+    assert site.cycle().errors == 0
+    notes = [c for c in site.issue(request)["comments"] if "expired SAML certificate" in c["body"]]
+    assert len(notes) == 1
+    assert _is_internal(notes[0])
+    assert any(p["key"] == "bridge.origin" for p in notes[0]["properties"])
+    if site.env.mode == "cloud":
+        raw = site.jsm.site._json("GET", f"issue/{request}/comment")
+        by_id = {c["id"]: c for c in raw["comments"]}
+        assert by_id[notes[0]["id"]]["jsdPublic"] is False  # what the portal goes by
+
+    # Done on the Bug resolves the request, with the resolution the JSM screen demands.
+    sandbox.transition(bug["key"], "Done", resolution="Done")
+    assert site.cycle().errors == 0
+    resolved = site.issue(request)
+    assert resolved["status"] == "Resolved"
+    assert resolved["resolution"] == "Done"
+
+    # Nothing echoes: the next cycles plan nothing and write no further comment on either side.
+    counts = (len(site.issue(request)["comments"]), len(site.issue(bug["key"])["comments"]))
+    for _ in range(2):
+        report = site.cycle()
+        assert report.actions == []
+    assert (len(site.issue(request)["comments"]), len(site.issue(bug["key"])["comments"])) == counts
