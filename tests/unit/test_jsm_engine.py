@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bridge.mapping.loader import load_mappings
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport, run_cycle
@@ -122,3 +123,26 @@ def test_request_to_bug_internal_note_back_and_done_resolves(site: Site) -> None
         report = site.cycle()
         assert report.actions == []
     assert (len(site.issue(request)["comments"]), len(site.issue(bug["key"])["comments"])) == counts
+
+
+def test_the_shipped_example_mapping_escalates_a_bug_report(site: Site, tmp_path: Path) -> None:
+    loaded = load_mappings(Path(__file__).parents[2] / "mappings")
+    assert [p for p in loaded.problems if "jsm-request-to-bug" in p.file] == []
+    example = next(m.mapping for m in loaded.mappings if m.mapping.name == "jsm-request-to-bug")
+    assert example.enabled is False  # shipped off: the demo's ITSM is ServiceNow
+    # the sandbox site's development project is OPS; everything else as shipped
+    spec = example.model_copy(update={"enabled": True, "target": example.target.model_copy(update={"project": "OPS"})})
+    engine = Engine(site.store, site.jsm, site.jira, [spec], clock=site.env.clock)
+    sandbox = site.env.sandbox
+    key = sandbox.create_request(
+        "Export to CSV crashes", request_type="Report a bug", priority="High", description="Stack trace attached"
+    )
+    sandbox.create_request("Install Photoshop", request_type="Request new software", priority="High")
+    report = run_cycle(engine, spec.name)
+    assert report.errors == 0, report.problems
+    bugs = [i for i in sandbox.snapshot() if i["project"] == "OPS"]
+    assert [b["summary"] for b in bugs] == [f"{key}: Export to CSV crashes"]
+    assert bugs[0]["description"].startswith("Stack trace attached")
+    assert "Raised by " in bugs[0]["description"]
+    assert bugs[0]["description"].endswith(f"/browse/{key}")  # record.url (DC stores wiki markup: keys escaped)
+    assert site.issue(key)["fields"]["customfield_10060"] == bugs[0]["key"]
