@@ -144,8 +144,7 @@ def test_kill_9_mid_sync_and_restart_duplicates_nothing(setup: Setup) -> None:
     for n, issue in enumerate(sorted(issues, key=lambda i: i["summary"])):
         assert sum(f"first note {n}" in c["body"] for c in issue["comments"]) == 1
     keys = {ticket: setup.agent.custom_field(ticket, "Jira Key") for ticket in tickets}
-    assert all(len(k) <= 1 for k in keys.values())  # never two keys
-    if any(not k for k in keys.values()):
-        # Known gap, reported: the planner writes back references only together with CreateIssue, so a
-        # kill between the create and its follow-ups leaves that ticket without its Jira key for good.
-        pytest.xfail(f"back reference lost to the kill on ticket(s) {[t for t, k in keys.items() if not k]}")
+    # every ticket has exactly its own issue's key: the follow-ups of a create interrupted by the kill are
+    # journaled with it and reconciled after the restart (tests/unit/test_crash_followups.py pins each point)
+    by_summary = {i["summary"]: i["key"] for i in issues}
+    assert keys == {t: [by_summary[f"RT#{t}: Outage {n}"]] for n, t in enumerate(tickets)}
