@@ -474,6 +474,15 @@ class JsmConnector(Connector):
                 *results,
                 CheckResult(False, f"{self.url} has no Jira Service Management", "/rest/servicedeskapi/ answers 404"),
             ]
+        except ConnectorError as exc:
+            return [
+                *results,
+                CheckResult(
+                    False,
+                    f"the service desks of {self.url} cannot be listed: {exc}",
+                    "the account must be a JSM agent (a licensed agent on Cloud)",
+                ),
+            ]
         for project in sorted({m.route.record_type.upper() for m in mappings}):
             chosen = [m for m in mappings if m.route.record_type.upper() == project]
             results.extend(self._check_project(project, desks.get(project), chosen))

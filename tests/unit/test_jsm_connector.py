@@ -306,3 +306,26 @@ def test_from_settings_without_credentials_says_what_to_set(tmp_path: Path) -> N
         JsmConnector.from_settings(_settings(tmp_path, {}))
     assert any("itsm.username" in p for p in caught.value.problems)
     assert any("itsm.token" in p for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(404, "has no Jira Service Management"), (403, "the service desks of")],
+)
+@responses.activate
+def test_check_without_jsm_or_without_agent_rights_says_so(status: int, expected: str) -> None:
+    responses.get(f"{CLOUD}/rest/api/3/myself", json={"accountId": "a1", "displayName": "Agent", "timeZone": "UTC"})
+    responses.get(
+        f"{CLOUD}/rest/servicedeskapi/servicedesk", status=status, json={"errorMessage": "nope", "i18nErrorMessage": {}}
+    )
+    mapping = MappingSpec.model_validate(
+        {
+            "name": "m",
+            "route": {"record_type": "SUP", "system": "jsm"},
+            "target": {"project": "DEV", "issue_type": "Bug"},
+        }
+    )
+    results = connector().check([mapping])
+    assert results[0].ok is True
+    assert results[-1].ok is False
+    assert expected in results[-1].what
