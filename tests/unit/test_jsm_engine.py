@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from bridge.bootstrap import ITSM_APPLICATIONS
 from bridge.mapping.loader import load_mappings
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
-from tests.fixtures.jira_sandbox import stop_jira
+from tests.fixtures.jira_sandbox import start_jira, stop_jira
 from tests.fixtures.jsm_sandbox import JsmEnv, start_jsm
 
 MAPPING: dict[str, Any] = {
@@ -146,3 +147,37 @@ def test_the_shipped_example_mapping_escalates_a_bug_report(site: Site, tmp_path
     assert "Raised by " in bugs[0]["description"]
     assert bugs[0]["description"].endswith(f"/browse/{key}")  # record.url (DC stores wiki markup: keys escaped)
     assert site.issue(key)["fields"]["customfield_10060"] == bugs[0]["key"]
+
+
+def test_two_sites_jsm_cloud_and_jira_data_center(tmp_path: Path) -> None:
+    """The service desk on one site, development on another (here even another deployment)."""
+    jsm_env = start_jsm("cloud")
+    jira_env = start_jira("datacenter", clock=jsm_env.clock)
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.sqlite3'}")
+    try:
+        spec = MappingSpec.model_validate(MAPPING)
+        jira = jira_env.connector(itsm_application=ITSM_APPLICATIONS["jsm"])
+        engine = Engine(store, jsm_env.jsm(), jira, [spec], clock=jsm_env.clock)
+        key = jsm_env.sandbox.create_request("VPN drops", request_type="Report a bug", priority="Highest")
+        assert run_cycle(engine, spec.name).errors == 0
+        bug = next(i for i in jira_env.sandbox.snapshot() if i["project"] == "OPS")
+        assert bug["summary"] == f"{key}: VPN drops"
+        assert [link["application"]["name"] for link in bug["remotelinks"]] == ["Jira Service Management"]
+        assert bug["remotelinks"][0]["object"]["url"] == f"{jsm_env.url}/browse/{key}"
+        request = next(i for i in jsm_env.sandbox.snapshot() if i["key"] == key)
+        assert request["fields"]["customfield_10060"] == bug["key"]
+        assert not [i for i in jsm_env.sandbox.snapshot() if i["project"] == "OPS"]  # nothing on the JSM site
+
+        jira_env.sandbox.add_comment(bug["key"], "Fixed the keepalive", as_user="dana")
+        jira_env.sandbox.transition(bug["key"], "Done", resolution="Done")
+        jsm_env.clock.advance(30)
+        assert run_cycle(engine, spec.name).errors == 0
+        request = next(i for i in jsm_env.sandbox.snapshot() if i["key"] == key)
+        assert request["status"] == "Resolved"
+        notes = [c for c in request["comments"] if "Fixed the keepalive" in c["body"]]
+        assert len(notes) == 1
+        assert _is_internal(notes[0])
+    finally:
+        store.close()
+        stop_jira(jira_env)
+        stop_jira(jsm_env)
