@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -209,3 +210,35 @@ def test_an_unknown_channel_is_a_permanent_error_and_writes_nothing(jsm_env: Jsm
     with pytest.raises(PermanentError):
         jsm_env.jsm().add_comment(ref(jsm_env, key), "x", channel="work_notes", marker=Marker(Side.JIRA, "1"))
     assert next(i for i in jsm_env.sandbox.snapshot() if i["key"] == key)["comments"] == []
+
+
+def test_the_bootstrap_builds_a_working_jsm_connector_from_a_config_file(tmp_path: Path) -> None:
+    from bridge.bootstrap import build_connectors
+    from bridge.connectors.jsm import JsmConnector
+    from bridge.sandbox.jira import BRIDGE_EMAIL, BRIDGE_TOKEN
+    from bridge.settings import load_settings
+    from tests.fixtures.jira_sandbox import stop_jira
+    from tests.fixtures.jsm_sandbox import start_jsm
+
+    env = start_jsm("cloud")
+    try:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"jira:\n  url: {env.url}\n  email: {BRIDGE_EMAIL}\n"
+            f"itsm:\n  kind: jsm\n  url: {env.url}\n  username: {BRIDGE_EMAIL}\n"
+        )
+        settings = load_settings(
+            config, env={"BRIDGE_JIRA__TOKEN": BRIDGE_TOKEN, "BRIDGE_ITSM__PASSWORD": BRIDGE_TOKEN}
+        )
+        built = build_connectors(settings)
+        try:
+            itsm, jira = built[Side.ITSM], built[Side.JIRA]
+            assert isinstance(itsm, JsmConnector)
+            assert jira.itsm_application == ("com.atlassian.servicedesk", "Jira Service Management")  # type: ignore[attr-defined]
+            results = itsm.check([spec()])
+            assert all(r.ok for r in results), [r for r in results if not r.ok]
+        finally:
+            for connector in built.values():
+                connector.close()
+    finally:
+        stop_jira(env)
