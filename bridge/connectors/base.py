@@ -62,7 +62,8 @@ class CallCounter:
             server = server.replace(tzinfo=UTC)
         local = time.time() if received is None else received
         with self._lock:
-            self._clock_offset = server.timestamp() - local
+            # The header truncates to the second: its middle is the best estimate of the server's time.
+            self._clock_offset = server.timestamp() + 0.5 - local
 
     @property
     def clock_offset(self) -> float | None:

@@ -175,15 +175,22 @@ class Store:
         if held is not None:
             return held
         lock: MappingLock
+        path = self.lock_path(mapping)
         if self.dialect == "postgresql":
             lock = AdvisoryLock(mapping, self.engine)
-        elif self._lock_dir is not None:
-            database = Path(self.engine.url.database or "bridge.sqlite3")
-            lock = FileLock(mapping, self._lock_dir / f"{database.name}.{mapping}.lock")
+        elif path is not None:
+            lock = FileLock(mapping, path)
         else:
             lock = MemoryLock(mapping, str(id(self.engine)))
         self._locks[mapping] = lock
         return lock
+
+    def lock_path(self, mapping: str) -> Path | None:
+        """The lock file of ``mapping`` on a SQLite file database (``None`` on PostgreSQL or in memory)."""
+        if self.dialect != "sqlite" or self._lock_dir is None:
+            return None
+        database = Path(self.engine.url.database or "bridge.sqlite3")
+        return self._lock_dir / f"{database.name}.{mapping}.lock"
 
     def release_lock(self, mapping: str) -> None:
         lock = self._locks.pop(mapping, None)
