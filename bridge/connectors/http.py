@@ -151,8 +151,10 @@ class TokenBucket:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                # a hair of tolerance: refilling by exactly the computed delay can leave 0.999…, and a
+                # clock that cannot represent the remaining femtoseconds would then loop forever
+                if self._tokens >= 1 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1)
                     return waited
                 delay = (1 - self._tokens) / self.rate
             self._sleep(delay)

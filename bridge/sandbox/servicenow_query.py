@@ -1,0 +1,226 @@
+"""The encoded-query language of ServiceNow's Table API, as the sandbox evaluates it.
+
+A client that builds encoded queries has to be tested against something that reads them the way an
+instance does, including the parts that surprise people. Sources (named again where they matter):
+
+* [EQ] "Encoded query strings" (docs.servicenow.com, platform-user-interface/c_EncodedQueryStrings) and
+  the ServiceNow SDK's encoded-query guide (servicenow.github.io/sdk/guides/encoded-query-guide):
+  ``field<op>value`` terms joined by ``^`` (AND), ``^OR`` (binds only the terms right before and after
+  it), ``^NQ`` (a new query OR'ed with the previous ones), ``ORDERBY``/``ORDERBYDESC``.
+* [OPS] "Operators available for filters and queries": ``= != < <= > >= IN NOT IN LIKE NOT LIKE
+  STARTSWITH ENDSWITH ISEMPTY ISNOTEMPTY ANYTHING``; text matching is case-insensitive.
+* [SN-T] Table API GET (Geneva): an invalid part of ``sysparm_query`` (e.g. an unknown field) is
+  silently ignored and the rest runs, so a misspelt field returns *more* rows.
+* Community, "Not all scripted queries can be safely converted to an encoded query" (2016): there is
+  no escape for ``^`` inside a value — it always splits the term. The sandbox does the same.
+* NULL semantics of the underlying SQL: ``field!=x`` and ``fieldNOT INx,y`` do not select records
+  whose field is empty (the well known "is not" gotcha of list filters); ``<``/``>`` never match empty.
+
+Comparison depends on the field's type as the dictionary (``sys_dictionary.internal_type``) says:
+integers compare as numbers, date-times as ``yyyy-MM-dd HH:mm:ss`` UTC instants, everything else as
+case-insensitive text (the default collation of ServiceNow's MySQL/MariaDB databases).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+#: operators longest first, so ``<=`` wins over ``<`` and ``NOT IN`` over ``IN`` [OPS]
+_OPERATORS = (
+    "ISNOTEMPTY",
+    "ISEMPTY",
+    "ANYTHING",
+    "STARTSWITH",
+    "ENDSWITH",
+    "NOT LIKE",
+    "NOTLIKE",
+    "NOT IN",
+    "LIKE",
+    "IN",
+    "!=",
+    ">=",
+    "<=",
+    "=",
+    "<",
+    ">",
+)
+_TERM = re.compile(r"^(?P<field>[a-z0-9_]+(?:\.[a-z0-9_]+)*)(?P<rest>.*)$", re.DOTALL)
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One ``field<op>value`` term."""
+
+    field: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed encoded query: OR of groups (``^NQ``), each an AND of clauses, each an OR of atoms."""
+
+    groups: tuple[tuple[tuple[Atom, ...], ...], ...]
+    order: tuple[tuple[str, bool], ...]  # (field, descending)
+    ignored: tuple[str, ...] = ()
+
+
+FieldType = Callable[[str], str | None]
+"""Returns a field's internal type (``integer``, ``glide_date_time``, ``boolean``, ``string``…) or
+``None`` when the table has no such field."""
+
+
+def parse(text: str | None, field_type: FieldType) -> Query:
+    """Parse ``sysparm_query``. Unknown fields and unreadable terms are dropped, never an error [SN-T]."""
+    if not text:
+        return Query(groups=((),), order=())
+    groups: list[tuple[tuple[Atom, ...], ...]] = []
+    order: list[tuple[str, bool]] = []
+    ignored: list[str] = []
+    for group_text in text.split("^NQ"):
+        clauses: list[list[Atom]] = []
+        for raw in group_text.split("^"):
+            is_or = raw.startswith("OR") and bool(clauses) and not raw.startswith("ORDERBY")
+            term = raw[2:] if is_or else raw
+            if term in ("", "EQ"):
+                continue  # ``^EQ`` ends a query built by the list UI
+            if term.startswith("ORDERBYDESC"):
+                if field_type(term[len("ORDERBYDESC"):]) is not None:
+                    order.append((term[len("ORDERBYDESC"):], True))
+                continue
+            if term.startswith("ORDERBY"):
+                if field_type(term[len("ORDERBY"):]) is not None:
+                    order.append((term[len("ORDERBY"):], False))
+                continue
+            atom = _atom(term, field_type)
+            if atom is None:
+                ignored.append(term)
+                continue
+            if is_or:
+                clauses[-1].append(atom)
+            else:
+                clauses.append([atom])
+        groups.append(tuple(tuple(c) for c in clauses))
+    return Query(groups=tuple(groups), order=tuple(order), ignored=tuple(ignored))
+
+
+def _atom(term: str, field_type: FieldType) -> Atom | None:
+    match = _TERM.match(term)
+    if not match:
+        return None
+    field, rest = match.group("field"), match.group("rest")
+    if field_type(field) is None:
+        return None  # [SN-T] invalid field: the term is ignored, the rest of the query runs
+    for op in _OPERATORS:
+        if rest.startswith(op):
+            value = rest[len(op):]
+            if op in ("ISEMPTY", "ISNOTEMPTY", "ANYTHING") and value:
+                return None
+            return Atom(field, "NOT LIKE" if op == "NOTLIKE" else op, value)
+    return None
+
+
+# ------------------------------------------------------------------------------------- evaluation
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """``yyyy-MM-dd HH:mm:ss`` (or just the date) as UTC, the only literal form taken as UTC [SN-T]."""
+    for fmt in (DATE_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _key(value: str, kind: str) -> object | None:
+    """A comparable form of ``value`` for the field type; ``None`` for empty (SQL NULL)."""
+    if value == "":
+        return None
+    if kind == "integer":
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if kind in ("glide_date_time", "glide_date"):
+        return parse_datetime(value)
+    return value.lower()
+
+
+def _atom_matches(atom: Atom, record: Mapping[str, str], field_type: FieldType) -> bool:
+    kind = field_type(atom.field) or "string"
+    raw = record.get(atom.field, "") or ""
+    op = atom.op
+    if op == "ANYTHING":
+        return True
+    if op == "ISEMPTY":
+        return raw == ""
+    if op == "ISNOTEMPTY":
+        return raw != ""
+    actual = _key(raw, kind)
+    if op in ("IN", "NOT IN"):
+        options = [_key(v, kind) for v in atom.value.split(",")]
+        if actual is None:
+            # NULL IN (…) is never true, NULL NOT IN (…) is never true either; an empty option selects empty
+            return op == "IN" and "" in atom.value.split(",")
+        inside = actual in options
+        return inside if op == "IN" else not inside
+    if op in ("LIKE", "NOT LIKE", "STARTSWITH", "ENDSWITH"):
+        needle = atom.value.lower()
+        text = raw.lower()
+        if op == "LIKE":
+            return needle in text
+        if op == "NOT LIKE":
+            return raw != "" and needle not in text
+        return text.startswith(needle) if op == "STARTSWITH" else text.endswith(needle)
+    expected = _key(atom.value, kind)
+    if op == "=":
+        if atom.value == "":
+            return raw == ""
+        return actual is not None and actual == expected
+    if op == "!=":
+        if atom.value == "":
+            return raw != ""
+        return actual is not None and actual != expected
+    if actual is None or expected is None:
+        return False
+    try:
+        return {
+            "<": actual < expected,  # type: ignore[operator]
+            "<=": actual <= expected,  # type: ignore[operator]
+            ">": actual > expected,  # type: ignore[operator]
+            ">=": actual >= expected,  # type: ignore[operator]
+        }[op]
+    except TypeError:
+        return False
+
+
+def evaluate(query: Query, record: Mapping[str, str], field_type: FieldType) -> bool:
+    """Whether ``record`` (raw string values) satisfies ``query``."""
+    return any(
+        all(any(_atom_matches(atom, record, field_type) for atom in clause) for clause in group)
+        for group in query.groups
+    )
+
+
+def sort_key(query: Query, field_type: FieldType) -> list[tuple[Callable[[Mapping[str, str]], object], bool]]:
+    """Sort keys for ``query.order`` (empty values first, as NULLs sort first in MySQL ascending)."""
+
+    def make(field: str) -> Callable[[Mapping[str, str]], object]:
+        kind = field_type(field) or "string"
+
+        def key(record: Mapping[str, str]) -> object:
+            value = _key(record.get(field, "") or "", kind)
+            if value is None:
+                return (0, "")
+            if isinstance(value, datetime):
+                return (1, value.timestamp())
+            return (1, value)
+
+        return key
+
+    return [(make(field), desc) for field, desc in query.order]

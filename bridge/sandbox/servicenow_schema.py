@@ -1,0 +1,199 @@
+"""The slice of a ServiceNow instance's dictionary the sandbox serves: tables, field types, choices, users.
+
+Only what bridge reads, writes or checks (``bridge doctor``) is here, with the types the real dictionary
+gives those fields, because the type decides how an encoded query compares values (integers as numbers,
+date-times as instants, the rest as text). Sources: the ServiceNow ITSM data model as the
+ansible-collections/servicenow.itsm modules use it ([ITSM] ``plugins/module_utils/incident.py``,
+``change_request.py``), the Table API docs [SN-T], and VENDOR_API_NOTES.md §13 for states and close codes.
+"""
+
+from __future__ import annotations
+
+STRING = "string"
+INTEGER = "integer"
+BOOLEAN = "boolean"
+DATETIME = "glide_date_time"
+REFERENCE = "reference"
+JOURNAL = "journal_input"
+GUID = "GUID"
+
+# field -> (internal_type, column_label, referenced table)
+FieldDef = tuple[str, str, str | None]
+
+_SYS: dict[str, FieldDef] = {
+    "sys_id": (GUID, "Sys ID", None),
+    "sys_created_on": (DATETIME, "Created", None),
+    "sys_created_by": (STRING, "Created by", None),
+    "sys_updated_on": (DATETIME, "Updated", None),
+    "sys_updated_by": (STRING, "Updated by", None),
+    "sys_mod_count": (INTEGER, "Updates", None),
+}
+
+_TASK: dict[str, FieldDef] = {
+    **_SYS,
+    "sys_class_name": (STRING, "Task type", None),
+    "number": (STRING, "Number", None),
+    "short_description": (STRING, "Short description", None),
+    "description": (STRING, "Description", None),
+    "state": (INTEGER, "State", None),
+    "priority": (INTEGER, "Priority", None),
+    "impact": (INTEGER, "Impact", None),
+    "urgency": (INTEGER, "Urgency", None),
+    "active": (BOOLEAN, "Active", None),
+    "assignment_group": (REFERENCE, "Assignment group", "sys_user_group"),
+    "assigned_to": (REFERENCE, "Assigned to", "sys_user"),
+    "opened_at": (DATETIME, "Opened", None),
+    "opened_by": (REFERENCE, "Opened by", "sys_user"),
+    "closed_at": (DATETIME, "Closed", None),
+    "close_notes": (STRING, "Close notes", None),
+    "comments": (JOURNAL, "Additional comments", None),
+    "work_notes": (JOURNAL, "Work notes", None),
+    "correlation_id": (STRING, "Correlation ID", None),
+    "correlation_display": (STRING, "Correlation display", None),
+}
+
+TABLES: dict[str, dict[str, FieldDef]] = {
+    "incident": {
+        **_TASK,
+        "caller_id": (REFERENCE, "Caller", "sys_user"),
+        "category": (STRING, "Category", None),
+        "subcategory": (STRING, "Subcategory", None),
+        "incident_state": (INTEGER, "Incident state", None),
+        "severity": (INTEGER, "Severity", None),
+        "hold_reason": (INTEGER, "On hold reason", None),
+        "close_code": (STRING, "Resolution code", None),
+        "resolved_at": (DATETIME, "Resolved", None),
+        "resolved_by": (REFERENCE, "Resolved by", "sys_user"),
+        "reopen_count": (INTEGER, "Reopen count", None),
+    },
+    "change_request": {
+        **_TASK,
+        "type": (STRING, "Type", None),
+        "risk": (INTEGER, "Risk", None),
+        "requested_by": (REFERENCE, "Requested by", "sys_user"),
+        "start_date": (DATETIME, "Planned start date", None),
+        "end_date": (DATETIME, "Planned end date", None),
+        "close_code": (STRING, "Close code", None),
+        "on_hold": (BOOLEAN, "On hold", None),
+        "on_hold_reason": (STRING, "On hold reason", None),
+    },
+    "sys_journal_field": {
+        "sys_id": (GUID, "Sys ID", None),
+        "element": (STRING, "Element", None),
+        "element_id": (STRING, "Element ID", None),
+        "name": (STRING, "Name", None),
+        "value": (STRING, "Value", None),
+        "sys_created_on": (DATETIME, "Created", None),
+        "sys_created_by": (STRING, "Created by", None),
+    },
+    "sys_user": {
+        **_SYS,
+        "user_name": (STRING, "User ID", None),
+        "name": (STRING, "Name", None),
+        "first_name": (STRING, "First name", None),
+        "last_name": (STRING, "Last name", None),
+        "email": (STRING, "Email", None),
+        "active": (BOOLEAN, "Active", None),
+        "time_zone": (STRING, "Time zone", None),
+    },
+    "sys_user_group": {
+        **_SYS,
+        "name": (STRING, "Name", None),
+        "description": (STRING, "Description", None),
+        "active": (BOOLEAN, "Active", None),
+    },
+    "sys_choice": {
+        **_SYS,
+        "name": (STRING, "Table", None),
+        "element": (STRING, "Element", None),
+        "value": (STRING, "Value", None),
+        "label": (STRING, "Label", None),
+        "sequence": (INTEGER, "Sequence", None),
+        "inactive": (BOOLEAN, "Inactive", None),
+        "language": (STRING, "Language", None),
+    },
+    "sys_dictionary": {
+        **_SYS,
+        "name": (STRING, "Table", None),
+        "element": (STRING, "Column name", None),
+        "column_label": (STRING, "Column label", None),
+        "internal_type": (STRING, "Type", None),
+        "reference": (STRING, "Reference", None),
+        "max_length": (INTEGER, "Max length", None),
+        "mandatory": (BOOLEAN, "Mandatory", None),
+        "active": (BOOLEAN, "Active", None),
+    },
+}
+
+#: the field whose value stands for a record when another record references it
+DISPLAY_FIELD = {
+    "sys_user": "name",
+    "sys_user_group": "name",
+    "incident": "number",
+    "change_request": "number",
+    "sys_journal_field": "value",
+    "sys_choice": "label",
+    "sys_dictionary": "column_label",
+}
+
+NUMBER_PREFIX = {"incident": ("INC", 10000), "change_request": ("CHG", 30000)}
+
+# (table, element) -> [(value, label)] — VENDOR_API_NOTES.md §13
+CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("incident", "state"): [
+        ("1", "New"), ("2", "In Progress"), ("3", "On Hold"), ("6", "Resolved"), ("7", "Closed"), ("8", "Canceled"),
+    ],
+    ("incident", "hold_reason"): [
+        ("1", "Awaiting Caller"), ("3", "Awaiting Problem"), ("4", "Awaiting Vendor"), ("5", "Awaiting Change"),
+    ],
+    ("incident", "close_code"): [
+        # current out-of-box values (Tokyo and later) …
+        ("Duplicate", "Duplicate"), ("Known error", "Known error"),
+        ("No resolution provided", "No resolution provided"), ("Resolved by caller", "Resolved by caller"),
+        ("Resolved by change", "Resolved by change"), ("Resolved by problem", "Resolved by problem"),
+        ("Resolved by request", "Resolved by request"), ("Solution provided", "Solution provided"),
+        ("Workaround provided", "Workaround provided"), ("User error", "User error"),
+        # … and the legacy ones older instances still carry
+        ("Solved (Work Around)", "Solved (Work Around)"), ("Solved (Permanently)", "Solved (Permanently)"),
+        ("Solved Remotely (Work Around)", "Solved Remotely (Work Around)"),
+        ("Solved Remotely (Permanently)", "Solved Remotely (Permanently)"),
+        ("Not Solved (Not Reproducible)", "Not Solved (Not Reproducible)"),
+        ("Not Solved (Too Costly)", "Not Solved (Too Costly)"),
+        ("Closed/Resolved by Caller", "Closed/Resolved by Caller"),
+    ],
+    ("change_request", "state"): [
+        ("-5", "New"), ("-4", "Assess"), ("-3", "Authorize"), ("-2", "Scheduled"), ("-1", "Implement"),
+        ("0", "Review"), ("3", "Closed"), ("4", "Canceled"),
+    ],
+    ("change_request", "close_code"): [
+        ("successful", "Successful"), ("successful_issues", "Successful with issues"),
+        ("unsuccessful", "Unsuccessful"),
+    ],
+    ("change_request", "type"): [("standard", "Standard"), ("normal", "Normal"), ("emergency", "Emergency")],
+    ("change_request", "on_hold_reason"): [
+        ("awaiting_info", "Awaiting Information"), ("awaiting_approval", "Awaiting Approval"),
+    ],
+}
+for _table in ("incident", "change_request"):
+    for _element in ("priority", "impact", "urgency"):
+        CHOICES[(_table, _element)] = [("1", "1 - Critical" if _element == "priority" else "1 - High"),
+                                       ("2", "2 - High" if _element == "priority" else "2 - Medium"),
+                                       ("3", "3 - Moderate" if _element == "priority" else "3 - Low")]
+        if _element == "priority":
+            CHOICES[(_table, _element)] += [("4", "4 - Low"), ("5", "5 - Planning")]
+CHOICES[("change_request", "risk")] = [("1", "Very High"), ("2", "High"), ("3", "Moderate"), ("4", "Low")]
+
+#: seeded people: user_name -> display name
+USERS = {
+    "svc.bridge": "Bridge Integration",
+    "admin": "System Administrator",
+    "sam.support": "Sam Support",
+    "carol.caller": "Carol Caller",
+    "chris.change": "Chris Change",
+}
+GROUPS = ("Application Support L3", "Service Desk", "Change Advisory Board", "Network")
+
+
+def field_type(table: str, field: str) -> str | None:
+    """The internal type of ``table.field``, ``None`` when the field does not exist."""
+    return TABLES.get(table, {}).get(field, (None, "", None))[0]
