@@ -65,6 +65,7 @@ class Daemon:
         metrics_bind: str | None = None,
         health: HealthState | None = None,
         environ: Mapping[str, str] | None = None,
+        takeover_grace_seconds: float | None = None,
     ) -> None:
         self.engine = engine
         self.interval = float(interval_seconds)
@@ -74,6 +75,8 @@ class Daemon:
         self.runs = 0
         self.last: dict[str, CycleReport | BaseException] = {}
         self.standby: set[str] = set()
+        #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
+        self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
         if metrics_bind is not None and engine.metrics is None:
             engine.metrics = Metrics(interval_seconds=self.interval)
@@ -135,7 +138,26 @@ class Daemon:
             )
         return "; ".join(parts)
 
+    def _take_over(self, name: str) -> BaseException | None:
+        """A standby tries the lock; when it gets it, it waits ``takeover_grace`` before writing.
+
+        The lock frees the instant the leader dies, but a request the leader sent just before may still
+        be processed by the vendor (a server finishes what it received). Reconciling at once could miss
+        that write and repeat it; a short wait lets it land, so the marker search finds it.
+        """
+        try:
+            self.engine.lead(name)
+        except (LockHeldError, StoreError) as exc:
+            return exc
+        log.info("lock free: taking the mapping over after a grace period", grace_seconds=self.takeover_grace)
+        self._stopping.wait(self.takeover_grace)
+        return None
+
     def _one(self, name: str) -> CycleReport | BaseException:
+        if name in self.standby:
+            refused = self._take_over(name)
+            if isinstance(refused, LockHeldError):
+                return refused
         try:
             report = run_cycle(self.engine, name)
         except LockHeldError as exc:
