@@ -218,3 +218,37 @@ def test_doctor_on_postgresql_names_the_replica_holding_the_lock(
     assert "from 127.0.0.1" in line
     assert postgres_url.split("@")[0].split(":")[-1] not in result.output  # the password stays masked
 
+
+
+def test_doctor_against_both_sandboxes_with_the_real_connectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jira: JiraEnv
+) -> None:
+    from bridge.sandbox.server import SandboxServer
+    from bridge.sandbox.servicenow import API_PASSWORD, API_USER, ServiceNowSandbox
+
+    for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BRIDGE_JIRA__TOKEN", "sandbox-api-token")
+    snow = SandboxServer(ServiceNowSandbox()).start()
+    try:
+        write_mapping(tmp_path, {**MAPPING, "route": {"record_type": "incident",
+                                                       "where": {"field": "category", "equals": "software"}}})
+        write_config(tmp_path, jira.url)
+        config = (tmp_path / "config.yaml").read_text()
+        config = config.replace(
+            "url: https://itsm.example\n  username: bridge", f"url: {snow.url}\n  username: {API_USER}"
+        )
+        (tmp_path / "config.yaml").write_text(config)
+        monkeypatch.setenv("BRIDGE_ITSM__PASSWORD", API_PASSWORD)
+        result = bridge(tmp_path, "doctor")
+        assert result.exit_code == 0, result.output
+        assert f"✔ ServiceNow {snow.url}: reachable and authenticated" in result.output
+        assert "✔ table incident readable" in result.output
+        assert result.output.count("✔ clock agrees with this host") == 2  # both vendors' Date headers
+        monkeypatch.setenv("BRIDGE_ITSM__PASSWORD", "not-the-password-42")
+        refused = bridge(tmp_path, "doctor")
+        assert refused.exit_code == 3, refused.output
+        assert lines_with(refused.output, f"✖ ServiceNow {snow.url}: authentication")
+        assert "not-the-password-42" not in refused.output
+    finally:
+        snow.stop()
