@@ -125,6 +125,13 @@ def known_fields(system: System, record_type: str) -> frozenset[str] | None:
     return None
 
 
+def is_dot_walk(system: System, name: str, known: frozenset[str] | set[str]) -> bool:
+    """ServiceNow ``reference.field`` (``assignment_group.name``): the Table API reads through a known
+    reference; the referenced table's fields are the instance's business, so any is accepted."""
+    head, dot, tail = name.partition(".")
+    return system == "servicenow" and bool(dot and tail) and head in known
+
+
 def is_custom_field(system: System, name: str) -> bool:
     """Instance-specific fields that no list can know: ServiceNow ``u_*``, RT ``CF.*``/``CF_*``."""
     if system == "servicenow":
