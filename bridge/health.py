@@ -99,6 +99,8 @@ class HealthState:
         self._lock = threading.Lock()
         self._enabled: list[str] = sorted(set(mappings))
         self._standby: set[str] = set()
+        #: when this replica took a mapping over from standby: its start grace period begins again there
+        self._led_since: dict[str, float] = {}
         self._mappings: dict[str, _MappingHealth] = {}
 
     @property
@@ -112,12 +114,14 @@ class HealthState:
 
     def set_standby(self, mapping: str, standby: bool) -> None:
         """Mark ``mapping`` as led by another replica (or no longer). A standby mapping is shown, not
-        judged: a replica waiting for its turn is doing its job, and a probe must not restart it."""
+        judged: a replica waiting for its turn is doing its job, and a probe must not restart it. A
+        mapping taken over gets the start grace period again: its first cycle may work off a backlog."""
         with self._lock:
             if standby:
                 self._standby.add(mapping)
-            else:
+            elif mapping in self._standby:
                 self._standby.discard(mapping)
+                self._led_since[mapping] = self.clock()
 
     def cycle_finished(self, mapping: str, ok: bool, at: float | None = None) -> None:
         """Record a finished cycle; ``ok`` as for :meth:`bridge.metrics.Metrics.cycle_finished`."""
@@ -135,6 +139,7 @@ class HealthState:
         with self._lock:
             enabled = list(self._enabled)
             standby = set(self._standby)
+            led_since = dict(self._led_since)
             entries = {
                 name: _MappingHealth(e.last_cycle, e.last_ok, e.last_success) for name, e in self._mappings.items()
             }
@@ -149,13 +154,15 @@ class HealthState:
         starting: list[str] = []
         for name in judged:
             entry = entries.get(name, _MappingHealth())
-            if entry.last_success is not None:
+            since = led_since.get(name, self.started)
+            if entry.last_success is not None and entry.last_success >= since:
                 age = now - entry.last_success
                 if age > limit:
                     problems.append(f"{name}: last successful cycle {age:.0f}s ago (limit {limit:.0f}s)")
-            elif now - self.started > limit:
+            elif now - since > limit:
+                event = "start" if name not in led_since else "taking it over"
                 problems.append(
-                    f"{name}: no successful cycle in {now - self.started:.0f}s since start (limit {limit:.0f}s)"
+                    f"{name}: no successful cycle in {now - since:.0f}s since {event} (limit {limit:.0f}s)"
                 )
             else:
                 starting.append(name)

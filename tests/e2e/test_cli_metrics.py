@@ -1,4 +1,5 @@
-"""``bridge sync --once --textfile PATH``: the one-shot run's metrics for node_exporter's textfile
+"""Metrics through the CLI: ``bridge run`` serving ``/metrics`` and ``/healthz`` on ``metrics.bind``, and
+``bridge sync --once --textfile PATH`` writing the one-shot run's metrics for node_exporter's textfile
 collector, with the last success remembered across runs by the state store."""
 
 from __future__ import annotations
@@ -103,3 +104,43 @@ def test_an_unwritable_textfile_fails_the_run_with_the_config_code(world: World)
     assert result.exit_code == 2
     assert "could not write the metrics textfile" in result.output
     assert world.store.mapping_statuses()["incidents"].last_ok is True  # the sync itself happened
+
+
+def test_run_serves_metrics_and_health_on_the_configured_address(world: World) -> None:
+    import json
+    import os
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = world.path / "config.yaml"
+    config.write_text(config.read_text() + f"metrics:\n  bind: 127.0.0.1:{port}\n")
+    record = world.incident(state="2")
+    scraped: dict[str, bytes] = {}
+
+    def scrape_then_stop(operation: str, ref: object) -> None:
+        if operation == "write_back_reference":  # mid-cycle: the server is up while the daemon works
+            for path in ("/metrics", "/healthz"):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                    scraped[path] = answer.read()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    world.itsm.after_write = scrape_then_stop
+    result = bridge(world, "run")
+    assert result.exit_code == 0, result.output
+    assert world.issue_of(record) == "OPS-1"
+    families = {f.name: f for f in text_string_to_metric_families(scraped["/metrics"].decode())}
+    [interval] = families["bridge_schedule_interval_seconds"].samples
+    assert interval.value == 300  # the configured schedule
+    [running] = [s for s in families["bridge_cycle_running"].samples if s.labels == {"mapping": "incidents"}]
+    assert running.value == 1  # scraped during the first cycle
+    health = json.loads(scraped["/healthz"])
+    assert health["status"] == "starting"
+    assert health["interval_s"] == 300
+    with socket.socket() as again:  # the daemon freed the port on its way out (a restart can listen again)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
