@@ -158,6 +158,11 @@ class Daemon:
             refused = self._take_over(name)
             if isinstance(refused, LockHeldError):
                 return refused
+            if refused is None:  # the lock is ours: from now on this replica leads, even if the cycle fails
+                self.standby.discard(name)
+                if self.engine.metrics is not None:
+                    self.engine.metrics.leader(name, True)
+                log.info("took over the mapping: now syncing it")
         try:
             report = run_cycle(self.engine, name)
         except LockHeldError as exc:
@@ -183,7 +188,7 @@ class Daemon:
         except Exception as exc:
             log.exception("unexpected error in a cycle, please report it")
             return exc
-        if name in self.standby:
+        if name in self.standby:  # it took the lock inside the cycle (no takeover grace was asked for)
             log.info("took over the mapping: now syncing it")
             self.standby.discard(name)
         return report

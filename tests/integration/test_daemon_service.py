@@ -208,3 +208,30 @@ def test_systemd_hears_ready_status_watchdog_and_stopping(world: World, tmp_path
         assert systemd.until("STOPPING=1")
     finally:
         systemd.sock.close()
+
+
+def test_a_replica_that_took_over_leads_even_when_its_first_cycle_fails(world: World) -> None:
+    from bridge.errors import TransientError
+
+    other = Store.open(world.url)
+    replica = Engine(other, world.itsm, world.jira, [world.spec], clock=world.clock)
+    world.engine.lead("incidents")
+    daemon = Daemon(replica, interval_seconds=3600, takeover_grace_seconds=0, metrics_bind="127.0.0.1:0")
+    try:
+        daemon.decide_leadership()
+        assert daemon.standby == {"incidents"}
+        world.store.release_lock("incidents")  # the leader goes away
+        world.itsm.fail_next("search_changed", TransientError("itsm down", side="itsm", status=503))
+        result = daemon.run_all()["incidents"]
+        assert isinstance(result, TransientError)
+        assert daemon.standby == set()
+        assert "leader of 1 of 1 mapping(s)" in daemon.status_line()
+        assert "0 ok, 1 failed" in daemon.status_line()
+        body = daemon.health.check().body
+        assert body["mappings"]["incidents"]["standby"] is False
+        assert body["mappings"]["incidents"]["ok"] is False
+        assert replica.metrics is not None
+        exposed = replica.metrics.exposition().decode()
+        assert 'bridge_leader{mapping="incidents"} 1.0' in exposed
+    finally:
+        other.close()
