@@ -108,9 +108,9 @@ def _advisory_holder(store: Store, mapping: str) -> LockHolder:
         raise StoreError(f"cannot read pg_locks: {_reason(exc)}") from None
     if row is None:
         return LockHolder(mapping, held=False, where="advisory lock")
-    client = row.client or "local socket"
-    return LockHolder(mapping, True, int(row.pid), row.application_name or None, client, row.backend_start,
-                      "advisory lock")
+    # client_addr is NULL over a Unix socket, and for sessions of other roles without pg_read_all_stats
+    return LockHolder(mapping, True, int(row.pid), row.application_name or None, row.client or None,
+                      row.backend_start, "advisory lock")
 
 
 def _file_holder(store: Store, mapping: str) -> LockHolder:
