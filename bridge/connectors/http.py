@@ -211,6 +211,7 @@ class BudgetAdapter(HTTPAdapter):
             self.counter.count(endpoint, None)
             raise
         self.counter.count(endpoint, response.status_code)
+        self.counter.note_server_date(response.headers.get("Date"))
         if self.on_response is not None:
             self.on_response(endpoint, response.status_code)
         return response

@@ -125,6 +125,15 @@ def run_cycle(
     spec = engine.mapping(mapping) if isinstance(mapping, str) else mapping
     report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
+        if not dry_run:
+            # The lock first: a standby replica's attempt is not a cycle, and must not show in its
+            # metrics as a failed one (that would page about a replica working as intended).
+            try:
+                engine.lead(spec.name)
+            except LockHeldError:
+                if engine.metrics is not None:
+                    engine.metrics.leader(spec.name, False)
+                raise
         started = time.monotonic()
         before = {side: engine.connectors[side].calls.snapshot() for side in Side}
         if engine.metrics is not None and not dry_run:
@@ -133,13 +142,11 @@ def run_cycle(
         try:
             _cycle(engine, spec, report, dry_run=dry_run, since=since)
             ok = True
-        except LockHeldError:
-            if engine.metrics is not None:
-                engine.metrics.leader(spec.name, False)
-            raise
         finally:
             report.duration = time.monotonic() - started
             report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            if not dry_run:
+                _record_status(engine, spec, ok=ok)
             if engine.metrics is not None and not dry_run:
                 _record_metrics(engine, spec, report, ok=ok)
         log.info(
@@ -163,6 +170,14 @@ def run_cycle(
 
 #: executor outcome -> the closed set of outcomes :meth:`bridge.metrics.Metrics.action` accepts
 _METRIC_OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed", "reported": "failed"}
+
+
+def _record_status(engine: Engine, spec: MappingSpec, *, ok: bool) -> None:
+    """Store when the cycle ended and whether it finished (one-shot runs seed their metrics from it)."""
+    try:
+        engine.store.record_cycle(spec.name, ok)
+    except StoreError as exc:
+        log.warning("could not store the mapping's last cycle", error=str(exc))
 
 
 def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, ok: bool) -> None:
