@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from bridge.errors import PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Side, Visibility
 
@@ -220,6 +221,24 @@ class Connector(ABC):
         ``comment``/``correspond``) or ``comment`` on Jira. ``visibility`` restricts a Jira comment.
         Returns the created comment with its vendor id.
         """
+
+    def edit_labels(
+        self,
+        ref: Ref,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        values: Mapping[str, FieldValue] | None = None,
+    ) -> None:
+        """Add and remove single labels of an issue, and write ``values``, in one request.
+
+        Unlike ``update_fields(ref, {"labels": …})`` this can take a label away, and it never sends the
+        whole label set, so labels people put on the issue meanwhile survive (Jira's edit verbs
+        ``update: {"labels": [{"add": …}, {"remove": …}]}``). Adding a label the issue has, or removing
+        one it lacks, changes nothing. Used to mark an issue that ``link_existing`` records fan into.
+        Only Jira has labels: the default refuses, and ITSM adapters never receive this call.
+        """
+        raise PermanentError(f"{self.display_name} items have no labels to edit", side=self.side.value)
 
     @abstractmethod
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:

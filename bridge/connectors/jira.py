@@ -760,6 +760,27 @@ class JiraConnector(Connector):
         if body:
             self._request("PUT", f"issue/{ref.id or ref.key}", body=body)
 
+    def edit_labels(
+        self,
+        ref: Ref,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        values: Mapping[str, FieldValue] | None = None,
+    ) -> None:
+        operations = [{"add": label} for label in dict.fromkeys(add)]
+        operations += [{"remove": label} for label in dict.fromkeys(remove) if label not in add]
+        fields = {self.field_id(name): value for name, value in (values or {}).items()}
+        if "labels" in fields:
+            raise PermanentError("edit_labels sets labels through add/remove only, not as a field value", side="jira")
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = {fid: self.to_jira(fid, value) for fid, value in fields.items()}
+        if operations:
+            body["update"] = {"labels": operations}
+        if body:
+            self._request("PUT", f"issue/{ref.id or ref.key}", body=body)
+
     def add_comment(
         self, ref: Ref, body: str, *, channel: str, marker: Marker, visibility: Visibility | None = None
     ) -> Comment:
