@@ -38,6 +38,8 @@ MIN_SECRET_LENGTH = 4
 
 #: Libraries whose loggers are routed through the redaction (they log URLs and headers).
 LIBRARY_LOGGERS = ("urllib3", "requests", "jira", "apscheduler", "alembic", "sqlalchemy")
+#: libraries whose INFO lines are statements, not events: shown only when bridge logs at DEBUG
+QUIET_BELOW_DEBUG = ("sqlalchemy", "alembic.runtime.migration")
 
 _SECRET_KEY = re.compile(
     r"(token|passw(or)?d|passwd|secret|authori[sz]ation|api[_-]?key|cookie|credential|private[_-]?key)",
@@ -204,6 +206,10 @@ def configure_logging(
         lib = logging.getLogger(name)
         lib.propagate = True
         lib.setLevel(logging.NOTSET)
+    for name in QUIET_BELOW_DEBUG:
+        # SQLAlchemy logs every statement with its parameters (comment bodies, field values) as soon as
+        # its logger is enabled for INFO, which inheriting the root's INFO does: keep it for DEBUG only.
+        logging.getLogger(name).setLevel(logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
 
     structlog.configure(
         processors=[
