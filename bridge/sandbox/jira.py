@@ -100,6 +100,8 @@ ISSUE_TYPES = {"10001": "Story", "10002": "Task", "10004": "Bug"}
 PROJECTS = {
     "OPS": {"id": "10000", "name": "Operations", "offset": 0, "components": {"10100": "Backend", "10101": "Frontend"}},
     "DEV": {"id": "10001", "name": "Development", "offset": 700, "components": {"10200": "API", "10201": "Web"}},
+    # the project of the shipped mappings (mappings/*.yaml) and of ``bridge demo``
+    "DEMO": {"id": "10002", "name": "Demo", "offset": 1400, "components": {"10300": "Service", "10301": "Portal"}},
 }
 #: (id, name, schema type, custom type) — system fields first, then the custom fields bridge maps.
 FIELDS: list[tuple[str, str, str, str | None]] = [

@@ -76,6 +76,9 @@ TABLES: dict[str, dict[str, FieldDef]] = {
         "close_code": (STRING, "Close code", None),
         "on_hold": (BOOLEAN, "On hold", None),
         "on_hold_reason": (STRING, "On hold reason", None),
+        "implementation_plan": (STRING, "Implementation plan", None),
+        # a custom checkbox (the u_ prefix of customer fields): the shipped change-to-story mapping routes on it
+        "u_needs_dev": (BOOLEAN, "Needs development", None),
     },
     "sys_journal_field": {
         "sys_id": (GUID, "Sys ID", None),
