@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.fixtures.e2e import BridgeEnv, Result
-from tests.fixtures.e2e import bridge_env, bridge_env_modes  # noqa: F401  (fixtures)
+
+pytest_plugins = ["tests.fixtures.e2e"]
 
 pytestmark = pytest.mark.e2e
 
@@ -61,14 +62,16 @@ def test_incident_becomes_bug_and_change_becomes_story(bridge_env: BridgeEnv) ->
     assert "incident-to-bug: 2 record(s)" in result.stdout or "incident-to-bug:" in result.stdout
 
     bug = issue_for(env, incident["sys_id"])
-    assert bug["issuetype"] == "Bug" and bug["project"] == "DEMO"
+    assert bug["issuetype"] == "Bug"
+    assert bug["project"] == "DEMO"
     assert bug["summary"] == f"{incident['number']}: Login fails for EU users"
     assert {"servicenow", "bridge", INCIDENT_MARKER.format(incident["sys_id"])} <= set(bug["labels"])
     assert bug["fields"]["customfield_10050"] == incident["number"]  # "ServiceNow number", by name
     raw = raw_issue(env, bug["key"])
     assert raw["fields"]["priority"] == "1"  # priority 1 → Highest, the sandbox's id 1
     description = raw["fields"]["description"]
-    assert isinstance(description, dict) and description["type"] == "doc"  # ADF on Cloud
+    assert isinstance(description, dict)
+    assert description["type"] == "doc"  # ADF on Cloud
     assert "Users in the EU get HTTP 500 after SSO." in bug["description"]
     assert f"ServiceNow incident {incident['number']}: {env.snow.url}/incident.do?sys_id=" in bug["description"]
 
@@ -92,7 +95,8 @@ def test_incident_becomes_bug_and_change_becomes_story(bridge_env: BridgeEnv) ->
 
     links = env.bridge("links")
     assert links.code == 0, links.output
-    assert incident["number"] in links.stdout and bug["key"] in links.stdout
+    assert incident["number"] in links.stdout
+    assert bug["key"] in links.stdout
 
 
 # ------------------------------------------------------------------------------------------ 2 comments
@@ -180,7 +184,8 @@ def test_plan_writes_nothing_and_lists_the_actions(bridge_env: BridgeEnv) -> Non
     result = env.bridge("plan")
     assert result.code == 0, result.output
     assert f"create Bug in DEMO for {second['number']}" in result.stdout
-    assert "comment on" in result.stdout and first["number"] in result.stdout
+    assert "comment on" in result.stdout
+    assert first["number"] in result.stdout
     assert env.jira.sandbox.snapshot() == jira_before
     assert json.dumps(env.snow.app.state, sort_keys=True) == snow_before
     assert dump_database(env) == db_before
@@ -196,7 +201,7 @@ def test_plan_writes_nothing_and_lists_the_actions(bridge_env: BridgeEnv) -> Non
 def dump_database(env: BridgeEnv) -> dict[str, list[tuple[Any, ...]]]:
     with sqlite3.connect(env.database) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+        return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}  # noqa: S608
 
 
 # ------------------------------------------------------------------------------------------- 9 cost
