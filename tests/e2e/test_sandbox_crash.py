@@ -14,10 +14,12 @@ import signal
 import sqlite3
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.fixtures.e2e import BridgeEnv
+if TYPE_CHECKING:  # the fixture module is loaded by pytest_plugins, so pytest rewrites it
+    from tests.fixtures.e2e import BridgeEnv
 
 pytest_plugins = ["tests.fixtures.e2e"]
 

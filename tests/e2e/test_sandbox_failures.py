@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.fixtures.e2e import BridgeEnv, Result, wait_for
+if TYPE_CHECKING:  # the fixture module is loaded by pytest_plugins, so pytest rewrites it
+    from tests.fixtures.e2e import BridgeEnv, Result
 
 pytest_plugins = ["tests.fixtures.e2e"]
 
@@ -138,7 +140,7 @@ def test_a_second_sync_while_bridge_run_holds_the_lock_exits_4(bridge_env: Bridg
     env = bridge_env
     incident = env.snow.app.create_incident("Held", priority=2)
     daemon = env.start("run")
-    wait_for(lambda: env.snow.app.record("incident", incident["sys_id"])["correlation_id"] != "", timeout=30)
+    env.wait_for(lambda: env.snow.app.record("incident", incident["sys_id"])["correlation_id"] != "", timeout=30)
     assert daemon.poll() is None, env.output_of(daemon)
     second = env.bridge("sync", "--once")
     assert second.code == 4, second.output

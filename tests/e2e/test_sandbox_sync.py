@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.fixtures.e2e import BridgeEnv, Result
+if TYPE_CHECKING:  # the fixture module is loaded by pytest_plugins, so pytest rewrites it
+    from tests.fixtures.e2e import BridgeEnv, Result
 
 pytest_plugins = ["tests.fixtures.e2e"]
 
