@@ -145,6 +145,7 @@ def _adapter(module: str, cls: str) -> Callable[[Settings], Connector]:
 ITSM_APPLICATIONS: dict[str, tuple[str, str]] = {
     "servicenow": ("com.servicenow", "ServiceNow"),
     "rt": ("com.bestpractical.rt", "Request Tracker"),
+    "jsm": ("com.atlassian.servicedesk", "Jira Service Management"),
 }
 
 

@@ -294,8 +294,9 @@ class JiraConnector(Connector):
         body: Any = None,
         idempotent: bool = True,
     ) -> requests.Response:
-        """One API call under the retry policy; ``path`` is relative to ``/rest/api/{3|2}/``."""
-        url = self._jira._get_url(path.lstrip("/"))
+        """One API call under the retry policy; ``path`` is relative to ``/rest/api/{3|2}/``, or site-relative
+        when it starts with ``/rest/`` (other REST APIs of the same site, e.g. JSM's ``/rest/servicedeskapi/``)."""
+        url = self.url + path if path.startswith("/rest/") else self._jira._get_url(path.lstrip("/"))
         endpoint = urlsplit(url).path
 
         def send() -> requests.Response:

@@ -352,7 +352,7 @@ def _check_field_names(reporter: _Reporter, mapping: Mapping) -> None:
     for path, field_name in _condition_field_paths(mapping.route.where, ("route", "where")):
         candidates.append((path, field_name))
     for path, name in candidates:
-        if name in known or catalog.is_custom_field(system, name):
+        if name in known or catalog.is_custom_field(system, name) or catalog.is_dot_walk(system, name, known):
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
         reporter.add(

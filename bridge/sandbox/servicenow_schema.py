@@ -77,7 +77,8 @@ TABLES: dict[str, dict[str, FieldDef]] = {
         "on_hold": (BOOLEAN, "On hold", None),
         "on_hold_reason": (STRING, "On hold reason", None),
         "implementation_plan": (STRING, "Implementation plan", None),
-        # a custom checkbox (the u_ prefix of customer fields): the shipped change-to-story mapping routes on it
+        # a custom checkbox like the ones instances add (custom fields start with u_); the shipped
+        # change-to-story mapping selects changes by it
         "u_needs_dev": (BOOLEAN, "Needs development", None),
     },
     "sys_journal_field": {

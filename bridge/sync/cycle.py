@@ -222,7 +222,9 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
     changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
-    changed_issues = [i for i in issues if not _processed(i, by_issue.get(i.ref.id))]
+    # An issue without a link in this mapping (another mapping's issue in the same project, one a person
+    # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
+    changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     if not changed_records and not changed_issues and executor is not None:
         _advance(engine, spec, records, issues, cursors, held=set())
