@@ -122,6 +122,10 @@ def link_rows(env: BridgeEnv) -> Counter[str]:
         return Counter(r[0] for r in db.execute("SELECT record_id FROM link_records WHERE side = 'itsm'"))
 
 
+def requests(env: BridgeEnv) -> tuple[int, int]:
+    return env.jira.stats()["requests"], env.snow.stats()["requests"]
+
+
 def pending_actions(env: BridgeEnv) -> int:
     if not env.database.exists():
         return 0
@@ -138,18 +142,19 @@ def test_kill_9_at_random_moments_never_duplicates_or_loses(bridge_env: BridgeEn
     story = Scenario(env, rng)
     for side in (env.jira, env.snow):
         side.admin("POST", "/_sandbox/latency", {"seconds": LATENCY})
-    killed_with_work = mid_cycle = 0
+    mid_cycle = 0
 
     for round_ in range(KILLS):
         story.step()
-        before = (env.jira.stats()["requests"], env.snow.stats()["requests"])
+        before = requests(env)
         daemon = env.start("run")
-        # 0.6 s is about the interpreter's start; up to 2.6 s reaches into the second and third cycles
-        time.sleep(rng.uniform(0.6, 2.6))
+        # from its first request on (the interpreter's start-up varies with the machine's load), a kill
+        # within 1.6 s lands in the first cycle, between cycles or in the second (interval 1 s)
+        env.wait_for(lambda start=before, proc=daemon: requests(env) != start or proc.poll() is not None, timeout=30)
+        time.sleep(rng.uniform(0.0, 1.6))
+        assert daemon.poll() is None, f"bridge run ended before the kill:\n{env.output_of(daemon)}"
         daemon.send_signal(signal.SIGKILL)
-        assert daemon.wait(timeout=10) == -signal.SIGKILL
-        after = (env.jira.stats()["requests"], env.snow.stats()["requests"])
-        killed_with_work += after != before
+        assert daemon.wait(timeout=10) == -signal.SIGKILL, env.output_of(daemon)
         mid_cycle += pending_actions(env) > 0
         story.assert_nothing_twice(f"after kill {round_}")
 
@@ -161,6 +166,5 @@ def test_kill_9_at_random_moments_never_duplicates_or_loses(bridge_env: BridgeEn
         side.admin("POST", "/_sandbox/latency", {"seconds": 0.0})
     env.sync_until_settled()
     story.assert_all_synced()
-    assert killed_with_work >= KILLS // 2, "most kills must land while bridge was talking to the sandboxes"
     # and some between a journaled (pending) action and its commit: the window reconciling exists for
     assert mid_cycle >= 2, f"only {mid_cycle} kill(s) left a pending action"

@@ -60,7 +60,9 @@ def test_incident_becomes_bug_and_change_becomes_story(bridge_env: BridgeEnv) ->
     ignored = env.snow.app.create_incident("Printer jam", priority=4)  # priority 4 is outside the route
 
     result = sync(env)
-    assert "incident-to-bug: 2 record(s)" in result.stdout or "incident-to-bug:" in result.stdout
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if "record(s)" in line}
+    assert "1 create_issue" in lines["incident-to-bug"], result.output  # the P4 incident is not escalated
+    assert "1 create_issue" in lines["change-to-story"], result.output
 
     bug = issue_for(env, incident["sys_id"])
     assert bug["issuetype"] == "Bug"
