@@ -266,7 +266,7 @@ def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
     """
     due = [
         e
-        for e in engine.store.pending_entries(spec.name, due_before=datetime.now(UTC))
+        for e in engine.store.pending_entries(spec.name, due_before=engine.clock())
         if isinstance(e.action, CreateIssue) and e.last_error is not None
     ]
     for entry in due:
