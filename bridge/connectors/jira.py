@@ -567,6 +567,9 @@ class JiraConnector(Connector):
         clauses = [
             f"project = {jql_string(mapping.target.project)}",
             f"labels = {jql_string(mapping.links.jira_label)}",
+            # Two mappings may share a project and the bridge label (incidents → Bugs, changes → Stories):
+            # without the type each would read the other's issues, unlinked to it, as changed on every cycle.
+            f"issuetype = {jql_string(mapping.target.issue_type)}",
         ]
         if since is not None:
             clauses.append(f"updated >= {jql_string(self.cursor_literal(since))}")
