@@ -567,6 +567,9 @@ class JiraConnector(Connector):
         clauses = [
             f"project = {jql_string(mapping.target.project)}",
             f"labels = {jql_string(mapping.links.jira_label)}",
+            # Two mappings may share a project and the bridge label (incidents → Bugs, changes → Stories):
+            # without the type each would read the other's issues, unlinked to it, as changed on every cycle.
+            f"issuetype = {jql_string(mapping.target.issue_type)}",
         ]
         if since is not None:
             clauses.append(f"updated >= {jql_string(self.cursor_literal(since))}")
@@ -1072,22 +1075,18 @@ class JiraConnector(Connector):
                     results.append(CheckResult(True, f"{m.name}: field {name!r} is {fid}"))
                 except PermanentError as exc:
                     results.append(CheckResult(False, f"{m.name}: {exc}", "GET /rest/api/*/field lists the fields"))
-        perms = (
-            self._json(
-                "GET", "mypermissions", params={"projectKey": project, "permissions": ",".join(REQUIRED_PERMISSIONS)}
-            )
-            or {}
-        )
-        have = perms.get("permissions") or {}
-        for key in REQUIRED_PERMISSIONS:
+        hint = "grant it to the account in the project's permission scheme"
+        results.extend(self.permission_checks(project, REQUIRED_PERMISSIONS, hint))
+        return results
+
+    def permission_checks(self, project: str, required: Sequence[str], hint: str) -> list[CheckResult]:
+        """One ✔/✖ line per permission the account needs in ``project`` (one ``mypermissions`` call)."""
+        perms = self._json("GET", "mypermissions", params={"projectKey": project, "permissions": ",".join(required)})
+        have = (perms or {}).get("permissions") or {}
+        results = []
+        for key in required:
             ok = bool((have.get(key) or {}).get("havePermission"))
-            results.append(
-                CheckResult(
-                    ok,
-                    f"permission {key} in {project}",
-                    None if ok else "grant it to the account in the project's permission scheme",
-                )
-            )
+            results.append(CheckResult(ok, f"permission {key} in {project}", None if ok else hint))
         return results
 
     def close(self) -> None:

@@ -536,22 +536,13 @@ class JsmConnector(Connector):
                     results.append(CheckResult(True, f"{m.name}: field {name!r} is {fid}"))
                 except PermanentError as exc:
                     results.append(CheckResult(False, f"{m.name}: {exc}", "GET /rest/api/*/field lists the fields"))
-        perms = (
-            self.site._json(
-                "GET", "mypermissions", params={"projectKey": project, "permissions": ",".join(REQUIRED_PERMISSIONS)}
+        results.extend(
+            self.site.permission_checks(
+                project,
+                REQUIRED_PERMISSIONS,
+                "make the account an agent of the service project (or grant it in its scheme)",
             )
-            or {}
         )
-        have = perms.get("permissions") or {}
-        for key in REQUIRED_PERMISSIONS:
-            ok = bool((have.get(key) or {}).get("havePermission"))
-            results.append(
-                CheckResult(
-                    ok,
-                    f"permission {key} in {project}",
-                    None if ok else "make the account an agent of the service project (or grant it in its scheme)",
-                )
-            )
         return results
 
     def _check_request_types(self, project: str, desk: str, mappings: Sequence[MappingSpec]) -> list[CheckResult]:

@@ -31,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from bridge.errors import LockHeldError, SafetyRailError, StoreError
+from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, template_variables
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
-from bridge.sync.actions import Action
+from bridge.sync.actions import Action, CreateIssue
 from bridge.sync.engine import Engine
 from bridge.sync.executor import REJECTED, REPORTED, ActionOutcome, Executor
 from bridge.sync.planner import Plan, pending_record_id, plan
@@ -217,6 +217,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     store = engine.store
     executor = None if dry_run else _executor(engine, spec)
     if executor is not None:
+        _refresh_failed_creates(engine, spec)
         report.reconciled = executor.reconcile()
 
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
@@ -267,6 +268,44 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
     _mark_processed(engine, spec, changed_records, changed_issues, held)
     _advance(engine, spec, records, issues, cursors, held)
+
+
+def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
+    """Plan a pending create again from its record's current data when an earlier attempt failed.
+
+    A create that went to the error list (or was deferred) was journaled with the record's values of
+    that moment. The usual fix of a poisoned record is in the record itself — a summary Jira finds too
+    long, a value it refuses — and ``bridge retry`` must then send the fixed values, not the refused
+    ones again. Crash leftovers (no error recorded) are left as they are: their write may have happened
+    and reconciling adopts it by marker. Costs one read per such create, only while it is pending.
+    """
+    due = [
+        e
+        for e in engine.store.pending_entries(spec.name, due_before=engine.clock())
+        if isinstance(e.action, CreateIssue) and e.last_error is not None
+    ]
+    for entry in due:
+        stale = entry.action
+        assert isinstance(stale, CreateIssue)
+        try:
+            record = engine.itsm.get(stale.record, itsm_fields(spec))
+        except NotFoundError:
+            continue  # the create fails again with the vendor's reason; nothing better to send
+        fresh = plan(
+            spec,
+            PlanInput(
+                changes=Changes(records=[record], issues=[], comments={}),  # type: ignore[list-item]
+                links_by_record={},
+                links_by_issue={},
+                pending_keys=frozenset(),
+                jira_system=engine.jira.display_name,
+                itsm_system=engine.itsm.display_name,
+            ),
+        )
+        for action in fresh.actions:
+            if isinstance(action, CreateIssue) and action.key == stale.key and action != stale:
+                engine.store.journal_replace_action(entry.id, action)
+                log.info("pending create planned again from the record's current data", key=stale.key)
 
 
 def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
