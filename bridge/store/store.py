@@ -715,6 +715,12 @@ class Store:
         with self._conn() as c:
             return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
 
+    def unfinished_entries(self, mapping: str) -> list[JournalEntry]:
+        """Actions of a mapping still pending or on the error list, oldest first."""
+        query = select(journal).where(journal.c.mapping == mapping, journal.c.state.in_((PENDING, FAILED)))
+        with self._conn() as c:
+            return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
+
     def pending_keys(self, mapping: str) -> frozenset[str]:
         """Keys of actions still pending or on the error list: the planner does not plan them again."""
         with self._conn() as c:

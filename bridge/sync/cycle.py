@@ -36,10 +36,11 @@ from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, template_variables
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
+from bridge.store import Store
 from bridge.sync.actions import Action, CreateIssue
 from bridge.sync.engine import Engine
 from bridge.sync.executor import REJECTED, REPORTED, ActionOutcome, Executor
-from bridge.sync.planner import Plan, pending_record_id, plan
+from bridge.sync.planner import Plan, pending_record_id, plan, resolve_pending
 from bridge.sync.state import Changes, ItemState, LinkState, PlanInput, index_links
 
 log = get_logger(__name__)
@@ -252,7 +253,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
             changes=Changes(records=changed_records, issues=changed_issues, comments=comments),
             links_by_record=by_record,
             links_by_issue=by_issue,
-            pending_keys=store.pending_keys(spec.name),
+            pending_keys=unplannable_keys(store, spec.name),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
         ),
@@ -306,6 +307,25 @@ def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
             if isinstance(action, CreateIssue) and action.key == stale.key and action != stale:
                 engine.store.journal_replace_action(entry.id, action)
                 log.info("pending create planned again from the record's current data", key=stale.key)
+
+
+def unplannable_keys(store: Store, mapping: str) -> frozenset[str]:
+    """Keys the planner must not plan again: actions still pending or on the error list.
+
+    A new record's follow-ups are journaled under keys naming the placeholder of its issue-to-be. Once
+    the link exists, the planner names the real issue, so the same effect gets another key: each such
+    entry is listed under its resolved key too, or a follow-up whose reconciliation was deferred (a
+    comment written just before a crash, say) would be planned and written a second time.
+    """
+    keys = set(store.pending_keys(mapping))
+    for entry in store.unfinished_entries(mapping):
+        record_id = pending_record_id(entry.action)
+        if record_id is None:
+            continue
+        link = store.link_for_record(mapping, record_id)
+        if link is not None:
+            keys.add(resolve_pending(entry.action, link.issue).key)
+    return frozenset(keys)
 
 
 def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
@@ -485,7 +505,7 @@ def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleRepo
                     changes=Changes(records=records, issues=[issue], comments=comments),
                     links_by_record=by_record,
                     links_by_issue=by_issue,
-                    pending_keys=engine.store.pending_keys(spec.name),
+                    pending_keys=unplannable_keys(engine.store, spec.name),
                     jira_system=engine.jira.display_name,
                     itsm_system=engine.itsm.display_name,
                 ),

@@ -49,3 +49,25 @@ def test_crash_after_each_write_of_a_new_record(world: World, side: str, operati
     assert len(world.jira.remote_links(issue.ref.key)) == 1
     bodies = [c.body for c in world.jira.comments(issue.ref.key)]
     assert sum("only happens with coupons" in b for b in bodies) == 1
+
+
+def test_comment_written_before_a_crash_is_not_written_again_while_its_reconciliation_waits(world: World) -> None:
+    """Found by the state machine: the AddComment journaled under the issue's placeholder key stayed
+    pending (its marker lookup failed transiently) while the next plan named the real issue, so the
+    comment was planned under a new key and mirrored twice."""
+    from bridge.errors import TransientError
+
+    record = world.incident("Checkout fails with coupons")
+    world.itsm.comment(record, "Customer says it only happens with coupons", author="Sam Support")
+    world.jira.fail_next("find_comment_by_marker", TransientError("timed out", side="jira"))
+    world.jira.crash_after_next_write("add_comment")
+    with pytest.raises(SimulatedCrash):
+        world.cycle()
+    world.restart()
+    world.clock.advance(seconds=1)
+    world.cycle()  # reconciliation deferred: the lookup times out; the planner must not write it again
+    world.settle()
+
+    [issue] = world.jira.issues()
+    bodies = [c.body for c in world.jira.comments(issue.ref.key)]
+    assert sum("only happens with coupons" in b for b in bodies) == 1
