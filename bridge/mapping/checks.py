@@ -382,7 +382,7 @@ def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
         if getattr(links, key) is not None and links.link_existing is None:
             reporter.add(
                 ("links", key),
-                f"`{key}` counts records linked to one issue, which only happens with `link_existing`",
+                f"`{key}` counts the records linked to an issue; without `link_existing` that is always 1",
                 "set `link_existing:` to the ITSM field that may hold an existing Jira key, or remove this key",
                 severity="warning",
                 at_key=True,
