@@ -60,6 +60,7 @@ from bridge.errors import (
     ConfigError,
     ConnectorError,
     NotFoundError,
+    NotSentError,
     PermanentError,
     RateLimitedError,
     TransientError,
@@ -165,9 +166,6 @@ def jql_string(value: str) -> str:
     """A JQL string literal: double quotes, with ``\\`` and ``"`` escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-
-class _NotSent(TransientError):
-    """The request never reached Jira (connection refused, connect timeout): safe to repeat any write."""
 
 
 class _Ambiguous(Exception):
@@ -314,14 +312,14 @@ class JiraConnector(Connector):
                     ) from None
                 raise self._error(exc.response) from None
             except requests.ConnectTimeout:
-                raise _NotSent(
+                raise NotSentError(
                     "jira unreachable (connect timeout)", side="jira", method=method, endpoint=endpoint
                 ) from None
             except requests.ConnectionError as exc:
                 refused = any(
                     s in repr(exc.args) for s in ("NewConnectionError", "Connection refused", "NameResolutionError")
                 )
-                cls = _NotSent if refused else TransientError
+                cls = NotSentError if refused else TransientError
                 raise cls(
                     f"jira unreachable ({type(exc).__name__})", side="jira", method=method, endpoint=endpoint
                 ) from None
@@ -344,7 +342,7 @@ class JiraConnector(Connector):
             try:
                 return send()
             except TransientError as exc:
-                if not idempotent and not isinstance(exc, RateLimitedError | _NotSent):
+                if not idempotent and not isinstance(exc, RateLimitedError | NotSentError):
                     raise _Ambiguous(exc) from None
                 raise
 
