@@ -264,10 +264,10 @@ def error_for(
 
 
 
-def _maybe_sent(exc: requests.ConnectionError) -> bool:
-    """False when the connection was refused or never established; True when it broke mid-request."""
+def never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection was refused or never established; False when it broke mid-request."""
     text = repr(exc.args)
-    return not any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
+    return any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
 
 
 class HttpClient:
@@ -336,7 +336,7 @@ class HttpClient:
                 raise NotSentError(f"{self.side} unreachable (connect timeout)", side=self.side,
                                method=method, endpoint=endpoint) from None
             except requests.ConnectionError as exc:
-                cls = TransientError if _maybe_sent(exc) else NotSentError
+                cls = NotSentError if never_sent(exc) else TransientError
                 raise cls(f"{self.side} unreachable ({type(exc).__name__})", side=self.side,
                           method=method, endpoint=endpoint) from None
             except requests.Timeout as exc:

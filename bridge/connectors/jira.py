@@ -51,6 +51,7 @@ from bridge.connectors.http import (
     TokenBucket,
     call_with_retry,
     error_for,
+    never_sent,
     plain_message,
 )
 from bridge.connectors.jira_text import adf_to_text, text_to_adf, text_to_wiki, wiki_to_text
@@ -316,10 +317,7 @@ class JiraConnector(Connector):
                     "jira unreachable (connect timeout)", side="jira", method=method, endpoint=endpoint
                 ) from None
             except requests.ConnectionError as exc:
-                refused = any(
-                    s in repr(exc.args) for s in ("NewConnectionError", "Connection refused", "NameResolutionError")
-                )
-                cls = NotSentError if refused else TransientError
+                cls = NotSentError if never_sent(exc) else TransientError
                 raise cls(
                     f"jira unreachable ({type(exc).__name__})", side="jira", method=method, endpoint=endpoint
                 ) from None
