@@ -75,6 +75,9 @@ class Daemon:
         self.runs = 0
         self.last: dict[str, CycleReport | BaseException] = {}
         self.standby: set[str] = set()
+        #: mappings whose lock this replica lost (its database connection died): it sits the next pass
+        #: out, so that a healthy standby takes the mapping over rather than the replica that just failed
+        self.standing_back: set[str] = set()
         #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
@@ -154,6 +157,9 @@ class Daemon:
         return None
 
     def _one(self, name: str) -> CycleReport | BaseException:
+        if name in self.standing_back:
+            self.standing_back.discard(name)
+            return LockHeldError(f"lost the lock of mapping {name!r}: standing back one interval for a standby")
         if name in self.standby:
             refused = self._take_over(name)
             if isinstance(refused, LockHeldError):
@@ -177,8 +183,10 @@ class Daemon:
             log.error("safety rail: cycle stopped for this mapping", error=str(exc))
             return exc
         except StoreError as exc:
-            log.error("state store failed; releasing the mapping's lock", error=str(exc))
+            log.error("state store failed; releasing the mapping's lock and standing back", error=str(exc))
             self.engine.store.release_lock(name)
+            self.standby.add(name)
+            self.standing_back.add(name)
             if self.engine.metrics is not None:
                 self.engine.metrics.leader(name, False)
             return exc
