@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -304,7 +304,13 @@ def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
             ),
         )
         for action in fresh.actions:
-            if isinstance(action, CreateIssue) and action.key == stale.key and action != stale:
+            if not (isinstance(action, CreateIssue) and action.key == stale.key):
+                continue
+            # Fields are refreshed, the status is not: the create does not set a status, the follow-ups
+            # journaled with it do, planned for the status the record had then. Recording today's status
+            # as synced would hide a change made since (the record moved on, the issue never would).
+            action = replace(action, record_status=stale.record_status)
+            if action != stale:
                 engine.store.journal_replace_action(entry.id, action)
                 log.info("pending create planned again from the record's current data", key=stale.key)
 

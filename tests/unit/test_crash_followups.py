@@ -71,3 +71,21 @@ def test_comment_written_before_a_crash_is_not_written_again_while_its_reconcili
     [issue] = world.jira.issues()
     bodies = [c.body for c in world.jira.comments(issue.ref.key)]
     assert sum("only happens with coupons" in b for b in bodies) == 1
+
+
+def test_state_change_while_the_create_waits_for_a_retry_reaches_the_issue(world: World) -> None:
+    """Found by the state machine: the create failed transiently, the record moved to In Progress before
+    the retry, and the issue stayed in To Do for good."""
+    from bridge.errors import TransientError
+
+    world.jira.fail_next("create", TransientError("timed out", side="jira"))
+    record = world.incident("Checkout fails with coupons", state="1")
+    world.cycle()
+    assert world.jira.issues() == []
+    world.itsm.set_state(record, "2")
+    world.clock.advance(seconds=3600)  # past any backoff: the retried create is planned from today's record
+    world.settle()
+
+    [issue] = world.jira.issues()
+    assert world.itsm.record(record).status == "2"
+    assert issue.status == "In Progress"
