@@ -46,8 +46,12 @@ def shipped_mapping() -> MappingSpec:
     result = load_mapping_file(MAPPING_FILE)
     if result.errors or not result.mappings:
         raise SystemExit(f"{MAPPING_FILE} does not load: {[str(p) for p in result.errors]}")
-    spec = result.mappings[0].mapping
-    return spec.model_copy(update={"target": spec.target.model_copy(update={"project": JIRA_PROJECT})})
+    data = result.mappings[0].mapping.model_dump(mode="json", exclude_none=True, by_alias=True)
+    data["target"]["project"] = JIRA_PROJECT
+    # The shipped route compares assignment_group (a reference: the stored value is a sys_id) with the
+    # group's display name, which selects nothing on the sandbox; the benchmark keeps its priority rule.
+    data["route"]["where"] = {"field": "priority", "lte": 3}
+    return MappingSpec.model_validate(data)
 
 
 def http_options(url: str, *, rate: float = 10_000.0, burst: int = 10_000) -> HttpOptions:
@@ -100,8 +104,15 @@ def seed_store_links(store: Store, mapping: str, count: int, base: datetime, jir
             record = Ref(Side.ITSM, "incident", seeded.sys_id, seeded.number,
                          f"{snow_url}/incident.do?sys_id={seeded.sys_id}")
             link = store.create_link(mapping, issue, [record], created=base)
-            store.record_synced(link.id, SyncedUpdate(Side.ITSM, record.id, {"priority": "3"}, "2"))
-            store.record_synced(link.id, SyncedUpdate(Side.JIRA, issue.id, {"priority": "Medium"}, "In Progress"))
+            # the mapping's projection, as the create would have stored it (both items hold Jira's vocabulary)
+            synced = {
+                "summary": f"{seeded.number}: Seeded incident {index}",
+                "description": f"\n\nServiceNow incident {seeded.number}: {record.url}",
+                "priority": "Medium",
+                "ServiceNow number": seeded.number,
+            }
+            store.record_synced(link.id, SyncedUpdate(Side.ITSM, record.id, synced, "2"))
+            store.record_synced(link.id, SyncedUpdate(Side.JIRA, issue.id, synced, "In Progress"))
             store.mark_seen(link.id, Side.ITSM, record.id, "1", base)
             store.mark_seen(link.id, Side.JIRA, issue.id, issue_version(seeded),
                             datetime.fromtimestamp(seeded.issue_updated_ms / 1000, UTC))
