@@ -533,13 +533,19 @@ class JiraConnector(Connector):
         local = (since - self.overlap).astimezone(self.user_zone()).replace(second=0, microsecond=0)
         return local.strftime("%Y/%m/%d %H:%M")
 
-    def search(self, jql: str, field_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Every issue of ``jql`` (raw JSON), following Cloud tokens or DC offsets to the last page."""
+    def search(self, jql: str, field_ids: Sequence[str], reconcile: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every issue of ``jql`` (raw JSON), following Cloud tokens or DC offsets to the last page.
+
+        ``reconcile`` (Cloud, at most 50 ids) asks the eventually consistent index to include issues just
+        written (OpenAPI v3 search/jql ``reconcileIssues``); DC's search is consistent already.
+        """
         if self.cloud:
             token: str | None = None
             seen_tokens: set[str] = set()
             while True:
                 body: dict[str, Any] = {"jql": jql, "fields": list(field_ids), "maxResults": self.page_size}
+                if reconcile:
+                    body["reconcileIssues"] = [int(i) if i.isdigit() else i for i in reconcile[:50]]
                 if token:
                     body["nextPageToken"] = token
                 page = self._json("POST", "search/jql", body=body) or {}
@@ -712,6 +718,96 @@ class JiraConnector(Connector):
     # =================================================================================== writing
 
     def create(self, spec: CreateSpec) -> Item:
+        payload, markers = self._create_payload(spec)
+        created = self._json("POST", "issue", body={"fields": payload}, idempotent=False)
+        ref = Ref(Side.JIRA, "issue", str(created["id"]), str(created["key"]), f"{self.url}/browse/{created['key']}")
+        wanted = self._wanted(list(spec.fields))
+        raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(wanted, markers))})
+        return self._to_issue(raw, wanted, markers)
+
+    #: Jira's bulk create takes at most 50 issues per request (OpenAPI v3 createIssues).
+    create_batch_size = 50
+
+    def create_many(self, specs: Sequence[CreateSpec]) -> list[Item | ConnectorError]:
+        """``POST /issue/bulk`` (Cloud v3 and DC v2) per 50 specs, then ONE search reads the new issues back.
+
+        The bulk answer names each failed element by ``failedElementNumber``; that element gets a
+        :class:`PermanentError` with Jira's own message and the others are created. When Jira refuses the
+        whole request (400, nothing created) each spec is created on its own, so every element gets its own
+        reason. A transient failure is not retried (Jira may have created some): it is given to every spec
+        of the request, and the executor reconciles them by marker.
+        """
+        results: list[Item | ConnectorError] = []
+        for start in range(0, len(specs), self.create_batch_size):
+            chunk = list(specs[start : start + self.create_batch_size])
+            try:
+                results.extend(self._create_chunk(chunk))
+            except PermanentError as exc:
+                if exc.status != 400:
+                    results.extend([exc] * len(chunk))
+                else:
+                    results.extend(super().create_many(chunk))
+            except ConnectorError as exc:
+                results.extend([exc] * (len(specs) - start))
+                break
+        return results
+
+    def _create_chunk(self, specs: list[CreateSpec]) -> list[Item | ConnectorError]:
+        results: list[Item | ConnectorError | None] = [None] * len(specs)
+        sent: list[tuple[int, dict[str, Any], list[str]]] = []  # (index in specs, fields, marker fields)
+        for index, spec in enumerate(specs):
+            try:
+                payload, markers = self._create_payload(spec)
+            except PermanentError as exc:  # a value Jira cannot take: this spec alone fails
+                results[index] = exc
+                continue
+            sent.append((index, payload, markers))
+        if sent:
+            body = {"issueUpdates": [{"fields": payload} for _, payload, _ in sent]}
+            answer = self._json("POST", "issue/bulk", body=body, idempotent=False) or {}
+            failed: dict[int, str] = {}
+            for error in answer.get("errors") or []:
+                collection = error.get("elementErrors") or {}
+                messages = [str(m) for m in collection.get("errorMessages") or []]
+                messages += [f"{k}: {v}" for k, v in (collection.get("errors") or {}).items()]
+                failed[int(error.get("failedElementNumber", -1))] = "; ".join(messages) or "refused"
+            created = iter(answer.get("issues") or [])
+            made: list[tuple[int, Ref, list[str]]] = []
+            for number, (index, _, markers) in enumerate(sent):
+                raw = None if number in failed else next(created, None)
+                if raw is None:
+                    reason = failed.get(number, "the answer lists fewer issues than were sent")
+                    results[index] = PermanentError(
+                        f"jira refused the issue: {reason}", side="jira", method="POST", endpoint="issue/bulk",
+                        status=400, vendor_message=reason,
+                    )
+                    continue
+                key = str(raw["key"])
+                made.append((index, Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"), markers))
+            for index, item in self._read_created(specs, made).items():
+                results[index] = item
+        return [r if r is not None else PermanentError("jira create gave no result", side="jira") for r in results]
+
+    def _read_created(self, specs: list[CreateSpec], made: list[tuple[int, Ref, list[str]]]) -> dict[int, Item]:
+        """The created issues read back with ONE search (``reconcileIssues`` makes Cloud's index include them)."""
+        if not made:
+            return {}
+        wanted = self._wanted(list(dict.fromkeys(name for index, _, _ in made for name in specs[index].fields)))
+        all_markers = sorted({m for _, _, group in made for m in group})
+        ids = [ref.id for _, ref, _ in made]
+        jql = f"id in ({', '.join(ids)}) ORDER BY key ASC"
+        found = {str(raw["id"]): raw for raw in self.search(jql, self._fetch_list(wanted, all_markers), ids)}
+        out: dict[int, Item] = {}
+        for index, ref, group in made:
+            own = {name: fid for name, fid in wanted.items() if name in specs[index].fields}
+            raw = found.get(ref.id)
+            if raw is None:  # not searchable yet: read it directly
+                raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(own, group))})
+            out[index] = self._to_issue(raw, own, group)
+        return out
+
+    def _create_payload(self, spec: CreateSpec) -> tuple[dict[str, Any], list[str]]:
+        """The create ``fields`` of ``spec`` and the marker fields it uses."""
         payload: dict[str, Any] = {"project": {"key": spec.project}, "issuetype": {"name": spec.issue_type}}
         labels = set(spec.labels)
         components = set(spec.components)
@@ -734,11 +830,7 @@ class JiraConnector(Connector):
         payload["labels"] = sorted(labels)
         if components:
             payload["components"] = [{"name": c} for c in sorted(components)]
-        created = self._json("POST", "issue", body={"fields": payload}, idempotent=False)
-        ref = Ref(Side.JIRA, "issue", str(created["id"]), str(created["key"]), f"{self.url}/browse/{created['key']}")
-        wanted = self._wanted(list(spec.fields))
-        raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(wanted, markers))})
-        return self._to_issue(raw, wanted, markers)
+        return payload, markers
 
     def update_fields(self, ref: Ref, values: Mapping[str, FieldValue]) -> None:
         fields: dict[str, Any] = {}
