@@ -234,6 +234,11 @@ class JiraConnector(Connector):
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
         self._marker_fields: set[str] = set()
         self._text_markers = False  # set when a DC server drops comment properties
+        #: per issue of the last change search: its comments (id, created), or None when Jira's inline
+        #: list was incomplete (see :meth:`comments_since`)
+        self._comment_hints: dict[str, list[tuple[str, datetime]] | None] = {}
+        #: ids of the comments this process wrote (insertion-ordered, bounded)
+        self._own_comments: dict[str, None] = {}
         secret = token.get_secret_value()
         self._jira = JIRA(
             server=self.url,
@@ -577,12 +582,14 @@ class JiraConnector(Connector):
             clauses.append(f"updated >= {jql_string(self.cursor_literal(since))}")
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         seen: set[tuple[str, str]] = set()
-        for raw in self.search(jql, self._fetch_list(wanted, marker_fields)):
+        self._comment_hints = {}
+        for raw in self.search(jql, [*self._fetch_list(wanted, marker_fields), "comment"]):
             issue = self._to_issue(raw, wanted, marker_fields)
             identity = (issue.ref.id, issue.version)
             if identity in seen:
                 continue  # a page boundary moved under an update: same issue, same version
             seen.add(identity)
+            self._comment_hints[issue.ref.id] = _comment_hint((raw.get("fields") or {}).get("comment"))
             yield issue
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
@@ -684,8 +691,23 @@ class JiraConnector(Connector):
                 return
 
     def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
+        """One comment read per issue, except where the last :meth:`search_changed` already proved there
+        is nothing to read.
+
+        The change search asks for the ``comment`` field, so it knows each changed issue's comments (ids
+        and times; not their properties, where bridge keeps its marker — hence the read when there is
+        something to mirror). An issue whose inline list is complete and has no comment at or after
+        ``since`` other than those this process wrote itself costs no call: an edit, a transition or
+        bridge's own echo no longer costs a comment read.
+        """
         out: dict[str, list[Comment]] = {}
         for ref in refs:
+            hint = self._comment_hints.pop(ref.id, None)
+            if hint is not None and not any(
+                cid not in self._own_comments for cid, created in hint if since is None or created >= since
+            ):
+                out[ref.id] = []
+                continue
             found = list(self._comments(ref, since))
             out[ref.id] = sorted(found, key=lambda c: (c.created, int(c.id) if c.id.isdigit() else 0))
         return out
@@ -890,6 +912,9 @@ class JiraConnector(Connector):
                 f"issue/{ref.id or ref.key}/comment/{raw['id']}",
                 body={"body": text_to_wiki(f"{body}\n\n{marker.render()}")},
             )
+        self._own_comments[str(raw["id"])] = None
+        while len(self._own_comments) > _OWN_COMMENTS_KEPT:
+            del self._own_comments[next(iter(self._own_comments))]
         author = raw.get("author") or {}
         return Comment(
             id=str(raw["id"]),
@@ -1162,6 +1187,24 @@ class JiraConnector(Connector):
 
     def close(self) -> None:
         self._jira._session.close()
+
+
+#: how many of its own comment ids the connector remembers (enough for any cycle's echoes)
+_OWN_COMMENTS_KEPT = 10_000
+
+
+def _comment_hint(page: Any) -> list[tuple[str, datetime]] | None:
+    """(id, created) of each comment in a search result's ``comment`` field; None when it is missing or
+    holds fewer comments than the issue has (Jira may cut the inline list short)."""
+    if not isinstance(page, dict) or not isinstance(page.get("comments"), list):
+        return None
+    comments = page["comments"]
+    if int(page.get("total") or 0) > len(comments):
+        return None
+    try:
+        return [(str(c["id"]), parse_jira_datetime(str(c["created"]))) for c in comments]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _zone(name: str) -> ZoneInfo:
