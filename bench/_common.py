@@ -67,6 +67,8 @@ class Bridge:
     sandboxes: SandboxProcess
     rate: float = 10_000.0
     burst: int = 10_000
+    parallel_sides: bool = False
+    workers_per_side: int = 1
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bridge-bench-")))
     spec: MappingSpec = field(default_factory=shipped_mapping)
 
@@ -82,7 +84,9 @@ class Bridge:
             options=http_options(self.sandboxes.snow_url, rate=self.rate, burst=self.burst),
         )
         # backoff_base small: a transient failure in a benchmark is retried on the next cycle, not in 30 s
-        self.engine = Engine(self.store, self.itsm, self.jira, [self.spec], options=EngineOptions(backoff_base=1.0))
+        options = EngineOptions(backoff_base=1.0, parallel_sides=self.parallel_sides,
+                                workers_per_side=self.workers_per_side)
+        self.engine = Engine(self.store, self.itsm, self.jira, [self.spec], options=options)
 
     def cycle(self) -> CycleReport:
         return run_cycle(self.engine, self.spec.name)
@@ -169,6 +173,7 @@ def emit(text: str, figures: dict[str, Any], path: Path | None) -> None:
     print(text)
     if path is not None:
         figures = {"machine_cpus": _cpus(), "python": sys.version.split()[0], **figures}
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
         print(f"figures written to {path}")
 

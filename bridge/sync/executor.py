@@ -37,7 +37,9 @@ recognises it. While the create has not succeeded the follow-up waits, pending.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +123,8 @@ class Executor:
         backoff_base: float = 30.0,
         backoff_cap: float = 3600.0,
         jira_fields: Sequence[str] = (),
+        parallel_sides: bool = False,
+        workers_per_side: int = 1,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -131,6 +135,10 @@ class Executor:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.jira_fields = tuple(jira_fields)
+        #: apply the two sides' actions at once (see :meth:`_run_sides_at_once`)
+        self.parallel_sides = parallel_sides
+        self.workers_per_side = max(1, workers_per_side)
+        self._gate = threading.Lock()
         #: status of each issue this executor created, by record id (see :meth:`_created_already`)
         self._created_status: dict[str, str | None] = {}
 
@@ -175,12 +183,61 @@ class Executor:
         size = max(1, getattr(self._connector(Side.JIRA), "create_batch_size", 1))
         for start in range(0, len(creates), size):
             outcomes.update(self._run_creates(creates[start : start + size]))
-        for index, action, entry in rest:
+        if self.parallel_sides:
+            self._run_sides_at_once(rest, outcomes)
+        else:
+            self._run_in_order(rest, outcomes)
+        return [outcomes[i] for i in range(len(planned))]
+
+    def _run_in_order(
+        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+    ) -> None:
+        for index, action, entry in queued:
             if self.stop.is_set():
                 outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
             else:
                 outcomes[index] = self._run(action, entry, reconciling=False)
-        return [outcomes[i] for i in range(len(planned))]
+
+    def _run_sides_at_once(
+        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+    ) -> None:
+        """The two sides' actions at the same time: ``workers_per_side`` lanes per side, one thread each.
+
+        An action goes to the lane of its side and its link (a create's follow-ups go with their record),
+        so every link's actions on one side keep the plan's order. An action writes one side and was
+        planned from one snapshot, so the order between the two sides does not matter; a follow-up of a
+        create only needs the create, which ran before. Store calls are serialised by ``_gate``; only the
+        vendor calls overlap (each connector's token bucket still caps its side's rate). When a lane
+        fails (a crash, an AuthError) the others stop between actions, as after a signal, and the
+        failure is raised here.
+        """
+        lanes: dict[tuple[bool, int], list[tuple[int, Action, JournalEntry]]] = {}
+        for item in queued:
+            lane = zlib.crc32(_affinity(item[1]).encode()) % max(1, self.workers_per_side)
+            lanes.setdefault((item[1].side is Side.ITSM, lane), []).append(item)
+        if len(lanes) <= 1:
+            self._run_in_order(queued, outcomes)
+            return
+        failure: list[BaseException] = []
+
+        def worker(items: list[tuple[int, Action, JournalEntry]]) -> None:
+            try:
+                self._run_in_order(items, outcomes)
+            except BaseException as exc:  # handed to the caller's thread below
+                failure.append(exc)
+                self.stop.set()
+
+        threads = [
+            threading.Thread(target=worker, args=(items,), name=f"bridge-executor-{'itsm' if itsm else 'jira'}-{n}",
+                             daemon=True)
+            for (itsm, n), items in sorted(lanes.items())
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failure:
+            raise failure[0]
 
     def _run_creates(self, batch: Sequence[tuple[int, Action, JournalEntry]]) -> dict[int, ActionOutcome]:
         """Several CreateIssue actions (journaled pending already) in one ``create_many`` call.
@@ -243,7 +300,20 @@ class Executor:
             return None
         return replace(resolve_pending(action, link.issue), link_id=link.id)
 
+    @contextmanager
+    def _remote(self) -> Iterator[None]:
+        """Let the other side's thread use the store while this thread waits for a vendor."""
+        self._gate.release()
+        try:
+            yield
+        finally:
+            self._gate.acquire()
+
     def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
+        with self._gate:
+            return self._run_gated(planned, entry, reconciling=reconciling)
+
+    def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
             error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
             return ActionOutcome(planned, REPORTED, planned.describe(), error.journal_id)
@@ -254,12 +324,14 @@ class Executor:
             self.lock.check()
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         try:
-            result = self._reconcile_write(action) if reconciling else None
+            with self._remote():
+                result = self._reconcile_write(action) if reconciling else None
             adopted = result is not None
             if result is None:
                 result = self._created_already(planned, action)
             if result is None:
-                result = self._write(action)
+                with self._remote():
+                    result = self._write(action)
         except AuthError as exc:
             self.store.journal_retry_later(entry.id, str(exc), self.clock())
             bound.error("side refused our credentials; stopping the cycle", error=str(exc))
@@ -344,6 +416,20 @@ class Executor:
             self._connector(action.target.side).write_back_reference(action.target, action.other, action.values)
             return ActionResult(link_id=action.link_id)
         raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
+
+
+def _affinity(action: Action) -> str:
+    """What an action's order is kept with: its link, or for a create's follow-up, its record."""
+    record_id = pending_record_id(action)
+    if record_id is not None:
+        return f"record:{record_id}"
+    if action.link_id is not None:
+        return f"link:{action.link_id}"
+    return "item:" + ",".join(sorted(ref.id for ref in _refs(action)))
+
+
+def _refs(action: Action) -> list[Ref]:
+    return [getattr(action, n) for n in ("target", "record", "issue") if isinstance(getattr(action, n, None), Ref)]
 
 
 def _create_spec(action: CreateIssue) -> CreateSpec:

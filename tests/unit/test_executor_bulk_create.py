@@ -114,3 +114,47 @@ def test_a_status_follow_up_that_the_new_issue_already_has_costs_no_call(world: 
     link = world.store.link_for_record(M, record.id)
     assert link is not None
     assert world.jira.issue(link.issue.key).status == "In Progress"
+
+
+# ------------------------------------------------------------------------------ both sides at once
+
+
+def parallel(world: World, workers: int = 2) -> Executor:
+    return Executor(world.store, world.engine.connectors, world.spec, clock=world.clock, backoff_base=30,
+                    parallel_sides=True, workers_per_side=workers)
+
+
+def test_both_sides_at_once_apply_everything_and_keep_each_links_order(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(6)]
+    plan: list = []
+    for r in records:
+        placeholder = pending_issue(r)
+        plan += [
+            create(r),
+            WriteBackReference(M, None, r, placeholder, {"correlation_id": placeholder.key}),
+            SetStatus(M, None, placeholder, "In Progress", source_version="1"),
+            SetStatus(M, None, placeholder, "Done", {"resolution": "Done"}, source_version="2"),
+        ]
+    outcomes = parallel(world).execute(plan)
+    assert [o.status for o in outcomes] == [APPLIED] * len(plan)
+    for r in records:
+        link = world.store.link_for_record(M, r.id)
+        assert link is not None
+        assert world.jira.issue(link.issue.key).status == "Done"  # In Progress first, then Done: in order
+        assert world.itsm.record(r).fields["correlation_id"] == link.issue.key
+    assert len(world.jira.issues()) == 6
+
+
+def test_a_crash_in_one_lane_stops_the_others_and_leaves_the_rest_pending(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(4)]
+    plan = [create(r) for r in records] + [follow_up(r) for r in records]
+    world.itsm.crash_after_next_write("write_back_reference")
+    with pytest.raises(SimulatedCrash):
+        parallel(world, workers=1).execute(plan)
+    states = [world.store.journal_entry(a.key).state for a in plan[4:]]  # type: ignore[union-attr]
+    assert PENDING in states  # the crashed one (and any not run) wait for reconciliation
+    world.restart()
+    world.clock.advance(seconds=31)
+    executor(world).reconcile()
+    assert all(world.store.journal_entry(a.key).state == DONE for a in plan)  # type: ignore[union-attr]
+    assert len(world.jira.issues()) == 4
