@@ -190,10 +190,13 @@ class Executor:
         return [outcomes[i] for i in range(len(planned))]
 
     def _run_in_order(
-        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+        self,
+        queued: Sequence[tuple[int, Action, JournalEntry]],
+        outcomes: dict[int, ActionOutcome],
+        halt: threading.Event | None = None,
     ) -> None:
         for index, action, entry in queued:
-            if self.stop.is_set():
+            if self.stop.is_set() or (halt is not None and halt.is_set()):
                 outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
             else:
                 outcomes[index] = self._run(action, entry, reconciling=False)
@@ -219,13 +222,14 @@ class Executor:
             self._run_in_order(queued, outcomes)
             return
         failure: list[BaseException] = []
+        halt = threading.Event()  # this plan's lanes only: the engine's stop flag is the operator's
 
         def worker(items: list[tuple[int, Action, JournalEntry]]) -> None:
             try:
-                self._run_in_order(items, outcomes)
+                self._run_in_order(items, outcomes, halt)
             except BaseException as exc:  # handed to the caller's thread below
                 failure.append(exc)
-                self.stop.set()
+                halt.set()
 
         threads = [
             threading.Thread(target=worker, args=(items,), name=f"bridge-executor-{'itsm' if itsm else 'jira'}-{n}",

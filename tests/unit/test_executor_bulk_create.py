@@ -121,7 +121,7 @@ def test_a_status_follow_up_that_the_new_issue_already_has_costs_no_call(world: 
 
 def parallel(world: World, workers: int = 2) -> Executor:
     return Executor(world.store, world.engine.connectors, world.spec, clock=world.clock, backoff_base=30,
-                    parallel_sides=True, workers_per_side=workers)
+                    stop=world.engine.stop, parallel_sides=True, workers_per_side=workers)
 
 
 def test_both_sides_at_once_apply_everything_and_keep_each_links_order(world: World) -> None:
@@ -151,6 +151,7 @@ def test_a_crash_in_one_lane_stops_the_others_and_leaves_the_rest_pending(world:
     world.itsm.crash_after_next_write("write_back_reference")
     with pytest.raises(SimulatedCrash):
         parallel(world, workers=1).execute(plan)
+    assert not world.engine.stop.is_set()  # the operator's stop flag is not this plan's business
     states = [world.store.journal_entry(a.key).state for a in plan[4:]]  # type: ignore[union-attr]
     assert PENDING in states  # the crashed one (and any not run) wait for reconciliation
     world.restart()
