@@ -699,6 +699,10 @@ class JiraConnector(Connector):
         something to mirror). An issue whose inline list is complete and has no comment at or after
         ``since`` other than those this process wrote itself costs no call: an edit, a transition or
         bridge's own echo no longer costs a comment read.
+
+        What the search saw is used once, and not for an issue this connector wrote to since. A comment
+        a person adds between the search and this call is not lost: it moves the issue's ``updated``, so
+        the next change search returns the issue again with a version the cycle has not processed.
         """
         out: dict[str, list[Comment]] = {}
         for ref in refs:
@@ -855,6 +859,7 @@ class JiraConnector(Connector):
         return payload, markers
 
     def update_fields(self, ref: Ref, values: Mapping[str, FieldValue]) -> None:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         fields: dict[str, Any] = {}
         update: dict[str, Any] = {}
         for name, value in values.items():
@@ -876,6 +881,7 @@ class JiraConnector(Connector):
     def add_comment(
         self, ref: Ref, body: str, *, channel: str, marker: Marker, visibility: Visibility | None = None
     ) -> Comment:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         text = body if not self._text_markers else f"{body}\n\n{marker.render()}"
         payload: dict[str, Any] = {
             "body": text_to_adf(text) if self.cloud else text_to_wiki(text),
@@ -930,6 +936,7 @@ class JiraConnector(Connector):
 
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         """Upsert a remote link to the record: its ``globalId`` is derived from the record, so it never doubles."""
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         base = self._itsm_base(other)
         global_id = f"system={base}&type={other.kind}&id={other.id}"
         if len(global_id) > 255:
@@ -967,6 +974,7 @@ class JiraConnector(Connector):
     # -- workflow
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         current_raw = self._json("GET", f"issue/{ref.id or ref.key}", params={"fields": "status,issuetype,project"})
         raw_fields = current_raw.get("fields") or {}
         current = str((raw_fields.get("status") or {}).get("name", ""))
