@@ -16,13 +16,17 @@ from typing import Protocol
 
 from bridge.connectors.base import Connector
 from bridge.errors import ConfigError
+from bridge.logging import get_logger
 from bridge.mapping import check as mapping_check
+from bridge.mapping.catalog import system_of
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.settings import Settings, credential_file_name, env_var_name
 from bridge.store import Store
 from bridge.sync.engine import Engine
+
+log = get_logger(__name__)
 
 
 class ProblemLike(Protocol):
@@ -111,7 +115,35 @@ def check_configuration(settings: Settings) -> list[ProblemLike]:
         )
     else:
         problems.extend(check_mappings(directory))
+        problems.extend(check_systems(settings, directory))
     return problems
+
+
+def foreign_mappings(settings: Settings, mappings: Sequence[MappingSpec]) -> list[tuple[MappingSpec, str]]:
+    """Mappings written for another ITSM than ``itsm.kind``, with the system each is written for."""
+    found = []
+    for spec in mappings:
+        system = system_of(spec.route.record_type, spec.route.system)
+        if system != settings.itsm.kind:
+            found.append((spec, system))
+    return found
+
+
+def check_systems(settings: Settings, directory: Path) -> list[Problem]:
+    """Warn about enabled mappings that will not run because they are written for another ITSM."""
+    from bridge.mapping.loader import load_mappings
+
+    specs = [loaded.mapping for loaded in load_mappings(directory).mappings]
+    return [
+        Problem(
+            f"mapping {spec.name}",
+            f"written for {system} but itsm.kind is {settings.itsm.kind}: it will not run "
+            "(set enabled: false, or route.system if the record type was misread)",
+            "warning",
+        )
+        for spec, system in foreign_mappings(settings, specs)
+        if spec.enabled
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -145,6 +177,7 @@ def _adapter(module: str, cls: str) -> Callable[[Settings], Connector]:
 ITSM_APPLICATIONS: dict[str, tuple[str, str]] = {
     "servicenow": ("com.servicenow", "ServiceNow"),
     "rt": ("com.bestpractical.rt", "Request Tracker"),
+    "jsm": ("com.atlassian.servicedesk", "Jira Service Management"),
 }
 
 
@@ -196,6 +229,12 @@ def build_engine(
     """The composition root of syncing: store + connectors + mappings. ``connectors`` lets tests
     inject the memory fakes; otherwise they are built from :data:`CONNECTOR_FACTORIES`. ``metrics``
     receives each cycle's figures (the daemon's ``/metrics``, a one-shot run's textfile)."""
+    foreign = foreign_mappings(settings, mappings)
+    for spec, system in foreign:
+        if spec.enabled:
+            log.warning("mapping not run: written for another ITSM", mapping=spec.name, system=system,
+                        itsm_kind=settings.itsm.kind)
+    mappings = [spec for spec in mappings if all(spec is not other for other, _ in foreign)]
     built = dict(connectors) if connectors is not None else build_connectors(settings)
     try:
         store = open_store(settings)

@@ -139,10 +139,19 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     default=None,
     help="Same as the global --config.",
 )
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also contact both sides: credentials, projects, issue types, fields, statuses, ITSM fields and states.",
+)
 @click.pass_obj
 @bridge_command
-def check(opts: GlobalOptions, command_config: Path | None) -> int:
-    """Validate the configuration and mappings without contacting any server."""
+def check(opts: GlobalOptions, command_config: Path | None, online: bool) -> int:
+    """Validate the configuration and mappings without contacting any server (--online: and against both sides).
+
+    Exit codes: 0 valid; 2 configuration or mappings invalid; 3 (--online) a side unreachable, the
+    credentials refused, or a mapping naming what the side does not have.
+    """
     if command_config is not None:
         opts.config = command_config
     tick, cross, warn = _symbols()
@@ -165,6 +174,24 @@ def check(opts: GlobalOptions, command_config: Path | None) -> int:
         return ExitCode.CONFIG
     click.echo(f"{tick} mappings directory: {settings.mappings.directory}")
     click.echo(f"{tick} configuration OK" + (f" ({len(problems)} warning(s))" if problems else ""))
+    if online:
+        return _check_online(settings)
+    return ExitCode.OK
+
+
+def _check_online(settings: Settings) -> int:
+    """The doctor's side checks for every mapping (disabled ones too: they are checked before enabling)."""
+    from bridge.commands.doctor import print_sections, side_sections
+    from bridge.mapping.loader import load_or_raise
+
+    tick, cross, _ = _symbols()
+    sections = side_sections(settings, load_or_raise(settings.mappings.directory))
+    print_sections(sections)
+    failed = sum(1 for section in sections for finding in section.findings if finding.status == "fail")
+    if failed:
+        click.echo(f"{cross} {failed} problem(s) on the live instances")
+        return ExitCode.UNREACHABLE
+    click.echo(f"{tick} both sides accept the mappings")
     return ExitCode.OK
 
 

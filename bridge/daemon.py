@@ -15,6 +15,15 @@ Several replicas: each mapping is synced by the process holding its lock. A repl
 a lock stays on standby for that mapping and tries again every interval, so it takes over within one
 interval when the leader dies.
 
+Operations (docs/operations.md): with ``metrics_bind`` the daemon serves ``/metrics`` and ``/healthz``
+(:mod:`bridge.health`) from a thread of its own, fed by every cycle. Under systemd (``Type=notify``) it
+says ``READY=1`` once the store is open and migrated, each mapping's lock was tried (leader or standby)
+and the scheduler runs; ``STATUS=`` after each pass; ``WATCHDOG=1`` from a scheduler job at half of
+``WatchdogSec=``; ``STOPPING=1`` when asked to stop. Outside systemd those calls do nothing.
+
+A standby replica is healthy: ``/healthz`` does not judge the mappings another replica leads, and a
+standby's attempts are not cycles in its metrics (``bridge_leader`` is 0 for them).
+
 structlog context is bound inside the job, because APScheduler runs jobs in worker threads where the
 main thread's context variables are not visible.
 """
@@ -23,7 +32,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -31,8 +40,11 @@ from typing import Any
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bridge.errors import AuthError, ConnectorError, LockHeldError, SafetyRailError, StoreError
+from bridge import systemd
+from bridge.errors import AuthError, ConfigError, ConnectorError, LockHeldError, SafetyRailError, StoreError
+from bridge.health import HealthState, MetricsServer, serve
 from bridge.logging import get_logger
+from bridge.metrics import Metrics
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
 
@@ -50,6 +62,10 @@ class Daemon:
         misfire_grace_seconds: float | None = None,
         mappings: list[str] | None = None,
         on_cycle: Callable[[str, CycleReport | BaseException], None] | None = None,
+        metrics_bind: str | None = None,
+        health: HealthState | None = None,
+        environ: Mapping[str, str] | None = None,
+        takeover_grace_seconds: float | None = None,
     ) -> None:
         self.engine = engine
         self.interval = float(interval_seconds)
@@ -59,8 +75,25 @@ class Daemon:
         self.runs = 0
         self.last: dict[str, CycleReport | BaseException] = {}
         self.standby: set[str] = set()
+        #: mappings whose lock this replica lost (its database connection died): it sits the next pass
+        #: out, so that a healthy standby takes the mapping over rather than the replica that just failed
+        self.standing_back: set[str] = set()
+        #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
+        self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
+        self.metrics_bind = metrics_bind
+        if metrics_bind is not None and engine.metrics is None:
+            engine.metrics = Metrics(interval_seconds=self.interval)
+        self.health = health or HealthState(self.interval, self._names())
+        #: the running /metrics + /healthz server (``None`` unless ``metrics_bind`` and running)
+        self.server: MetricsServer | None = None
+        #: where sd_notify looks for $NOTIFY_SOCKET and $WATCHDOG_USEC (tests pass their own)
+        self.environ = environ
         self._stopping = threading.Event()
+        self._stop_notified = False
         self._scheduler = BackgroundScheduler(timezone=UTC)
+
+    def _names(self) -> list[str]:
+        return list(self.mapping_names or [m.name for m in self.engine.enabled_mappings()])
 
     # ------------------------------------------------------------------------------ the job
 
@@ -68,19 +101,74 @@ class Daemon:
         """One pass over the mappings (the scheduled job). Never raises: each mapping's failure is
         logged and the next interval tries again."""
         results: dict[str, CycleReport | BaseException] = {}
-        names = self.mapping_names or [m.name for m in self.engine.enabled_mappings()]
-        for name in names:
+        for name in self._names():
             if self.engine.stop.is_set():
                 break
             with structlog.contextvars.bound_contextvars(mapping=name, job="sync"):
                 results[name] = self._one(name)
+            self._report(name, results[name])
             if self.on_cycle is not None:
                 self.on_cycle(name, results[name])
         self.last.update(results)
         self.runs += 1
+        systemd.notify_status(self.status_line(), self.environ)
         return results
 
+    def _report(self, name: str, result: CycleReport | BaseException) -> None:
+        """Feed /healthz: a standby's attempt is no cycle; anything else is one, finished or not."""
+        if isinstance(result, LockHeldError):
+            self.health.set_standby(name, True)
+            return
+        self.health.set_standby(name, name in self.standby)
+        self.health.cycle_finished(name, ok=isinstance(result, CycleReport))
+
+    def status_line(self) -> str:
+        """What ``systemctl status`` shows: leadership and the outcome of the last pass."""
+        names = self._names()
+        leading = [n for n in names if n not in self.standby]
+        parts = [f"leader of {len(leading)} of {len(names)} mapping(s)"]
+        if self.standby:
+            parts.append(f"standby for {', '.join(sorted(self.standby))}")
+        cycles = [r for n, r in self.last.items() if n in leading]
+        if cycles:
+            ok = [r for r in cycles if isinstance(r, CycleReport)]
+            failed = len(cycles) - len(ok)
+            actions = sum(len(r.outcomes) + len(r.reconciled) for r in ok)
+            errors = sum(r.errors for r in ok)
+            when = datetime.now(UTC).strftime("%H:%M:%SZ")
+            parts.append(
+                f"last cycle {when}: {len(ok)} ok, {failed} failed, {actions} action(s), {errors} new error(s)"
+            )
+        return "; ".join(parts)
+
+    def _take_over(self, name: str) -> BaseException | None:
+        """A standby tries the lock; when it gets it, it waits ``takeover_grace`` before writing.
+
+        The lock frees the instant the leader dies, but a request the leader sent just before may still
+        be processed by the vendor (a server finishes what it received). Reconciling at once could miss
+        that write and repeat it; a short wait lets it land, so the marker search finds it.
+        """
+        try:
+            self.engine.lead(name)
+        except (LockHeldError, StoreError) as exc:
+            return exc
+        log.info("lock free: taking the mapping over after a grace period", grace_seconds=self.takeover_grace)
+        self._stopping.wait(self.takeover_grace)
+        return None
+
     def _one(self, name: str) -> CycleReport | BaseException:
+        if name in self.standing_back:
+            self.standing_back.discard(name)
+            return LockHeldError(f"lost the lock of mapping {name!r}: standing back one interval for a standby")
+        if name in self.standby:
+            refused = self._take_over(name)
+            if isinstance(refused, LockHeldError):
+                return refused
+            if refused is None:  # the lock is ours: from now on this replica leads, even if the cycle fails
+                self.standby.discard(name)
+                if self.engine.metrics is not None:
+                    self.engine.metrics.leader(name, True)
+                log.info("took over the mapping: now syncing it")
         try:
             report = run_cycle(self.engine, name)
         except LockHeldError as exc:
@@ -95,8 +183,12 @@ class Daemon:
             log.error("safety rail: cycle stopped for this mapping", error=str(exc))
             return exc
         except StoreError as exc:
-            log.error("state store failed; releasing the mapping's lock", error=str(exc))
+            log.error("state store failed; releasing the mapping's lock and standing back", error=str(exc))
             self.engine.store.release_lock(name)
+            self.standby.add(name)
+            self.standing_back.add(name)
+            if self.engine.metrics is not None:
+                self.engine.metrics.leader(name, False)
             return exc
         except ConnectorError as exc:
             log.warning("a side could not be read; the next interval retries", error=str(exc))
@@ -104,14 +196,32 @@ class Daemon:
         except Exception as exc:
             log.exception("unexpected error in a cycle, please report it")
             return exc
-        if name in self.standby:
+        if name in self.standby:  # it took the lock inside the cycle (no takeover grace was asked for)
             log.info("took over the mapping: now syncing it")
             self.standby.discard(name)
         return report
 
     # ------------------------------------------------------------------------------ lifecycle
 
+    def decide_leadership(self) -> None:
+        """Try every mapping's lock once: leader or standby, known before systemd hears READY=1.
+
+        A :class:`StoreError` (the database unreachable) propagates: the daemon has not started.
+        """
+        for name in self._names():
+            try:
+                self.engine.lead(name)
+            except LockHeldError:
+                self.standby.add(name)
+                log.info("standby: another bridge process syncs this mapping", mapping=name)
+            else:
+                self.standby.discard(name)
+            self.health.set_standby(name, name in self.standby)
+            if self.engine.metrics is not None:
+                self.engine.metrics.leader(name, name not in self.standby)
+
     def start(self) -> None:
+        self.decide_leadership()
         self._scheduler.add_job(
             self.run_all,
             "interval",
@@ -122,13 +232,48 @@ class Daemon:
             misfire_grace_time=self.misfire_grace,
             next_run_time=datetime.now(UTC),
         )
+        watchdog = systemd.watchdog_interval(self.environ)
+        if watchdog is not None:
+            # A job of the scheduler itself: if the scheduler dies, the pings stop and systemd restarts us.
+            self._scheduler.add_job(
+                self._watchdog, "interval", seconds=watchdog, id="bridge-watchdog", max_instances=1, coalesce=True
+            )
         self._scheduler.start()
-        log.info("daemon started", interval_seconds=self.interval, mappings=self.mapping_names or "all enabled")
+        log.info(
+            "daemon started",
+            interval_seconds=self.interval,
+            mappings=self.mapping_names or "all enabled",
+            standby=sorted(self.standby),
+            watchdog_seconds=watchdog,
+        )
+
+    def _watchdog(self) -> None:
+        systemd.notify_watchdog(self.environ)
+
+    def serve_metrics(self) -> MetricsServer | None:
+        """Start ``/metrics`` + ``/healthz`` on ``metrics_bind`` (``None`` when unset)."""
+        if self.metrics_bind is None:
+            return None
+        assert self.engine.metrics is not None  # set in __init__ when metrics_bind is
+        try:
+            self.server = serve(self.metrics_bind, self.engine.metrics, self.health)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {self.metrics_bind}: {exc.strerror or exc}",
+                ["metrics.bind: choose a free local address and port, or stop what listens there"],
+            ) from None
+        return self.server
 
     def request_stop(self, *_: Any) -> None:
         """Ask for a clean stop: finish the current action, commit, exit. Safe from a signal handler."""
         self.engine.stop.set()
         self._stopping.set()
+        self._notify_stopping()
+
+    def _notify_stopping(self) -> None:
+        if not self._stop_notified:
+            self._stop_notified = True
+            systemd.notify_stopping("stopping: finishing the current action", self.environ)
 
     def run_forever(self, *, install_signals: bool = True) -> int:
         """Start, wait for SIGTERM/SIGINT (or :meth:`request_stop`), stop cleanly; returns exit code 0."""
@@ -137,13 +282,19 @@ class Daemon:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self._on_signal)
         try:
+            self.serve_metrics()
             self.start()
+            systemd.notify_ready(self.status_line(), self.environ)
             while not self._stopping.wait(timeout=1.0):
                 pass
         finally:
             log.info("stopping: finishing the current action")
+            self._notify_stopping()
             if self._scheduler.running:
                 self._scheduler.shutdown(wait=True)
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         log.info("daemon stopped", cycles=self.runs)

@@ -10,7 +10,9 @@ decide by type alone::
     │                              carries a list of MappingProblem (file, line, column, path, message, hint)
     ├── ConnectorError           anything a vendor side answered or failed to answer
     │   ├── TransientError       worth retrying as is: timeouts, connection resets, 5xx
-    │   │   └── RateLimitedError 429 (or 503 with Retry-After); carries retry_after seconds
+    │   │   ├── RateLimitedError 429 (or 503 with Retry-After); carries retry_after seconds
+    │   │   └── NotSentError     the request never reached the vendor (refused, connect timeout):
+    │   │                          safe to repeat even for writes the vendor would apply twice
     │   ├── AuthError            401/403 on authentication: credentials missing, wrong or expired;
     │   │                          CLI exit code 3 when a whole side is refused
     │   ├── NotFoundError        404: the item does not exist or the account may not see it
@@ -120,6 +122,14 @@ class RateLimitedError(TransientError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+class NotSentError(TransientError):
+    """The request never reached the vendor (connection refused, connect timeout, name resolution).
+
+    Unlike a read timeout, nothing can have been applied, so even a non-idempotent write (a journal
+    entry, a comment) may be sent again at once.
+    """
 
 
 class AuthError(ConnectorError):

@@ -12,10 +12,10 @@ staleness, measured from the start instead of the last success.
 
 ``/healthz`` answers JSON::
 
-    {"status": "ok" | "starting" | "unhealthy",
+    {"status": "ok" | "starting" | "standby" | "unhealthy",
      "reason": "…",                      # one line, names the worst mapping
      "interval_s": 60, "stale_after_s": 180,
-     "mappings": {"incident-to-bug": {"enabled": true, "ok": true, "last_success": "2026-…Z",
+     "mappings": {"incident-to-bug": {"enabled": true, "standby": false, "ok": true, "last_success": "2026-…Z",
                                       "age_s": 12.0, "last_cycle": "2026-…Z"}}}
 
 ``ok`` is the outcome of the LAST cycle (may be false while the mapping is still healthy);
@@ -98,6 +98,9 @@ class HealthState:
         self.started = clock()
         self._lock = threading.Lock()
         self._enabled: list[str] = sorted(set(mappings))
+        self._standby: set[str] = set()
+        #: when this replica took a mapping over from standby: its start grace period begins again there
+        self._led_since: dict[str, float] = {}
         self._mappings: dict[str, _MappingHealth] = {}
 
     @property
@@ -108,6 +111,17 @@ class HealthState:
         """Replace the set of enabled mappings (after a configuration reload)."""
         with self._lock:
             self._enabled = sorted(set(mappings))
+
+    def set_standby(self, mapping: str, standby: bool) -> None:
+        """Mark ``mapping`` as led by another replica (or no longer). A standby mapping is shown, not
+        judged: a replica waiting for its turn is doing its job, and a probe must not restart it. A
+        mapping taken over gets the start grace period again: its first cycle may work off a backlog."""
+        with self._lock:
+            if standby:
+                self._standby.add(mapping)
+            elif mapping in self._standby:
+                self._standby.discard(mapping)
+                self._led_since[mapping] = self.clock()
 
     def cycle_finished(self, mapping: str, ok: bool, at: float | None = None) -> None:
         """Record a finished cycle; ``ok`` as for :meth:`bridge.metrics.Metrics.cycle_finished`."""
@@ -124,38 +138,55 @@ class HealthState:
         limit = self.stale_after_s
         with self._lock:
             enabled = list(self._enabled)
+            standby = set(self._standby)
+            led_since = dict(self._led_since)
             entries = {
                 name: _MappingHealth(e.last_cycle, e.last_ok, e.last_success) for name, e in self._mappings.items()
             }
         if not enabled:
-            return HealthReport(False, self._body("unhealthy", "no enabled mapping", now, entries, enabled))
+            return HealthReport(False, self._body("unhealthy", "no enabled mapping", now, entries, enabled, standby))
+        judged = [name for name in enabled if name not in standby]
+        if not judged:
+            reason = "standby: another replica leads every enabled mapping"
+            return HealthReport(True, self._body("standby", reason, now, entries, enabled, standby))
 
         problems: list[str] = []
         starting: list[str] = []
-        for name in enabled:
+        for name in judged:
             entry = entries.get(name, _MappingHealth())
-            if entry.last_success is not None:
+            since = led_since.get(name, self.started)
+            if entry.last_success is not None and entry.last_success >= since:
                 age = now - entry.last_success
                 if age > limit:
                     problems.append(f"{name}: last successful cycle {age:.0f}s ago (limit {limit:.0f}s)")
-            elif now - self.started > limit:
+            elif now - since > limit:
+                event = "start" if name not in led_since else "taking it over"
                 problems.append(
-                    f"{name}: no successful cycle in {now - self.started:.0f}s since start (limit {limit:.0f}s)"
+                    f"{name}: no successful cycle in {now - since:.0f}s since {event} (limit {limit:.0f}s)"
                 )
             else:
                 starting.append(name)
         if problems:
             reason = problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-            return HealthReport(False, self._body("unhealthy", reason, now, entries, enabled))
+            return HealthReport(False, self._body("unhealthy", reason, now, entries, enabled, standby))
         if starting:
             return HealthReport(
                 True,
-                self._body("starting", f"waiting for the first cycle of {', '.join(starting)}", now, entries, enabled),
+                self._body(
+                    "starting", f"waiting for the first cycle of {', '.join(starting)}", now, entries, enabled, standby
+                ),
             )
-        return HealthReport(True, self._body("ok", "every enabled mapping synced recently", now, entries, enabled))
+        reason = "every enabled mapping synced recently" if not standby else "every mapping led here synced recently"
+        return HealthReport(True, self._body("ok", reason, now, entries, enabled, standby))
 
     def _body(
-        self, status: str, reason: str, now: float, entries: dict[str, _MappingHealth], enabled: list[str]
+        self,
+        status: str,
+        reason: str,
+        now: float,
+        entries: dict[str, _MappingHealth],
+        enabled: list[str],
+        standby: set[str],
     ) -> dict[str, Any]:
         mappings: dict[str, Any] = {}
         for name in sorted(set(enabled) | set(entries)):
@@ -163,6 +194,7 @@ class HealthState:
             age = None if entry.last_success is None else round(now - entry.last_success, 3)
             mappings[name] = {
                 "enabled": name in enabled,
+                "standby": name in standby,
                 "ok": entry.last_ok,
                 "last_success": _iso(entry.last_success),
                 "age_s": age,

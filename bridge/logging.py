@@ -38,6 +38,10 @@ MIN_SECRET_LENGTH = 4
 
 #: Libraries whose loggers are routed through the redaction (they log URLs and headers).
 LIBRARY_LOGGERS = ("urllib3", "requests", "jira", "apscheduler", "alembic", "sqlalchemy")
+#: Libraries too talkative for the configured level: SQLAlchemy's engine logs every statement with its
+#: parameters at INFO and result rows at DEBUG (customer data: never wanted in bridge's log); APScheduler
+#: logs every job run at INFO (each second with a short interval). Their warnings still come through.
+LIBRARY_FLOORS = {"sqlalchemy": logging.WARNING, "apscheduler": logging.WARNING}
 
 _SECRET_KEY = re.compile(
     r"(token|passw(or)?d|passwd|secret|authori[sz]ation|api[_-]?key|cookie|credential|private[_-]?key)",
@@ -203,7 +207,10 @@ def configure_logging(
         # Let the libraries' records reach the root handler (and its redaction), nowhere else.
         lib = logging.getLogger(name)
         lib.propagate = True
-        lib.setLevel(logging.NOTSET)
+        floor = LIBRARY_FLOORS.get(name)
+        if name == "apscheduler" and numeric <= logging.DEBUG:
+            floor = None  # asked for DEBUG: the scheduler's job runs are what one is debugging
+        lib.setLevel(logging.NOTSET if floor is None else max(floor, numeric))
 
     structlog.configure(
         processors=[

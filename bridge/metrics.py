@@ -3,7 +3,7 @@
 The engine calls the :class:`Metrics` methods; operators read the result at ``/metrics`` (see
 :mod:`bridge.health` for the server) or in a node_exporter textfile (:func:`write_textfile`, for
 ``bridge sync --once`` from a timer or cron). Every metric and its meaning is listed in
-``docs/deployment.md``.
+``docs/operations.md``.
 
 Why an own :class:`~prometheus_client.CollectorRegistry` and not the global one: two engines in
 one process (tests, a replica test harness) would otherwise share and corrupt each other's

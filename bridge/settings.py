@@ -208,6 +208,9 @@ class ItsmSettings(_Section):
     verify_tls: bool = True
     ca_bundle: Path | None = None
     requests_per_second: float = Field(5.0, gt=0, le=100)
+    # Request Tracker only: the zone RT reads TicketSQL date literals in (its $Timezone, or the bridge
+    # user's own preference); `bridge doctor` verifies it. See docs/connectors/rt.md.
+    timezone: str | None = None
 
     @model_validator(mode="after")
     def _one_auth(self) -> ItsmSettings:

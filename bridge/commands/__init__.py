@@ -1,5 +1,6 @@
-"""The sync commands of the ``bridge`` CLI: ``sync``, ``plan``, ``run``, ``links``, ``errors``, ``retry``,
-``resync``; one module each. :func:`register` adds them to the click group of :mod:`bridge.cli`.
+"""The sync and operations commands of the ``bridge`` CLI: ``sync``, ``plan``, ``run``, ``links``,
+``errors``, ``retry``, ``resync``, ``doctor`` and ``demo``; one module each. :func:`register` adds them to
+the click group of :mod:`bridge.cli`.
 
 The commands build their engine through :func:`bridge.bootstrap.build_engine`, whose connectors come
 from :data:`bridge.bootstrap.CONNECTOR_FACTORIES` (the seam tests use to run these very commands
@@ -13,6 +14,8 @@ import click
 
 def register(group: click.Group) -> None:
     """Add every sync command to ``group``. Imports lazily: :mod:`bridge.cli` calls this at import time."""
+    from bridge.commands.demo import demo
+    from bridge.commands.doctor import doctor
     from bridge.commands.errors import errors
     from bridge.commands.links import links
     from bridge.commands.plan import plan
@@ -21,7 +24,7 @@ def register(group: click.Group) -> None:
     from bridge.commands.run import run
     from bridge.commands.sync import sync
 
-    for command in (sync, plan, run, links, errors, retry, resync):
+    for command in (sync, plan, run, links, errors, retry, resync, doctor, demo):
         group.add_command(command)
 
 

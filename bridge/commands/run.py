@@ -1,4 +1,5 @@
-"""``bridge run``: the daemon (see :mod:`bridge.daemon`)."""
+"""``bridge run``: the daemon (see :mod:`bridge.daemon`), with ``/metrics`` and ``/healthz`` when
+``metrics.bind`` is set, and systemd notifications when started by a ``Type=notify`` unit."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bridge.commands._common import bridge_command, load_engine, select_mappings
+from bridge.bootstrap import build_engine
+from bridge.commands._common import bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
+from bridge.metrics import Metrics
 
 if TYPE_CHECKING:
     from bridge.cli import GlobalOptions
@@ -21,8 +24,11 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     """Sync on a schedule until SIGTERM/SIGINT (then finish the current action and exit 0).
 
     A mapping another replica holds is watched on standby and taken over when its lock frees.
+    With metrics.bind set, serves /metrics (Prometheus) and /healthz (JSON) there.
     """
-    settings, engine = load_engine(opts)
+    settings = load_settings_for(opts)
+    metrics = Metrics(interval_seconds=settings.schedule.interval_seconds)
+    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(
@@ -30,6 +36,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
             interval_seconds=settings.schedule.interval_seconds,
             misfire_grace_seconds=settings.schedule.misfire_grace_seconds,
             mappings=names,
+            metrics_bind=settings.metrics.bind,
         )
         return daemon.run_forever()
     finally:

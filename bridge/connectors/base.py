@@ -20,11 +20,13 @@ Jira, never the other way), so its :meth:`create` raises :class:`~bridge.errors.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from bridge.errors import ConnectorError, NotFoundError, PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -42,6 +44,36 @@ class CallCounter:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._statuses: Counter[tuple[str, int]] = Counter()
+        self._clock_offset: float | None = None
+
+    def note_server_date(self, header: str | None, received: float | None = None) -> None:
+        """Remember the vendor's clock from a response's ``Date`` header (RFC 9110 §6.6.1).
+
+        ``received`` is the local Unix time the response arrived (default: now). ``bridge doctor``
+        reads :attr:`clock_offset` after a connector's ``check()``: cursors and JQL's minute-granular
+        date literals assume the two clocks roughly agree. A missing or unparsable header is ignored.
+        """
+        if not header:
+            return
+        try:
+            server = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return
+        if server.tzinfo is None:  # RFC 9110: an HTTP-date is always GMT
+            server = server.replace(tzinfo=UTC)
+        local = time.time() if received is None else received
+        with self._lock:
+            # The header truncates to the second: its middle is the best estimate of the server's time.
+            self._clock_offset = server.timestamp() + 0.5 - local
+
+    @property
+    def clock_offset(self) -> float | None:
+        """Seconds the vendor's clock is ahead of ours (negative: behind), from the last ``Date`` seen.
+
+        HTTP dates have whole seconds, so anything within about a second is agreement.
+        """
+        with self._lock:
+            return self._clock_offset
 
     def count(self, endpoint: str, status: int | None = None) -> None:
         with self._lock:
@@ -212,6 +244,24 @@ class Connector(ABC):
         ``comment``/``correspond``) or ``comment`` on Jira. ``visibility`` restricts a Jira comment.
         Returns the created comment with its vendor id.
         """
+
+    def edit_labels(
+        self,
+        ref: Ref,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        values: Mapping[str, FieldValue] | None = None,
+    ) -> None:
+        """Add and remove single labels of an issue, and write ``values``, in one request.
+
+        Unlike ``update_fields(ref, {"labels": …})`` this can take a label away, and it never sends the
+        whole label set, so labels people put on the issue meanwhile survive (Jira's edit verbs
+        ``update: {"labels": [{"add": …}, {"remove": …}]}``). Adding a label the issue has, or removing
+        one it lacks, changes nothing. Used to mark an issue that ``link_existing`` records fan into.
+        Only Jira has labels: the default refuses, and ITSM adapters never receive this call.
+        """
+        raise PermanentError(f"{self.display_name} items have no labels to edit", side=self.side.value)
 
     @abstractmethod
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:

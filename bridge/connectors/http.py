@@ -36,6 +36,7 @@ from bridge.errors import (
     AuthError,
     ConnectorError,
     NotFoundError,
+    NotSentError,
     PermanentError,
     RateLimitedError,
     TransientError,
@@ -211,6 +212,7 @@ class BudgetAdapter(HTTPAdapter):
             self.counter.count(endpoint, None)
             raise
         self.counter.count(endpoint, response.status_code)
+        self.counter.note_server_date(response.headers.get("Date"))
         if self.on_response is not None:
             self.on_response(endpoint, response.status_code)
         return response
@@ -261,14 +263,11 @@ def error_for(
 # ------------------------------------------------------------------------------------------ client
 
 
-class _NotSent(TransientError):
-    """A transient failure before the request reached the vendor: safe to repeat even for writes."""
 
-
-def _maybe_sent(exc: requests.ConnectionError) -> bool:
-    """False when the connection was refused or never established; True when it broke mid-request."""
+def never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection was refused or never established; False when it broke mid-request."""
     text = repr(exc.args)
-    return not any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
+    return any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
 
 
 class HttpClient:
@@ -334,10 +333,10 @@ class HttpClient:
                     timeout=(self.options.connect_timeout, self.options.read_timeout),
                 )
             except requests.ConnectTimeout:
-                raise _NotSent(f"{self.side} unreachable (connect timeout)", side=self.side,
+                raise NotSentError(f"{self.side} unreachable (connect timeout)", side=self.side,
                                method=method, endpoint=endpoint) from None
             except requests.ConnectionError as exc:
-                cls = TransientError if _maybe_sent(exc) else _NotSent
+                cls = NotSentError if never_sent(exc) else TransientError
                 raise cls(f"{self.side} unreachable ({type(exc).__name__})", side=self.side,
                           method=method, endpoint=endpoint) from None
             except requests.Timeout as exc:
@@ -348,7 +347,7 @@ class HttpClient:
             return response
 
         retry_on: type[BaseException] | tuple[type[BaseException], ...] = (
-            TransientError if idempotent else (RateLimitedError, _NotSent)
+            TransientError if idempotent else (RateLimitedError, NotSentError)
         )
         retrying = Retrying(
             retry=retry_if_exception_type(retry_on),

@@ -51,6 +51,7 @@ from bridge.connectors.http import (
     TokenBucket,
     call_with_retry,
     error_for,
+    never_sent,
     plain_message,
 )
 from bridge.connectors.jira_text import adf_to_text, text_to_adf, text_to_wiki, wiki_to_text
@@ -60,6 +61,7 @@ from bridge.errors import (
     ConfigError,
     ConnectorError,
     NotFoundError,
+    NotSentError,
     PermanentError,
     RateLimitedError,
     TransientError,
@@ -165,9 +167,6 @@ def jql_string(value: str) -> str:
     """A JQL string literal: double quotes, with ``\\`` and ``"`` escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-
-class _NotSent(TransientError):
-    """The request never reached Jira (connection refused, connect timeout): safe to repeat any write."""
 
 
 class _Ambiguous(Exception):
@@ -299,8 +298,9 @@ class JiraConnector(Connector):
         body: Any = None,
         idempotent: bool = True,
     ) -> requests.Response:
-        """One API call under the retry policy; ``path`` is relative to ``/rest/api/{3|2}/``."""
-        url = self._jira._get_url(path.lstrip("/"))
+        """One API call under the retry policy; ``path`` is relative to ``/rest/api/{3|2}/``, or site-relative
+        when it starts with ``/rest/`` (other REST APIs of the same site, e.g. JSM's ``/rest/servicedeskapi/``)."""
+        url = self.url + path if path.startswith("/rest/") else self._jira._get_url(path.lstrip("/"))
         endpoint = urlsplit(url).path
 
         def send() -> requests.Response:
@@ -318,14 +318,11 @@ class JiraConnector(Connector):
                     ) from None
                 raise self._error(exc.response) from None
             except requests.ConnectTimeout:
-                raise _NotSent(
+                raise NotSentError(
                     "jira unreachable (connect timeout)", side="jira", method=method, endpoint=endpoint
                 ) from None
             except requests.ConnectionError as exc:
-                refused = any(
-                    s in repr(exc.args) for s in ("NewConnectionError", "Connection refused", "NameResolutionError")
-                )
-                cls = _NotSent if refused else TransientError
+                cls = NotSentError if never_sent(exc) else TransientError
                 raise cls(
                     f"jira unreachable ({type(exc).__name__})", side="jira", method=method, endpoint=endpoint
                 ) from None
@@ -348,7 +345,7 @@ class JiraConnector(Connector):
             try:
                 return send()
             except TransientError as exc:
-                if not idempotent and not isinstance(exc, RateLimitedError | _NotSent):
+                if not idempotent and not isinstance(exc, RateLimitedError | NotSentError):
                     raise _Ambiguous(exc) from None
                 raise
 
@@ -577,6 +574,9 @@ class JiraConnector(Connector):
         clauses = [
             f"project = {jql_string(mapping.target.project)}",
             f"labels = {jql_string(mapping.links.jira_label)}",
+            # Two mappings may share a project and the bridge label (incidents → Bugs, changes → Stories):
+            # without the type each would read the other's issues, unlinked to it, as changed on every cycle.
+            f"issuetype = {jql_string(mapping.target.issue_type)}",
         ]
         if since is not None:
             clauses.append(f"updated >= {jql_string(self.cursor_literal(since))}")
@@ -878,6 +878,27 @@ class JiraConnector(Connector):
         if body:
             self._request("PUT", f"issue/{ref.id or ref.key}", body=body)
 
+    def edit_labels(
+        self,
+        ref: Ref,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        values: Mapping[str, FieldValue] | None = None,
+    ) -> None:
+        operations = [{"add": label} for label in dict.fromkeys(add)]
+        operations += [{"remove": label} for label in dict.fromkeys(remove) if label not in add]
+        fields = {self.field_id(name): value for name, value in (values or {}).items()}
+        if "labels" in fields:
+            raise PermanentError("edit_labels sets labels through add/remove only, not as a field value", side="jira")
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = {fid: self.to_jira(fid, value) for fid, value in fields.items()}
+        if operations:
+            body["update"] = {"labels": operations}
+        if body:
+            self._request("PUT", f"issue/{ref.id or ref.key}", body=body)
+
     def add_comment(
         self, ref: Ref, body: str, *, channel: str, marker: Marker, visibility: Visibility | None = None
     ) -> Comment:
@@ -1175,22 +1196,18 @@ class JiraConnector(Connector):
                     results.append(CheckResult(True, f"{m.name}: field {name!r} is {fid}"))
                 except PermanentError as exc:
                     results.append(CheckResult(False, f"{m.name}: {exc}", "GET /rest/api/*/field lists the fields"))
-        perms = (
-            self._json(
-                "GET", "mypermissions", params={"projectKey": project, "permissions": ",".join(REQUIRED_PERMISSIONS)}
-            )
-            or {}
-        )
-        have = perms.get("permissions") or {}
-        for key in REQUIRED_PERMISSIONS:
+        hint = "grant it to the account in the project's permission scheme"
+        results.extend(self.permission_checks(project, REQUIRED_PERMISSIONS, hint))
+        return results
+
+    def permission_checks(self, project: str, required: Sequence[str], hint: str) -> list[CheckResult]:
+        """One ✔/✖ line per permission the account needs in ``project`` (one ``mypermissions`` call)."""
+        perms = self._json("GET", "mypermissions", params={"projectKey": project, "permissions": ",".join(required)})
+        have = (perms or {}).get("permissions") or {}
+        results = []
+        for key in required:
             ok = bool((have.get(key) or {}).get("havePermission"))
-            results.append(
-                CheckResult(
-                    ok,
-                    f"permission {key} in {project}",
-                    None if ok else "grant it to the account in the project's permission scheme",
-                )
-            )
+            results.append(CheckResult(ok, f"permission {key} in {project}", None if ok else hint))
         return results
 
     def close(self) -> None:

@@ -833,6 +833,39 @@ class MemoryJira(MemoryConnector):
             self._touch(item, INTEGRATION_USER)
         self._written("update_fields", ref)
 
+    def edit_labels(
+        self,
+        ref: Ref,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        values: Mapping[str, FieldValue] | None = None,
+    ) -> None:
+        endpoint = "PUT /rest/api/3/issue/{issueIdOrKey}"
+        self._fault("edit_labels", endpoint)
+        values = dict(values or {})
+        if "labels" in values:
+            raise PermanentError("edit_labels sets labels through add/remove only, not as a field value", side="jira")
+        refused = sorted(set(values) & {"status", "resolution", "project", "issuetype"})
+        with self._lock:
+            item = self._find(ref, endpoint)
+            if refused:
+                self.calls.count(endpoint, 400)
+                raise PermanentError("Jira refused the edit", side="jira", method="PUT", endpoint=endpoint.split()[1],
+                                     status=400, vendor_message=f"{refused[0]}: Field '{refused[0]}' cannot be set. "
+                                     "It is not on the appropriate screen, or unknown.")
+            self.calls.count(endpoint, 204)
+            labels = [str(label) for label in item.fields.get("labels") or ()]
+            labels += [label for label in dict.fromkeys(add) if label not in labels]
+            labels = [label for label in labels if label in add or label not in remove]
+            changed = {k: normalise(v) for k, v in values.items()}
+            if tuple(sorted(labels)) != tuple(sorted(str(x) for x in item.fields.get("labels") or ())):
+                changed["labels"] = normalise(sorted(labels))
+            if changed:
+                item.fields.update(changed)
+                self._touch(item, INTEGRATION_USER)
+        self._written("edit_labels", ref)
+
     def path(self, start: str, goal: str) -> list[str] | None:
         """The fewest transitions from ``start`` to ``goal`` (breadth first), or ``None``."""
         previous: dict[str, str | None] = {start: None}

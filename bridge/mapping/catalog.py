@@ -98,6 +98,15 @@ RT_STATES = StateTable(
     }
 )
 
+JSM_STATES = StateTable(
+    names={
+        "Waiting for support": "new", "In Progress": "in progress", "Waiting for customer": "in progress",
+        "Pending": "in progress", "Resolved": "done", "Closed": "done", "Canceled": "done",
+    },
+)
+"""The statuses of Jira Service Management's default service-request workflows, by name, with their
+category as the label. Only warnings come of it: service projects often have workflows of their own."""
+
 STATUS_FIELD: dict[System, str] = {"servicenow": "state", "rt": "Status", "jsm": "status"}
 """The record field that holds the state, per system."""
 
@@ -110,9 +119,11 @@ def system_of(record_type: str, declared: System | None) -> System:
 
 
 def state_table(system: System, record_type: str) -> StateTable | None:
-    """The known states of ``record_type``, or ``None`` when bridge does not know them (JSM, custom tables)."""
+    """The known states of ``record_type``, or ``None`` when bridge does not know them (custom tables)."""
     if system == "rt":
         return RT_STATES
+    if system == "jsm":
+        return JSM_STATES
     return STATE_TABLES.get((system, record_type))
 
 
@@ -123,6 +134,13 @@ def known_fields(system: System, record_type: str) -> frozenset[str] | None:
     if system == "servicenow":
         return KNOWN_FIELDS.get(record_type)
     return None
+
+
+def is_dot_walk(system: System, name: str, known: frozenset[str] | set[str]) -> bool:
+    """ServiceNow ``reference.field`` (``assignment_group.name``): the Table API reads through a known
+    reference; the referenced table's fields are the instance's business, so any is accepted."""
+    head, dot, tail = name.partition(".")
+    return system == "servicenow" and bool(dot and tail) and head in known
 
 
 def is_custom_field(system: System, name: str) -> bool:

@@ -352,7 +352,7 @@ def _check_field_names(reporter: _Reporter, mapping: Mapping) -> None:
     for path, field_name in _condition_field_paths(mapping.route.where, ("route", "where")):
         candidates.append((path, field_name))
     for path, name in candidates:
-        if name in known or catalog.is_custom_field(system, name):
+        if name in known or catalog.is_custom_field(system, name) or catalog.is_dot_walk(system, name, known):
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
         reporter.add(
@@ -382,7 +382,7 @@ def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
         if getattr(links, key) is not None and links.link_existing is None:
             reporter.add(
                 ("links", key),
-                f"`{key}` counts records linked to one issue, which only happens with `link_existing`",
+                f"`{key}` counts the records linked to an issue; without `link_existing` that is always 1",
                 "set `link_existing:` to the ITSM field that may hold an existing Jira key, or remove this key",
                 severity="warning",
                 at_key=True,

@@ -100,6 +100,8 @@ ISSUE_TYPES = {"10001": "Story", "10002": "Task", "10004": "Bug"}
 PROJECTS = {
     "OPS": {"id": "10000", "name": "Operations", "offset": 0, "components": {"10100": "Backend", "10101": "Frontend"}},
     "DEV": {"id": "10001", "name": "Development", "offset": 700, "components": {"10200": "API", "10201": "Web"}},
+    # the project of the shipped mappings (mappings/*.yaml) and of ``bridge demo``
+    "DEMO": {"id": "10002", "name": "Demo", "offset": 1400, "components": {"10300": "Service", "10301": "Portal"}},
 }
 #: (id, name, schema type, custom type) — system fields first, then the custom fields bridge maps.
 FIELDS: list[tuple[str, str, str, str | None]] = [
@@ -192,6 +194,13 @@ class JiraSandbox(SandboxApp):
     """
 
     name = "jira"
+    #: The site's catalogue, as class attributes so a subclass can host more than the module tables
+    #: (bridge.sandbox.jsm adds a service project with its own statuses, workflow and JSM fields).
+    projects: dict[str, dict[str, Any]] = PROJECTS
+    statuses: dict[str, tuple[str, str]] = STATUSES
+    field_table: list[tuple[str, str, str, str | None]] = FIELDS
+    editable: set[str] = EDITABLE
+    creatable: set[str] = CREATABLE
 
     def __init__(
         self,
@@ -237,7 +246,7 @@ class JiraSandbox(SandboxApp):
             "clock_offset": 0.0,
             "time_zones": {handle: user["timeZone"] for handle, user in USERS.items()},
             "issues": {},
-            "counters": {"issue": 10000, "comment": 10000, "remotelink": 10000, **{k: 0 for k in PROJECTS}},
+            "counters": {"issue": 10000, "comment": 10000, "remotelink": 10000, **{k: 0 for k in self.projects}},
             "settings": {
                 "page_size": None,
                 "bad_credentials_anonymous": False,
@@ -437,7 +446,7 @@ class JiraSandbox(SandboxApp):
         }
 
     def _status_json(self, status_id: str) -> dict[str, Any]:
-        name, category = STATUSES[status_id]
+        name, category = self.statuses[status_id]
         cat_id, cat_name, colour = CATEGORIES[category]
         return {
             "self": f"{self.base_url}{self.api}/status/{status_id}",
@@ -455,7 +464,7 @@ class JiraSandbox(SandboxApp):
         }
 
     def _project_json(self, key: str) -> dict[str, Any]:
-        project = PROJECTS[key]
+        project = self.projects[key]
         return {
             "self": f"{self.base_url}{self.api}/project/{project['id']}",
             "id": project["id"],
@@ -520,7 +529,7 @@ class JiraSandbox(SandboxApp):
                 }
             )
         if field == "components":
-            comps = PROJECTS[issue["project"]]["components"]
+            comps = self.projects[issue["project"]]["components"]
             return [
                 {"self": f"{self.base_url}{self.api}/component/{c}", "id": c, "name": comps[c]}
                 for c in raw.get("components", [])
@@ -538,7 +547,7 @@ class JiraSandbox(SandboxApp):
     def _wanted_fields(self, spec: Iterable[str] | None, default: str) -> list[str]:
         names = [part.strip() for item in (spec if spec is not None else [default]) for part in str(item).split(",")]
         names = [n for n in names if n]
-        all_ids = [f[0] for f in FIELDS]
+        all_ids = [f[0] for f in self.field_table]
         chosen: list[str] = []
         excluded = {n[1:] for n in names if n.startswith("-")}
         for name in names:
@@ -577,7 +586,7 @@ class JiraSandbox(SandboxApp):
         if "transitions" in expands:
             body["transitions"] = self._transitions_json(issue, with_fields=False)
         if "names" in expands:
-            body["names"] = {f[0]: f[1] for f in FIELDS if f[0] in fields}
+            body["names"] = {f[0]: f[1] for f in self.field_table if f[0] in fields}
         return body
 
     # ------------------------------------------------------------------------------------- lookup
@@ -592,7 +601,7 @@ class JiraSandbox(SandboxApp):
         raise fail(404, NOT_FOUND_ISSUE)
 
     def _field_by_name(self, name: str) -> str | None:
-        for fid, fname, _, _ in FIELDS:
+        for fid, fname, _, _ in self.field_table:
             if name.lower() in (fid.lower(), fname.lower()):
                 return fid
         return None
@@ -655,7 +664,7 @@ class JiraSandbox(SandboxApp):
                 problems[field] = "Specify a valid 'id' or 'name' for Priority"
             return pid
         if field == "components":
-            comps = PROJECTS[project]["components"]
+            comps = self.projects[project]["components"]
             ids: list[str] = []
             for comp in value or []:
                 cid = self._named(comp, comps)
@@ -691,7 +700,7 @@ class JiraSandbox(SandboxApp):
         """Fields may be given by id or by name in a create/edit body."""
         return (
             key
-            if key.startswith("customfield_") or key in {f[0] for f in FIELDS}
+            if key.startswith("customfield_") or key in {f[0] for f in self.field_table}
             else (self._field_by_name(key) or key)
         )
 
@@ -758,7 +767,7 @@ class JiraSandbox(SandboxApp):
     def _fields(self, request: Request) -> Reply:
         self._user(request)
         out = []
-        for fid, name, kind, custom in FIELDS:
+        for fid, name, kind, custom in self.field_table:
             schema: dict[str, Any] = {"type": kind}
             if custom:
                 schema.update({"custom": custom, "customId": int(fid.split("_")[1])})
@@ -783,7 +792,7 @@ class JiraSandbox(SandboxApp):
         return Reply(200, out)
 
     def _project_or_404(self, key: str) -> str:
-        for pkey, project in PROJECTS.items():
+        for pkey, project in self.projects.items():
             if key.upper() == pkey or key == project["id"]:
                 return pkey
         raise fail(404, f"No project could be found with key '{key}'.")
@@ -793,13 +802,13 @@ class JiraSandbox(SandboxApp):
         key = self._project_or_404(request.params["key"])
         body = self._project_json(key)
         body["issueTypes"] = [self._issuetype_json(t) for t in ISSUE_TYPES]
-        body["components"] = [{"id": c, "name": n} for c, n in PROJECTS[key]["components"].items()]
+        body["components"] = [{"id": c, "name": n} for c, n in self.projects[key]["components"].items()]
         return Reply(200, body)
 
     def _project_statuses(self, request: Request) -> Reply:
         self._user(request)
         self._project_or_404(request.params["key"])
-        statuses = [self._status_json(s) for s in STATUSES]
+        statuses = [self._status_json(s) for s in self.statuses]
         return Reply(
             200,
             [
@@ -872,9 +881,13 @@ class JiraSandbox(SandboxApp):
 
         return {
             "project": lower(
-                [*PROJECTS, *(p["id"] for p in PROJECTS.values()), *(p["name"] for p in PROJECTS.values())]
+                [
+                    *self.projects,
+                    *(p["id"] for p in self.projects.values()),
+                    *(p["name"] for p in self.projects.values()),
+                ]
             ),
-            "status": lower([*STATUSES, *(s[0] for s in STATUSES.values())]),
+            "status": lower([*self.statuses, *(s[0] for s in self.statuses.values())]),
             "issuetype": lower([*ISSUE_TYPES, *ISSUE_TYPES.values()]),
             "priority": lower([*PRIORITIES, *PRIORITIES.values()]),
             "statuscategory": lower([*CATEGORIES, *(c[1] for c in CATEGORIES.values())]),
@@ -883,7 +896,7 @@ class JiraSandbox(SandboxApp):
     def _jql_read(self, issue: dict[str, Any], field: str) -> Any:
         raw = issue["fields"]
         if field == "project":
-            project = PROJECTS[issue["project"]]
+            project = self.projects[issue["project"]]
             return [issue["project"], project["id"], project["name"]]
         if field == "key":
             return [issue["key"]]
@@ -892,9 +905,9 @@ class JiraSandbox(SandboxApp):
         if field == "issuetype":
             return [raw["issuetype"], ISSUE_TYPES[raw["issuetype"]]]
         if field == "status":
-            return [issue["status"], STATUSES[issue["status"]][0]]
+            return [issue["status"], self.statuses[issue["status"]][0]]
         if field == "statuscategory":
-            category = STATUSES[issue["status"]][1]
+            category = self.statuses[issue["status"]][1]
             return [category, CATEGORIES[category][1]]
         if field == "resolution":
             rid = issue.get("resolution")
@@ -903,7 +916,7 @@ class JiraSandbox(SandboxApp):
             pid = raw.get("priority")
             return None if pid is None else [pid, PRIORITIES[pid]]
         if field == "component":
-            comps = PROJECTS[issue["project"]]["components"]
+            comps = self.projects[issue["project"]]["components"]
             return [comps[c] for c in raw.get("components", [])] or None
         if field in ("created", "updated", "resolutiondate"):
             return issue.get(field)
@@ -923,7 +936,7 @@ class JiraSandbox(SandboxApp):
         return value
 
     def _run_jql(self, text: str, viewer: str | None, reconcile: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        customs = {f[0] for f in FIELDS if f[3]}
+        customs = {f[0] for f in self.field_table if f[3]}
         try:
             query = jql.parse(text, customs, self._known_values())
         except jql.JqlError as exc:
@@ -1102,7 +1115,7 @@ class JiraSandbox(SandboxApp):
         project_ref = fields.pop("project", None)
         project = None
         if isinstance(project_ref, dict):
-            for key, data in PROJECTS.items():
+            for key, data in self.projects.items():
                 if project_ref.get("key") == key or str(project_ref.get("id")) == data["id"]:
                     project = key
         if project is None:
@@ -1114,7 +1127,7 @@ class JiraSandbox(SandboxApp):
             problems["summary"] = "You must specify a summary of the issue."
         stored: dict[str, Any] = {"issuetype": type_id, "labels": [], "components": [], "priority": "3"}
         for field, value in fields.items():
-            if field not in CREATABLE:
+            if field not in self.creatable:
                 problems[field] = NOT_ON_SCREEN.format(field)
                 continue
             stored[field] = self._coerce(project or "OPS", field, value, problems)
@@ -1168,12 +1181,12 @@ class JiraSandbox(SandboxApp):
         for field in set(fields) & set(update):
             problems[field] = f"Field '{field}' cannot be set in both 'fields' and 'update'."
         for field, value in fields.items():
-            if field not in EDITABLE:
+            if field not in self.editable:
                 problems[field] = NOT_ON_SCREEN.format(field)
                 continue
             new[field] = self._coerce(issue["project"], field, value, problems)
         for field, operations in update.items():
-            if field not in EDITABLE:
+            if field not in self.editable:
                 problems[field] = NOT_ON_SCREEN.format(field)
                 continue
             current = list(issue["fields"].get(field) or []) if field in ("labels", "components") else None
@@ -1199,11 +1212,15 @@ class JiraSandbox(SandboxApp):
 
     # -- workflow
 
+    def workflow_of(self, project: str) -> list[tuple[int, str, str, str, dict[str, bool]]]:
+        """The workflow of ``project`` (one for every project here; a subclass may give a project its own)."""
+        return WORKFLOW
+
     def _transitions_for(self, issue: dict[str, Any]) -> list[tuple[str, str, str, dict[str, bool]]]:
-        offset = PROJECTS[issue["project"]]["offset"]
+        offset = self.projects[issue["project"]]["offset"]
         return [
             (str(base + offset), name, to, screen)
-            for base, name, source, to, screen in WORKFLOW
+            for base, name, source, to, screen in self.workflow_of(issue["project"])
             if source == issue["status"]
         ]
 
@@ -1295,10 +1312,11 @@ class JiraSandbox(SandboxApp):
             raise fail(400, "Field Resolution is required.")
         comment_ops = update.get("comment") or []
         issue["status"] = to
-        if to == "10003":
-            issue["resolution"] = resolution
+        if self.statuses[to][1] == "done":
+            # a done-to-done step without a resolution screen (JSM Resolved -> Closed) keeps the resolution
+            issue["resolution"] = resolution or issue.get("resolution")
             issue["resolutiondate"] = self._now_ms()
-        elif STATUSES[to][1] != "done":
+        elif self.statuses[to][1] != "done":
             issue["resolution"] = None  # the Reopen post-function clears the resolution
             issue["resolutiondate"] = None
         for op in comment_ops:
@@ -1542,16 +1560,16 @@ class JiraSandbox(SandboxApp):
         """Walk the workflow to ``status`` as a person would (shortest path); returns the transition names used."""
         with self.lock:
             issue = self._issue_plain(key)
-            target = next((s for s, (n, _) in STATUSES.items() if n.lower() == status.lower()), None)
+            target = next((s for s, (n, _) in self.statuses.items() if n.lower() == status.lower()), None)
             if target is None:
                 raise ValueError(f"unknown status {status!r}")
-            path = self._path(issue["status"], target)
+            path = self._path(issue["status"], target, self.workflow_of(issue["project"]))
             if path is None:
-                raise ValueError(f"no path from {STATUSES[issue['status']][0]} to {status}")
+                raise ValueError(f"no path from {self.statuses[issue['status']][0]} to {status}")
             names = []
             for base, name, _src, _to, screen in path:
                 fields = {"resolution": {"name": resolution}} if "resolution" in screen else {}
-                tid = str(base + PROJECTS[issue["project"]]["offset"])
+                tid = str(base + self.projects[issue["project"]]["offset"])
                 try:
                     self._apply_transition(issue, tid, fields, {}, self._as(as_user))
                 except _Fail as failure:
@@ -1561,14 +1579,16 @@ class JiraSandbox(SandboxApp):
             return names
 
     @staticmethod
-    def _path(source: str, target: str) -> list[tuple[int, str, str, str, dict[str, bool]]] | None:
+    def _path(
+        source: str, target: str, workflow: list[tuple[int, str, str, str, dict[str, bool]]] = WORKFLOW
+    ) -> list[tuple[int, str, str, str, dict[str, bool]]] | None:
         frontier: deque[tuple[str, list[Any]]] = deque([(source, [])])
         seen = {source}
         while frontier:
             status, path = frontier.popleft()
             if status == target:
                 return path
-            for step in WORKFLOW:
+            for step in workflow:
                 if step[2] == status and step[3] not in seen:
                     seen.add(step[3])
                     frontier.append((step[3], [*path, step]))
@@ -1634,7 +1654,7 @@ class JiraSandbox(SandboxApp):
                         "id": issue["id"],
                         "key": issue["key"],
                         "project": issue["project"],
-                        "status": STATUSES[issue["status"]][0],
+                        "status": self.statuses[issue["status"]][0],
                         "resolution": RESOLUTIONS.get(issue["resolution"] or ""),
                         "summary": raw.get("summary"),
                         "description": adf_to_text(raw.get("description")).strip(),

@@ -393,6 +393,17 @@ class ServiceNowSandbox(SandboxApp):
                 return label
         return raw
 
+    def _dot_walk(self, table: str, name: str, record: Mapping[str, str]) -> str | None:
+        """The value of ``reference.field`` (one level), ``None`` when ``name`` is no such path."""
+        head, dot, tail = name.partition(".")
+        if not dot or "." in tail or head not in TABLES[table]:
+            return None
+        kind, _, ref_table = TABLES[table][head]
+        if kind != REFERENCE or not ref_table or tail not in TABLES[ref_table]:
+            return None
+        target = self._table(ref_table).get(record.get(head, ""))
+        return target.get(tail, "") if target else ""
+
     def render(self, table: str, record: Mapping[str, str], request: Request | None, base: str) -> dict[str, Any]:
         """One record as the Table API answers it, honouring the display/link/fields parameters [SN-T]."""
         arg = request.arg if request is not None else (lambda name, default=None: default)
@@ -401,6 +412,12 @@ class ServiceNowSandbox(SandboxApp):
         wanted = [f.strip() for f in (arg("sysparm_fields") or "").split(",") if f.strip()]
         names = [f for f in wanted if f in TABLES[table]] if wanted else list(TABLES[table])
         out: dict[str, Any] = {}
+        for name in wanted:
+            walked = self._dot_walk(table, name, record)
+            if walked is not None:
+                # [SN-T] sysparm_fields accepts dot-walked reference fields ("assignment_group.name");
+                # the answer carries them under the dotted name
+                out[name] = {"display_value": walked, "value": walked} if display == "all" else walked
         for name in names:
             kind, _, ref_table = TABLES[table][name]
             raw = record.get(name, "")

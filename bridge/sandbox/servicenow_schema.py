@@ -76,6 +76,10 @@ TABLES: dict[str, dict[str, FieldDef]] = {
         "close_code": (STRING, "Close code", None),
         "on_hold": (BOOLEAN, "On hold", None),
         "on_hold_reason": (STRING, "On hold reason", None),
+        "implementation_plan": (STRING, "Implementation plan", None),
+        # a custom checkbox like the ones instances add (custom fields start with u_); the shipped
+        # change-to-story mapping selects changes by it
+        "u_needs_dev": (BOOLEAN, "Needs development", None),
     },
     "sys_journal_field": {
         "sys_id": (GUID, "Sys ID", None),

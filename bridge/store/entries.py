@@ -68,3 +68,13 @@ class ActionResult:
     comment_id: str | None = None
     remote_id: str | None = None
     adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MappingStatus:
+    """When a mapping's last cycle ended (``last_ok``: whether it finished) and its last successful one."""
+
+    mapping: str
+    last_cycle: datetime | None
+    last_ok: bool | None
+    last_success: datetime | None

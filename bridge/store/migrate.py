@@ -51,10 +51,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if postgres:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             connection.commit()
+        driver = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+        previous = getattr(driver, "isolation_level", None)
         try:
+            if driver is not None:
+                # Python's sqlite3 commits each CREATE/ALTER on its own (it opens transactions for DML
+                # only): a process killed mid-migration left tables without alembic's version row, and
+                # every later start failed with "table … already exists". With the driver's implicit
+                # transactions off and an explicit BEGIN, the whole upgrade commits or vanishes at once
+                # (alembic joins the transaction already open on the connection).
+                driver.isolation_level = None
+                connection.exec_driver_sql("BEGIN")
             command.upgrade(alembic_config(connection), revision)
             connection.commit()
         finally:
+            if driver is not None:
+                if connection.in_transaction():
+                    connection.rollback()
+                driver.isolation_level = previous
             if postgres:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY})
                 connection.commit()

@@ -11,6 +11,8 @@ The store never keeps the database URL's password: it is only in the SQLAlchemy 
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,9 +28,18 @@ from sqlalchemy.pool import StaticPool
 from bridge.errors import StoreError
 from bridge.model import FieldValue, Link, Ref, Side
 from bridge.store import migrate
-from bridge.store.entries import DONE, FAILED, PENDING, ActionResult, ErrorEntry, JournalEntry
+from bridge.store.entries import DONE, FAILED, PENDING, ActionResult, ErrorEntry, JournalEntry, MappingStatus
 from bridge.store.locks import AdvisoryLock, FileLock, MappingLock, MemoryLock
-from bridge.store.tables import comment_map, cursors, errors, item_state, journal, link_records, links
+from bridge.store.tables import (
+    comment_map,
+    cursors,
+    errors,
+    item_state,
+    journal,
+    link_records,
+    links,
+    mapping_status,
+)
 from bridge.sync.actions import (
     Action,
     AddComment,
@@ -58,6 +69,31 @@ def _json_fields(values: Mapping[str, FieldValue]) -> dict[str, Any]:
 
 def _field_values(raw: Mapping[str, Any] | None) -> dict[str, FieldValue]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in (raw or {}).items()}
+
+
+def application_name() -> str:
+    """``bridge@<hostname>:<pid>``: how this process names itself to PostgreSQL, so ``bridge doctor`` (and
+    an administrator reading ``pg_stat_activity``) can tell which replica holds which mapping's lock."""
+    return f"bridge@{socket.gethostname()}:{os.getpid()}"[:63]  # PostgreSQL keeps 63 bytes (NAMEDATALEN)
+
+
+def postgres_connect_args() -> dict[str, Any]:
+    """libpq options for every PostgreSQL connection of the store.
+
+    TCP keepalives and ``tcp_user_timeout`` bound how long a connection to an unreachable server can
+    look alive: the lock connection's check before each action must fail within seconds when the
+    network to the database is gone, so a cut-off leader stops writing instead of hanging in a
+    retransmission timeout while a standby takes over.
+    """
+    return {
+        "application_name": application_name(),
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 20_000,
+    }
 
 
 def masked_url(url: str) -> str:
@@ -95,7 +131,7 @@ class Store:
                 lock_dir = path.parent
                 kwargs = {"connect_args": {"timeout": 30}}
         elif parsed.get_backend_name() == "postgresql":
-            kwargs = {"pool_pre_ping": True}
+            kwargs = {"pool_pre_ping": True, "connect_args": postgres_connect_args()}
         else:
             raise StoreError(
                 f"unsupported state database {parsed.get_backend_name()!r} (expected sqlite or postgresql)"
@@ -139,15 +175,22 @@ class Store:
         if held is not None:
             return held
         lock: MappingLock
+        path = self.lock_path(mapping)
         if self.dialect == "postgresql":
             lock = AdvisoryLock(mapping, self.engine)
-        elif self._lock_dir is not None:
-            database = Path(self.engine.url.database or "bridge.sqlite3")
-            lock = FileLock(mapping, self._lock_dir / f"{database.name}.{mapping}.lock")
+        elif path is not None:
+            lock = FileLock(mapping, path)
         else:
             lock = MemoryLock(mapping, str(id(self.engine)))
         self._locks[mapping] = lock
         return lock
+
+    def lock_path(self, mapping: str) -> Path | None:
+        """The lock file of ``mapping`` on a SQLite file database (``None`` on PostgreSQL or in memory)."""
+        if self.dialect != "sqlite" or self._lock_dir is None:
+            return None
+        database = Path(self.engine.url.database or "bridge.sqlite3")
+        return self._lock_dir / f"{database.name}.{mapping}.lock"
 
     def release_lock(self, mapping: str) -> None:
         lock = self._locks.pop(mapping, None)
@@ -495,6 +538,29 @@ class Store:
             else:
                 c.execute(update(cursors).where(key).values(value=value, updated=_now()))
 
+    # ------------------------------------------------------------------------------ mapping status
+
+    def record_cycle(self, mapping: str, ok: bool, at: datetime | None = None) -> None:
+        """Remember that a cycle of ``mapping`` ended at ``at`` (default now); ``ok``: it finished."""
+        at = at or _now()
+        values: dict[str, Any] = {"last_cycle": at, "last_ok": ok}
+        if ok:
+            values["last_success"] = at
+        with self._conn() as c:
+            key = mapping_status.c.mapping == mapping
+            if c.execute(select(mapping_status.c.mapping).where(key)).first() is None:
+                c.execute(insert(mapping_status).values(mapping=mapping, **values))
+            else:
+                c.execute(update(mapping_status).where(key).values(**values))
+
+    def mapping_statuses(self) -> dict[str, MappingStatus]:
+        """Every mapping's last cycle and last success, by mapping name."""
+        with self._conn() as c:
+            return {
+                r.mapping: MappingStatus(r.mapping, r.last_cycle, r.last_ok, r.last_success)
+                for r in c.execute(select(mapping_status).order_by(mapping_status.c.mapping))
+            }
+
     # ------------------------------------------------------------------------------ journal
 
     @staticmethod
@@ -646,6 +712,12 @@ class Store:
         query = select(journal).where(journal.c.mapping == mapping, journal.c.state == PENDING)
         if due_before is not None:
             query = query.where(or_(journal.c.next_attempt_at.is_(None), journal.c.next_attempt_at <= due_before))
+        with self._conn() as c:
+            return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
+
+    def unfinished_entries(self, mapping: str) -> list[JournalEntry]:
+        """Actions of a mapping still pending or on the error list, oldest first."""
+        query = select(journal).where(journal.c.mapping == mapping, journal.c.state.in_((PENDING, FAILED)))
         with self._conn() as c:
             return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
 

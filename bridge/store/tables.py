@@ -13,6 +13,7 @@ edit here without a migration fails the suite.
   trail, and what makes the executor idempotent across crashes.
 * ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
+* ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
 """
 
 from __future__ import annotations
@@ -144,4 +145,16 @@ errors = Table(
     Column("count", Integer, nullable=False, default=1),
     Column("resolved", Boolean, nullable=False, default=False),
     Index(None, "mapping", "resolved"),
+)
+
+#: Per mapping, when its last cycle ended and when its last successful one did (migration 0002). A
+#: one-shot ``bridge sync --once --textfile`` seeds its metrics from it, so a failed run still reports
+#: how long ago the mapping last synced; ``bridge doctor`` prints it.
+mapping_status = Table(
+    "mapping_status",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("last_cycle", UTCDateTime, nullable=True),
+    Column("last_ok", Boolean, nullable=True),
+    Column("last_success", UTCDateTime, nullable=True),
 )

@@ -118,6 +118,48 @@ class LinkExisting(Action):
 
 
 @dataclass(frozen=True, slots=True)
+class MarkLinked(Action):
+    """Show on ``issue`` that records are linked to it: the mapping's ``jira_label`` (so the Jira side's
+    change query sees an issue a person created), and with the ``linked_count_*`` options how many.
+
+    Planned after :class:`LinkExisting` (and after :class:`CreateIssue` when a count option is set)
+    with the placeholder issue. ``count`` is ``None`` when planned: the executor fills it in at execution
+    time from the stored link (its records, this one included), because only then is it known how many
+    records share the issue. The key is the issue id and the count: the planned key names the record
+    through its placeholder, the executed one says which count it showed.
+    """
+
+    kind: ClassVar[str] = "mark_linked"
+    issue: Ref
+    jira_label: str
+    count_field: str | None = None
+    count_label_prefix: str | None = None
+    count: int | None = None
+
+    @property
+    def side(self) -> Side:
+        return Side.JIRA
+
+    @property
+    def key(self) -> str:
+        suffix = f":{self.count}" if self.count is not None else ""
+        return f"linked:{self.mapping}:{self.issue.id}{suffix}"
+
+    @property
+    def count_label(self) -> str | None:
+        """The ``<prefix><count>`` label, when the prefix is set and the count known."""
+        if self.count_label_prefix is None or self.count is None:
+            return None
+        return f"{self.count_label_prefix}{self.count}"
+
+    def describe(self) -> str:
+        shown = [f"label {self.jira_label}"]
+        if self.count is not None and (self.count_field or self.count_label_prefix):
+            shown.append(f"{self.count} linked record{'s' if self.count != 1 else ''}")
+        return f"mark {self.issue.key} with {' and '.join(shown)}"
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateFields(Action):
     """Write field values to one item. ``values`` are in the target side's vocabulary
     (ITSM field names and values when ``target.side`` is ITSM)."""
@@ -249,7 +291,9 @@ class ReportConflict(Action):
 
 ACTION_TYPES: dict[str, type[Action]] = {
     cls.kind: cls
-    for cls in (CreateIssue, LinkExisting, UpdateFields, SetStatus, AddComment, WriteBackReference, ReportConflict)
+    for cls in (
+        CreateIssue, LinkExisting, MarkLinked, UpdateFields, SetStatus, AddComment, WriteBackReference, ReportConflict
+    )
 }
 
 
@@ -317,6 +361,7 @@ __all__ = [
     "AddComment",
     "CreateIssue",
     "LinkExisting",
+    "MarkLinked",
     "ReportConflict",
     "SetStatus",
     "SyncedUpdate",

@@ -31,15 +31,16 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from bridge.errors import LockHeldError, SafetyRailError, StoreError
+from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, template_variables
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
-from bridge.sync.actions import Action
+from bridge.store import Store
+from bridge.sync.actions import Action, CreateIssue
 from bridge.sync.engine import Engine
 from bridge.sync.executor import REJECTED, REPORTED, ActionOutcome, Executor
-from bridge.sync.planner import Plan, pending_record_id, plan
+from bridge.sync.planner import Plan, pending_record_id, plan, resolve_pending
 from bridge.sync.state import Changes, ItemState, LinkState, PlanInput, index_links
 
 log = get_logger(__name__)
@@ -125,6 +126,15 @@ def run_cycle(
     spec = engine.mapping(mapping) if isinstance(mapping, str) else mapping
     report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
+        if not dry_run:
+            # The lock first: a standby replica's attempt is not a cycle, and must not show in its
+            # metrics as a failed one (that would page about a replica working as intended).
+            try:
+                engine.lead(spec.name)
+            except LockHeldError:
+                if engine.metrics is not None:
+                    engine.metrics.leader(spec.name, False)
+                raise
         started = time.monotonic()
         before = {side: engine.connectors[side].calls.snapshot() for side in Side}
         if engine.metrics is not None and not dry_run:
@@ -133,13 +143,11 @@ def run_cycle(
         try:
             _cycle(engine, spec, report, dry_run=dry_run, since=since)
             ok = True
-        except LockHeldError:
-            if engine.metrics is not None:
-                engine.metrics.leader(spec.name, False)
-            raise
         finally:
             report.duration = time.monotonic() - started
             report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            if not dry_run:
+                _record_status(engine, spec, ok=ok)
             if engine.metrics is not None and not dry_run:
                 _record_metrics(engine, spec, report, ok=ok)
         log.info(
@@ -163,6 +171,14 @@ def run_cycle(
 
 #: executor outcome -> the closed set of outcomes :meth:`bridge.metrics.Metrics.action` accepts
 _METRIC_OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed", "reported": "failed"}
+
+
+def _record_status(engine: Engine, spec: MappingSpec, *, ok: bool) -> None:
+    """Store when the cycle ended and whether it finished (one-shot runs seed their metrics from it)."""
+    try:
+        engine.store.record_cycle(spec.name, ok)
+    except StoreError as exc:
+        log.warning("could not store the mapping's last cycle", error=str(exc))
 
 
 def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, ok: bool) -> None:
@@ -204,6 +220,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     store = engine.store
     executor = None if dry_run else _executor(engine, spec)
     if executor is not None:
+        _refresh_failed_creates(engine, spec)
         report.reconciled = executor.reconcile()
 
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
@@ -223,7 +240,9 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
     changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
-    changed_issues = [i for i in issues if not _processed(i, by_issue.get(i.ref.id))]
+    # An issue without a link in this mapping (another mapping's issue in the same project, one a person
+    # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
+    changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     if not changed_records and not changed_issues and executor is not None:
         _advance(engine, spec, records, issues, cursors, held=set())
@@ -236,7 +255,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
             changes=Changes(records=changed_records, issues=changed_issues, comments=comments),
             links_by_record=by_record,
             links_by_issue=by_issue,
-            pending_keys=store.pending_keys(spec.name),
+            pending_keys=unplannable_keys(store, spec.name),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
         ),
@@ -252,6 +271,63 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
     _mark_processed(engine, spec, changed_records, changed_issues, held)
     _advance(engine, spec, records, issues, cursors, held)
+
+
+def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
+    """Plan a pending create again from its record's current data when an earlier attempt failed.
+
+    A create that went to the error list (or was deferred) was journaled with the record's values of
+    that moment. The usual fix of a poisoned record is in the record itself — a summary Jira finds too
+    long, a value it refuses — and ``bridge retry`` must then send the fixed values, not the refused
+    ones again. Crash leftovers (no error recorded) are left as they are: their write may have happened
+    and reconciling adopts it by marker. Costs one read per such create, only while it is pending.
+    """
+    due = [
+        e
+        for e in engine.store.pending_entries(spec.name, due_before=engine.clock())
+        if isinstance(e.action, CreateIssue) and e.last_error is not None
+    ]
+    for entry in due:
+        stale = entry.action
+        assert isinstance(stale, CreateIssue)
+        try:
+            record = engine.itsm.get(stale.record, itsm_fields(spec))
+        except NotFoundError:
+            continue  # the create fails again with the vendor's reason; nothing better to send
+        fresh = plan(
+            spec,
+            PlanInput(
+                changes=Changes(records=[record], issues=[], comments={}),  # type: ignore[list-item]
+                links_by_record={},
+                links_by_issue={},
+                pending_keys=frozenset(),
+                jira_system=engine.jira.display_name,
+                itsm_system=engine.itsm.display_name,
+            ),
+        )
+        for action in fresh.actions:
+            if isinstance(action, CreateIssue) and action.key == stale.key and action != stale:
+                engine.store.journal_replace_action(entry.id, action)
+                log.info("pending create planned again from the record's current data", key=stale.key)
+
+
+def unplannable_keys(store: Store, mapping: str) -> frozenset[str]:
+    """Keys the planner must not plan again: actions still pending or on the error list.
+
+    A new record's follow-ups are journaled under keys naming the placeholder of its issue-to-be. Once
+    the link exists, the planner names the real issue, so the same effect gets another key: each such
+    entry is listed under its resolved key too, or a follow-up whose reconciliation was deferred (a
+    comment written just before a crash, say) would be planned and written a second time.
+    """
+    keys = set(store.pending_keys(mapping))
+    for entry in store.unfinished_entries(mapping):
+        record_id = pending_record_id(entry.action)
+        if record_id is None:
+            continue
+        link = store.link_for_record(mapping, record_id)
+        if link is not None:
+            keys.add(resolve_pending(entry.action, link.issue).key)
+    return frozenset(keys)
 
 
 def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
@@ -431,7 +507,7 @@ def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleRepo
                     changes=Changes(records=records, issues=[issue], comments=comments),
                     links_by_record=by_record,
                     links_by_issue=by_issue,
-                    pending_keys=engine.store.pending_keys(spec.name),
+                    pending_keys=unplannable_keys(engine.store, spec.name),
                     jira_system=engine.jira.display_name,
                     itsm_system=engine.itsm.display_name,
                 ),

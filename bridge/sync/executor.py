@@ -12,7 +12,8 @@ For every action:
 A crash between 2 and 4 leaves a pending row. :meth:`Executor.reconcile` runs before anything else in the
 next cycle and settles each pending row without doing anything twice: a CreateIssue first looks for the
 issue by its marker (``find_by_marker``) and adopts it; an AddComment looks for its comment by marker; a
-SetStatus reads the item's current status first; WriteBackReference and UpdateFields are simply
+SetStatus reads the item's current status first; a MarkLinked reads the issue's labels and count (it
+writes only what the issue does not show yet); WriteBackReference and UpdateFields are simply
 repeated (the same values written twice is a no-op on the vendor side). Only when nothing is found is
 the write repeated.
 
@@ -61,11 +62,13 @@ from bridge.sync.actions import (
     AddComment,
     CreateIssue,
     LinkExisting,
+    MarkLinked,
     ReportConflict,
     SetStatus,
     UpdateFields,
     WriteBackReference,
 )
+from bridge.sync.fanin import fields_to_read, label_edit
 from bridge.sync.planner import pending_record_id, resolve_pending
 
 log = get_logger(__name__)
@@ -297,12 +300,18 @@ class Executor:
     def _resolve(self, action: Action) -> Action | None:
         """The action with its placeholder issue replaced by the real one; ``None`` while there is none."""
         record_id = pending_record_id(action)
-        if record_id is None:
-            return action
-        link = self.store.link_for_record(self.mapping.name, record_id)
-        if link is None:
-            return None
-        return replace(resolve_pending(action, link.issue), link_id=link.id)
+        if record_id is not None:
+            link = self.store.link_for_record(self.mapping.name, record_id)
+            if link is None:
+                return None
+            action = replace(resolve_pending(action, link.issue), link_id=link.id)
+        if isinstance(action, MarkLinked):
+            # The count is what the store says now, this record's link included: known only at execution.
+            found = self.store.link_for_issue(self.mapping.name, action.issue.id)
+            if found is None:
+                return None
+            return replace(action, link_id=found.id, count=len(found.records))
+        return action
 
     @contextmanager
     def _remote(self) -> Iterator[None]:
@@ -395,6 +404,10 @@ class Executor:
             current = self._connector(action.target.side).get(action.target, [])
             if current.status == action.status:
                 return ActionResult(link_id=action.link_id, adopted=True)
+        if isinstance(action, MarkLinked):
+            issue = self._connector(Side.JIRA).get(action.issue, fields_to_read(action))
+            if label_edit(action, issue.fields) is None:
+                return ActionResult(link_id=action.link_id, adopted=True)
         return None
 
     def _write(self, action: Action) -> ActionResult:
@@ -405,6 +418,12 @@ class Executor:
             ref = Ref(Side.JIRA, "issue", action.issue_key, action.issue_key)
             item = self._connector(Side.JIRA).get(ref, self.jira_fields or list(self.mapping.fields))
             return _issue_result(item, adopted=False)
+        if isinstance(action, MarkLinked):
+            jira = self._connector(Side.JIRA)
+            edit = label_edit(action, jira.get(action.issue, fields_to_read(action)).fields)
+            if edit is not None:
+                jira.edit_labels(action.issue, add=edit.add, remove=edit.remove, values=edit.values)
+            return ActionResult(link_id=action.link_id)
         if isinstance(action, UpdateFields):
             self._connector(action.target.side).update_fields(action.target, action.values)
             return ActionResult(link_id=action.link_id)

@@ -90,6 +90,10 @@ A record without a link that the route selects (re-checked with
    + ``links.jira_label``; ``marker`` = ``record.ref.token``; ``record_fields`` = the full projection;
    ``record_status``) — or :class:`LinkExisting` when ``links.link_existing`` names a field holding a
    Jira key (a value that is not a key is a problem, never a guess);
+   then :class:`MarkLinked` on the issue after a LinkExisting (the issue a person created lacks
+   ``links.jira_label``, without which the Jira side's change query never sees it again), and after a
+   CreateIssue when ``links.linked_count_field`` or ``linked_count_label_prefix`` is set (the count the
+   executor computes from the stored link when it runs);
 2. :class:`WriteBackReference` on the record (the issue key and URL into ``links.itsm_key_field`` /
    ``itsm_url_field``, when set) and, with ``links.remote_link``, on the issue (``title`` = record key);
 3. :class:`SetStatus` of the new issue when ``status.to_jira`` maps the record's state (not for
@@ -133,6 +137,7 @@ from bridge.sync.actions import (
     AddComment,
     CreateIssue,
     LinkExisting,
+    MarkLinked,
     ReportConflict,
     SetStatus,
     SyncedUpdate,
@@ -371,6 +376,7 @@ class _Planner:
                 return
             self.emit(LinkExisting(name, None, record.ref, issue_key, projection, record.status))
             placeholder = pending_issue(record.ref, issue_key)
+            self.mark_linked(placeholder)
         else:
             create_fields = {
                 key: projection[key]
@@ -395,6 +401,8 @@ class _Planner:
                 )
             )
             placeholder = pending_issue(record.ref)
+            if mapping.links.linked_count_field or mapping.links.linked_count_label_prefix:
+                self.mark_linked(placeholder)
         self.back_references(record.ref, placeholder, projection)
         if not isinstance(existing, str) or not existing.strip():
             target = mapping.status.jira_target(record.status)
@@ -409,6 +417,15 @@ class _Planner:
             if comment.marker is not None:
                 continue
             self.comment_to_issue(comment, record.ref, placeholder)
+
+    def mark_linked(self, issue: Ref) -> None:
+        links = self.mapping.links
+        self.emit(
+            MarkLinked(
+                self.mapping.name, None, issue, links.jira_label, links.linked_count_field,
+                links.linked_count_label_prefix,
+            )
+        )
 
     def back_references(self, record: Ref, issue: Ref, projection: Mapping[str, FieldValue]) -> None:
         links = self.mapping.links

@@ -169,6 +169,8 @@ def test_itsm_never_creates(itsm: ItsmSide) -> None:
 
 
 def test_itsm_refuses_a_closing_state_without_the_close_fields(itsm: ItsmSide) -> None:
+    if not itsm.profile.close_fields:
+        pytest.skip("this ITSM demands no fields to close a record (e.g. Request Tracker's default lifecycle)")
     ref = itsm.person.create()
     with pytest.raises(PermanentError):
         itsm.connector.set_status(ref, itsm.profile.closed_status, {})

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UNITS_DIR = ROOT / "systemd"
 UNITS = ("bridge.service", "bridge-sync.service", "bridge-sync.timer")
 SERVICES = ("bridge.service", "bridge-sync.service")
-DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 #: systemd-analyze rates 0 (locked down) to 10 (exposed); below 2.5 it says "OK".
 MAX_EXPOSURE = 2.5
 HOST_UNIT_DIRS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
@@ -147,9 +147,9 @@ def exposure(service: str) -> float:
 def test_security_exposure_stays_ok_and_matches_the_docs(service: str) -> None:
     score = exposure(service)
     assert score <= MAX_EXPOSURE
-    documented = re.search(rf"`{re.escape(service)}`\s*\|\s*(\d+\.\d)", DEPLOYMENT_DOC.read_text())
-    assert documented, f"docs/deployment.md has no score row for {service}"
-    assert float(documented.group(1)) == score, "update the score in docs/deployment.md"
+    documented = re.search(rf"`{re.escape(service)}`\s*\|\s*(\d+\.\d)", OPERATIONS_DOC.read_text())
+    assert documented, f"docs/operations.md has no score row for {service}"
+    assert float(documented.group(1)) == score, "update the score in docs/operations.md"
 
 
 # ---------------------------------------------------- no systemd needed: facts the units must keep

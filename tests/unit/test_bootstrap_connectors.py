@@ -24,3 +24,34 @@ def test_jira_connector_knows_the_itsm_it_links_back_to(tmp_path: Path) -> None:
         assert connector.cloud
     finally:
         connector.close()
+
+
+def test_mappings_for_another_itsm_do_not_run_and_check_warns(tmp_path: Path) -> None:
+    from bridge.bootstrap import build_engine, check_configuration
+    from bridge.connectors.memory import MemoryItsm, MemoryJira
+    from bridge.mapping.loader import load_or_raise
+    from bridge.model import Side
+
+    repo_mappings = Path(__file__).resolve().parents[2] / "mappings"
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "incident-to-bug.yaml").write_text((repo_mappings / "incident-to-bug.yaml").read_text())
+    rt = (repo_mappings / "rt-incident-to-bug.yaml").read_text().replace("enabled: false", "enabled: true")
+    assert "enabled: true" in rt
+    (mappings / "rt-incident-to-bug.yaml").write_text(rt)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "jira:\n  url: https://example.atlassian.net\n"
+        "itsm:\n  kind: servicenow\n  url: https://acme.service-now.com\n"
+        f"state:\n  url: sqlite:///{tmp_path / 'state.sqlite3'}\n"
+    )
+    settings = load_settings(config, env={})
+
+    warnings = [str(p) for p in check_configuration(settings) if p.severity == "warning"]
+    assert any("rt-incident-to-bug" in w and "written for rt but itsm.kind is servicenow" in w for w in warnings)
+
+    engine = build_engine(settings, load_or_raise(mappings), {Side.ITSM: MemoryItsm(), Side.JIRA: MemoryJira()})
+    try:
+        assert [m.name for m in engine.enabled_mappings()] == ["incident-to-bug"]
+    finally:
+        engine.close()

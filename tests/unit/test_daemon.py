@@ -38,7 +38,8 @@ def test_replica_waits_on_standby_and_takes_over(world: World) -> None:
     record = world.incident(state="2")
     other_store = Store.open(world.url)
     replica = Engine(other_store, world.itsm, world.jira, [world.spec], clock=world.clock)
-    leader, standby = Daemon(world.engine, interval_seconds=60), Daemon(replica, interval_seconds=60)
+    leader = Daemon(world.engine, interval_seconds=60)
+    standby = Daemon(replica, interval_seconds=60, takeover_grace_seconds=0)
     try:
         assert isinstance(leader.run_all()["incidents"], CycleReport)
         assert isinstance(standby.run_all()["incidents"], LockHeldError)

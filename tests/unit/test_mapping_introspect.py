@@ -93,7 +93,7 @@ def test_shipped_example_needs() -> None:
     mappings = {m.mapping.name: m.mapping for m in load_mappings(REPO / "mappings").mappings}
     incident = mappings["incident-to-bug"]
     assert {
-        "assignment_group",
+        "assignment_group.name",
         "priority",
         "number",
         "short_description",

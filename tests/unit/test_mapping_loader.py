@@ -33,17 +33,17 @@ def test_shipped_examples_validate_without_errors_or_warnings() -> None:
     result = load_mappings(REPO / "mappings")
     assert result.problems == []
     names = sorted(m.mapping.name for m in result.mappings)
-    assert names == ["change-to-story", "incident-to-bug"]
+    assert names == ["change-to-story", "incident-to-bug", "jsm-request-to-bug", "rt-incident-to-bug"]
 
 
 def test_shipped_incident_example_selects_both_demo_incidents_and_resolves_with_close_code() -> None:
     from bridge.mapping.transform import matches
 
     mapping = {m.mapping.name: m.mapping for m in load_mappings(REPO / "mappings").mappings}["incident-to-bug"]
-    p1 = {"assignment_group": "Application Support L3", "priority": "1"}
-    p3 = {"assignment_group": "Application Support L3", "priority": "3"}
-    p4 = {"assignment_group": "Application Support L3", "priority": "4"}
-    other = {"assignment_group": "Service Desk", "priority": "1"}
+    p1 = {"assignment_group.name": "Application Support L3", "priority": "1"}
+    p3 = {"assignment_group.name": "Application Support L3", "priority": "3"}
+    p4 = {"assignment_group.name": "Application Support L3", "priority": "4"}
+    other = {"assignment_group.name": "Service Desk", "priority": "1"}
     assert [matches(mapping.route.where, r) for r in (p1, p3, p4, other)] == [True, True, False, False]
     target = mapping.status.itsm_target("Done", "done")
     assert target is not None

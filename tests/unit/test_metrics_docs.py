@@ -1,4 +1,4 @@
-"""docs/deployment.md documents every metric bridge exports, and its alert rules use only real ones."""
+"""docs/operations.md documents every metric bridge exports, and its alert rules use only real ones."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bridge.connectors.base import CallCounter
 from bridge.health import HealthState
 from bridge.metrics import Metrics
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 
 

@@ -140,7 +140,7 @@ def test_starting_is_healthy_during_the_grace_period(server: MetricsServer, cloc
     assert (status, body["status"]) == (200, "starting")
     assert "incident-to-bug" in body["reason"]
     assert body["mappings"]["incident-to-bug"] == {
-        "enabled": True, "ok": None, "last_success": None, "age_s": None, "last_cycle": None,
+        "enabled": True, "standby": False, "ok": None, "last_success": None, "age_s": None, "last_cycle": None,
     }
     clock.now += 180  # exactly 3 intervals: still within grace
     assert healthz(server)[0] == 200

@@ -1,0 +1,324 @@
+"""``bridge doctor``: the one command an operator runs first when something is wrong.
+
+It walks the chain a cycle depends on, in order, and says for each link ✔ or ✖ with a fix:
+
+1. **configuration**: settings and mappings valid (exit 2 here: nothing further can be trusted);
+2. **state store**: reachable, at the schema this bridge expects (migrations run at start; the doctor
+   itself never migrates, locks or writes anything, so it is safe next to a running daemon);
+3. **each side**: reachable with the configured credentials, and what the account may do there —
+   the connector's own :meth:`~bridge.connectors.base.Connector.check` (projects, issue types, fields,
+   statuses, permissions; ITSM tables, fields, states) — plus the **clock skew** against the vendor
+   (from the ``Date`` header of its answers): cursors and Jira's minute-granular JQL assume clocks
+   roughly agree, and a skew beyond the cursor overlap window can lose changes;
+4. **locks**: which process holds each mapping's lock (PostgreSQL: ``application_name``, client
+   address and connection start from ``pg_stat_activity``; SQLite: the lock file's holder pid);
+5. **work**: each mapping's last successful cycle, its pending actions, and the error list.
+
+Exit code 0 when nothing is ✖ (⚠ lines are worth reading but do not fail), 3 otherwise, 2 for an
+invalid configuration. ``bridge check --online`` runs step 3 only (:func:`side_sections`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from bridge.bootstrap import CONNECTOR_FACTORIES, ITSM_APPLICATIONS, check_configuration
+from bridge.commands._common import bridge_command
+from bridge.connectors.base import CheckResult, Connector
+from bridge.errors import AuthError, BridgeError, ConfigError, ConnectorError, MappingError, StoreError
+from bridge.exitcodes import ExitCode
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.settings import Settings
+from bridge.store import Store
+from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
+from bridge.sync.engine import EngineOptions
+
+if TYPE_CHECKING:
+    from bridge.cli import GlobalOptions
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+#: Clock skew worth a warning: JQL compares to the minute, so half a minute is already visible.
+SKEW_WARN_SECONDS = 30.0
+#: Clock skew that can lose changes: beyond the cursor overlap window (see docs/operations.md).
+SKEW_FAIL_SECONDS = EngineOptions().overlap.total_seconds()
+#: A pending action older than this is stuck rather than waiting for its backoff.
+STUCK_PENDING_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the doctor's answer."""
+
+    status: str
+    text: str
+    hint: str | None = None
+
+
+@dataclass
+class Section:
+    """A titled group of findings (one part of the chain)."""
+
+    title: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, status: str, text: str, hint: str | None = None) -> None:
+        self.findings.append(Finding(status, text, hint))
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status == FAIL for f in self.findings)
+
+
+def _symbols() -> dict[str, str]:
+    from bridge.cli import _symbols as cli_symbols
+
+    tick, cross, warn = cli_symbols()
+    return {OK: tick, FAIL: cross, WARN: warn}
+
+
+def print_sections(sections: Sequence[Section]) -> None:
+    symbols = _symbols()
+    for section in sections:
+        click.echo(section.title)
+        for finding in section.findings:
+            click.echo(f"  {symbols[finding.status]} {finding.text}")
+            if finding.hint and finding.status != OK:
+                click.echo(f"      → {finding.hint}")
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.1f} days ago"
+
+
+# ------------------------------------------------------------------------------------------ sides
+
+
+def side_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list[Section]:
+    """Each side reachable with the configured credentials, what the account may do, clock skew.
+
+    Connectors come from :data:`bridge.bootstrap.CONNECTOR_FACTORIES`, as for a sync.
+    """
+    itsm_name = ITSM_APPLICATIONS.get(settings.itsm.kind, (settings.itsm.kind, settings.itsm.kind))[1]
+    return [
+        _side_section(f"itsm: {itsm_name} at {settings.itsm.url}", settings.itsm.kind, settings, mappings),
+        _side_section(f"jira: {settings.jira.url} ({settings.jira.deployment})", "jira", settings, mappings),
+    ]
+
+
+def _side_section(title: str, kind: str, settings: Settings, mappings: Sequence[MappingSpec]) -> Section:
+    section = Section(title)
+    try:
+        connector: Connector = CONNECTOR_FACTORIES[kind](settings)
+    except ConfigError as exc:
+        section.add(FAIL, f"cannot build the connector: {exc}", "; ".join(exc.problems) or "fix the configuration")
+        return section
+    except BridgeError as exc:
+        section.add(FAIL, f"cannot build the connector: {exc}")
+        return section
+    try:
+        try:
+            results = connector.check(list(mappings))
+        except AuthError as exc:
+            results = [CheckResult(False, f"credentials refused: {exc}", "check the user and token/password")]
+        except ConnectorError as exc:
+            results = [CheckResult(False, f"not reachable: {exc}", "check the URL, the network and TLS")]
+        for result in results:
+            section.add(OK if result.ok else FAIL, result.what, result.hint)
+        _clock_finding(section, connector)
+    finally:
+        connector.close()
+    return section
+
+
+def _clock_finding(section: Section, connector: Connector) -> None:
+    offset = connector.calls.clock_offset
+    if offset is None:
+        return  # no HTTP answer carried a Date header (an in-memory connector, or nothing answered)
+    direction = "ahead of" if offset > 0 else "behind"
+    text = f"clock: {abs(offset):.0f} s {direction} this host"
+    hint = "synchronise the clocks with NTP (chrony, systemd-timesyncd); vendors' clocks are usually right"
+    if abs(offset) > SKEW_FAIL_SECONDS:
+        section.add(FAIL, text + f" (beyond the {SKEW_FAIL_SECONDS:.0f} s overlap window: changes can be missed)",
+                    hint)
+    elif abs(offset) > SKEW_WARN_SECONDS:
+        section.add(WARN, text, hint)
+    else:
+        section.add(OK, "clock agrees with this host" + (f" ({offset:+.0f} s)" if round(offset) else ""))
+
+
+# ------------------------------------------------------------------------------------------ store
+
+
+def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list[Section]:
+    assert settings.state.url is not None  # the settings resolve a default
+    url = settings.state.url.get_secret_value()
+    section = Section(f"state store: {settings.state.display_url()}")
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        section.add(WARN, f"no state database yet at {path}",
+                    "the first `bridge sync` or `bridge run` creates it (check the directory is writable)")
+        return [section]
+    try:
+        store = Store.open(url, migrate_schema=False)
+    except StoreError as exc:
+        section.add(FAIL, str(exc), "check state.url, the credentials and that the database server runs")
+        return [section]
+    try:
+        try:
+            schema = schema_status(store)
+        except StoreError as exc:
+            section.add(FAIL, f"not reachable: {exc}", "check state.url, the password and the network")
+            return [section]
+        if schema.up_to_date:
+            section.add(OK, f"reachable; schema at revision {schema.head} (current)")
+        elif schema.current is None:
+            section.add(
+                WARN, "reachable but empty (no schema yet)", "the first `bridge sync` or `bridge run` creates it"
+            )
+            return [section]
+        else:
+            section.add(
+                FAIL,
+                f"schema at revision {schema.current}, this bridge needs {schema.head}",
+                "start `bridge run` or `bridge sync` once: migrations run at start (back up first); a revision "
+                "unknown to this bridge means a newer bridge migrated the database — upgrade this one",
+            )
+            return [section]
+        return [section, *_state_sections(settings, store, mappings)]
+    finally:
+        store.close()
+
+
+def _state_sections(settings: Settings, store: Store, mappings: Sequence[MappingSpec]) -> list[Section]:
+    names = [m.name for m in mappings if m.enabled]
+    locks = Section("locks")
+    work = Section("work")
+    try:
+        holders = lock_holders(store, names)
+        statuses = store.mapping_statuses()
+        open_errors = store.open_error_count()
+        pending = {name: store.pending_entries(name) for name in names}
+    except StoreError as exc:
+        locks.add(FAIL, f"cannot read the state: {exc}")
+        return [locks]
+    for name in names:
+        holder = holders[name]
+        locks.add(OK, f"{name}: {holder.describe()}")
+    now = time.time()
+    stale_after = 3 * settings.schedule.interval_seconds
+    for name in names:
+        status = statuses.get(name)
+        entries = pending[name]
+        parts = []
+        level = OK
+        hint = None
+        if status is None or status.last_success is None:
+            parts.append("never synced")
+            level = WARN
+            hint = "start `bridge run` (or the timer) and look at its log"
+        else:
+            age = now - status.last_success.timestamp()
+            parts.append(f"last successful cycle {_ago(age)}")
+            if status.last_ok is False and status.last_cycle is not None:
+                parts.append(f"last cycle FAILED {_ago(now - status.last_cycle.timestamp())}")
+            if age > stale_after:
+                level = WARN
+                hint = "is bridge running? the logs of the failed cycles say why (exit 3: a side or the database)"
+        if entries:
+            oldest = min(entries, key=lambda e: e.created)
+            parts.append(f"{len(entries)} pending action(s)")
+            if now - oldest.created.astimezone(UTC).timestamp() > STUCK_PENDING_SECONDS:
+                level = WARN
+                parts.append(f"oldest since {oldest.created.strftime('%Y-%m-%d %H:%M:%SZ')}, "
+                             f"{oldest.attempts} attempt(s)")
+                hint = f"last error: {oldest.last_error}" if oldest.last_error else hint
+        else:
+            parts.append("no pending action")
+        work.add(level, f"{name}: " + ", ".join(parts), hint)
+    if open_errors:
+        work.add(WARN, f"error list: {open_errors} open entr{'y' if open_errors == 1 else 'ies'}",
+                 "`bridge errors` shows them with the vendor's reason; fix the cause, then `bridge retry ID`")
+    else:
+        work.add(OK, "error list: empty")
+    return [locks, work]
+
+
+# ------------------------------------------------------------------------------------------ command
+
+
+def _configuration(opts: GlobalOptions) -> tuple[Settings, list[MappingSpec], Section] | int:
+    from bridge.cli import load_configured_settings
+    from bridge.mapping.loader import load_or_raise
+
+    section = Section("configuration")
+    try:
+        settings = load_configured_settings(opts)
+    except ConfigError as exc:
+        section.add(FAIL, f"configuration invalid: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            section.add(FAIL, str(problem))
+        print_sections([section])
+        return ExitCode.CONFIG
+    section.add(OK, f"settings valid: {settings.config_file or 'defaults and environment (no config file)'}")
+    problems = check_configuration(settings)
+    for problem in problems:
+        section.add(FAIL if problem.severity == "error" else WARN, str(problem))
+    if section.failed:
+        print_sections([section])
+        return ExitCode.CONFIG
+    try:
+        mappings = load_or_raise(settings.mappings.directory)
+    except (MappingError, ConfigError) as exc:
+        section.add(FAIL, str(exc))
+        print_sections([section])
+        return ExitCode.CONFIG
+    enabled = [m.name for m in mappings if m.enabled]
+    section.add(
+        OK if enabled else WARN,
+        f"{len(enabled)} enabled mapping(s) of {len(mappings)}" + (f": {', '.join(enabled)}" if enabled else ""),
+        None if enabled else "set `enabled: true` in a mapping under " + str(settings.mappings.directory),
+    )
+    return settings, mappings, section
+
+
+@click.command()
+@click.pass_obj
+@bridge_command
+def doctor(opts: GlobalOptions) -> int:
+    """Diagnose a bridge installation: configuration, state store, both sides, locks, pending work.
+
+    Prints ✔/✖ per check with a fix. Exit codes: 0 nothing wrong; 3 something is ✖; 2 invalid
+    configuration. Reads only: safe to run next to a running daemon.
+    """
+    configured = _configuration(opts)
+    if isinstance(configured, int):
+        return configured
+    settings, mappings, section = configured
+    enabled = [m for m in mappings if m.enabled]
+    sections = [section]
+    print_sections(sections)
+    for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled)):
+        print_sections([part])
+        sections.append(part)
+    failures = sum(1 for s in sections for f in s.findings if f.status == FAIL)
+    warnings = sum(1 for s in sections for f in s.findings if f.status == WARN)
+    symbols = _symbols()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    if failures:
+        click.echo(f"{symbols[FAIL]} {failures} problem(s), {warnings} warning(s) ({when})")
+        return ExitCode.UNREACHABLE
+    click.echo(f"{symbols[OK]} no problem found" + (f", {warnings} warning(s)" if warnings else "") + f" ({when})")
+    return ExitCode.OK
