@@ -48,8 +48,8 @@ def shipped_mapping() -> MappingSpec:
         raise SystemExit(f"{MAPPING_FILE} does not load: {[str(p) for p in result.errors]}")
     data = result.mappings[0].mapping.model_dump(mode="json", exclude_none=True, by_alias=True)
     data["target"]["project"] = JIRA_PROJECT
-    # The shipped route compares assignment_group (a reference: the stored value is a sys_id) with the
-    # group's display name, which selects nothing on the sandbox; the benchmark keeps its priority rule.
+    # The priority rule only: every seeded incident is in the mapping's group, and a dot-walked reference
+    # condition would cost the ServiceNow query a join the figures should not depend on.
     data["route"]["where"] = {"field": "priority", "lte": 3}
     return MappingSpec.model_validate(data)
 
