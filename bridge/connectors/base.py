@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from bridge.errors import PermanentError
+from bridge.errors import ConnectorError, NotFoundError, PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Side, Visibility
 
@@ -189,6 +189,29 @@ class Connector(ABC):
     @abstractmethod
     def create(self, spec: CreateSpec) -> Item:
         """Create a Jira issue in one request and return it (ITSM adapters raise PermanentError)."""
+
+    #: how many creates :meth:`create_many` sends in one request (1: the vendor has no bulk create)
+    create_batch_size: int = 1
+
+    def create_many(self, specs: Sequence[CreateSpec]) -> list[Item | ConnectorError]:
+        """Create several issues; one result per spec, in order: the issue, or the error of that spec alone.
+
+        Adapters whose vendor has a bulk create (Jira ``POST /issue/bulk``, 50 per request) override this
+        and set :attr:`create_batch_size`. This default loops :meth:`create`. An element refused for
+        its own reason (:class:`PermanentError`, :class:`NotFoundError`) does not stop the others; any
+        other failure (transient, authentication) is given to that element and to every element not yet
+        tried, because the same answer would come back for them.
+        """
+        results: list[Item | ConnectorError] = []
+        for index, spec in enumerate(specs):
+            try:
+                results.append(self.create(spec))
+            except (PermanentError, NotFoundError) as exc:
+                results.append(exc)
+            except ConnectorError as exc:
+                results.extend([exc] * (len(specs) - index))
+                break
+        return results
 
     @abstractmethod
     def update_fields(self, ref: Ref, values: Mapping[str, FieldValue]) -> None:

@@ -233,6 +233,11 @@ class JiraConnector(Connector):
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
         self._marker_fields: set[str] = set()
         self._text_markers = False  # set when a DC server drops comment properties
+        #: per issue of the last change search: its comments (id, created), or None when Jira's inline
+        #: list was incomplete (see :meth:`comments_since`)
+        self._comment_hints: dict[str, list[tuple[str, datetime]] | None] = {}
+        #: ids of the comments this process wrote (insertion-ordered, bounded)
+        self._own_comments: dict[str, None] = {}
         secret = token.get_secret_value()
         self._jira = JIRA(
             server=self.url,
@@ -530,13 +535,19 @@ class JiraConnector(Connector):
         local = (since - self.overlap).astimezone(self.user_zone()).replace(second=0, microsecond=0)
         return local.strftime("%Y/%m/%d %H:%M")
 
-    def search(self, jql: str, field_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-        """Every issue of ``jql`` (raw JSON), following Cloud tokens or DC offsets to the last page."""
+    def search(self, jql: str, field_ids: Sequence[str], reconcile: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every issue of ``jql`` (raw JSON), following Cloud tokens or DC offsets to the last page.
+
+        ``reconcile`` (Cloud, at most 50 ids) asks the eventually consistent index to include issues just
+        written (OpenAPI v3 search/jql ``reconcileIssues``); DC's search is consistent already.
+        """
         if self.cloud:
             token: str | None = None
             seen_tokens: set[str] = set()
             while True:
                 body: dict[str, Any] = {"jql": jql, "fields": list(field_ids), "maxResults": self.page_size}
+                if reconcile:
+                    body["reconcileIssues"] = [int(i) if i.isdigit() else i for i in reconcile[:50]]
                 if token:
                     body["nextPageToken"] = token
                 page = self._json("POST", "search/jql", body=body) or {}
@@ -571,12 +582,14 @@ class JiraConnector(Connector):
             clauses.append(f"updated >= {jql_string(self.cursor_literal(since))}")
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         seen: set[tuple[str, str]] = set()
-        for raw in self.search(jql, self._fetch_list(wanted, marker_fields)):
+        self._comment_hints = {}
+        for raw in self.search(jql, [*self._fetch_list(wanted, marker_fields), "comment"]):
             issue = self._to_issue(raw, wanted, marker_fields)
             identity = (issue.ref.id, issue.version)
             if identity in seen:
                 continue  # a page boundary moved under an update: same issue, same version
             seen.add(identity)
+            self._comment_hints[issue.ref.id] = _comment_hint((raw.get("fields") or {}).get("comment"))
             yield issue
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
@@ -678,8 +691,27 @@ class JiraConnector(Connector):
                 return
 
     def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
+        """One comment read per issue, except where the last :meth:`search_changed` already proved there
+        is nothing to read.
+
+        The change search asks for the ``comment`` field, so it knows each changed issue's comments (ids
+        and times; not their properties, where bridge keeps its marker — hence the read when there is
+        something to mirror). An issue whose inline list is complete and has no comment at or after
+        ``since`` other than those this process wrote itself costs no call: an edit, a transition or
+        bridge's own echo no longer costs a comment read.
+
+        What the search saw is used once, and not for an issue this connector wrote to since. A comment
+        a person adds between the search and this call is not lost: it moves the issue's ``updated``, so
+        the next change search returns the issue again with a version the cycle has not processed.
+        """
         out: dict[str, list[Comment]] = {}
         for ref in refs:
+            hint = self._comment_hints.pop(ref.id, None)
+            if hint is not None and not any(
+                cid not in self._own_comments for cid, created in hint if since is None or created >= since
+            ):
+                out[ref.id] = []
+                continue
             found = list(self._comments(ref, since))
             out[ref.id] = sorted(found, key=lambda c: (c.created, int(c.id) if c.id.isdigit() else 0))
         return out
@@ -712,6 +744,96 @@ class JiraConnector(Connector):
     # =================================================================================== writing
 
     def create(self, spec: CreateSpec) -> Item:
+        payload, markers = self._create_payload(spec)
+        created = self._json("POST", "issue", body={"fields": payload}, idempotent=False)
+        ref = Ref(Side.JIRA, "issue", str(created["id"]), str(created["key"]), f"{self.url}/browse/{created['key']}")
+        wanted = self._wanted(list(spec.fields))
+        raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(wanted, markers))})
+        return self._to_issue(raw, wanted, markers)
+
+    #: Jira's bulk create takes at most 50 issues per request (OpenAPI v3 createIssues).
+    create_batch_size = 50
+
+    def create_many(self, specs: Sequence[CreateSpec]) -> list[Item | ConnectorError]:
+        """``POST /issue/bulk`` (Cloud v3 and DC v2) per 50 specs, then ONE search reads the new issues back.
+
+        The bulk answer names each failed element by ``failedElementNumber``; that element gets a
+        :class:`PermanentError` with Jira's own message and the others are created. When Jira refuses the
+        whole request (400, nothing created) each spec is created on its own, so every element gets its own
+        reason. A transient failure is not retried (Jira may have created some): it is given to every spec
+        of the request, and the executor reconciles them by marker.
+        """
+        results: list[Item | ConnectorError] = []
+        for start in range(0, len(specs), self.create_batch_size):
+            chunk = list(specs[start : start + self.create_batch_size])
+            try:
+                results.extend(self._create_chunk(chunk))
+            except PermanentError as exc:
+                if exc.status != 400:
+                    results.extend([exc] * len(chunk))
+                else:
+                    results.extend(super().create_many(chunk))
+            except ConnectorError as exc:
+                results.extend([exc] * (len(specs) - start))
+                break
+        return results
+
+    def _create_chunk(self, specs: list[CreateSpec]) -> list[Item | ConnectorError]:
+        results: list[Item | ConnectorError | None] = [None] * len(specs)
+        sent: list[tuple[int, dict[str, Any], list[str]]] = []  # (index in specs, fields, marker fields)
+        for index, spec in enumerate(specs):
+            try:
+                payload, markers = self._create_payload(spec)
+            except PermanentError as exc:  # a value Jira cannot take: this spec alone fails
+                results[index] = exc
+                continue
+            sent.append((index, payload, markers))
+        if sent:
+            body = {"issueUpdates": [{"fields": payload} for _, payload, _ in sent]}
+            answer = self._json("POST", "issue/bulk", body=body, idempotent=False) or {}
+            failed: dict[int, str] = {}
+            for error in answer.get("errors") or []:
+                collection = error.get("elementErrors") or {}
+                messages = [str(m) for m in collection.get("errorMessages") or []]
+                messages += [f"{k}: {v}" for k, v in (collection.get("errors") or {}).items()]
+                failed[int(error.get("failedElementNumber", -1))] = "; ".join(messages) or "refused"
+            created = iter(answer.get("issues") or [])
+            made: list[tuple[int, Ref, list[str]]] = []
+            for number, (index, _, markers) in enumerate(sent):
+                raw = None if number in failed else next(created, None)
+                if raw is None:
+                    reason = failed.get(number, "the answer lists fewer issues than were sent")
+                    results[index] = PermanentError(
+                        f"jira refused the issue: {reason}", side="jira", method="POST", endpoint="issue/bulk",
+                        status=400, vendor_message=reason,
+                    )
+                    continue
+                key = str(raw["key"])
+                made.append((index, Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"), markers))
+            for index, item in self._read_created(specs, made).items():
+                results[index] = item
+        return [r if r is not None else PermanentError("jira create gave no result", side="jira") for r in results]
+
+    def _read_created(self, specs: list[CreateSpec], made: list[tuple[int, Ref, list[str]]]) -> dict[int, Item]:
+        """The created issues read back with ONE search (``reconcileIssues`` makes Cloud's index include them)."""
+        if not made:
+            return {}
+        wanted = self._wanted(list(dict.fromkeys(name for index, _, _ in made for name in specs[index].fields)))
+        all_markers = sorted({m for _, _, group in made for m in group})
+        ids = [ref.id for _, ref, _ in made]
+        jql = f"id in ({', '.join(ids)}) ORDER BY key ASC"
+        found = {str(raw["id"]): raw for raw in self.search(jql, self._fetch_list(wanted, all_markers), ids)}
+        out: dict[int, Item] = {}
+        for index, ref, group in made:
+            own = {name: fid for name, fid in wanted.items() if name in specs[index].fields}
+            raw = found.get(ref.id)
+            if raw is None:  # not searchable yet: read it directly
+                raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(own, group))})
+            out[index] = self._to_issue(raw, own, group)
+        return out
+
+    def _create_payload(self, spec: CreateSpec) -> tuple[dict[str, Any], list[str]]:
+        """The create ``fields`` of ``spec`` and the marker fields it uses."""
         payload: dict[str, Any] = {"project": {"key": spec.project}, "issuetype": {"name": spec.issue_type}}
         labels = set(spec.labels)
         components = set(spec.components)
@@ -734,13 +856,10 @@ class JiraConnector(Connector):
         payload["labels"] = sorted(labels)
         if components:
             payload["components"] = [{"name": c} for c in sorted(components)]
-        created = self._json("POST", "issue", body={"fields": payload}, idempotent=False)
-        ref = Ref(Side.JIRA, "issue", str(created["id"]), str(created["key"]), f"{self.url}/browse/{created['key']}")
-        wanted = self._wanted(list(spec.fields))
-        raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(wanted, markers))})
-        return self._to_issue(raw, wanted, markers)
+        return payload, markers
 
     def update_fields(self, ref: Ref, values: Mapping[str, FieldValue]) -> None:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         fields: dict[str, Any] = {}
         update: dict[str, Any] = {}
         for name, value in values.items():
@@ -783,6 +902,7 @@ class JiraConnector(Connector):
     def add_comment(
         self, ref: Ref, body: str, *, channel: str, marker: Marker, visibility: Visibility | None = None
     ) -> Comment:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         text = body if not self._text_markers else f"{body}\n\n{marker.render()}"
         payload: dict[str, Any] = {
             "body": text_to_adf(text) if self.cloud else text_to_wiki(text),
@@ -819,6 +939,9 @@ class JiraConnector(Connector):
                 f"issue/{ref.id or ref.key}/comment/{raw['id']}",
                 body={"body": text_to_wiki(f"{body}\n\n{marker.render()}")},
             )
+        self._own_comments[str(raw["id"])] = None
+        while len(self._own_comments) > _OWN_COMMENTS_KEPT:
+            del self._own_comments[next(iter(self._own_comments))]
         author = raw.get("author") or {}
         return Comment(
             id=str(raw["id"]),
@@ -834,6 +957,7 @@ class JiraConnector(Connector):
 
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         """Upsert a remote link to the record: its ``globalId`` is derived from the record, so it never doubles."""
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         base = self._itsm_base(other)
         global_id = f"system={base}&type={other.kind}&id={other.id}"
         if len(global_id) > 255:
@@ -871,6 +995,7 @@ class JiraConnector(Connector):
     # -- workflow
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         current_raw = self._json("GET", f"issue/{ref.id or ref.key}", params={"fields": "status,issuetype,project"})
         raw_fields = current_raw.get("fields") or {}
         current = str((raw_fields.get("status") or {}).get("name", ""))
@@ -1087,6 +1212,24 @@ class JiraConnector(Connector):
 
     def close(self) -> None:
         self._jira._session.close()
+
+
+#: how many of its own comment ids the connector remembers (enough for any cycle's echoes)
+_OWN_COMMENTS_KEPT = 10_000
+
+
+def _comment_hint(page: Any) -> list[tuple[str, datetime]] | None:
+    """(id, created) of each comment in a search result's ``comment`` field; None when it is missing or
+    holds fewer comments than the issue has (Jira may cut the inline list short)."""
+    if not isinstance(page, dict) or not isinstance(page.get("comments"), list):
+        return None
+    comments = page["comments"]
+    if int(page.get("total") or 0) > len(comments):
+        return None
+    try:
+        return [(str(c["id"]), parse_jira_datetime(str(c["created"]))) for c in comments]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -486,6 +486,18 @@ class JiraSandbox(SandboxApp):
 
     def _field_json(self, issue: dict[str, Any], field: str, viewer: str | None) -> Any:
         raw = issue["fields"]
+        if field == "comment":
+            # The issue's comments as a PageOfComments, returned by search only when ``fields`` names
+            # ``comment`` (pycontribs/jira#914, #1240); comment properties are not part of it.
+            visible = sorted(
+                (c for c in issue["comments"] if self._visible(c, viewer)), key=lambda c: (c["created"], int(c["id"]))
+            )
+            return {
+                "comments": [self._comment_json(issue, c, viewer, "") for c in visible],
+                "maxResults": len(visible),
+                "total": len(visible),
+                "startAt": 0,
+            }
         if field == "status":
             return self._status_json(issue["status"])
         if field == "project":
@@ -541,7 +553,9 @@ class JiraSandbox(SandboxApp):
         for name in names:
             if name in ("*all", "*navigable"):
                 chosen.extend(all_ids)
-            elif name in all_ids:
+                if name == "*all":
+                    chosen.append("comment")  # not navigable: search returns it only when named
+            elif name in all_ids or name == "comment":
                 chosen.append(name)
             # anything else (a field *name*, a typo) is ignored, as Jira does for GET issue/search ``fields``
         return [f for f in dict.fromkeys(chosen) if f not in excluded]
@@ -713,6 +727,7 @@ class JiraSandbox(SandboxApp):
             add("GET", f"{api}/search", self._search_dc)
             add("POST", f"{api}/search", self._search_dc)
         add("POST", f"{api}/issue", self._create_issue)
+        add("POST", f"{api}/issue/bulk", self._create_issues_bulk)
         add("GET", f"{api}/issue/{{id}}", self._get_issue)
         add("PUT", f"{api}/issue/{{id}}", self._edit_issue)
         add("GET", f"{api}/issue/{{id}}/transitions", self._get_transitions)
@@ -1060,6 +1075,38 @@ class JiraSandbox(SandboxApp):
         return Reply(
             201, {"id": issue["id"], "key": issue["key"], "self": f"{self.base_url}{self.api}/issue/{issue['id']}"}
         )
+
+    def _create_issues_bulk(self, request: Request) -> Reply:
+        """Bulk create (OpenAPI v3 createIssues; DC ``api/2/issue/bulk``): up to 50 ``issueUpdates``.
+
+        Each element is validated and created on its own: 201 with ``{issues, errors}`` when at least one
+        was created, 400 with the same shape when none was; an error names its ``failedElementNumber``
+        (the index in the request) with the element's ErrorCollection.
+        """
+        handle = self._user(request)
+        body = request.json()
+        updates = body.get("issueUpdates") if isinstance(body, dict) else None
+        if not isinstance(updates, list):
+            raise fail(400, "Can not deserialize instance of com.atlassian.jira.rest.v2.issue.IssuesUpdateBean")
+        if len(updates) > 50:
+            raise fail(400, "The number of issues to create is greater than the maximum allowed (50).")
+        self._allowed("CREATE_ISSUES")
+        created: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for number, update in enumerate(updates):
+            try:
+                if not isinstance(update, dict) or not isinstance(update.get("fields"), dict):
+                    raise fail(400, "Issue fields are missing.")
+                issue = self._build_issue(update["fields"], handle)
+            except _Fail as failure:
+                collection = failure.reply.body or {"errorMessages": [], "errors": {}}
+                failed.append({"status": failure.reply.status, "elementErrors": collection,
+                               "failedElementNumber": number})
+                continue
+            created.append(
+                {"id": issue["id"], "key": issue["key"], "self": f"{self.base_url}{self.api}/issue/{issue['id']}"}
+            )
+        return Reply(201 if created else 400, {"issues": created, "errors": failed})
 
     def _build_issue(self, given: dict[str, Any], reporter: str) -> dict[str, Any]:
         """Validate a create body and store the issue (OpenAPI v3 createIssue: 400 with ``errors`` by field)."""

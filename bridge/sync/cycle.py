@@ -211,6 +211,8 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         backoff_base=engine.options.backoff_base,
         backoff_cap=engine.options.backoff_cap,
         jira_fields=jira_fields(spec),
+        parallel_sides=engine.options.parallel_sides,
+        workers_per_side=engine.options.workers_per_side,
     )
 
 

@@ -37,6 +37,12 @@ class EngineOptions:
     overlap: timedelta = timedelta(minutes=2)
     backoff_base: float = 30.0
     backoff_cap: float = 3600.0
+    #: apply the ITSM side's and the Jira side's actions of a cycle at the same time (two threads, each
+    #: side in plan order): a backlog is then bound by the busier side's rate limit, not by both added up
+    parallel_sides: bool = False
+    #: with ``parallel_sides``: concurrent lanes per side (each link stays in one lane, so in order); more
+    #: than one only helps when a vendor's latency, not its rate limit, bounds a side
+    workers_per_side: int = 1
 
 
 class Engine:

@@ -23,6 +23,12 @@ pending with one attempt more and a backoff; :class:`~bridge.errors.PermanentErr
 links keep flowing; :class:`~bridge.errors.AuthError` stops the cycle (the whole side refuses us).
 Anything else is a bug or a crash: it propagates, and the pending row is reconciled next time.
 
+Creates run first and in bulk: every CreateIssue of a plan is journaled pending with the rest, then
+they are sent through :meth:`~bridge.connectors.base.Connector.create_many` (Jira: 50 per request) and
+each result is settled on its own (done, on the error list, or deferred). A crash in the middle of a
+bulk call leaves them all pending, and reconciliation by marker adopts what Jira made. A status
+follow-up that the new issue already has (its initial status) is recorded without a call.
+
 Follow-ups of a create (write-back, status, comments of the new record) address the issue through the
 planner's placeholder (:func:`bridge.sync.planner.pending_issue`); the executor resolves it with the link
 the create stored, and journals the follow-up under the key it was planned with, so a restart
@@ -32,7 +38,9 @@ recognises it. While the create has not succeeded the follow-up waits, pending.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -118,6 +126,8 @@ class Executor:
         backoff_base: float = 30.0,
         backoff_cap: float = 3600.0,
         jira_fields: Sequence[str] = (),
+        parallel_sides: bool = False,
+        workers_per_side: int = 1,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -128,6 +138,12 @@ class Executor:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.jira_fields = tuple(jira_fields)
+        #: apply the two sides' actions at once (see :meth:`_run_sides_at_once`)
+        self.parallel_sides = parallel_sides
+        self.workers_per_side = max(1, workers_per_side)
+        self._gate = threading.Lock()
+        #: status of each issue this executor created, by record id (see :meth:`_created_already`)
+        self._created_status: dict[str, str | None] = {}
 
     # ------------------------------------------------------------------------------ entry points
 
@@ -163,12 +179,109 @@ class Executor:
                 else:
                     status = {DONE: SKIPPED, FAILED: REJECTED, PENDING: DEFERRED}[existing.state]
                     outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
+        # Creates go first, in bulk: a follow-up (write-back, status, comment of the new record) waits for
+        # its own create only, so running every create before the rest keeps each link's order.
+        creates = [q for q in queued if isinstance(q[1], CreateIssue)]
+        rest = [q for q in queued if not isinstance(q[1], CreateIssue)]
+        size = max(1, getattr(self._connector(Side.JIRA), "create_batch_size", 1))
+        for start in range(0, len(creates), size):
+            outcomes.update(self._run_creates(creates[start : start + size]))
+        if self.parallel_sides:
+            self._run_sides_at_once(rest, outcomes)
+        else:
+            self._run_in_order(rest, outcomes)
+        return [outcomes[i] for i in range(len(planned))]
+
+    def _run_in_order(
+        self,
+        queued: Sequence[tuple[int, Action, JournalEntry]],
+        outcomes: dict[int, ActionOutcome],
+        halt: threading.Event | None = None,
+    ) -> None:
         for index, action, entry in queued:
-            if self.stop.is_set():
+            if self.stop.is_set() or (halt is not None and halt.is_set()):
                 outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
             else:
                 outcomes[index] = self._run(action, entry, reconciling=False)
-        return [outcomes[i] for i in range(len(planned))]
+
+    def _run_sides_at_once(
+        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+    ) -> None:
+        """The two sides' actions at the same time: ``workers_per_side`` lanes per side, one thread each.
+
+        An action goes to the lane of its side and its link (a create's follow-ups go with their record),
+        so every link's actions on one side keep the plan's order. An action writes one side and was
+        planned from one snapshot, so the order between the two sides does not matter; a follow-up of a
+        create only needs the create, which ran before. Store calls are serialised by ``_gate``; only the
+        vendor calls overlap (each connector's token bucket still caps its side's rate). When a lane
+        fails (a crash, an AuthError) the others stop between actions, as after a signal, and the
+        failure is raised here.
+        """
+        lanes: dict[tuple[bool, int], list[tuple[int, Action, JournalEntry]]] = {}
+        for item in queued:
+            lane = zlib.crc32(_affinity(item[1]).encode()) % max(1, self.workers_per_side)
+            lanes.setdefault((item[1].side is Side.ITSM, lane), []).append(item)
+        if len(lanes) <= 1:
+            self._run_in_order(queued, outcomes)
+            return
+        failure: list[BaseException] = []
+        halt = threading.Event()  # this plan's lanes only: the engine's stop flag is the operator's
+
+        def worker(items: list[tuple[int, Action, JournalEntry]]) -> None:
+            try:
+                self._run_in_order(items, outcomes, halt)
+            except BaseException as exc:  # handed to the caller's thread below
+                failure.append(exc)
+                halt.set()
+
+        threads = [
+            threading.Thread(target=worker, args=(items,), name=f"bridge-executor-{'itsm' if itsm else 'jira'}-{n}",
+                             daemon=True)
+            for (itsm, n), items in sorted(lanes.items())
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failure:
+            raise failure[0]
+
+    def _run_creates(self, batch: Sequence[tuple[int, Action, JournalEntry]]) -> dict[int, ActionOutcome]:
+        """Several CreateIssue actions (journaled pending already) in one ``create_many`` call.
+
+        Each element is settled on its own: done with its link, or on the error list / deferred with its
+        own reason, exactly as :meth:`_run` settles a single create. A crash during the call leaves all of
+        them pending, and :meth:`reconcile` adopts whatever Jira created, by marker.
+        """
+        if self.stop.is_set():
+            return {index: ActionOutcome(action, NOT_RUN, journal_id=entry.id) for index, action, entry in batch}
+        if len(batch) == 1:
+            index, action, entry = batch[0]
+            return {index: self._run(action, entry, reconciling=False)}
+        if self.lock is not None:
+            self.lock.check()
+        specs = [_create_spec(action) for _, action, _ in batch if isinstance(action, CreateIssue)]
+        results = self._connector(Side.JIRA).create_many(specs)
+        outcomes: dict[int, ActionOutcome] = {}
+        refused: AuthError | None = None
+        for (index, action, entry), result in zip(batch, results, strict=True):
+            if isinstance(result, AuthError):
+                self.store.journal_retry_later(entry.id, str(result), self.clock())
+                refused = result
+                continue
+            if isinstance(result, ConnectorError):
+                outcomes[index] = self._settle_failure(action, entry, result)
+                continue
+            assert isinstance(action, CreateIssue)
+            self._created_status[action.record.id] = result.status
+            self.store.apply_success(entry.id, action, _issue_result(result, adopted=False))
+            log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
+                     description=action.describe(), bulk=len(batch))
+            outcomes[index] = ActionOutcome(action, APPLIED, None, entry.id)
+        if refused is not None:
+            log.error("side refused our credentials; stopping the cycle", error=str(refused))
+            raise refused
+        return outcomes
 
     def apply(self, action: Action) -> ActionOutcome:
         """Apply one action (see :meth:`execute`)."""
@@ -200,7 +313,20 @@ class Executor:
             return replace(action, link_id=found.id, count=len(found.records))
         return action
 
+    @contextmanager
+    def _remote(self) -> Iterator[None]:
+        """Let the other side's thread use the store while this thread waits for a vendor."""
+        self._gate.release()
+        try:
+            yield
+        finally:
+            self._gate.acquire()
+
     def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
+        with self._gate:
+            return self._run_gated(planned, entry, reconciling=reconciling)
+
+    def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
             error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
             return ActionOutcome(planned, REPORTED, planned.describe(), error.journal_id)
@@ -211,28 +337,55 @@ class Executor:
             self.lock.check()
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         try:
-            result = self._reconcile_write(action) if reconciling else None
+            with self._remote():
+                result = self._reconcile_write(action) if reconciling else None
             adopted = result is not None
             if result is None:
-                result = self._write(action)
+                result = self._created_already(planned, action)
+            if result is None:
+                with self._remote():
+                    result = self._write(action)
         except AuthError as exc:
             self.store.journal_retry_later(entry.id, str(exc), self.clock())
             bound.error("side refused our credentials; stopping the cycle", error=str(exc))
             raise
-        except (PermanentError, NotFoundError) as exc:
+        except ConnectorError as exc:
+            return self._settle_failure(action, entry, exc)
+        if isinstance(action, CreateIssue) and result.issue_status is not None:
+            self._created_status[action.record.id] = result.issue_status
+        self.store.apply_success(entry.id, action, result)
+        bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
+        return ActionOutcome(action, APPLIED, None, entry.id, adopted=adopted)
+
+    def _settle_failure(self, action: Action, entry: JournalEntry, exc: ConnectorError) -> ActionOutcome:
+        """A failed write: on the error list when retrying won't help, else pending with a backoff."""
+        bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
+        if isinstance(exc, PermanentError | NotFoundError):
             message = f"{action.describe()}: {exc}"
             error = self.store.journal_fail(entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action))
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
             return ActionOutcome(action, REJECTED, message, entry.id)
-        except ConnectorError as exc:  # TransientError and anything not known to be final
-            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            delay = backoff(entry.attempts, base=self.backoff_base, cap=self.backoff_cap, retry_after=retry_after)
-            self.store.journal_retry_later(entry.id, str(exc), self.clock() + delay)
-            bound.warning("action deferred after a transient failure", error=str(exc), retry_in=delay.total_seconds())
-            return ActionOutcome(action, DEFERRED, str(exc), entry.id)
-        self.store.apply_success(entry.id, action, result)
-        bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
-        return ActionOutcome(action, APPLIED, None, entry.id, adopted=adopted)
+        # TransientError and anything not known to be final
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        delay = backoff(entry.attempts, base=self.backoff_base, cap=self.backoff_cap, retry_after=retry_after)
+        self.store.journal_retry_later(entry.id, str(exc), self.clock() + delay)
+        bound.warning("action deferred after a transient failure", error=str(exc), retry_in=delay.total_seconds())
+        return ActionOutcome(action, DEFERRED, str(exc), entry.id)
+
+    def _created_already(self, planned: Action, action: Action) -> ActionResult | None:
+        """A status follow-up of a create this executor just made, when the new issue already has that status.
+
+        The planner moves every new issue to the status its record maps to; when that is the workflow's
+        initial status, the create's own answer proves it, and reading the issue again would be a call
+        for nothing.
+        """
+        record_id = pending_record_id(planned)
+        if not isinstance(action, SetStatus) or record_id is None:
+            return None
+        created = self._created_status.get(record_id)
+        if created is not None and created.lower() == action.status.lower():
+            return ActionResult(link_id=action.link_id)
+        return None
 
     def _connector(self, side: Side) -> Connector:
         return self.connectors[side]
@@ -259,17 +412,7 @@ class Executor:
 
     def _write(self, action: Action) -> ActionResult:
         if isinstance(action, CreateIssue):
-            item = self._connector(Side.JIRA).create(
-                CreateSpec(
-                    project=action.project,
-                    issue_type=action.issue_type,
-                    fields=action.fields,
-                    marker=action.marker,
-                    labels=action.labels,
-                    components=action.components,
-                    marker_field=action.marker_field,
-                )
-            )
+            item = self._connector(Side.JIRA).create(_create_spec(action))
             return _issue_result(item, adopted=False)
         if isinstance(action, LinkExisting):
             ref = Ref(Side.JIRA, "issue", action.issue_key, action.issue_key)
@@ -296,6 +439,32 @@ class Executor:
             self._connector(action.target.side).write_back_reference(action.target, action.other, action.values)
             return ActionResult(link_id=action.link_id)
         raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
+
+
+def _affinity(action: Action) -> str:
+    """What an action's order is kept with: its link, or for a create's follow-up, its record."""
+    record_id = pending_record_id(action)
+    if record_id is not None:
+        return f"record:{record_id}"
+    if action.link_id is not None:
+        return f"link:{action.link_id}"
+    return "item:" + ",".join(sorted(ref.id for ref in _refs(action)))
+
+
+def _refs(action: Action) -> list[Ref]:
+    return [getattr(action, n) for n in ("target", "record", "issue") if isinstance(getattr(action, n, None), Ref)]
+
+
+def _create_spec(action: CreateIssue) -> CreateSpec:
+    return CreateSpec(
+        project=action.project,
+        issue_type=action.issue_type,
+        fields=action.fields,
+        marker=action.marker,
+        labels=action.labels,
+        components=action.components,
+        marker_field=action.marker_field,
+    )
 
 
 def _issue_result(item: Item, *, adopted: bool) -> ActionResult:

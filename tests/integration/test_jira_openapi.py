@@ -52,6 +52,7 @@ ENDPOINTS = {
     ("GET", "/rest/api/3/mypermissions"),
     ("POST", "/rest/api/3/search/jql"),
     ("POST", "/rest/api/3/issue"),
+    ("POST", "/rest/api/3/issue/bulk"),
     ("GET", "/rest/api/3/issue/{issueIdOrKey}"),
     ("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
     ("GET", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
@@ -111,6 +112,11 @@ def exchanges(jira_cloud: JiraEnv) -> list[dict[str, Any]]:
         for n in range(3)
     ]
     ref = created[0].ref
+    bulk = connector.create_many(
+        [CreateSpec(project="OPS", issue_type="Bug", marker=f"itsm-incident-b{n}", fields={"summary": s})
+         for n, s in enumerate(["Bulk one", "", "Bulk two"])]  # "": a partial failure (201)
+    )
+    assert [type(r).__name__ for r in bulk] == ["Issue", "PermanentError", "Issue"]
     assert len(list(connector.search_changed(MAPPING, jira_cloud.clock() - timedelta(hours=1), ["summary"]))) == 3
     assert connector.find_by_marker(MAPPING, "itsm-incident-1") is not None
     connector.update_fields(ref, {"summary": "Printer down again", "labels": ("triaged",)})

@@ -1,0 +1,119 @@
+"""Peak memory of a cycle with 100,000 links: the idle cycle, and the worst case — a full re-read.
+
+The benchmark process holds bridge only: the sandboxes run in their own process and the state store is
+seeded by a separate process, so the peak resident set size (``getrusage``, ``ru_maxrss``) is what a
+bridge daemon with that many links would reach. Two cycles are measured, in order (the peak only grows):
+
+1. an idle cycle (nothing changed: one search per side);
+2. a backfill over everything (``run_cycle(since=…)`` before every change): both sides page through all
+   100,000 items, the store loads all 100,000 links' states, the planner sees them all — what a first
+   run over existing links or a long outage costs at most.
+
+``--tracemalloc`` also reports the peak of Python allocations during the full read (slower).
+
+    python -m bench.memory                           # 100,000 links
+    python -m bench.memory --links 1000 --json memory.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import tempfile
+import tracemalloc
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench._common import Bridge, common_arguments, emit, peak_rss_mb, quiet_logs, seed_store_links, stopwatch, table
+from bench._sandboxes import SandboxProcess
+from bridge.store import Store
+from bridge.sync.cycle import run_cycle
+
+TARGET_MB = 150.0
+
+
+def _seed(url: str, mapping: str, links: int, base: datetime, jira_url: str, snow_url: str) -> None:
+    store = Store.open(url)
+    try:
+        seed_store_links(store, mapping, links, base, jira_url, snow_url)
+    finally:
+        store.close()
+
+
+def run(links: int, *, trace: bool, full_read: bool = True) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="bridge-bench-memory-"))
+    with SandboxProcess(links=links) as sandboxes:
+        bridge = Bridge(sandboxes, directory=directory)
+        try:
+            seeder = multiprocessing.get_context("spawn").Process(
+                target=_seed,
+                args=(f"sqlite:///{directory / 'bridge.sqlite3'}", bridge.spec.name, links, sandboxes.base,
+                      sandboxes.jira_url, sandboxes.snow_url),
+            )
+            seeder.start()
+            seeder.join()
+            if seeder.exitcode != 0:
+                raise SystemExit("seeding the store failed")
+            at_start = peak_rss_mb()
+            with stopwatch() as idle_time:
+                idle = bridge.cycle()
+            after_idle = peak_rss_mb()
+            full = None
+            traced = None
+            full_time = {"wall": 0.0}
+            if full_read:
+                if trace:
+                    tracemalloc.start()
+                with stopwatch() as full_time:
+                    full = run_cycle(bridge.engine, bridge.spec.name, since=sandboxes.base - timedelta(days=1))
+                traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
+                if trace:
+                    tracemalloc.stop()
+            after_full = peak_rss_mb()
+        finally:
+            bridge.close()
+    if full is not None and (full.records_seen != links or full.issues_seen != links or full.actions):
+        raise SystemExit(f"the full read saw {full.records_seen}/{full.issues_seen} items, planned {len(full.actions)}")
+    return {
+        "links": links,
+        "peak_rss_mb_before_cycles": at_start,
+        "peak_rss_mb_idle_cycle": after_idle,
+        "peak_rss_mb_full_read_cycle": after_full if full is not None else None,
+        "traced_python_peak_mb_full_read": traced,
+        "idle_calls": {side: sum(v.values()) for side, v in idle.calls.items()},
+        "full_read_calls": {side: sum(v.values()) for side, v in full.calls.items()} if full is not None else None,
+        "idle_seconds": idle_time["wall"],
+        "full_read_seconds": full_time["wall"],
+        "target_mb": TARGET_MB,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=100_000)
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    parser.add_argument("--no-full-read", action="store_true",
+                        help="measure the idle cycle only (the sandboxes page a full read of 100,000 items slowly)")
+    common_arguments(parser)
+    args = parser.parse_args(argv)
+    quiet_logs()
+    r = run(args.links, trace=args.tracemalloc, full_read=not args.no_full_read)
+    rows: list[tuple[Any, ...]] = [
+        ("process ready (imports, store, sessions)", r["peak_rss_mb_before_cycles"], "", ""),
+        ("after the first (idle) cycle", r["peak_rss_mb_idle_cycle"], r["idle_seconds"],
+         r["idle_calls"]["itsm"] + r["idle_calls"]["jira"]),
+    ]
+    if r["full_read_calls"] is not None:
+        rows.append(("after a full re-read of every link", r["peak_rss_mb_full_read_cycle"], r["full_read_seconds"],
+                     r["full_read_calls"]["itsm"] + r["full_read_calls"]["jira"]))
+    if r["traced_python_peak_mb_full_read"] is not None:
+        rows.append(("  Python allocations at peak (tracemalloc)", r["traced_python_peak_mb_full_read"], "", ""))
+    text = table(f"Peak RSS with {r['links']} links — target < {TARGET_MB:.0f} MB",
+                 ["", "peak RSS MB", "seconds", "calls"], rows)
+    emit(text, {"benchmark": "memory", **r}, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

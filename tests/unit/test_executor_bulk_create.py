@@ -1,0 +1,161 @@
+"""The executor's bulk creates: every create of a plan goes to ``create_many`` (before the follow-ups),
+each element is settled on its own, and a crash in the middle of a bulk call is reconciled by marker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.connectors.memory import SimulatedCrash
+from bridge.errors import PermanentError, TransientError
+from bridge.model import Ref
+from bridge.store import DONE, FAILED, PENDING
+from bridge.sync.actions import CreateIssue, SetStatus, WriteBackReference
+from bridge.sync.executor import APPLIED, DEFERRED, REJECTED, Executor
+from bridge.sync.planner import pending_issue
+from tests.fixtures.engine import World, mapping_spec
+
+M = "incidents"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path, mapping_spec())
+    w.jira.create_batch_size = 50  # the port's bulk size: the memory fake then gets create_many calls
+    yield w
+    w.close()
+
+
+def executor(world: World) -> Executor:
+    return Executor(world.store, world.engine.connectors, world.spec, clock=world.clock, backoff_base=30)
+
+
+def create(record: Ref) -> CreateIssue:
+    return CreateIssue(
+        mapping=M, link_id=None, record=record, project="OPS", issue_type="Bug",
+        fields={"summary": f"{record.key}: Printer on fire", "priority": "Medium"}, marker=record.token,
+        labels=("bridge", "from-itsm"), record_fields={"summary": f"{record.key}: Printer on fire"}, record_status="1",
+    )
+
+
+def follow_up(record: Ref) -> WriteBackReference:
+    placeholder = pending_issue(record)
+    return WriteBackReference(M, None, record, placeholder, {"correlation_id": placeholder.key})
+
+
+def test_creates_of_a_plan_go_in_one_bulk_call_and_follow_ups_run_after_their_own_create(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(3)]
+    plan = [a for r in records for a in (create(r), follow_up(r))]  # the planner's order: interleaved
+    outcomes = executor(world).execute(plan)
+    assert [o.status for o in outcomes] == [APPLIED] * 6
+    assert world.jira.calls.snapshot().get("POST /rest/api/3/issue") == 3  # the fake loops create: 3 writes
+    issues = {i.ref.id: i for i in world.jira.issues()}
+    assert len(issues) == 3
+    for record in records:
+        link = world.store.link_for_record(M, record.id)
+        assert link is not None
+        assert link.issue.id in issues
+        assert world.itsm.record(record).fields["correlation_id"] == link.issue.key
+
+
+def test_a_refused_element_goes_on_the_error_list_alone(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(3)]
+    world.jira.fail_next("create", PermanentError("summary: too long", side="jira", status=400))
+    outcomes = executor(world).execute([create(r) for r in records])
+    assert [o.status for o in outcomes] == [REJECTED, APPLIED, APPLIED]
+    [error] = world.store.errors(M)
+    assert error.item_ref == records[0].key
+    assert "summary: too long" in error.message
+    assert world.store.journal_entry(create(records[0]).key).state == FAILED  # type: ignore[union-attr]
+    assert [world.store.link_for_record(M, r.id) is not None for r in records] == [False, True, True]
+
+
+def test_a_transient_failure_defers_the_element_and_those_not_tried(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(3)]
+    world.jira.fail_next("create", PermanentError("refused", side="jira", status=400))
+    world.jira.fail_next("create", TransientError("timeout", side="jira"))
+    outcomes = executor(world).execute([create(r) for r in records])
+    assert [o.status for o in outcomes] == [REJECTED, DEFERRED, DEFERRED]
+    assert world.jira.issues() == []
+    world.clock.advance(seconds=31)
+    assert [o.status for o in executor(world).reconcile()] == [APPLIED, APPLIED]
+    assert len(world.jira.issues()) == 2
+
+
+def test_a_crash_inside_the_bulk_call_is_reconciled_by_marker_without_duplicates(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(3)]
+    plan = [create(r) for r in records] + [SetStatus(M, None, pending_issue(records[0]), "In Progress")]
+    world.jira.crash_after_next_write("create")  # the first issue is made, then the process dies
+    with pytest.raises(SimulatedCrash):
+        executor(world).execute(plan)
+    assert len(world.jira.issues()) == 1
+    assert all(world.store.journal_entry(a.key).state == PENDING for a in plan)  # type: ignore[union-attr]
+    world.restart()
+    outcomes = executor(world).reconcile()
+    assert [o.status for o in outcomes] == [APPLIED] * 4
+    assert [o.adopted for o in outcomes[:3]] == [True, False, False]
+    assert len(world.jira.issues()) == 3  # none twice
+    assert all(world.store.journal_entry(a.key).state == DONE for a in plan)  # type: ignore[union-attr]
+    link = world.store.link_for_record(M, records[0].id)
+    assert link is not None
+    assert world.jira.issue(link.issue.key).status == "In Progress"
+
+
+def test_a_status_follow_up_that_the_new_issue_already_has_costs_no_call(world: World) -> None:
+    record = world.incident()
+    initial = SetStatus(M, None, pending_issue(record), "To Do")
+    moved = SetStatus(M, None, pending_issue(record), "In Progress", source_version="2")
+    outcomes = executor(world).execute([create(record), initial, moved])
+    assert [o.status for o in outcomes] == [APPLIED] * 3
+    calls = world.jira.calls.snapshot()
+    assert sum(n for endpoint, n in calls.items() if endpoint.startswith("GET")) == 1  # only the real move reads
+    link = world.store.link_for_record(M, record.id)
+    assert link is not None
+    assert world.jira.issue(link.issue.key).status == "In Progress"
+
+
+# ------------------------------------------------------------------------------ both sides at once
+
+
+def parallel(world: World, workers: int = 2) -> Executor:
+    return Executor(world.store, world.engine.connectors, world.spec, clock=world.clock, backoff_base=30,
+                    stop=world.engine.stop, parallel_sides=True, workers_per_side=workers)
+
+
+def test_both_sides_at_once_apply_everything_and_keep_each_links_order(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(6)]
+    plan: list = []
+    for r in records:
+        placeholder = pending_issue(r)
+        plan += [
+            create(r),
+            WriteBackReference(M, None, r, placeholder, {"correlation_id": placeholder.key}),
+            SetStatus(M, None, placeholder, "In Progress", source_version="1"),
+            SetStatus(M, None, placeholder, "Done", {"resolution": "Done"}, source_version="2"),
+        ]
+    outcomes = parallel(world).execute(plan)
+    assert [o.status for o in outcomes] == [APPLIED] * len(plan)
+    for r in records:
+        link = world.store.link_for_record(M, r.id)
+        assert link is not None
+        assert world.jira.issue(link.issue.key).status == "Done"  # In Progress first, then Done: in order
+        assert world.itsm.record(r).fields["correlation_id"] == link.issue.key
+    assert len(world.jira.issues()) == 6
+
+
+def test_a_crash_in_one_lane_stops_the_others_and_leaves_the_rest_pending(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(4)]
+    plan = [create(r) for r in records] + [follow_up(r) for r in records]
+    world.itsm.crash_after_next_write("write_back_reference")
+    with pytest.raises(SimulatedCrash):
+        parallel(world, workers=1).execute(plan)
+    assert not world.engine.stop.is_set()  # the operator's stop flag is not this plan's business
+    states = [world.store.journal_entry(a.key).state for a in plan[4:]]  # type: ignore[union-attr]
+    assert PENDING in states  # the crashed one (and any not run) wait for reconciliation
+    world.restart()
+    world.clock.advance(seconds=31)
+    executor(world).reconcile()
+    assert all(world.store.journal_entry(a.key).state == DONE for a in plan)  # type: ignore[union-attr]
+    assert len(world.jira.issues()) == 4
