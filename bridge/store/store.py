@@ -611,20 +611,7 @@ class Store:
                 )
                 row = None
             if row is None:
-                c.execute(
-                    insert(journal).values(
-                        mapping=action.mapping,
-                        idempotency_key=action.key,
-                        kind=action.kind,
-                        link_id=action.link_id,
-                        action=to_json(action),
-                        state=PENDING,
-                        attempts=0,
-                        next_attempt_at=None,
-                        created=now,
-                        updated=now,
-                    )
-                )
+                _insert_journal(c, action, PENDING, now)
                 row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
         return self._entry(row)
 
@@ -679,20 +666,7 @@ class Store:
         with self._conn() as c:
             row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
             if row is None:
-                journal_id = c.execute(
-                    insert(journal).values(
-                        mapping=action.mapping,
-                        idempotency_key=action.key,
-                        kind=action.kind,
-                        link_id=action.link_id,
-                        action=to_json(action),
-                        state=FAILED,
-                        attempts=0,
-                        last_error=message,
-                        created=now,
-                        updated=now,
-                    )
-                ).inserted_primary_key[0]
+                journal_id = _insert_journal(c, action, FAILED, now, last_error=message)
             else:
                 journal_id = row.id
                 c.execute(update(journal).where(journal.c.id == row.id).values(state=FAILED, last_error=message))
@@ -1013,3 +987,23 @@ def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig) if orig is not None else type(exc).__name__
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _insert_journal(c: Connection, action: Action, state: str, now: datetime, *, last_error: str | None = None) -> int:
+    """A new journal row for ``action`` in ``state``; returns its id."""
+    result = c.execute(
+        insert(journal).values(
+            mapping=action.mapping,
+            idempotency_key=action.key,
+            kind=action.kind,
+            link_id=action.link_id,
+            action=to_json(action),
+            state=state,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=last_error,
+            created=now,
+            updated=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])
