@@ -10,32 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from prometheus_client.parser import text_string_to_metric_families
-from ruamel.yaml import YAML
 
-from bridge.bootstrap import CONNECTOR_FACTORIES
 from bridge.cli import cli
 from bridge.errors import TransientError
-from tests.fixtures.engine import MAPPING, World, mapping_spec
+from tests.fixtures.engine import World, cli_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
-    w = World(tmp_path, mapping_spec())
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda settings: w.itsm)
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "jira", lambda settings: w.jira)
-    (tmp_path / "mappings").mkdir()
-    with (tmp_path / "mappings" / "incidents.yaml").open("w") as out:
-        YAML(typ="safe", pure=True).dump(MAPPING, out)
-    (tmp_path / "config.yaml").write_text(
-        "jira:\n  url: https://jira.example\n"
-        "itsm:\n  kind: servicenow\n  url: https://itsm.example\n"
-        f"state:\n  url: {w.url}\n"
-        "schedule:\n  interval_seconds: 300\n"
-        "mappings:\n  directory: mappings\n"
-        "logging:\n  format: json\n  level: CRITICAL\n"
-    )
+    w = cli_world(tmp_path, monkeypatch, config_extra="schedule:\n  interval_seconds: 300\n", level="CRITICAL")
     yield w
     w.close()
 
