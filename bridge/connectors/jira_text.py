@@ -38,7 +38,16 @@ def normalise_text(text: str) -> str:
     lines = [line.rstrip() for line in text.split("\n")]
     text = "\n".join(lines)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip("\n")
+    lines = text.strip("\n").split("\n")
+    # A fenced block holding nothing but a blank line is an empty code block: neither ADF (no empty
+    # text nodes) nor wiki markup ({noformat} trims its edges) can carry that lone blank line.
+    i = 0
+    while i + 2 < len(lines):
+        closes = lines[i + 2] == "```" and (i + 3 == len(lines) or not lines[i + 3])
+        if _FENCE_OPEN.match(lines[i]) and not lines[i + 1] and closes:
+            del lines[i + 1]
+        i += 1
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -255,9 +264,12 @@ def text_to_wiki(text: str) -> str:
     parts: list[str] = []
     for block in parse_blocks(text, numbered_from_one=True):
         if block.kind == "code":
-            # {noformat} is verbatim; a literal "{noformat}" inside would close it early, so break it up.
-            body = "\n".join(block.lines).replace("{noformat}", "{noformat\u200b}")
-            parts.append("{noformat}\n" + body + "\n{noformat}" if body else "{noformat}\n{noformat}")
+            # {noformat} (or {code:lang} when the fence names a language) is verbatim; a literal closing
+            # tag inside would end it early, so it is broken up with a zero-width space.
+            tag = "code" if block.language else "noformat"
+            opening = f"{{code:{block.language}}}" if block.language else "{noformat}"
+            body = "\n".join(block.lines).replace(f"{{{tag}}}", f"{{{tag}\u200b}}")
+            parts.append(f"{opening}\n{body}\n{{{tag}}}" if body else f"{opening}\n{{{tag}}}")
         elif block.kind == "bullets":
             parts.append("\n".join("* " + _escape_wiki_line(line) for line in block.lines))
         elif block.kind == "numbered":
@@ -294,7 +306,8 @@ def wiki_to_text(wiki: str | None) -> str:
         language = ""
         if match.group(1) == "code" and match.group(2):
             language = match.group(2).lstrip(":").split("|")[0].split("=")[-1]
-        body = unhold(re.sub(r"^\n|\n$", "", match.group(3))).replace("{noformat\u200b}", "{noformat}")
+        body = unhold(re.sub(r"^\n|\n$", "", match.group(3)))
+        body = body.replace("{noformat\u200b}", "{noformat}").replace("{code\u200b}", "{code}")
         verbatim.append(f"```{language}\n{body}\n```" if body else f"```{language}\n```")
         return chr(_PLACEHOLDER_BASE + len(verbatim) - 1)
 
