@@ -664,28 +664,26 @@ class JiraConnector(Connector):
 
     def _comments(self, ref: Ref, since: datetime | None) -> Iterator[Comment]:
         """Comments newest first when ``since`` is given (so reading stops at ``since``), else oldest first."""
+        for comment in self._comment_pages(ref, "-created" if since is not None else "created"):
+            if since is not None and comment.created < since:
+                return
+            yield comment
+
+    def _comment_pages(self, ref: Ref, order: str) -> Iterator[Comment]:
+        """Every comment of ``ref`` in ``order`` (``created``/``-created``), page by page, read lazily."""
         start = 0
-        order = "-created" if since is not None else "created"
         while True:
             page = (
                 self._json(
                     "GET",
                     f"issue/{ref.id or ref.key}/comment",
-                    params={
-                        "startAt": start,
-                        "maxResults": 100,
-                        "orderBy": order,
-                        "expand": "properties",
-                    },
+                    params={"startAt": start, "maxResults": 100, "orderBy": order, "expand": "properties"},
                 )
                 or {}
             )
             comments = page.get("comments") or []
             for raw in comments:
-                comment = self._to_comment(ref, raw)
-                if since is not None and comment.created < since:
-                    return
-                yield comment
+                yield self._to_comment(ref, raw)
             start += len(comments)
             if not comments or start >= int(page.get("total") or 0):
                 return
@@ -717,29 +715,7 @@ class JiraConnector(Connector):
         return out
 
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
-        start = 0
-        while True:
-            page = (
-                self._json(
-                    "GET",
-                    f"issue/{ref.id or ref.key}/comment",
-                    params={
-                        "startAt": start,
-                        "maxResults": 100,
-                        "orderBy": "-created",
-                        "expand": "properties",
-                    },
-                )
-                or {}
-            )
-            comments = page.get("comments") or []
-            for raw in comments:
-                comment = self._to_comment(ref, raw)
-                if comment.marker == marker:
-                    return comment
-            start += len(comments)
-            if not comments or start >= int(page.get("total") or 0):
-                return None
+        return next((c for c in self._comment_pages(ref, "-created") if c.marker == marker), None)
 
     # =================================================================================== writing
 
