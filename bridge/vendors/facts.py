@@ -6,8 +6,9 @@ sandboxes can all take the same objects without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 System = Literal["servicenow", "rt", "jsm"]
 Markup = Literal["plain", "adf", "wiki"]
@@ -30,7 +31,7 @@ class StateTable:
     def describe(self) -> str:
         return ", ".join(self.label(s) for s in self.names)
 
-    def missing(self, state: str, values: dict[str, str] | None) -> list[str]:
+    def missing(self, state: str, values: Mapping[str, Any] | None) -> list[str]:
         """The required fields of ``state`` that ``values`` leaves empty (what the vendor refuses)."""
         given = values or {}
         return [f for f in self.requires.get(state, ()) if not str(given.get(f) or "").strip()]

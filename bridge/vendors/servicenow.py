@@ -7,6 +7,7 @@ section "Vendor facts bridge relies on".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.vendors.facts import Channel, StateTable, TextLimits, channel_names, is_internal
@@ -141,7 +142,7 @@ def closed_states(table: str) -> frozenset[str]:
     return frozenset(s for s, f in table_states.requires.items() if "close_code" in f)
 
 
-def missing_for_state(table: str, state: str, values: dict[str, str]) -> list[str]:
+def missing_for_state(table: str, state: str, values: Mapping[str, Any]) -> list[str]:
     """The fields the data policy demands for moving ``table`` to ``state`` that ``values`` lacks."""
     table_states = STATES.get(table)
     return table_states.missing(state, values) if table_states is not None else []
