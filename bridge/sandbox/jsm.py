@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from bridge.sandbox import jira as base
 from bridge.sandbox.jira import EDITABLE, FIELDS, PROJECTS, STATUSES, JiraSandbox, fail
@@ -83,11 +83,12 @@ class JsmSandbox(JiraSandbox):
     """A Jira site with the service project ``SUP`` (Cloud or Data Center, like the base sandbox)."""
 
     name = "jira"
-    projects: ClassVar[dict[str, dict[str, Any]]] = {
+    # the base declares these as instance attributes (a site may change them), so no ClassVar here
+    projects: dict[str, dict[str, Any]] = {  # noqa: RUF012
         **PROJECTS,
         SERVICE_PROJECT: {"id": "10002", "name": "Support", "offset": 900, "components": {}},
     }
-    statuses: ClassVar[dict[str, tuple[str, str]]] = {**STATUSES, **JSM_STATUSES}
+    statuses: dict[str, tuple[str, str]] = {**STATUSES, **JSM_STATUSES}  # noqa: RUF012
     editable = EDITABLE | _JSM_FIELDS
     creatable = EDITABLE | _JSM_FIELDS | {"project", "issuetype", "reporter"}
 
