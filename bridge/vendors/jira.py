@@ -13,6 +13,8 @@ LIMITS = TextLimits(summary=255, rich_text=32767, comment=32767)
 """Summary over 255 → 400 "Summary must be less than 255 characters."; description, environment, textarea
 fields and comment bodies over 32,767 characters (counted after conversion to ADF/wiki) → 400."""
 MAX_SUMMARY_LENGTH = 255
+MAX_SHORT_TEXT_LENGTH = 255
+"""Single-line text custom fields hold at most 255 characters."""
 MAX_TEXT_LENGTH = 32767
 MAX_COMMENT_LENGTH = 32767
 
