@@ -15,6 +15,12 @@ fields and comment bodies over 32,767 characters (counted after conversion to AD
 MAX_SUMMARY_LENGTH = 255
 MAX_SHORT_TEXT_LENGTH = 255
 """Single-line text custom fields hold at most 255 characters."""
+MAX_LABEL_LENGTH = 255
+"""A label over 255 characters → 400 "The label must not exceed 255 characters."."""
+MAX_GLOBAL_ID_LENGTH = 255
+"""A remote link's ``globalId`` holds at most 255 characters."""
+MAX_PROPERTY_VALUE_LENGTH = 32768
+"""An entity property's JSON value holds at most 32,768 characters."""
 MAX_TEXT_LENGTH = 32767
 MAX_COMMENT_LENGTH = 32767
 
