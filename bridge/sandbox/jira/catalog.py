@@ -58,8 +58,9 @@ CATEGORIES = {
 }
 #: A workflow step: (base transition id, name, from status, to status, screen fields {field: required}).
 Step = tuple[int, str, str, str, dict[str, bool]]
-#: The software projects' workflow; the id a project sees is base + the project's offset, because
-#: "ids are per workflow" (OpenAPI v3 getTransitions notes).
+#: The software projects' workflow; the id a project sees is base + the project's offset: transition ids
+#: belong to a project's workflow (OpenAPI v3 getTransitions; docs/connectors/jira.md, "What the Jira
+#: sandbox reproduces").
 WORKFLOW: list[Step] = [
     (11, "Start progress", "10000", "10001", {}),
     (21, "Review", "10001", "10002", {}),
