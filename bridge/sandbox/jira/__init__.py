@@ -24,7 +24,8 @@ Layout, one responsibility a module:
 * :mod:`.workflow` — transitions;
 * :mod:`.fields` — field values in (validation) and out (rendering, ``fields`` selection);
 * :mod:`.issues` — get/create/bulk create/edit;
-* :mod:`.search` + :mod:`.jql` — JQL search endpoints and paging, and the JQL subset itself;
+* :mod:`.search` — the JQL search endpoints and paging, over :mod:`.jql` (the JQL subset: grammar and
+  evaluation) and :mod:`.jql_lexicon` (tokens, Jira's refusals, date literals);
 * :mod:`.remotelinks` — remote links;
 * :mod:`.scripting` — the person-like scripting API, in Python and under ``/_sandbox/jira/…``;
 * :mod:`.sandbox` — the :class:`JiraSandbox` façade and ``main``.
