@@ -535,6 +535,17 @@ def test_sandbox_refuses_an_unknown_mode() -> None:
         JiraSandbox(mode="server")
 
 
+def test_every_route_names_a_handler_and_the_old_import_paths_still_work() -> None:
+    from bridge.sandbox import jira_jql, jira_text
+    from bridge.sandbox.jira import ROUTES, jql, render
+
+    for mode in ("cloud", "datacenter"):
+        sandbox = JiraSandbox(mode=mode)
+        assert all(callable(getattr(sandbox, handler)) for _, _, handler, _ in ROUTES)
+    assert jira_jql.parse is jql.parse
+    assert jira_text.text_to_adf is render.text_to_adf
+
+
 def test_server_binds_loopback_only() -> None:
     with SandboxServer(JiraSandbox()) as server:
         assert server.httpd.server_address[0] == "127.0.0.1"
