@@ -14,6 +14,8 @@ from bridge.sandbox.jira.app import INVALID_PAYLOAD, NOT_ADF, fail
 from bridge.sandbox.jira.catalog import GROUPS, ROLES
 from bridge.sandbox.jira.render import RenderMixin, adf_to_text, is_adf
 from bridge.sandbox.server import Reply, Request
+from bridge.vendors import jira as jira_facts
+from bridge.vendors import jsm as jsm_facts
 
 
 class CommentsMixin(RenderMixin):
@@ -49,7 +51,7 @@ class CommentsMixin(RenderMixin):
         if self.mode == "cloud":
             # Cloud reports jsdPublic (true for comments made through the platform API; jira.js Comment model).
             internal = any(
-                p.get("key") == "sd.public.comment" and (p.get("value") or {}).get("internal")
+                p.get("key") == jsm_facts.PUBLIC_PROPERTY and (p.get("value") or {}).get("internal")
                 for p in comment.get("properties", [])
             )
             body["jsdPublic"] = not internal
@@ -127,7 +129,7 @@ class CommentsMixin(RenderMixin):
             # developer.atlassian.com/server/jira/platform/entity-properties).
             if not isinstance(prop, dict) or not prop.get("key") or len(str(prop["key"])) > 255:
                 raise fail(400, **{"properties": "Property keys must be non-empty and at most 255 characters."})
-            if len(json.dumps(prop.get("value"))) > 32768:
+            if len(json.dumps(prop.get("value"))) > jira_facts.MAX_PROPERTY_VALUE_LENGTH:
                 raise fail(400, **{"properties": "The property value is too long (32768 characters max)."})
             props.append({"key": str(prop["key"]), "value": prop.get("value")})
         now = self._now_ms()

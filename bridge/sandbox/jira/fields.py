@@ -11,6 +11,7 @@ from bridge.sandbox.jira.app import NOT_ADF, NOT_ON_SCREEN
 from bridge.sandbox.jira.catalog import PRIORITIES, RICH_TEXT_FIELDS, named, user_by
 from bridge.sandbox.jira.comments import CommentsMixin
 from bridge.sandbox.jira.render import is_adf
+from bridge.vendors import jira as jira_facts
 
 
 class FieldsMixin(CommentsMixin):
@@ -52,7 +53,7 @@ class FieldsMixin(CommentsMixin):
                 problems[field] = "Operation value must be a string"
             elif field == "summary" and not (value or "").strip():
                 problems[field] = "You must specify a summary of the issue."
-            elif value is not None and len(value) > 255:
+            elif value is not None and len(value) > jira_facts.MAX_SUMMARY_LENGTH:
                 problems[field] = (
                     "Summary must be less than 255 characters."
                     if field == "summary"
@@ -70,7 +71,7 @@ class FieldsMixin(CommentsMixin):
             for label in value:
                 if " " in label or not label:
                     problems[field] = f"The label '{label}' contains spaces which is invalid."
-                elif len(label) > 255:
+                elif len(label) > jira_facts.MAX_LABEL_LENGTH:
                     problems[field] = "The label must not exceed 255 characters."
             return list(dict.fromkeys(value))
         if field == "priority":

@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.sandbox.jira.app import INVALID_PAYLOAD, JiraApp, _Fail, errors, fail
 from bridge.sandbox.server import Reply, Request
+from bridge.vendors import jira as jira_facts
 
 
 class RemoteLinksMixin(JiraApp):
@@ -47,7 +48,7 @@ class RemoteLinksMixin(JiraApp):
         if not isinstance(obj, dict) or not obj.get("url"):
             problems["url"] = "'url' is required."
         global_id = body.get("globalId")
-        if global_id is not None and len(str(global_id)) > 255:
+        if global_id is not None and len(str(global_id)) > jira_facts.MAX_GLOBAL_ID_LENGTH:
             problems["globalId"] = "The global ID must not be longer than 255 characters."
         if problems:
             raise _Fail(errors(400, [], problems))
