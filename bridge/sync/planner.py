@@ -122,6 +122,7 @@ by marker). A linked record that the route no longer selects keeps syncing: the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -130,7 +131,7 @@ from typing import Any
 from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
+from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects, to_itsm_value, to_jira_value
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.actions import (
     Action,
@@ -356,7 +357,11 @@ class _Planner:
 
     def plan_new(self, record: Record) -> None:
         mapping = self.mapping
-        if not matches(mapping.route.where, record.fields):
+        try:
+            if not selects(mapping.route.where, record.fields):
+                return
+        except RouteTimeout as exc:
+            self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")
             return
         try:
             projection = project(mapping, record)
@@ -372,6 +377,16 @@ class _Planner:
                     record.ref,
                     f"{mapping.links.link_existing} of {record.ref.key} holds {issue_key!r}, which is not a Jira "
                     "issue key (like OPS-12): fix the field or clear it to create a new issue",
+                )
+                return
+            key_project = issue_key.rsplit("-", 1)[0]
+            allowed = mapping.links.link_existing_projects or [mapping.target.project]
+            if key_project not in allowed:
+                self.problem(
+                    record.ref,
+                    f"{mapping.links.link_existing} of {record.ref.key} holds {issue_key}, an issue in project "
+                    f"{key_project}; this mapping links only to issues in {', '.join(allowed)} "
+                    "(links.link_existing_projects): fix the field or clear it to create a new issue",
                 )
                 return
             self.emit(LinkExisting(name, None, record.ref, issue_key, projection, record.status))
@@ -447,7 +462,7 @@ class _Planner:
 
     def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
         rules = self.mapping.comments
-        if skip_reason(comment, rules, Side.JIRA) is not None:
+        if skip_reason(comment, rules, Side.JIRA, functools.partial(self.problem, record)) is not None:
             return
         try:
             body = mirror_body(comment, rules, system=self.given.itsm_system, record=record)
@@ -682,7 +697,7 @@ class _Planner:
         for comment in comments.get(ctx.issue.ref.id, ()):
             if comment.marker is not None or _is_mirror(state, Side.JIRA, comment.id):
                 continue
-            if skip_reason(comment, rules, Side.ITSM) is not None:
+            if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, ctx.issue_ref)) is not None:
                 continue
             for ref in record_refs:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
