@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bridge import __version__
-from bridge.cli import GlobalOptions, bridge_command, cli
+from bridge.cli import cli
+from bridge.commands._common import GlobalOptions, bridge_command
 from bridge.errors import AuthError
 from bridge.logging import configure_logging, register_secret
 
