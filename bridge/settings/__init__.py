@@ -2,7 +2,7 @@
 
 Sources, lowest to highest precedence (a higher one overrides single fields, not whole sections):
 
-1. defaults in the models below;
+1. defaults in the models (:mod:`bridge.settings.schema`);
 2. the YAML config file: ``--config PATH``, else ``$BRIDGE_CONFIG``, else ``./config.yaml``.
    A missing ``./config.yaml`` is fine (defaults and environment may suffice); a missing file
    that was named explicitly is an error;
