@@ -18,6 +18,7 @@ from bridge.mapping.patterns import PatternTimeout
 from bridge.mapping.sandbox import MAX_OUTPUT, TemplateError, compile_template, parse, render_capped
 from bridge.mapping.schema import AllOf, AnyOf, CommentRules, Condition, FieldCondition, FieldRule, NotOf
 from bridge.model import FieldValue, normalise
+from bridge.text import for_vendor
 
 __all__ = [
     "MAX_OUTPUT",
@@ -40,8 +41,11 @@ __all__ = [
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render ``source`` with ``context`` as plain text (connectors convert it to ADF or wiki markup)."""
-    return render_capped(source, dict(context))
+    """Render ``source`` with ``context`` as plain text (connectors convert it to ADF or wiki markup).
+
+    Control characters are removed (:func:`bridge.text.for_vendor`): the output is written to a vendor.
+    """
+    return str(for_vendor(render_capped(source, dict(context))))
 
 
 # --------------------------------------------------------------------------------------------- route
@@ -169,6 +173,9 @@ def condition_fields(condition: Condition | None) -> set[str]:
 def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Mapping[str, Any]) -> FieldValue:
     """The Jira value a record produces through ``rule`` (direction to_jira or both).
 
+    Text copied from the record or rendered is written to Jira, so its control characters are removed
+    (:func:`bridge.text.for_vendor`); the mapping's own constants are written as they are.
+
     ``context`` is the template context (the record's fields plus ``record``: key, id, url, type).
     """
     if rule.value is not None:
@@ -178,7 +185,7 @@ def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Ma
     assert rule.itsm is not None
     raw = record_fields.get(rule.itsm)
     if rule.map is None:
-        return normalise(raw)
+        return for_vendor(normalise(raw))
     key = "" if raw is None else str(raw)
     return normalise(rule.map.get(key, rule.default))
 
@@ -190,11 +197,11 @@ def to_itsm_value(rule: FieldRule, jira_value: FieldValue) -> FieldValue:
     ``itsm_default`` (or the Jira value unchanged when there is no ``itsm_default``).
     """
     if rule.map is None:
-        return jira_value
+        return for_vendor(jira_value)
     for itsm_value, mapped in rule.map.items():
         if normalise(mapped) == jira_value:
             return itsm_value
-    return normalise(rule.itsm_default) if rule.itsm_default is not None else jira_value
+    return normalise(rule.itsm_default) if rule.itsm_default is not None else for_vendor(jira_value)
 
 
 def template_variables(source: str) -> set[str]:

@@ -149,6 +149,7 @@ from bridge.sync.actions import (
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 from bridge.sync.state import LinkState, PlanInput
+from bridge.text import for_vendor, strip_controls
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 
@@ -252,7 +253,10 @@ def issue_view(issue: Issue) -> dict[str, Any]:
 def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
     """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
     context = to_jira_context(record.fields, record.ref)
-    return {key: to_jira_value(rule, record.fields, context) for key, rule in mapping.fields.items()}
+    return {
+        key: for_vendor(to_jira_value(rule, record.fields, context), field=key)  # bidi escaped in the summary
+        for key, rule in mapping.fields.items()
+    }
 
 
 def _written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:
@@ -465,7 +469,7 @@ class _Planner:
         if skip_reason(comment, rules, Side.JIRA, functools.partial(self.problem, record)) is not None:
             return
         try:
-            body = mirror_body(comment, rules, system=self.given.itsm_system, record=record)
+            body = strip_controls(mirror_body(comment, rules, system=self.given.itsm_system, record=record))
         except TemplateError as exc:
             self.problem(record, f"cannot render the mirror of comment {comment.id}: {exc}")
             return
@@ -703,7 +707,7 @@ class _Planner:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
                 try:
-                    body = mirror_body(comment, rules, system=self.given.jira_system, record=ref)
+                    body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=ref))
                 except TemplateError as exc:
                     self.problem(ctx.issue_ref, f"cannot render the mirror of comment {comment.id}: {exc}")
                     break
