@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from bridge import __version__
-from bridge.bootstrap import check_configuration
+from bridge.bootstrap import ConnectorFactory, check_configuration
 from bridge.commands import register
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
@@ -47,6 +47,9 @@ class GlobalOptions:
     config: Path | None = None
     log_level: str | None = None
     log_format: str | None = None
+    #: Per-kind connector overrides (see :func:`bridge.bootstrap.build_connector`); tests pass them with
+    #: ``CliRunner().invoke(cli, args, obj=GlobalOptions(connector_factories=...))``.
+    connector_factories: Mapping[str, ConnectorFactory] | None = None
 
 
 def _symbols() -> tuple[str, str, str]:
@@ -124,8 +127,10 @@ def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_format: str | None) -> None:
     """bridge keeps an ITSM tool (ServiceNow, Request Tracker, JSM) and Jira in sync."""
+    preset = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
     ctx.obj = GlobalOptions(
-        config=config, log_level=log_level.upper() if log_level else None, log_format=log_format
+        config=config, log_level=log_level.upper() if log_level else None, log_format=log_format,
+        connector_factories=preset.connector_factories,
     )
     # Configured again once the settings are read; until then, flags or safe defaults.
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
@@ -175,17 +180,17 @@ def check(opts: GlobalOptions, command_config: Path | None, online: bool) -> int
     click.echo(f"{tick} mappings directory: {settings.mappings.directory}")
     click.echo(f"{tick} configuration OK" + (f" ({len(problems)} warning(s))" if problems else ""))
     if online:
-        return _check_online(settings)
+        return _check_online(settings, opts.connector_factories)
     return ExitCode.OK
 
 
-def _check_online(settings: Settings) -> int:
+def _check_online(settings: Settings, factories: Mapping[str, ConnectorFactory] | None) -> int:
     """The doctor's side checks for every mapping (disabled ones too: they are checked before enabling)."""
     from bridge.commands.doctor import print_sections, side_sections
     from bridge.mapping.loader import load_or_raise
 
     tick, cross, _ = _symbols()
-    sections = side_sections(settings, load_or_raise(settings.mappings.directory))
+    sections = side_sections(settings, load_or_raise(settings.mappings.directory), factories)
     print_sections(sections)
     failed = sum(1 for section in sections for finding in section.findings if finding.status == "fail")
     if failed:

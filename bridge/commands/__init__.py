@@ -3,8 +3,8 @@
 the click group of :mod:`bridge.cli`.
 
 The commands build their engine through :func:`bridge.bootstrap.build_engine`, whose connectors come
-from :data:`bridge.bootstrap.CONNECTOR_FACTORIES` (the seam tests use to run these very commands
-against the in-memory connectors).
+from :data:`bridge.bootstrap.DEFAULT_CONNECTOR_FACTORIES` unless ``GlobalOptions.connector_factories``
+overrides a kind (how tests run these very commands against the in-memory connectors).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def load_mappings(settings: Settings) -> list[MappingSpec]:
 
 def load_engine(opts: GlobalOptions) -> tuple[Settings, Engine]:
     settings = load_settings_for(opts)
-    return settings, build_engine(settings, load_mappings(settings))
+    return settings, build_engine(settings, load_mappings(settings), factories=opts.connector_factories)
 
 
 def load_store(opts: GlobalOptions) -> Store:

@@ -364,7 +364,7 @@ def test_from_settings_builds_a_working_connector(snow: Snow) -> None:
 
 
 def test_the_bootstrap_factory_builds_it_from_the_config_file(snow: Snow, tmp_path: Any) -> None:
-    from bridge.bootstrap import CONNECTOR_FACTORIES
+    from bridge.bootstrap import build_connector
     from bridge.settings import load_settings
 
     config = tmp_path / "config.yaml"
@@ -374,7 +374,7 @@ def test_the_bootstrap_factory_builds_it_from_the_config_file(snow: Snow, tmp_pa
     )
     settings = load_settings(config, env={"BRIDGE_JIRA__TOKEN": "t", "BRIDGE_ITSM__PASSWORD": "sandbox-password"})
     incidents(snow, 2)
-    connector = CONNECTOR_FACTORIES["servicenow"](settings)
+    connector = build_connector("servicenow", settings)
     try:
         assert isinstance(connector, ServiceNowConnector)
         assert len(search(connector)) == 2
