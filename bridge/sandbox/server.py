@@ -147,6 +147,9 @@ class SandboxApp:
         self.router = Router()
         self.rate_limiter = RateLimiter()
         self.latency = 0.0
+        #: When set, vendor API requests wait for this event before being served: a test's "the server does
+        #: not answer" that no read timeout can race (unlike a fixed ``latency``).
+        self.hold: threading.Event | None = None
         self.state_dir = state_dir
         self.state: dict[str, Any] = {}
         self.requests_seen = 0
@@ -208,6 +211,8 @@ class SandboxApp:
             self.requests_seen += 1
         if self.latency:
             time.sleep(self.latency)
+        if (hold := self.hold) is not None:
+            hold.wait()
         wait = self.rate_limiter.check()
         if wait is not None:
             return self.rate_limited(request, wait)

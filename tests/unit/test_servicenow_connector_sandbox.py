@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -179,16 +181,27 @@ def test_a_quoted_marker_mid_text_is_not_a_marker(snow: Snow) -> None:
     assert "[bridge:jira:1]" in note.body
 
 
+@contextmanager
+def unanswered(env: Snow) -> Iterator[None]:
+    """The instance holds every API request until the block ends: the client's read timeout is its only
+    way out (a fixed server delay would race that timeout on a loaded machine)."""
+    release = threading.Event()
+    env.app.hold = release
+    try:
+        yield
+    finally:
+        env.app.hold = None
+        release.set()
+
+
 def test_journal_patch_is_not_retried_after_a_read_timeout(snow: Snow) -> None:
     inc = snow.app.create_incident("slow instance")
     sleep = SleepRecorder()
     connector = make_connector(snow.url, sleep=sleep, options=HttpOptions(
         base_url=snow.url, read_timeout=0.1, max_attempts=5, backoff_base=0.001, requests_per_second=1000, burst=100))
     ref = Ref(Side.ITSM, "incident", inc["sys_id"], inc["number"])
-    snow.app.latency = 0.3
-    with pytest.raises(TransientError):
+    with unanswered(snow), pytest.raises(TransientError):
         connector.add_comment(ref, "mirrored", channel="work_notes", marker=Marker(Side.JIRA, "77"))
-    snow.app.latency = 0.0
     assert connector.calls.snapshot() == {"PATCH /api/now/table/incident/{id}": 1}
     assert sleep.waits == []
     # the instance did process it (after the client gave up): exactly one entry, found again by its marker
@@ -203,10 +216,8 @@ def test_idempotent_reads_are_retried_after_a_read_timeout(snow: Snow) -> None:
     inc = snow.app.create_incident("slow instance")
     connector = make_connector(snow.url, options=HttpOptions(
         base_url=snow.url, read_timeout=0.1, max_attempts=3, backoff_base=0.001, requests_per_second=1000, burst=100))
-    snow.app.latency = 0.3
-    with pytest.raises(TransientError):
+    with unanswered(snow), pytest.raises(TransientError):
         connector.get(Ref(Side.ITSM, "incident", inc["sys_id"], inc["number"]), [])
-    snow.app.latency = 0.0
     assert connector.calls.snapshot() == {"GET /api/now/table/incident/{id}": 3}
 
 
