@@ -20,6 +20,9 @@ from bridge.model import Marker, Ref, Side
 from bridge.sandbox.servicenow import OAUTH_TOKEN
 from tests.fixtures.servicenow import SleepRecorder, Snow, make_connector, running_sandbox
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def snow() -> Iterator[Snow]:
