@@ -191,7 +191,7 @@ def test_memory_is_capped_and_the_cap_is_documented(service: str) -> None:
     assert unit["MemoryMax"] == "512M"
     assert unit["MemorySwapMax"] == "0"
     doc = OPERATIONS_DOC.read_text(encoding="utf-8")
-    assert "## Limits" in doc or "Limits" in doc
+    assert "## 15. Limits" in doc
     assert "MemoryMax=512M" in doc
 
 
