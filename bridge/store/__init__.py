@@ -4,7 +4,7 @@ Use :class:`Store` (``Store.open(url)``); see :mod:`bridge.store.store` for the 
 :mod:`bridge.store.tables` for the schema.
 """
 
-from bridge.store.entries import DONE, FAILED, PENDING, ActionResult, ErrorEntry, JournalEntry, MappingStatus
+from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry, MappingStatus
 from bridge.store.locks import LeadershipLostError, MappingLock
 from bridge.store.store import Store, masked_url
 
@@ -12,7 +12,6 @@ __all__ = [
     "DONE",
     "FAILED",
     "PENDING",
-    "ActionResult",
     "ErrorEntry",
     "JournalEntry",
     "LeadershipLostError",

@@ -101,14 +101,10 @@ A record without a link that the route selects (re-checked with
 4. :class:`AddComment` for each of the record's comments that the policy lets through.
 
 The follow-ups address the issue through a **placeholder** :class:`~bridge.model.Ref` made by
-:func:`pending_issue`: ``Ref(Side.JIRA, "issue", id="pending:<record id>", key=<"pending-key:<record
-id>"> or the existing key, url="pending-url:<record id>")``; ``link_id`` is ``None``. Their keys are
-stable and unique per record. The executor, when it meets an action for which
-:func:`pending_record_id` finds a record id, looks up the link that the preceding CreateIssue/LinkExisting
-stored for that record and calls :func:`resolve_pending` (pure) with the real issue ref: it replaces
-the placeholder in ``target``/``other``, the placeholder key and URL in ``values``, and the
-placeholder id in the synced updates' ``item_id``. The executor journals the action under the key it
-was planned with (the placeholder's), so a restart recognises it. If the link is missing (the create
+:func:`bridge.sync.pending.pending_issue` (the protocol lives in :mod:`bridge.sync.pending`): the
+executor resolves the placeholder with the link that the preceding CreateIssue/LinkExisting stored for
+that record, and journals the action under the key it was planned with (the placeholder's), so a
+restart recognises it. If the link is missing (the create
 failed), the follow-up stays pending. On CreateIssue success the executor stores the issue's synced
 fields = ``CreateIssue.fields``, synced status = the created issue's status, and the record's synced
 fields/status = ``record_fields``/``record_status``. A connector's ``set_status`` to the status an item
@@ -124,15 +120,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
-from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
-from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
-from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
-from bridge.sync.actions import (
+from bridge.core.actions import (
     Action,
     AddComment,
     CreateIssue,
@@ -145,16 +136,19 @@ from bridge.sync.actions import (
     WriteBackReference,
     digest,
 )
+from bridge.core.state import LinkState, PlanInput
+from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
+from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
+from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
-from bridge.sync.state import LinkState, PlanInput
+from bridge.sync.pending import pending_issue
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 
 STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
-PENDING_ID_PREFIX = "pending:"
-PENDING_KEY_PREFIX = "pending-key:"
-PENDING_URL_PREFIX = "pending-url:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,60 +166,6 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[PlanProblem] = field(default_factory=list)
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------- placeholders
-
-
-def pending_issue(record: Ref, existing_key: str | None = None) -> Ref:
-    """The placeholder for the issue that the CreateIssue/LinkExisting of ``record`` is about to link."""
-    return Ref(
-        Side.JIRA,
-        "issue",
-        id=f"{PENDING_ID_PREFIX}{record.id}",
-        key=existing_key or f"{PENDING_KEY_PREFIX}{record.id}",
-        url=f"{PENDING_URL_PREFIX}{record.id}",
-    )
-
-
-def _pending_id(ref: Any) -> str | None:
-    if isinstance(ref, Ref) and ref.side is Side.JIRA and ref.id.startswith(PENDING_ID_PREFIX):
-        return ref.id[len(PENDING_ID_PREFIX):]
-    return None
-
-
-def pending_record_id(action: Action) -> str | None:
-    """The record id whose new issue ``action`` needs, or ``None`` when it addresses known items only."""
-    for name in ("target", "other", "issue"):
-        record_id = _pending_id(getattr(action, name, None))
-        if record_id is not None:
-            return record_id
-    return None
-
-
-def resolve_pending(action: Action, issue: Ref) -> Action:
-    """``action`` with its placeholder replaced by the real ``issue`` (pure; see the module docstring)."""
-    placeholder: Ref | None = None
-    changes: dict[str, Any] = {}
-    for name in ("target", "other", "issue"):
-        ref = getattr(action, name, None)
-        if _pending_id(ref) is not None:
-            placeholder = ref
-            changes[name] = issue
-    if placeholder is None:
-        return action
-    substitutes: dict[FieldValue, FieldValue] = {placeholder.key: issue.key, placeholder.url: issue.url}
-    values = getattr(action, "values", None)
-    if isinstance(values, Mapping):
-        changes["values"] = {
-            k: substitutes.get(v, v) if isinstance(v, str) else v for k, v in values.items()
-        }
-    updates = getattr(action, "updates", None)
-    if updates:
-        changes["updates"] = tuple(
-            replace(u, item_id=issue.id) if u.item_id == placeholder.id else u for u in updates
-        )
-    return replace(action, **changes)
 
 
 # ------------------------------------------------------------------------------------- contexts
@@ -792,9 +732,6 @@ __all__ = [
     "Plan",
     "PlanProblem",
     "issue_view",
-    "pending_issue",
-    "pending_record_id",
     "plan",
     "project",
-    "resolve_pending",
 ]

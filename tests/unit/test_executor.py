@@ -23,7 +23,7 @@ from bridge.sync.actions import (
     WriteBackReference,
 )
 from bridge.sync.executor import APPLIED, BLOCKED, DEFERRED, NOT_RUN, REJECTED, REPORTED, SKIPPED, Executor
-from bridge.sync.planner import pending_issue
+from bridge.sync.pending import pending_issue
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"

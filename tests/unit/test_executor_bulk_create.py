@@ -14,7 +14,7 @@ from bridge.model import Ref
 from bridge.store import DONE, FAILED, PENDING
 from bridge.sync.actions import CreateIssue, SetStatus, WriteBackReference
 from bridge.sync.executor import APPLIED, DEFERRED, REJECTED, Executor
-from bridge.sync.planner import pending_issue
+from bridge.sync.pending import pending_issue
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"
