@@ -38,8 +38,8 @@ from bridge.core.actions import Action, CreateIssue
 from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
+from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import condition_fields, template_variables
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
@@ -47,10 +47,6 @@ from bridge.sync.pending import pending_record_id, unplannable_keys
 from bridge.sync.planner import Plan, plan
 
 log = get_logger(__name__)
-
-#: template names that come from the context bridge builds, not from the record's fields
-_CONTEXT_NAMES = frozenset({"record", "issue", "author", "system", "omitted"})
-
 
 @dataclass
 class CycleReport:
@@ -99,24 +95,13 @@ class CycleReport:
 
 
 def itsm_fields(mapping: MappingSpec) -> list[str]:
-    """The ITSM fields a cycle fetches: rule sources, template variables, route and link fields."""
-    names: set[str] = set(condition_fields(mapping.route.where))
-    for rule in mapping.fields.values():
-        if rule.itsm:
-            names.add(rule.itsm)
-        if rule.template:
-            names |= template_variables(rule.template) - _CONTEXT_NAMES
-    links = mapping.links
-    names |= {n for n in (links.itsm_key_field, links.itsm_url_field, links.link_existing) if n}
-    return sorted(names)
+    """The ITSM fields a cycle fetches (see :func:`bridge.mapping.introspect.itsm_fields_needed`)."""
+    return sorted(itsm_fields_needed(mapping))
 
 
 def jira_fields(mapping: MappingSpec) -> list[str]:
-    """The Jira fields a cycle fetches: every rule key, notes' trigger fields, summary and resolution."""
-    names = set(mapping.fields) | {note.when_changed for note in mapping.notes_to_itsm} | {"summary", "resolution"}
-    links = mapping.links
-    names |= {n for n in (links.jira_marker_field, links.linked_count_field) if n}
-    return sorted(names)
+    """The Jira fields a cycle fetches (see :func:`bridge.mapping.introspect.jira_fields_needed`)."""
+    return sorted(jira_fields_needed(mapping))
 
 
 # ------------------------------------------------------------------------------------------ cycle
