@@ -137,19 +137,22 @@ from bridge.core.actions import (
     digest,
 )
 from bridge.core.state import LinkState, PlanInput
-from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
+from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
+from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
+from bridge.sync.plan_views import STATUS, issue_view, project
+from bridge.sync.plan_views import LinkContext as _LinkContext
+from bridge.sync.plan_views import Updates as _Updates
+from bridge.sync.plan_views import Write as _Write
+from bridge.sync.plan_views import is_mirror as _is_mirror
+from bridge.sync.plan_views import written_projection as _written_projection
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
-
-STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
-
 
 @dataclass(frozen=True, slots=True)
 class PlanProblem:
@@ -166,81 +169,6 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[PlanProblem] = field(default_factory=list)
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------------------- contexts
-
-
-def _text(value: FieldValue) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return ", ".join(value) if isinstance(value, tuple) else str(value)
-
-
-def issue_view(issue: Issue) -> dict[str, Any]:
-    """``issue`` as Jira→ITSM templates see it (:func:`bridge.mapping.context.issue_context`)."""
-    return issue_context(
-        issue.ref,
-        status=issue.status,
-        resolution=_text(issue.fields.get("resolution")),
-        summary=_text(issue.fields.get("summary")),
-        fields=issue.fields,
-    )
-
-
-def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
-    """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
-    context = to_jira_context(record.fields, record.ref)
-    return {key: to_jira_value(rule, record.fields, context) for key, rule in mapping.fields.items()}
-
-
-def _written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:
-    """What a record will project to after bridge writes ``itsm_value`` to the rule's ITSM field."""
-    assert rule.itsm is not None
-    return to_jira_value(rule, {rule.itsm: itsm_value}, {})
-
-
-# ------------------------------------------------------------------------------------- planning
-
-
-class _Updates:
-    """Synced updates gathered per item and merged (one SyncedUpdate per item)."""
-
-    def __init__(self) -> None:
-        self._fields: dict[tuple[Side, str], dict[str, FieldValue]] = {}
-        self._status: dict[tuple[Side, str], str] = {}
-
-    def add(self, side: Side, item_id: str, fields: Mapping[str, FieldValue] | None = None,
-            status: str | None = None) -> None:
-        key = (side, item_id)
-        self._fields.setdefault(key, {}).update(fields or {})
-        if status is not None:
-            self._status[key] = status
-
-    def __bool__(self) -> bool:
-        return bool(self._fields)
-
-    def build(self, exclude: set[tuple[Side, str, str]] | frozenset[tuple[Side, str, str]] = frozenset()
-              ) -> list[SyncedUpdate]:
-        """The merged updates, leaving out what ``exclude`` names ((side, item id, field or STATUS))."""
-        built = []
-        for (side, item_id), values in self._fields.items():
-            kept = {k: v for k, v in values.items() if (side, item_id, k) not in exclude}
-            status = self._status.get((side, item_id))
-            if (side, item_id, STATUS) in exclude:
-                status = None
-            if kept or status is not None:
-                built.append(SyncedUpdate(side, item_id, kept, status))
-        return built
-
-
-class _Write:
-    """One UpdateFields being assembled for one target."""
-
-    def __init__(self, target: Ref) -> None:
-        self.target = target
-        self.values: dict[str, FieldValue] = {}
-        self.updates = _Updates()
 
 
 class _Planner:
@@ -663,63 +591,6 @@ class _Planner:
                                      self.mapping.comments.to_itsm_channel))
             if name not in synced_rules:
                 self.acks.add(Side.JIRA, issue.ref.id, {name: value})
-
-
-def _is_mirror(state: LinkState, side: Side, comment_id: str) -> bool:
-    """True when the comment on ``side`` is a mirror bridge wrote there."""
-    return any(p.origin_side is side.other and p.mirror_id == comment_id for p in state.comments)
-
-
-@dataclass(slots=True)
-class _LinkContext:
-    """One link's view during planning: what changed on it, and its synced state."""
-
-    state: LinkState
-    issue: Issue | None
-    issue_ref: Ref
-    changed: list[Record]  # changed records with usable projections, oldest first
-    record_refs: list[Ref]  # every linked record (fan-out targets), minus those with problems
-    projections: dict[str, dict[str, FieldValue]]
-    fields: dict[str, Mapping[str, FieldValue]]  # ITSM fields of every record changed this cycle
-
-    def record_fields(self, record_id: str) -> Mapping[str, FieldValue]:
-        """The record's ITSM fields when it changed this cycle; empty otherwise (only those are fetched)."""
-        return self.fields.get(record_id, {})
-
-    def unknown_fields_hint(self, record_id: str) -> str:
-        if record_id in self.fields:
-            return ""
-        return (" (the record did not change this cycle, so its ITSM fields were not fetched: templates "
-                "Jira→ITSM can only use the record's fields for records that changed)")
-
-    def synced_record(self, record_id: str) -> Mapping[str, FieldValue]:
-        item = self.state.record_state(record_id)
-        return item.fields if item is not None else {}
-
-    def synced_record_state(self, record_id: str) -> str | None:
-        item = self.state.record_state(record_id)
-        return item.status if item is not None else None
-
-    def record_value(self, record_id: str, key: str) -> FieldValue:
-        if record_id in self.projections:
-            return self.projections[record_id][key]
-        return self.synced_record(record_id).get(key)
-
-    def record_status(self, record_id: str) -> str | None:
-        for record in self.changed:
-            if record.ref.id == record_id and record.status is not None:
-                return record.status
-        return self.synced_record_state(record_id)
-
-    def issue_value(self, key: str) -> FieldValue:
-        if self.issue is not None and key in self.issue.fields:
-            return self.issue.fields[key]
-        return self.state.issue.fields.get(key)
-
-    def issue_status(self) -> str | None:
-        if self.issue is not None and self.issue.status is not None:
-            return self.issue.status
-        return self.state.issue.status
 
 
 def plan(mapping: MappingSpec, given: PlanInput) -> Plan:
