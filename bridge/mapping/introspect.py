@@ -35,6 +35,8 @@ def _issue_fields_used(source: str) -> set[str]:
     and ``issue.summary`` / ``issue.resolution`` (which are Jira fields too)."""
     used: set[str] = set()
     for node in parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):  # find_all is typed as any node
+            continue
         inner = node.node
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if not isinstance(name, str):

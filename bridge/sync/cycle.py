@@ -40,7 +40,7 @@ from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreEr
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Comment, Issue, Item, Record, Ref, Side
+from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.pending import pending_record_id, unplannable_keys
@@ -496,60 +496,93 @@ def _advance(
                 raise
 
 
+def plan_resync(engine: Engine, ref: str) -> CycleReport:
+    """``bridge resync REF --dry-run``: what :func:`resync_link` would do, writing nothing anywhere (the
+    plan as if the link's synced values were forgotten)."""
+    link, spec = _resync_target(engine, ref)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=True)
+    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
+        with _measured(engine, report):
+            records, issue, comments = _read_link(engine, spec, link, report)
+            state = engine.store.link_state(link.id)
+            assert state is not None
+            forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
+            state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
+            _plan_link(engine, spec, state, records, issue, comments, report)
+        log.info("link resync planned", link=link.id, actions=report.actions_by_kind)
+    return report
+
+
 def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleReport:
     """``bridge resync REF``: forget the synced values of one link and re-plan it from both sides'
     current state (read with ``get`` and every comment). Comment pairs are kept, so nothing already
-    mirrored is mirrored again. Cursors are not touched."""
-    link = engine.store.find_link(ref)
-    if link is None:
-        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
-    spec = engine.mapping(link.mapping)
-    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
+    mirrored is mirrored again. Cursors are not touched. (``dry_run``: see :func:`plan_resync`.)"""
+    if dry_run:
+        return plan_resync(engine, ref)
+    link, spec = _resync_target(engine, ref)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12])
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
-        started = time.monotonic()
-        before = {side: engine.connectors[side].calls.snapshot() for side in Side}
-        try:
-            executor = None if dry_run else _executor(engine, spec)
-            if executor is not None:
-                report.reconciled = executor.reconcile()
-            records: list[Record] = [engine.itsm.get(r, itsm_fields(spec)) for r in link.records]  # type: ignore[misc]
-            issue: Issue = engine.jira.get(link.issue, jira_fields(spec))  # type: ignore[assignment]
-            report.records_seen = report.records_changed = len(records)
-            report.issues_seen = report.issues_changed = 1
-            comments = engine.itsm.comments_since([r.ref for r in records], None)
-            comments.update(engine.jira.comments_since([issue.ref], None))
-            if executor is not None:
-                engine.store.forget_synced(link.id)
+        with _measured(engine, report):
+            executor = _executor(engine, spec)
+            report.reconciled = executor.reconcile()
+            records, issue, comments = _read_link(engine, spec, link, report)
+            engine.store.forget_synced(link.id)
             state = engine.store.link_state(link.id)
             assert state is not None
-            if dry_run:  # show the plan as if the synced values were forgotten
-                forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
-                state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
-            by_record, by_issue = index_links([state])
-            the_plan = plan(
-                spec,
-                PlanInput(
-                    changes=Changes(records=records, issues=[issue], comments=comments),
-                    links_by_record=by_record,
-                    links_by_issue=by_issue,
-                    pending_keys=unplannable_keys(engine.store, spec.name),
-                    jira_system=engine.jira.display_name,
-                    itsm_system=engine.itsm.display_name,
-                ),
-            )
-            report.actions = list(the_plan.actions)
-            report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
-            if executor is not None:
-                _record_problems(engine, spec, the_plan, [*records, issue])
-                report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
-                report.outcomes = executor.execute(the_plan.actions)
-                held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
-                _mark_processed(engine, spec, records, [issue], held)
-        finally:
-            report.duration = time.monotonic() - started
-            report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            the_plan, by_record, by_issue = _plan_link(engine, spec, state, records, issue, comments, report)
+            _record_problems(engine, spec, the_plan, [*records, issue])
+            report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
+            report.outcomes = executor.execute(the_plan.actions)
+            held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
+            _mark_processed(engine, spec, records, [issue], held)
         log.info("link resynced", link=link.id, actions=report.actions_by_kind, outcomes=report.outcomes_by_status)
     return report
 
 
-__all__ = ["CycleReport", "itsm_fields", "jira_fields", "plan_cycle", "resync_link", "run_cycle"]
+def _resync_target(engine: Engine, ref: str) -> tuple[Link, MappingSpec]:
+    link = engine.store.find_link(ref)
+    if link is None:
+        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
+    return link, engine.mapping(link.mapping)
+
+
+def _read_link(
+    engine: Engine, spec: MappingSpec, link: Link, report: CycleReport
+) -> tuple[list[Record], Issue, dict[str, list[Comment]]]:
+    """Both sides' current state of one link: its items (``get``) and every comment of them."""
+    records = cast(list[Record], [engine.itsm.get(r, itsm_fields(spec)) for r in link.records])
+    issue = cast(Issue, engine.jira.get(link.issue, jira_fields(spec)))
+    report.records_seen = report.records_changed = len(records)
+    report.issues_seen = report.issues_changed = 1
+    comments = engine.itsm.comments_since([r.ref for r in records], None)
+    comments.update(engine.jira.comments_since([issue.ref], None))
+    return records, issue, comments
+
+
+def _plan_link(
+    engine: Engine,
+    spec: MappingSpec,
+    state: LinkState,
+    records: list[Record],
+    issue: Issue,
+    comments: Mapping[str, Sequence[Comment]],
+    report: CycleReport,
+) -> tuple[Plan, dict[str, LinkState], dict[str, LinkState]]:
+    by_record, by_issue = index_links([state])
+    the_plan = plan(
+        spec,
+        PlanInput(
+            changes=Changes(records=records, issues=[issue], comments=comments),
+            links_by_record=by_record,
+            links_by_issue=by_issue,
+            pending_keys=unplannable_keys(engine.store, spec.name),
+            jira_system=engine.jira.display_name,
+            itsm_system=engine.itsm.display_name,
+        ),
+    )
+    report.actions = list(the_plan.actions)
+    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    return the_plan, by_record, by_issue
+
+
+__all__ = ["CycleReport", "itsm_fields", "jira_fields", "plan_cycle", "plan_resync", "resync_link", "run_cycle"]

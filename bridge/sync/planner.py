@@ -1,7 +1,7 @@
 """The pure planner: from what changed and what was last synced, decide every effect of a cycle.
 
 ``plan(mapping, given) -> Plan`` reads no network, no clock and no database: the same
-:class:`~bridge.sync.state.PlanInput` always gives the same :class:`Plan` (same actions, same keys, same
+:class:`~bridge.core.state.PlanInput` always gives the same :class:`Plan` (same actions, same keys, same
 order). Everything hard about sync — what is new, what changed on which side, who wins, what is an
 echo — is decided here, so it is tested here with plain values and hypothesis.
 
@@ -15,7 +15,7 @@ What comes out
 * ``problems`` — :class:`PlanProblem` (item, message) for an item the planner could not plan, e.g. a
   template of the mapping failing on one record's data. The cycle puts them on the error list; the
   other items of the plan are unaffected.
-* ``acknowledgements`` — :class:`~bridge.sync.actions.SyncedUpdate` values the cycle stores *without*
+* ``acknowledgements`` — :class:`~bridge.core.actions.SyncedUpdate` values the cycle stores *without*
   any remote write: a side changed something that needs no write on the other side (a Jira edit of a
   ``to_jira`` field, both sides changed to the same value, an unmapped status). Storing them is what
   keeps the next plan from seeing the same change again (idempotence). No action type was added for
@@ -26,7 +26,7 @@ What comes out
 Values and "changed"
 ====================
 Values are compared per rule key (the Jira field name of ``fields:``) in Jira's vocabulary (see
-:mod:`bridge.sync.state`). A record's value is its projection through the rule
+:mod:`bridge.core.state`). A record's value is its projection through the rule
 (:func:`bridge.mapping.transform.to_jira_value`, template context = the record's fields plus
 ``record`` {key, id, url, type}); an issue's value is ``issue.fields[rule_key]`` (a key missing from
 ``issue.fields`` means "not fetched": unchanged). A side *changed* a value when it differs from that
