@@ -91,7 +91,8 @@ class Outcome(StrEnum):
     NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
 
 
-# The names the outcomes had before :class:`Outcome` (kept for the demo and older callers).
+# The names the outcomes had before :class:`Outcome`, some not saying their value (APPLIED was "done"):
+# kept only until bridge/demo and tests/fixtures use :class:`Outcome`; new code must not use them.
 APPLIED = Outcome.DONE
 SKIPPED = Outcome.SKIPPED
 DEFERRED = Outcome.PENDING

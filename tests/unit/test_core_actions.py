@@ -67,6 +67,7 @@ def test_placeholder_found_and_resolved_through_refs() -> None:
     follow_up = WriteBackReference(M, None, REC, placeholder, {"correlation_id": placeholder.key})
     assert pending_record_id(follow_up) == REC.id
     resolved = resolve_pending(follow_up, ISS)
+    assert isinstance(resolved, WriteBackReference)
     assert resolved.refs == (REC, ISS)
     assert resolved.values == {"correlation_id": "OPS-1"}
     assert pending_record_id(resolved) is None
