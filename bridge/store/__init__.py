@@ -1,7 +1,10 @@
 """The state store: the only package that speaks SQL (SQLAlchemy Core, Alembic migrations).
 
-Use :class:`Store` (``Store.open(url)``); see :mod:`bridge.store.store` for the API and
-:mod:`bridge.store.tables` for the schema.
+Use :class:`Store` (``Store.open(url)``): the façade over the repositories of
+:mod:`bridge.store.repositories` (links, synced values, cursors, journal, error list); see
+:mod:`bridge.store.tables` for the schema. The store imports nothing from the engine (``bridge.sync``):
+what it stores are the plain values of :mod:`bridge.core`, and what a succeeded action changed arrives
+as :mod:`bridge.core.effects` (:meth:`Store.apply`).
 """
 
 from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry, MappingStatus
