@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.core.actions import Action
 from bridge.model import FieldValue, Ref, Side
-from bridge.store import Store
+
+if TYPE_CHECKING:  # the planner imports this module, and the planner touches no database
+    from bridge.store import Store
 
 PENDING_ID_PREFIX = "pending:"
 PENDING_KEY_PREFIX = "pending-key:"
