@@ -1,6 +1,6 @@
 """Online checks (``bridge doctor``): the site answers as the configured deployment, the credentials
 name an account, and each mapped project has the issue types, statuses, fields and permissions the
-mappings need (docs/connectors/jira.md, "Permissions").
+mappings need (docs/connectors/jira.md, "The account and its permissions").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Transition ids differ per workflow, so statuses are reached by walking the graph learnt from
 ``GET /issue/{id}/transitions?expand=transitions.fields`` (:mod:`bridge.connectors.jira_workflow`);
 screen fields such as ``resolution`` are sent only on the transition whose screen has them
-(docs/connectors/jira.md, "Workflow").
+(docs/connectors/jira.md, "Workflows" and "Transitions").
 """
 
 from __future__ import annotations
