@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from bridge import __version__
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 from bridge.errors import (
     AuthError,
     ConnectorError,

@@ -1,7 +1,7 @@
 """Jira facts and parsers every part of the connector shares: constants, timestamps, JQL, error text.
 
 Kept free of the connector class so the search, the codec and the JSM connector can use them without
-importing each other (docs/connectors/jira.md, "Facts the connector relies on").
+importing each other (docs/connectors/jira.md, "Vendor facts bridge relies on").
 """
 
 from __future__ import annotations

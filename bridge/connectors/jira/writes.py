@@ -14,33 +14,20 @@ from bridge.connectors.base import CreateSpec
 from bridge.connectors.jira.search import JiraSearch
 from bridge.errors import ConnectorError, PermanentError
 from bridge.model import FieldValue, Item, Ref, Side
+from bridge.vendors import jira as jira_facts
+from bridge.vendors import rt as rt_facts
+from bridge.vendors import servicenow as servicenow_facts
 
 # ---------------------------------------------------------------------------- other vendors' facts
-# Facts about the ITSM tools, used only to name the application of a remote link when the settings do
-# not (``itsm_application``). They belong with the other vendor facts in ``bridge/vendors/``: the
-# integrator replaces these constants with imports from there.
+# Used only to name the application of a remote link when the settings do not (``itsm_application``).
+# ServiceNow's tables and the display names come from bridge/vendors/; the URL hints and application
+# type keys below are not there yet: the integrator may move them next to the other vendor facts.
 
-#: ServiceNow tables whose records bridge links: a record of one of them is a ServiceNow record.
-SERVICENOW_TABLES = frozenset(
-    {
-        "incident",
-        "change_request",
-        "problem",
-        "sc_req_item",
-        "sc_task",
-        "sc_request",
-        "task",
-        "incident_task",
-        "change_task",
-        "problem_task",
-        "sn_customerservice_case",
-    }
-)
 #: Host name fragments of ServiceNow instance URLs.
 SERVICENOW_URL_HINTS = ("service-now", "servicenow")
 #: Remote-link ``application`` (type, name) of each ITSM tool.
-SERVICENOW_APPLICATION = ("com.servicenow", "ServiceNow")
-RT_APPLICATION = ("com.bestpractical.rt", "Request Tracker")
+SERVICENOW_APPLICATION = ("com.servicenow", servicenow_facts.DISPLAY_NAME)
+RT_APPLICATION = ("com.bestpractical.rt", rt_facts.DISPLAY_NAME)
 
 
 class JiraWrites(JiraSearch):
@@ -207,8 +194,10 @@ class JiraWrites(JiraSearch):
         self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
         base = self._itsm_base(other)
         global_id = f"system={base}&type={other.kind}&id={other.id}"
-        if len(global_id) > 255:
-            raise PermanentError("remote link globalId would exceed 255 characters", side="jira")
+        if len(global_id) > jira_facts.MAX_GLOBAL_ID_LENGTH:
+            raise PermanentError(
+                f"remote link globalId would exceed {jira_facts.MAX_GLOBAL_ID_LENGTH} characters", side="jira"
+            )
         app_type, app_name = self._application(other)
         url = other.url or str(values.get("url") or "") or base
         if not url:
@@ -235,6 +224,6 @@ class JiraWrites(JiraSearch):
     def _application(self, other: Ref) -> tuple[str, str]:
         if self.itsm_application:
             return self.itsm_application
-        if other.kind in SERVICENOW_TABLES or any(hint in other.url for hint in SERVICENOW_URL_HINTS):
+        if servicenow_facts.is_table(other.kind) or any(hint in other.url for hint in SERVICENOW_URL_HINTS):
             return SERVICENOW_APPLICATION
         return RT_APPLICATION
