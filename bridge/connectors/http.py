@@ -11,7 +11,7 @@ docs/connectors/jira.md "Transport"), so all of them:
 * retry connection errors, timeouts, 429 and 502/503/504 with jittered exponential backoff capped at
   ``max_backoff``, honouring ``Retry-After`` given in seconds or as an HTTP-date (RFC 9110 §10.2.3);
 * raise :mod:`bridge.errors` exceptions carrying the vendor's own message, never credentials or bodies;
-* count every request per endpoint template in a :class:`~bridge.connectors.base.CallCounter`.
+* count every request per endpoint template in a :class:`~bridge.callcount.CallCounter`.
 """
 
 from __future__ import annotations
