@@ -26,12 +26,13 @@ from typing import Any
 
 import click
 
-from bridge import __version__
 from bridge.bootstrap import check_configuration
 from bridge.commands import register
+from bridge.commands.init import init as init_command
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
+from bridge.resources import version_text
 from bridge.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -107,7 +108,7 @@ def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="bridge", message="%(prog)s %(version)s")
+@click.version_option(version_text(), "--version", prog_name="bridge", message="%(prog)s %(version)s")
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -196,6 +197,7 @@ def _check_online(settings: Settings) -> int:
 
 
 register(cli)
+cli.add_command(init_command)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge import __version__
+from bridge.resources import git_revision
 from bridge.cli import GlobalOptions, bridge_command, cli
 from bridge.errors import AuthError
 from bridge.logging import configure_logging, register_secret
@@ -35,7 +36,8 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
 def test_version(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--version"])
     assert result.exit_code == 0
-    assert result.output.strip() == f"bridge {__version__}"
+    # The package version, then the git revision when bridge runs from a checkout (as the tests do).
+    assert result.output.strip() == f"bridge {__version__} (git {git_revision()})"
 
 
 def test_check_example_config(runner: CliRunner) -> None:
