@@ -98,7 +98,8 @@ def render_config(itsm: str, jira: str, config_path: Path) -> str:
     text = _replace_in_section(text, "itsm", "kind", itsm)
     text = _replace_in_section(text, "itsm", "url", ITSM_URLS[itsm])
     data = YAML(typ="safe").load(text)
-    if data["itsm"]["kind"] != itsm or data["jira"]["deployment"] != jira or data["mappings"]["directory"] != "mappings":
+    taken = (data["itsm"]["kind"], data["jira"]["deployment"], data["mappings"]["directory"])
+    if taken != (itsm, jira, "mappings"):
         raise RuntimeError("config.example.yaml did not take the chosen systems")
     return text
 

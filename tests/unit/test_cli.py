@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from bridge import __version__
-from bridge.resources import git_revision
 from bridge.cli import GlobalOptions, bridge_command, cli
 from bridge.errors import AuthError
 from bridge.logging import configure_logging, register_secret
+from bridge.resources import git_revision
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
