@@ -22,10 +22,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bridge tests $(wildcard bench)
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests $(wildcard bench)
+	$(BIN)/mypy
 
 # The sdist and the wheel in dist/, as docs/operations.md installs them (section 1).
 dist: $(STAMP)
