@@ -29,6 +29,7 @@ import click
 from bridge import __version__
 from bridge.bootstrap import check_configuration
 from bridge.commands import register
+from bridge.commands.trends import trends as trends_command
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
@@ -196,6 +197,7 @@ def _check_online(settings: Settings) -> int:
 
 
 register(cli)
+cli.add_command(trends_command)
 
 
 def main() -> None:

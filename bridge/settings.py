@@ -61,6 +61,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bridge.errors import ConfigError
 from bridge.logging import is_secret_key, register_secret
+from bridge.trends.config import TrendsSettings
 
 ENV_PREFIX = "BRIDGE_"
 ENV_DELIMITER = "__"
@@ -344,6 +345,7 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    trends: TrendsSettings = Field(default_factory=TrendsSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)
