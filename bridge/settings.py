@@ -61,6 +61,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bridge.errors import ConfigError
 from bridge.logging import is_secret_key, register_secret
+from bridge.notify.config import NotifySettings
 from bridge.trends.config import TrendsSettings
 
 ENV_PREFIX = "BRIDGE_"
@@ -346,6 +347,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     trends: TrendsSettings = Field(default_factory=TrendsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

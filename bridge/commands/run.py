@@ -11,6 +11,7 @@ from bridge.bootstrap import build_engine
 from bridge.commands._common import bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
 from bridge.metrics import Metrics
+from bridge.notify.hook import build_hook
 
 if TYPE_CHECKING:
     from bridge.cli import GlobalOptions
@@ -37,6 +38,9 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
             misfire_grace_seconds=settings.schedule.misfire_grace_seconds,
             mappings=names,
             metrics_bind=settings.metrics.bind,
+            on_cycle=build_hook(
+                settings.notify, engine.store, names, interval_seconds=settings.schedule.interval_seconds
+            ),
         )
         return daemon.run_forever()
     finally:
