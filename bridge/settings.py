@@ -62,6 +62,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from bridge.errors import ConfigError
 from bridge.logging import is_secret_key, register_secret
 from bridge.notify.config import NotifySettings
+from bridge.status.config import StatusPageSettings
 from bridge.trends.config import TrendsSettings
 
 ENV_PREFIX = "BRIDGE_"
@@ -348,6 +349,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     trends: TrendsSettings = Field(default_factory=TrendsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

@@ -12,6 +12,7 @@ from bridge.commands._common import bridge_command, load_mappings, load_settings
 from bridge.daemon import Daemon
 from bridge.metrics import Metrics
 from bridge.notify.hook import build_hook
+from bridge.status.page import build_status_page
 
 if TYPE_CHECKING:
     from bridge.cli import GlobalOptions
@@ -41,6 +42,9 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
             on_cycle=build_hook(
                 settings.notify, engine.store, names, interval_seconds=settings.schedule.interval_seconds
             ),
+        )
+        daemon.status_page = build_status_page(
+            settings.status_page, settings.trends, engine.store, lambda: daemon.health.check().body
         )
         return daemon.run_forever()
     finally:

@@ -192,3 +192,14 @@ def mapping_names(engine: Engine) -> list[str]:
 def records_by_id(issues: Iterable[StoredIssue]) -> dict[str, StoredRecord]:
     """Index the records of ``issues`` by record id (the last link wins when a record is in several)."""
     return {record.record_id: record for issue in issues for record in issue.records}
+
+
+def recently_active_links(engine: Engine, limit: int, mapping: str | None = None) -> list[int]:
+    """Ids of the links whose journal changed last, newest first (the status page's "recent actions")."""
+    last = func.max(journal.c.updated).label("last")
+    query = select(journal.c.link_id, last).where(journal.c.link_id.is_not(None))
+    if mapping is not None:
+        query = query.where(journal.c.mapping == mapping)
+    query = query.group_by(journal.c.link_id).order_by(last.desc(), journal.c.link_id.desc()).limit(limit)
+    with engine.connect() as c:
+        return [int(row.link_id) for row in c.execute(query)]
