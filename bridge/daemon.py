@@ -249,6 +249,10 @@ class Daemon:
             watchdog_seconds=watchdog,
         )
 
+    def schedule(self, func: Callable[[], None], trigger: Any, job_id: str) -> None:
+        """Run ``func`` on an APScheduler ``trigger`` beside the cycles (the trends digest's cron job)."""
+        self._scheduler.add_job(func, trigger, id=job_id, max_instances=1, coalesce=True, misfire_grace_time=3600)
+
     def _watchdog(self) -> None:
         systemd.notify_watchdog(self.environ)
 

@@ -13,6 +13,7 @@ from bridge.daemon import Daemon
 from bridge.metrics import Metrics
 from bridge.notify.hook import build_hook
 from bridge.status.page import build_status_page
+from bridge.trends.digest import schedule_digest
 
 if TYPE_CHECKING:
     from bridge.cli import GlobalOptions
@@ -46,6 +47,8 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
         daemon.status_page = build_status_page(
             settings.status_page, settings.trends, engine.store, lambda: daemon.health.check().body
         )
+        if settings.trends.digest is not None:
+            schedule_digest(daemon, settings.trends, engine)
         return daemon.run_forever()
     finally:
         engine.close()

@@ -1,8 +1,9 @@
-"""Read-only queries behind ``bridge trends`` and the status page's trend charts.
+"""Queries behind ``bridge trends``, the status page's charts and the trends digest's journal rows.
 
-They live beside the store, not in it, because they only read: every function takes the store's SQLAlchemy
-``Engine`` (``Store.engine``) and returns plain values, so the report code in :mod:`bridge.trends` stays
-pure and testable over hand-made data. Nothing here writes, locks or migrates.
+They live beside the store, not in it: apart from the digest's own journal rows (at the end), they only
+read. Every function takes the store's SQLAlchemy ``Engine`` (``Store.engine``) and returns plain values,
+so the report code in :mod:`bridge.trends` stays pure and testable over hand-made data. Nothing here
+locks or migrates.
 
 What the store knows, and therefore what a trend can be computed from:
 
@@ -203,3 +204,60 @@ def recently_active_links(engine: Engine, limit: int, mapping: str | None = None
     query = query.group_by(journal.c.link_id).order_by(last.desc(), journal.c.link_id.desc()).limit(limit)
     with engine.connect() as c:
         return [int(row.link_id) for row in c.execute(query)]
+
+
+# ------------------------------------------------------------------------------ the trends digest's journal
+#
+# The digest's Jira write is journaled like every other write, in the same ``journal`` table, under its own
+# mapping name and kind (never a sync mapping's, so the executor, reconciler and ``bridge retry`` never
+# see these rows). The unique idempotency key ``digest:<target>:<period>`` is what makes "at most once per
+# period" hold across restarts and replicas: the replica that inserts the row first writes; a ``pending``
+# row left by a crash is never written again (at most once: the digest may be missing, never doubled).
+
+DIGEST_MAPPING = "bridge-trends-digest"
+DIGEST_KIND = "trends_digest"
+
+
+def digest_begin(engine: Engine, key: str, description: str, now: datetime) -> bool:
+    """Claim ``key``: True when this call inserted its ``pending`` row (and must write), False when any row
+    for it exists already (written, failed, or in unknown state after a crash)."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with engine.begin() as c:
+            c.execute(
+                insert(journal).values(
+                    mapping=DIGEST_MAPPING,
+                    idempotency_key=key,
+                    kind=DIGEST_KIND,
+                    action=json.dumps({"kind": DIGEST_KIND, "description": description}),
+                    state="pending",
+                    attempts=1,
+                    created=now,
+                    updated=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def digest_finish(
+    engine: Engine, key: str, now: datetime, *, remote_id: str | None = None, error: str | None = None
+) -> None:
+    """Mark the digest row ``done`` (with the comment or issue it wrote) or ``failed`` (with why)."""
+    from sqlalchemy import update
+
+    with engine.begin() as c:
+        c.execute(
+            update(journal)
+            .where(journal.c.idempotency_key == key)
+            .values(state="failed" if error else "done", remote_id=remote_id, last_error=error, updated=now)
+        )
+
+
+def digest_state(engine: Engine, key: str) -> str | None:
+    """``pending``/``done``/``failed`` for ``key``, ``None`` when never attempted."""
+    with engine.connect() as c:
+        return c.execute(select(journal.c.state).where(journal.c.idempotency_key == key)).scalar_one_or_none()

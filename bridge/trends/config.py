@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Record states that count as closed when the config names none: ServiceNow incident/problem Resolved,
 #: Closed, Canceled (6, 7, 8; see docs/connectors/servicenow.md), RT's resolved/rejected/deleted and the
@@ -10,6 +12,43 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_CLOSED_STATES = ("6", "7", "8", "resolved", "rejected", "deleted", "closed", "canceled", "cancelled", "done")
 #: Jira statuses that count as Done when the config names none.
 DEFAULT_DONE_STATUSES = ("done", "closed", "resolved")
+
+
+class DigestSettings(BaseModel):
+    """``trends.digest``: post the top lines of the report to Jira on a schedule of the daemon.
+
+    Either ``issue`` (a comment on that issue) or ``project`` (a new issue of ``issue_type`` each period,
+    titled ``summary`` with ``{period}`` filled in). ``schedule`` is a five-field crontab line in UTC
+    (``0 8 * * mon``: Mondays 08:00); ``period`` is what "at most once" is counted in.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: str = "0 8 * * mon"
+    period: Literal["day", "week", "month"] = "week"
+    issue: str | None = None
+    project: str | None = None
+    issue_type: str = "Task"
+    summary: str = "Support escalations, {period}"
+    top: int = Field(10, ge=1, le=100)
+    since_days: int = Field(7, ge=1, le=3650)
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a crontab line ({exc}); e.g. '0 8 * * mon'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DigestSettings:
+        if (self.issue is None) == (self.project is None):
+            raise ValueError("set exactly one of issue (comment on it) or project (create an issue per period)")
+        return self
 
 
 class TrendsSettings(BaseModel):
@@ -27,3 +66,5 @@ class TrendsSettings(BaseModel):
     done_statuses: list[str] = Field(default_factory=lambda: list(DEFAULT_DONE_STATUSES))
     top: int = Field(20, ge=1, le=1000)
     since_days: int = Field(30, ge=1, le=3650)
+    #: the optional digest the daemon posts to Jira (``None``: off)
+    digest: DigestSettings | None = None
