@@ -4,7 +4,8 @@ Used by the loader to check a mapping offline (``bridge check`` without ``--onli
 route can select should have a Jira status, state writes should carry what the ITSM demands, and a
 template variable that is not a known field earns a "did you mean" warning. The lists are deliberately
 warnings, not errors, for fields: instances add fields (``u_*`` custom fields are always accepted).
-Sources: ServiceNow out-of-box incident and change_request tables; Request Tracker 5 lifecycle "default".
+Sources: ServiceNow out-of-box incident, change_request and problem tables (docs/connectors/servicenow.md,
+"Problem records"); Request Tracker 5 lifecycle "default".
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Literal
 
 System = Literal["servicenow", "rt", "jsm"]
 
-SERVICENOW_TABLES = frozenset({"incident", "change_request"})
+SERVICENOW_TABLES = frozenset({"incident", "change_request", "problem"})
 
 _TASK_FIELDS = frozenset(
     {
@@ -44,6 +45,13 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
         "phase", "phase_state", "review_status", "review_comments", "scope", "cab_required", "cab_date",
         "chg_model", "conflict_status", "outside_maintenance_schedule", "production_system",
         "std_change_producer_version",
+    },
+    "problem": _TASK_FIELDS
+    | {
+        "category", "subcategory", "problem_state", "resolution_code", "cause_notes", "fix_notes", "workaround",
+        "known_error", "major_problem", "duplicate_of", "related_incidents", "first_reported_by_task",
+        "resolved_at", "resolved_by", "reopen_count", "reopened_at", "reopened_by", "rfc", "confirmed_at",
+        "confirmed_by", "fix_communicated_at", "fix_communicated_by", "workaround_applied", "u_jira_key",
     },
 }
 """Common fields per ServiceNow table; ``u_*`` custom fields are accepted on top."""
@@ -88,6 +96,19 @@ STATE_TABLES: dict[tuple[System, str], StateTable] = {
             "3": "Closed", "4": "Canceled",
         },
         recommends={"3": ("close_code", "close_notes")},
+    ),
+    # Problem management (Madrid and later): resolving or closing needs a resolution code; which notes it
+    # needs besides depends on the code (fix_applied: cause_notes + fix_notes, risk_accepted: cause_notes +
+    # close_notes, canceled: close_notes, duplicate: duplicate_of), so the notes of the usual fix_applied
+    # are recommended. See docs/connectors/servicenow.md, "Problem records".
+    ("servicenow", "problem"): StateTable(
+        names={
+            "101": "New", "102": "Assess", "103": "Root Cause Analysis", "104": "Fix in Progress",
+            "106": "Resolved", "107": "Closed",
+        },
+        requires={"106": ("resolution_code",), "107": ("resolution_code",)},
+        recommends={"104": ("cause_notes", "fix_notes"), "106": ("cause_notes", "fix_notes"),
+                    "107": ("cause_notes", "fix_notes")},
     ),
 }
 
