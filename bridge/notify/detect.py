@@ -3,8 +3,8 @@
 :class:`Watch` remembers what it already announced, so each error entry is announced once (again only if
 it is resolved and comes back), a stale mapping once until it recovers, and its recovery once. It is seeded
 with the entries already open when the daemon starts (:meth:`Watch.seed`): a restart does not re-send
-yesterday's list; entries that joined while the daemon was down are announced by ``bridge errors``' users
-as before, and by the next new entry's summary count.
+yesterday's list. The price: an entry that joined while no daemon ran (a one-shot ``bridge sync``) is not
+announced; ``bridge errors`` and the status page still show it.
 """
 
 from __future__ import annotations
