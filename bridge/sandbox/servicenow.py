@@ -164,7 +164,8 @@ class ServiceNowSandbox(SandboxApp):
         return self.clock().astimezone(UTC).strftime(eq.DATE_FORMAT)
 
     def _table(self, table: str) -> dict[str, dict[str, str]]:
-        return self.state["tables"][table]
+        # setdefault: a state directory saved before a table existed (problem) still loads
+        return self.state["tables"].setdefault(table, {})
 
     def _insert(self, table: str, values: Mapping[str, str], user: str) -> dict[str, str]:
         now = self._now()
@@ -248,8 +249,8 @@ class ServiceNowSandbox(SandboxApp):
         now = self._now()
         if sys_id is None:
             if table in NUMBER_PREFIX and not after.get("number"):
-                prefix, _ = NUMBER_PREFIX[table]
-                self.state["counters"][table] += 1
+                prefix, start = NUMBER_PREFIX[table]
+                self.state["counters"][table] = self.state["counters"].get(table, start) + 1
                 after["number"] = f"{prefix}{self.state['counters'][table]:07d}"
             record = self._insert(table, after, user)
         else:
@@ -274,6 +275,9 @@ class ServiceNowSandbox(SandboxApp):
         if table == "incident":
             return {"state": "1", "incident_state": "1", "priority": "4", "impact": "3", "urgency": "3",
                     "active": "true", "opened_at": now, "sys_class_name": "incident", "reopen_count": "0"}
+        if table == "problem":
+            return {"state": "101", "problem_state": "101", "priority": "4", "impact": "3", "urgency": "3",
+                    "active": "true", "opened_at": now, "sys_class_name": "problem", "reopen_count": "0"}
         if table == "change_request":
             return {"state": "-5", "type": "normal", "priority": "4", "impact": "3", "urgency": "3", "risk": "3",
                     "active": "true", "on_hold": "false", "opened_at": now, "sys_class_name": "change_request"}
@@ -286,6 +290,8 @@ class ServiceNowSandbox(SandboxApp):
             self._incident_rules(before, after, changes, user)
         elif table == "change_request":
             self._change_rules(before, after, changes, user)
+        elif table == "problem":
+            self._problem_rules(before, after, changes, user)
 
     def _data_policy(self, labels: Iterable[str]) -> Refused:
         # VENDOR_API_NOTES §12/§13: a data policy violation answers 403 with this detail text
@@ -334,6 +340,36 @@ class ServiceNowSandbox(SandboxApp):
         if target != "3" and "hold_reason" not in changes:
             after["hold_reason"] = ""
 
+    def _problem_rules(
+        self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
+    ) -> None:
+        """Problem data policies: resolving/closing needs a resolution code and the fields that code
+        demands (docs/connectors/servicenow.md, "Problem records")."""
+        target = after.get("state", "")
+        moving = target != before.get("state")
+        if moving and target in ("106", "107"):
+            code = after.get("resolution_code", "")
+            needed = {"fix_applied": ("cause_notes", "fix_notes"), "risk_accepted": ("cause_notes", "close_notes"),
+                      "canceled": ("close_notes",), "duplicate": ("duplicate_of",)}.get(code)
+            if needed is None:
+                raise self._data_policy(["Resolution code"])
+            labels = {"cause_notes": "Cause notes", "fix_notes": "Fix notes", "close_notes": "Close notes",
+                      "duplicate_of": "Duplicate of"}
+            missing = [labels[name] for name in needed if not (after.get(name) or "").strip()]
+            if missing:
+                raise self._data_policy(missing)
+        if not moving:
+            return
+        now = self._now()
+        after["problem_state"] = target
+        if target == "106":
+            after.update(resolved_at=now, resolved_by=self._person(user)["sys_id"])
+        elif target == "107":
+            after.update(closed_at=now, active="false")
+        if before.get("state") in ("106", "107") and target in ("101", "102", "103", "104"):
+            after.update(active="true", resolved_at="", resolved_by="", closed_at="",
+                         reopen_count=str(int(before.get("reopen_count") or "0") + 1))
+
     def _change_rules(
         self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
     ) -> None:
@@ -368,7 +404,7 @@ class ServiceNowSandbox(SandboxApp):
 
     def _hidden(self, table: str, record: Mapping[str, str]) -> bool:
         """Rows the API user's ACLs deny: filtered after the query ran [KB3047115]."""
-        if table not in ("incident", "change_request"):
+        if table not in ("incident", "change_request", "problem"):
             return False
         acl = self.state["acl"]
         if record["sys_id"] in acl["hidden"]:
@@ -652,6 +688,26 @@ class ServiceNowSandbox(SandboxApp):
                 "caller_id": self._person(caller)["sys_id"], "assignment_group": assignment_group,
                 "priority": priority, "opened_by": self._person(author)["sys_id"], **fields,
             }, user)
+            self.save()
+            return dict(record)
+
+    def create_problem(
+        self,
+        short_description: str,
+        *,
+        description: str = "",
+        assignment_group: str = "Application Support L3",
+        priority: int | str = 3,
+        author: str = "Sam Support",
+        **fields: Any,
+    ) -> dict[str, str]:
+        """Record a problem as a problem manager would (it starts in New, state 101)."""
+        with self.lock:
+            record = self.write("problem", None, {
+                "short_description": short_description, "description": description,
+                "assignment_group": assignment_group, "priority": priority,
+                "opened_by": self._person(author)["sys_id"], **fields,
+            }, self._person(author)["user_name"])
             self.save()
             return dict(record)
 

@@ -65,6 +65,22 @@ TABLES: dict[str, dict[str, FieldDef]] = {
         "resolved_at": (DATETIME, "Resolved", None),
         "resolved_by": (REFERENCE, "Resolved by", "sys_user"),
         "reopen_count": (INTEGER, "Reopen count", None),
+        "problem_id": (REFERENCE, "Problem", "problem"),
+    },
+    # problem management (Madrid and later); states and close fields: docs/connectors/servicenow.md,
+    # "Problem records"
+    "problem": {
+        **_TASK,
+        "category": (STRING, "Category", None),
+        "problem_state": (INTEGER, "Problem state", None),
+        "resolution_code": (STRING, "Resolution code", None),
+        "cause_notes": (STRING, "Cause notes", None),
+        "fix_notes": (STRING, "Fix notes", None),
+        "workaround": (STRING, "Workaround", None),
+        "duplicate_of": (REFERENCE, "Duplicate of", "problem"),
+        "resolved_at": (DATETIME, "Resolved", None),
+        "resolved_by": (REFERENCE, "Resolved by", "sys_user"),
+        "reopen_count": (INTEGER, "Reopen count", None),
     },
     "change_request": {
         **_TASK,
@@ -135,12 +151,13 @@ DISPLAY_FIELD = {
     "sys_user_group": "name",
     "incident": "number",
     "change_request": "number",
+    "problem": "number",
     "sys_journal_field": "value",
     "sys_choice": "label",
     "sys_dictionary": "column_label",
 }
 
-NUMBER_PREFIX = {"incident": ("INC", 10000), "change_request": ("CHG", 30000)}
+NUMBER_PREFIX = {"incident": ("INC", 10000), "change_request": ("CHG", 30000), "problem": ("PRB", 40000)}
 
 # (table, element) -> [(value, label)] — VENDOR_API_NOTES.md §13
 CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
@@ -174,11 +191,19 @@ CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("unsuccessful", "Unsuccessful"),
     ],
     ("change_request", "type"): [("standard", "Standard"), ("normal", "Normal"), ("emergency", "Emergency")],
+    ("problem", "state"): [
+        ("101", "New"), ("102", "Assess"), ("103", "Root Cause Analysis"), ("104", "Fix in Progress"),
+        ("106", "Resolved"), ("107", "Closed"),
+    ],
+    ("problem", "resolution_code"): [
+        ("fix_applied", "Fix Applied"), ("risk_accepted", "Risk Accepted"), ("duplicate", "Duplicate"),
+        ("canceled", "Canceled"),
+    ],
     ("change_request", "on_hold_reason"): [
         ("awaiting_info", "Awaiting Information"), ("awaiting_approval", "Awaiting Approval"),
     ],
 }
-for _table in ("incident", "change_request"):
+for _table in ("incident", "change_request", "problem"):
     for _element in ("priority", "impact", "urgency"):
         CHOICES[(_table, _element)] = [("1", "1 - Critical" if _element == "priority" else "1 - High"),
                                        ("2", "2 - High" if _element == "priority" else "2 - Medium"),

@@ -32,7 +32,7 @@ status:
       state: "106"
       fields:
         resolution_code: fix_applied
-        cause_notes: "{{ issue.key }}"
+        cause_notes: Root cause found in Jira
         fix_notes: Fixed in Jira
 """
 
@@ -53,7 +53,7 @@ def test_resolving_a_problem_without_a_resolution_code_is_an_error() -> None:
 
 
 def test_notes_the_fix_needs_are_recommended_and_unknown_states_named() -> None:
-    text = PROBLEM.replace('        cause_notes: "{{ issue.key }}"\n', "").replace(
+    text = PROBLEM.replace("        cause_notes: Root cause found in Jira\n", "").replace(
         '"103": In Progress', '"105": In Progress'
     )
     messages = [(p.severity, p.message) for p in load_mapping_text(text, "problem.yaml").problems]
