@@ -38,14 +38,26 @@ if TYPE_CHECKING:
 @click.option(
     "--top", type=click.IntRange(min=1), default=None, help="At most this many lines per ranking (default: trends.top)."
 )
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also read both sides once per mapping (one search each) for group_by fields the mappings do not "
+    "sync and the issues' current status.",
+)
 @click.pass_obj
 @bridge_command
 def trends(
-    opts: GlobalOptions, since: str | None, mapping: str | None, fmt: str, out: Path | None, top: int | None
+    opts: GlobalOptions,
+    since: str | None,
+    mapping: str | None,
+    fmt: str,
+    out: Path | None,
+    top: int | None,
+    online: bool,
 ) -> int:
     """A ranked report of what support escalates: issues by linked records, escalations per week and
     per field, median times to the first developer comment and to resolution, recurring and reopened
-    records. From the state store only.
+    records. From the state store; with --online also one search per side and mapping.
     """
     from bridge.bootstrap import open_store
     from bridge.store.trends_queries import load_trend_facts
@@ -62,11 +74,24 @@ def trends(
         start = parse_since(since or f"{config.since_days}d", now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    store = open_store(settings)
-    try:
-        facts = load_trend_facts(store.engine, mapping)
-    finally:
-        store.close()
+    sides = None
+    if online:
+        from bridge.bootstrap import build_engine
+        from bridge.trends.sides import read_sides
+
+        engine = build_engine(settings, list(specs.values()))
+        try:
+            wanted = [specs[mapping]] if mapping is not None else engine.enabled_mappings()
+            sides = read_sides(engine.itsm, engine.jira, wanted, start, config.group_by)
+            facts = load_trend_facts(engine.store.engine, mapping)
+        finally:
+            engine.close()
+    else:
+        store = open_store(settings)
+        try:
+            facts = load_trend_facts(store.engine, mapping)
+        finally:
+            store.close()
     report = build_report(
         facts,
         now=now,
@@ -76,6 +101,8 @@ def trends(
         mapping=mapping,
         issue_types={name: spec.target.issue_type for name, spec in specs.items()},
         top=top or config.top,
+        record_fields=sides.record_fields if sides is not None else None,
+        issue_status=sides.issue_status if sides is not None else None,
     )
     text = render(report, fmt)
     if out is None:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bridge.store.trends_queries import StoredIssue, StoredRecord
 
@@ -192,10 +193,16 @@ def build_report(
     mapping: str | None = None,
     issue_types: dict[str, str] | None = None,
     top: int | None = None,
+    record_fields: Mapping[str, Mapping[str, Any]] | None = None,
+    issue_status: Mapping[str, str] | None = None,
 ) -> TrendReport:
     """Rank and count ``facts``. ``issue_types`` names the issue type per mapping for links whose create
-    the journal no longer shows (a ``link_existing`` fan-in onto a developer's issue)."""
-    facts = [f for f in facts if mapping is None or f.mapping == mapping]
+    the journal no longer shows (a ``link_existing`` fan-in onto a developer's issue). ``record_fields``
+    (by record id) and ``issue_status`` (by issue id) are current values read from the vendors
+    (:mod:`bridge.trends.sides`); they win over the stored ones."""
+    facts = [
+        _refreshed(f, record_fields or {}, issue_status or {}) for f in facts if mapping is None or f.mapping == mapping
+    ]
     issue_types = issue_types or {}
 
     lines: list[IssueLine] = []
@@ -288,7 +295,17 @@ def build_report(
     )
 
 
-def _rank(line: IssueLine, rank: int) -> IssueLine:
-    from dataclasses import replace
+def _refreshed(
+    issue: StoredIssue, record_fields: Mapping[str, Mapping[str, Any]], issue_status: Mapping[str, str]
+) -> StoredIssue:
+    if not record_fields and not issue_status:
+        return issue
+    records = tuple(
+        replace(r, fields={**r.fields, **record_fields[r.record_id]}) if r.record_id in record_fields else r
+        for r in issue.records
+    )
+    return replace(issue, records=records, status=issue_status.get(issue.issue_id, issue.status))
 
+
+def _rank(line: IssueLine, rank: int) -> IssueLine:
     return replace(line, rank=rank)

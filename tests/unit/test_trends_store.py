@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 
 from bridge.bootstrap import CONNECTOR_FACTORIES
 from bridge.cli import cli
+from bridge.connectors.memory import ManualClock
 from bridge.store.trends_queries import load_trend_facts
 from bridge.trends.formats import render
 from bridge.trends.report import StatusPolicy, build_report, week_label
@@ -156,8 +157,8 @@ def test_mapping_filter_and_top(world: World) -> None:
     assert report_for(world, mapping="other").issues == ()
 
 
-def test_the_command_writes_every_format(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    keys = fill(world)
+def configure(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group_by: str = "[priority]") -> str:
+    """config.yaml + mappings/ pointing at the world's store, the memory connectors as the vendors."""
     for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda settings: world.itsm)
@@ -170,11 +171,16 @@ def test_the_command_writes_every_format(world: World, tmp_path: Path, monkeypat
         "itsm:\n  kind: servicenow\n  url: https://itsm.example\n"
         f"state:\n  url: {world.url}\n"
         "mappings:\n  directory: mappings\n"
-        "trends:\n  group_by: [priority]\n"
+        f"trends:\n  group_by: {group_by}\n"
         "logging:\n  format: json\n  level: WARNING\n"
     )
+    return str(tmp_path / "config.yaml")
+
+
+def test_the_command_writes_every_format(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = fill(world)
+    config = configure(world, tmp_path, monkeypatch)
     runner = CliRunner()
-    config = str(tmp_path / "config.yaml")
 
     result = runner.invoke(cli, ["--config", config, "trends", "--since", "30d"])
     assert result.exit_code == 0, result.output
@@ -194,3 +200,30 @@ def test_the_command_writes_every_format(world: World, tmp_path: Path, monkeypat
 
     result = runner.invoke(cli, ["--config", config, "trends", "--mapping", "nope"])
     assert result.exit_code == 2, result.output
+
+
+def test_online_reads_each_side_once_for_unsynced_fields_and_current_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the vendors' clock near the real one: --since is measured from now
+    world = World(tmp_path, mapping_spec(links=LINKS), clock=ManualClock(datetime.now(UTC) - timedelta(hours=1)))
+    try:
+        keys = fill(world)
+        config = configure(world, tmp_path, monkeypatch, group_by="[category, priority]")
+        runner = CliRunner()
+
+        offline = runner.invoke(cli, ["--config", config, "trends", "--format", "json"])
+        assert offline.exit_code == 0, offline.output
+        assert json.loads(offline.output)["per_field"]["category"] == [{"label": "(none)", "count": 8}]
+
+        itsm_before, jira_before = world.itsm.calls.total, world.jira.calls.total
+        online = runner.invoke(cli, ["--config", config, "trends", "--online", "--format", "json"])
+        assert online.exit_code == 0, online.output
+        data = json.loads(online.output)
+        assert data["per_field"]["category"] == [{"label": "software", "count": 8}]
+        assert data["issues"][0]["issue_key"] == keys["bug"]
+        assert data["issues"][0]["status"] == "In Progress"
+        assert world.itsm.calls.total - itsm_before == 1  # one bounded read per side
+        assert world.jira.calls.total - jira_before == 1
+    finally:
+        world.close()
