@@ -70,6 +70,8 @@ def _draw(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        pad = max(0.0, (6 - len(labels)) / 2)  # a week or two must not become one wall-wide bar
+        ax.set_xlim(-0.5 - pad, len(labels) - 0.5 + pad)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(heading)
     if count > 1:
