@@ -21,15 +21,14 @@ invalid configuration. ``bridge check --online`` runs step 3 only (:func:`side_s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import click
 
-from bridge.bootstrap import CONNECTOR_FACTORIES, ITSM_APPLICATIONS, check_configuration
-from bridge.commands._common import bridge_command
+from bridge.bootstrap import ITSM_APPLICATIONS, ConnectorFactory, build_connector, check_configuration
+from bridge.commands._common import GlobalOptions, bridge_command, load_settings_for, symbols
 from bridge.connectors.base import CheckResult, Connector
 from bridge.errors import AuthError, BridgeError, ConfigError, ConnectorError, MappingError, StoreError
 from bridge.exitcodes import ExitCode
@@ -38,9 +37,6 @@ from bridge.settings import Settings
 from bridge.store import Store
 from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
 from bridge.sync.engine import EngineOptions
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 #: Clock skew worth a warning: JQL compares to the minute, so half a minute is already visible.
@@ -76,9 +72,7 @@ class Section:
 
 
 def _symbols() -> dict[str, str]:
-    from bridge.cli import _symbols as cli_symbols
-
-    tick, cross, warn = cli_symbols()
+    tick, cross, warn = symbols()
     return {OK: tick, FAIL: cross, WARN: warn}
 
 
@@ -106,22 +100,30 @@ def _ago(seconds: float) -> str:
 # ------------------------------------------------------------------------------------------ sides
 
 
-def side_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list[Section]:
+def side_sections(
+    settings: Settings, mappings: Sequence[MappingSpec], factories: Mapping[str, ConnectorFactory] | None = None
+) -> list[Section]:
     """Each side reachable with the configured credentials, what the account may do, clock skew.
 
-    Connectors come from :data:`bridge.bootstrap.CONNECTOR_FACTORIES`, as for a sync.
+    Connectors come from :func:`bridge.bootstrap.build_connector` with ``factories``, as for a sync.
     """
     itsm_name = ITSM_APPLICATIONS.get(settings.itsm.kind, (settings.itsm.kind, settings.itsm.kind))[1]
     return [
-        _side_section(f"itsm: {itsm_name} at {settings.itsm.url}", settings.itsm.kind, settings, mappings),
-        _side_section(f"jira: {settings.jira.url} ({settings.jira.deployment})", "jira", settings, mappings),
+        _side_section(f"itsm: {itsm_name} at {settings.itsm.url}", settings.itsm.kind, settings, mappings, factories),
+        _side_section(f"jira: {settings.jira.url} ({settings.jira.deployment})", "jira", settings, mappings, factories),
     ]
 
 
-def _side_section(title: str, kind: str, settings: Settings, mappings: Sequence[MappingSpec]) -> Section:
+def _side_section(
+    title: str,
+    kind: str,
+    settings: Settings,
+    mappings: Sequence[MappingSpec],
+    factories: Mapping[str, ConnectorFactory] | None,
+) -> Section:
     section = Section(title)
     try:
-        connector: Connector = CONNECTOR_FACTORIES[kind](settings)
+        connector: Connector = build_connector(kind, settings, factories)
     except ConfigError as exc:
         section.add(FAIL, f"cannot build the connector: {exc}", "; ".join(exc.problems) or "fix the configuration")
         return section
@@ -260,16 +262,15 @@ def _state_sections(settings: Settings, store: Store, mappings: Sequence[Mapping
 
 
 def _configuration(opts: GlobalOptions) -> tuple[Settings, list[MappingSpec], Section] | int:
-    from bridge.cli import load_configured_settings
     from bridge.mapping.loader import load_or_raise
 
     section = Section("configuration")
     try:
-        settings = load_configured_settings(opts)
+        settings = load_settings_for(opts)
     except ConfigError as exc:
         section.add(FAIL, f"configuration invalid: {len(exc.problems)} problem(s)")
-        for problem in exc.problems:
-            section.add(FAIL, str(problem))
+        for text in exc.problems:
+            section.add(FAIL, text)
         print_sections([section])
         return ExitCode.CONFIG
     section.add(OK, f"settings valid: {settings.config_file or 'defaults and environment (no config file)'}")
@@ -310,7 +311,7 @@ def doctor(opts: GlobalOptions) -> int:
     enabled = [m for m in mappings if m.enabled]
     sections = [section]
     print_sections(sections)
-    for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled)):
+    for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled, opts.connector_factories)):
         print_sections([part])
         sections.append(part)
     failures = sum(1 for s in sections for f in s.findings if f.status == FAIL)

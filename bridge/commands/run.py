@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from bridge.bootstrap import build_engine
-from bridge.commands._common import bridge_command, load_mappings, load_settings_for, select_mappings
+from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
 from bridge.metrics import Metrics
 from bridge.notify.hook import build_hook
 from bridge.status.page import build_status_page
 from bridge.trends.digest import schedule_digest
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()
@@ -31,7 +26,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     """
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds)
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
+    engine = build_engine(settings, load_mappings(settings), metrics=metrics, factories=opts.connector_factories)
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from bridge.commands._common import bridge_command, load_mappings, load_settings_for
+from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for
 from bridge.errors import ConfigError
 from bridge.exitcodes import ExitCode
 from bridge.trends.formats import FORMATS
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()
@@ -79,7 +75,7 @@ def trends(
         from bridge.bootstrap import build_engine
         from bridge.trends.sides import read_sides
 
-        engine = build_engine(settings, list(specs.values()))
+        engine = build_engine(settings, list(specs.values()), factories=opts.connector_factories)
         try:
             wanted = [specs[mapping]] if mapping is not None else engine.enabled_mappings()
             sides = read_sides(engine.itsm, engine.jira, wanted, start, config.group_by)

@@ -14,7 +14,8 @@ this module owns:
   an e-mail) or internal notes (agents only). Channels here are ``internal`` and ``public``; bridge writes
   ``internal`` unless a mapping's ``comments.to_itsm_channel`` says ``public``. Reading: Cloud says
   ``jsdPublic`` on each comment, Data Center only has the ``sd.public.comment`` comment property
-  (``{"internal": true}``) under ``expand=properties`` (VENDOR_API_NOTES §5).
+  (``{"internal": true}``) under ``expand=properties`` (docs/connectors/jsm.md, "Vendor facts bridge relies on";
+  the facts are in :mod:`bridge.vendors.jsm`).
 * **Writing comments through the platform API**, not ``POST /rest/servicedeskapi/request/{key}/comment``:
   the platform call takes comment *properties*, so ONE request sets both ``sd.public.comment`` (internal or
   public) and bridge's marker property (``bridge.origin``) — the marker stays invisible and the comment
@@ -58,15 +59,16 @@ from bridge.mapping.schema import FieldCondition, ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
 from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
+from bridge.vendors import jsm as jsm_facts
 
 if TYPE_CHECKING:
     from bridge.settings import Settings
 
 #: The comment property JSM keeps a comment's visibility in (Cloud and DC).
-PUBLIC_PROPERTY = "sd.public.comment"
-INTERNAL = "internal"
-PUBLIC = "public"
-CHANNELS = (INTERNAL, PUBLIC)
+PUBLIC_PROPERTY = jsm_facts.PUBLIC_PROPERTY
+INTERNAL = jsm_facts.DEFAULT_CHANNEL
+PUBLIC = next(c.name for c in jsm_facts.CHANNELS if c.customer_visible)
+CHANNELS = jsm_facts.CHANNEL_NAMES
 #: Permissions the account needs in the service project (docs/connectors/jsm.md explains each).
 REQUIRED_PERMISSIONS = ("BROWSE_PROJECTS", "EDIT_ISSUES", "TRANSITION_ISSUES", "ADD_COMMENTS")
 _BASE_FIELDS = ("status", "updated")

@@ -67,11 +67,11 @@ class _Compiler:
             parts = [p for p in (self.compile(c) for c in condition.all) if p]
             return _join(parts, "AND")
         if isinstance(condition, AnyOf):
-            parts = [self._strict(c) for c in condition.any]
-            if any(p is None for p in parts):
+            branches = [self._strict(c) for c in condition.any]
+            if any(p is None for p in branches):
                 self.exact = False  # one branch unrestricted makes the whole OR unrestricted
                 return None
-            return _join([p for p in parts if p], "OR")
+            return _join([p for p in branches if p], "OR")
         if isinstance(condition, NotOf):
             inner = self._strict(condition.not_)
             if inner is None:

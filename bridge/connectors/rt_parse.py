@@ -18,8 +18,9 @@ from typing import Any
 import requests
 
 from bridge.model import FieldValue, normalise
+from bridge.vendors import rt as rt_facts
 
-NEVER = "1970-01-01T00:00:00Z"
+NEVER = rt_facts.NEVER
 
 # Messages RT puts in a 200/201 answer when it did NOT apply a change. Matched case-insensitively.
 _FAILURE_PATTERNS = (

@@ -1,6 +1,7 @@
 """The ServiceNow side: incidents and change requests through the Table API.
 
-What makes ServiceNow easy to get wrong, and how this adapter copes (VENDOR_API_NOTES.md §11–§14):
+What makes ServiceNow easy to get wrong, and how this adapter copes (docs/connectors/servicenow.md,
+"Vendor facts bridge relies on"; the facts themselves are in :mod:`bridge.vendors.servicenow`):
 
 * **Paging.** ACLs filter rows after the query, so a page may be short or empty while more rows exist:
   the adapter pages with ``sysparm_offset`` until the offset reaches ``X-Total-Count``, never stopping
@@ -32,6 +33,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -50,10 +52,11 @@ from bridge.mapping.schema import ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
 from bridge.model import MARKER_RE, Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
+from bridge.vendors import servicenow as facts
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+DATE_FORMAT = facts.DATE_FORMAT
 TABLE_PATH = "/api/now/table/{table}"
-JOURNAL_FIELDS = ("comments", "work_notes")
+JOURNAL_FIELDS = tuple(sorted(facts.JOURNAL_NAMES))
 #: fields every record read carries, whatever the mapping asks
 SYSTEM_FIELDS = ("sys_id", "number", "state", "sys_updated_on", "sys_mod_count", "sys_updated_by")
 JOURNAL_READ_FIELDS = "sys_id,element,element_id,name,value,sys_created_on,sys_created_by"
@@ -83,16 +86,8 @@ def parse_time(text: str) -> datetime:
 
 
 def to_servicenow(value: FieldValue) -> str:
-    """A normalised value as the string ServiceNow stores (lists as its comma-separated glide lists)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, tuple):
-        return ",".join(value)
-    return str(value)
+    """A normalised value as the string ServiceNow stores (``3.0`` → ``"3"``, lists as glide lists)."""
+    return facts.encode(value)
 
 
 def _raw(value: Any) -> str:
@@ -277,7 +272,7 @@ class ServiceNowConnector(Connector):
             return response.json()["result"]
         except (ValueError, KeyError, TypeError):
             raise PermanentError("servicenow answered without a JSON result", side=self.name,
-                                 endpoint=requests.utils.urlparse(response.url or "").path,
+                                 endpoint=urlsplit(response.url or "").path,
                                  status=response.status_code) from None
 
     def _patch(self, ref: Ref, body: Mapping[str, str], fields: str, *, idempotent: bool = True) -> dict[str, Any]:
@@ -310,7 +305,7 @@ class ServiceNowConnector(Connector):
                 yield self._record(table, row, fields, key_fields)
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
-        key_fields = self._key_fields.get(ref.kind, ("correlation_id",))
+        key_fields = self._key_fields.get(ref.kind, (facts.BACK_REFERENCE_FIELD,))
         wanted = dict.fromkeys([*SYSTEM_FIELDS, *fields, *key_fields])
         response = self.http.request("GET", self._path(ref.kind, ref.id), params={
             "sysparm_fields": ",".join(wanted), "sysparm_display_value": "false",
@@ -372,7 +367,7 @@ class ServiceNowConnector(Connector):
             body=Marker.strip(text) if marker else text,
             created=parse_time(_raw(row.get("sys_created_on"))),
             channel=element,
-            internal=element == "work_notes",
+            internal=facts.journal_is_internal(element),
             marker=marker,
         )
 
@@ -421,7 +416,7 @@ class ServiceNowConnector(Connector):
         applied = _raw(result.get("state"))
         if applied != str(status):
             # the write answered 200 but the state did not move: a change model, approval or
-            # business rule refused it (VENDOR_API_NOTES §13) — retrying will not change that
+            # business rule refused it (docs/connectors/servicenow.md, "Vendor facts") — retrying will not change that
             raise PermanentError(
                 f"servicenow did not apply state {status} to {ref.key} (it stays in state {applied or '?'}); "
                 "the record's state model or a business rule refused the move",
@@ -448,7 +443,7 @@ class ServiceNowConnector(Connector):
         # was written with an id derived from the marker, which is unique per mirrored comment.
         return Comment(id=f"{ref.id}:{marker.origin_id}", parent=ref, author=self.api_user or "", body=body,
                        created=datetime.now(UTC).replace(microsecond=0), channel=channel,
-                       internal=channel == "work_notes", marker=marker)
+                       internal=facts.journal_is_internal(channel), marker=marker)
 
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         self.update_fields(ref, values)
@@ -518,8 +513,8 @@ class ServiceNowConnector(Connector):
                         name(field, mapping)
                         if field == "close_code" and isinstance(value, str | int | float):
                             close_codes.setdefault(str(value), set()).add(mapping.name)
-            for field in (mapping.links.itsm_key_field, mapping.links.itsm_url_field, mapping.links.link_existing):
-                name(field, mapping)
+            for link in (mapping.links.itsm_key_field, mapping.links.itsm_url_field, mapping.links.link_existing):
+                name(link, mapping)
             for channel in [mapping.comments.to_itsm_channel, *mapping.comments.from_itsm_channels]:
                 name(channel, mapping)
         results: list[CheckResult] = []

@@ -36,12 +36,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.mapping.schema import AllOf, AnyOf, Condition, FieldCondition, NotOf
+from bridge.vendors import servicenow as facts
 
 #: task fields ServiceNow stores as integers (choice lists with numeric values)
-INTEGER_FIELDS = frozenset({
-    "state", "priority", "impact", "urgency", "severity", "hold_reason", "incident_state", "sys_mod_count",
-    "reassignment_count", "reopen_count", "escalation", "risk", "child_incidents", "problem_state",
-})
+INTEGER_FIELDS = facts.INTEGER_FIELDS
 MAX_GROUPS = 16
 _FIELD = re.compile(r"^[a-z0-9_]+$")
 

@@ -27,14 +27,20 @@ from bridge.mapping.schema import (
     TemplateValue,
 )
 from bridge.mapping.transform import matches
+from bridge.vendors import jira as jira_facts
+from bridge.vendors import jsm as jsm_facts
+from bridge.vendors import rt as rt_facts
+from bridge.vendors import servicenow as sn_facts
 
 if TYPE_CHECKING:
     from bridge.mapping.loader import LoadedMapping, Marks
 
 PathKey = tuple[str | int, ...]
-JIRA_CATEGORIES = ("new", "indeterminate", "done")
-SERVICENOW_JOURNALS = ("work_notes", "comments")
-_SYSTEM_NAMES = {"servicenow": "ServiceNow", "rt": "Request Tracker", "jsm": "Jira Service Management"}
+JIRA_CATEGORIES = jira_facts.STATUS_CATEGORIES
+SERVICENOW_JOURNALS = sn_facts.JOURNAL_NAMES
+_SYSTEM_NAMES = {
+    "servicenow": sn_facts.DISPLAY_NAME, "rt": rt_facts.DISPLAY_NAME, "jsm": jsm_facts.DISPLAY_NAME,
+}
 
 
 class _Reporter:
@@ -319,18 +325,23 @@ def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
     if system != "servicenow":
         return
     rules = mapping.comments
+    journals = " or ".join(
+        f"`{j.name}` ({'visible to the caller' if j.customer_visible else 'internal'}"
+        + (", the default)" if j.name == sn_facts.DEFAULT_CHANNEL else ")")
+        for j in sn_facts.JOURNALS
+    )
     if rules.to_itsm_channel not in SERVICENOW_JOURNALS:
         reporter.add(
             ("comments", "to_itsm_channel"),
             f"`{rules.to_itsm_channel}` is not a ServiceNow journal",
-            "use `work_notes` (internal, the default) or `comments` (visible to the caller)",
+            f"use {journals}",
         )
     for index, channel in enumerate(rules.from_itsm_channels):
         if channel not in SERVICENOW_JOURNALS:
             reporter.add(
                 ("comments", "from_itsm_channels", index),
                 f"`{channel}` is not a ServiceNow journal",
-                "ServiceNow journals: work_notes, comments",
+                f"ServiceNow journals: {', '.join(SERVICENOW_JOURNALS)}",
             )
 
 

@@ -52,13 +52,13 @@ class EmailTarget(_Target):
 
     kind: Literal["email"]
     host: str
-    port: int = Field(587, ge=1, le=65535)
+    port: int = Field(default=587, ge=1, le=65535)
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     username: str | None = None
     password_credential: str | None = None
     sender: str
     to: list[str] = Field(min_length=1)
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 Target = Annotated[WebhookTarget | SlackTarget | TeamsTarget | EmailTarget, Field(discriminator="kind")]
@@ -71,14 +71,14 @@ class NotifySettings(BaseModel):
 
     targets: list[Target] = Field(default_factory=list)
     #: a mapping is stale when its last successful cycle is older than this; ``null``: 3 intervals
-    stale_after_seconds: int | None = Field(None, ge=1)
+    stale_after_seconds: int | None = Field(default=None, ge=1)
     #: per-mapping staleness limits overriding ``stale_after_seconds``
     mapping_stale_after_seconds: dict[str, int] = Field(default_factory=dict)
     #: more events than this in one check are sent as one summary message
-    summary_after: int = Field(3, ge=1)
+    summary_after: int = Field(default=3, ge=1)
     #: at most ``max_messages`` messages per ``window_seconds``; the rest wait and go out as a summary
-    max_messages: int = Field(10, ge=1)
-    window_seconds: int = Field(3600, ge=1)
+    max_messages: int = Field(default=10, ge=1)
+    window_seconds: int = Field(default=3600, ge=1)
 
     @property
     def enabled(self) -> bool:

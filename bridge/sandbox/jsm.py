@@ -7,7 +7,8 @@ them in the portal) or internal notes (agents only). This subclass of
 service project (``SUP``) and the development projects (``OPS``, ``DEV``) — the "same site" setup — or
 run twice for "two sites".
 
-What it reproduces (VENDOR_API_NOTES §5; Atlassian "Exploring the JSM domain model via the REST APIs";
+What it reproduces (docs/connectors/jsm.md, "Vendor facts bridge relies on";
+Atlassian "Exploring the JSM domain model via the REST APIs";
 JSM Cloud REST ``/rest/servicedeskapi/``):
 
 * ``GET /rest/project/SUP`` says ``projectTypeKey: service_desk``; ``GET /rest/servicedeskapi/servicedesk``
@@ -31,11 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from bridge.sandbox import jira as base
 from bridge.sandbox.jira import EDITABLE, FIELDS, PROJECTS, STATUSES, JiraSandbox, fail
 from bridge.sandbox.server import Reply, Request
+from bridge.vendors import jira as jira_facts
+from bridge.vendors import jsm as jsm_facts
 
 SERVICE_PROJECT = "SUP"
 SERVICE_DESK_ID = "1"
@@ -83,11 +86,12 @@ class JsmSandbox(JiraSandbox):
     """A Jira site with the service project ``SUP`` (Cloud or Data Center, like the base sandbox)."""
 
     name = "jira"
-    projects: ClassVar[dict[str, dict[str, Any]]] = {
+    # the base declares these as instance attributes (a site may change them), so no ClassVar here
+    projects: dict[str, dict[str, Any]] = {  # noqa: RUF012
         **PROJECTS,
         SERVICE_PROJECT: {"id": "10002", "name": "Support", "offset": 900, "components": {}},
     }
-    statuses: ClassVar[dict[str, tuple[str, str]]] = {**STATUSES, **JSM_STATUSES}
+    statuses: dict[str, tuple[str, str]] = {**STATUSES, **JSM_STATUSES}  # noqa: RUF012
     editable = EDITABLE | _JSM_FIELDS
     creatable = EDITABLE | _JSM_FIELDS | {"project", "issuetype", "reporter"}
 
@@ -190,8 +194,9 @@ class JsmSandbox(JiraSandbox):
         if field in (DEV_ISSUE_FIELD, DEV_ISSUE_URL_FIELD):
             if value is not None and not isinstance(value, str):
                 problems[field] = "Operation value must be a string"
-            elif value is not None and len(value) > 255:
-                problems[field] = "The entered text is too long. It exceeds the allowed limit of 255 characters."
+            elif value is not None and len(value) > jira_facts.MAX_SHORT_TEXT_LENGTH:
+                problems[field] = ("The entered text is too long. It exceeds the allowed limit of "
+                                   f"{jira_facts.MAX_SHORT_TEXT_LENGTH} characters.")
             elif field == DEV_ISSUE_URL_FIELD and value and not value.startswith(("http://", "https://")):
                 problems[field] = f"Not a valid URL: {value}"
             return value
@@ -308,7 +313,8 @@ class JsmSandbox(JiraSandbox):
 
     def _add_request_comment(self, issue: dict[str, Any], handle: str, text: str, public: bool) -> dict[str, Any]:
         comment = self._store_comment(
-            issue, handle, self._rich(text), None, [{"key": "sd.public.comment", "value": {"internal": not public}}]
+            issue, handle, self._rich(text), None,
+            [{"key": jsm_facts.PUBLIC_PROPERTY, "value": {"internal": not public}}],
         )
         self._touch(issue, comment["created"])
         return comment

@@ -4,17 +4,24 @@ Why this exists: bridge's ServiceNow connector must survive what real instances 
 all-string JSON, unstable order without ``ORDERBY``, ACL-short pages while more rows exist, unknown
 query fields silently ignored, journal fields that are write-only, data policies answering 403, change
 models that ignore a state write with 200, rate-limit rules with ``Retry-After``. Every such behaviour
-below names the document it follows. Sources (also listed in /work/shared/VENDOR_API_NOTES.md §0):
+below names the document it follows. Sources (with URLs in docs/connectors/servicenow.md, "Vendor facts
+bridge relies on"):
 
 * [SN-T] Table API reference (docs.servicenow.com …/c_TableAPI.html; Geneva r_TableAPI-GET.html),
   FAQ KB0534905, response codes KB1479016, ACL-filtered results KB3047115.
 * [SN-RL] "Inbound REST API rate limiting" (docs.servicenow.com, Washington DC).
 * [ITSM] ansible-collections/servicenow.itsm (incident/change_request modules: states, close fields).
 * [SNC] ServiceNow/PySNC (client.py/record.py: params, paging, error mapping).
+* [SN-J] journal fields: ``comments``/``work_notes`` are write-only inputs whose entries live in
+  ``sys_journal_field``; a journal write is an audited update of the parent (KB2122007).
 * [EQ] encoded query strings — see :mod:`bridge.sandbox.servicenow_query`.
 
 Run it in a test with ``SandboxServer(ServiceNowSandbox()).start()``, or as a process with
 ``python -m bridge.sandbox.servicenow --port 0 --state-dir DIR`` (prints the URL when ready).
+
+The module is split by responsibility: :mod:`bridge.sandbox.servicenow_rules` (stored records and the
+rules a write goes through), :mod:`bridge.sandbox.servicenow_script` (acting as people) and this module
+(the Table API over HTTP); the names tests use are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,21 +35,28 @@ import signal
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from bridge.sandbox import servicenow_query as eq
-from bridge.sandbox.server import Reply, Request, SandboxApp, SandboxServer
+from bridge.sandbox.server import Reply, Request, SandboxServer
+from bridge.sandbox.servicenow_rules import (
+    CHANGE_CLOSE_CODES,
+    CHANGE_OPEN,
+    CHANGE_SEQUENCE,
+    Refused,
+    ServiceNowRecords,
+    _as_text,
+    _change_move_allowed,
+    sn_error,
+)
 from bridge.sandbox.servicenow_schema import (
-    BOOLEAN,
     CHOICES,
     DISPLAY_FIELD,
     GROUPS,
-    INTEGER,
     JOURNAL,
     NUMBER_PREFIX,
     REFERENCE,
@@ -50,6 +64,13 @@ from bridge.sandbox.servicenow_schema import (
     USERS,
     field_type,
 )
+from bridge.sandbox.servicenow_script import ServiceNowScripting
+
+__all__ = [
+    "API_PASSWORD", "API_USER", "CHANGE_CLOSE_CODES", "CHANGE_OPEN", "CHANGE_SEQUENCE", "DEFAULT_LIMIT",
+    "OAUTH_TOKEN", "RATE_LIMIT_RULE", "Refused", "ServiceNowRecords", "ServiceNowSandbox", "ServiceNowScripting",
+    "_as_text", "_change_move_allowed", "main", "sn_error",
+]
 
 API_USER = "svc.bridge"
 API_PASSWORD = "sandbox-password"
@@ -57,60 +78,8 @@ OAUTH_TOKEN = "sandbox-oauth-token"
 RATE_LIMIT_RULE = "d5a3b7c1e0f24a6b9c8d7e6f5a4b3c2d"
 DEFAULT_LIMIT = 10000  # [SN-T] sysparm_limit default
 
-#: [ITSM]/VENDOR_API_NOTES §13 — the out-of-box close codes of a change request
-CHANGE_CLOSE_CODES = ("successful", "successful_issues", "unsuccessful")
 
-#: The change model the sandbox enforces (a simplified "Normal" change model of the Change Management
-#: docs: New → Assess → Authorize → Scheduled → Implement → Review → Closed). A state write is applied
-#: only when it is the next step, a step back to New from Assess/Authorize (approval rejected), or a
-#: cancel from any open state. Any other state write is silently NOT applied: the PATCH answers 200
-#: with the other fields written and the state unchanged — what instances with change models do,
-#: which is why clients must compare the returned state (VENDOR_API_NOTES §13 "re-read after PATCH").
-CHANGE_SEQUENCE = ("-5", "-4", "-3", "-2", "-1", "0", "3")
-CHANGE_OPEN = ("-5", "-4", "-3", "-2", "-1", "0")
-
-
-def _change_move_allowed(current: str, target: str) -> bool:
-    if current == target:
-        return True
-    if target == "4":
-        return current in CHANGE_OPEN
-    if current not in CHANGE_SEQUENCE or target not in CHANGE_SEQUENCE:
-        return False
-    if target == "-5":
-        return current in ("-4", "-3")
-    return CHANGE_SEQUENCE.index(target) == CHANGE_SEQUENCE.index(current) + 1
-
-
-def sn_error(status: int, message: str, detail: str | None = None, headers: dict[str, str] | None = None) -> Reply:
-    """ServiceNow's error envelope [SN-T, KB1479016]."""
-    return Reply(status, {"error": {"message": message, "detail": detail}, "status": "failure"}, headers or {})
-
-
-class Refused(Exception):
-    """A write the instance refuses (data policy, business rule): status, message and detail."""
-
-    def __init__(self, status: int, message: str, detail: str | None = None) -> None:
-        super().__init__(f"{message}: {detail}" if detail else message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-
-def _as_text(value: Any) -> str:
-    """Every Table API value is a string [SN-T]: booleans lower-case, numbers plain, null empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dict):  # a {"value": …} object a client echoed back
-        return _as_text(value.get("value"))
-    return str(value)
-
-
-class ServiceNowSandbox(SandboxApp):
+class ServiceNowSandbox(ServiceNowScripting):
     """The Table API over real HTTP plus a scripting surface (Python and ``/_sandbox/servicenow/…``)."""
 
     name = "servicenow"
@@ -158,247 +127,6 @@ class ServiceNowSandbox(SandboxApp):
                     "reference": reference or "", "max_length": "4000" if kind in (JOURNAL,) else "255",
                     "mandatory": "false", "active": "true",
                 }, "admin")
-
-    def _now(self) -> str:
-        # [SN-T] sys_updated_on and friends: second precision, "yyyy-MM-dd HH:mm:ss" in UTC
-        return self.clock().astimezone(UTC).strftime(eq.DATE_FORMAT)
-
-    def _table(self, table: str) -> dict[str, dict[str, str]]:
-        # setdefault: a state directory saved before a table existed (problem) still loads
-        return self.state["tables"].setdefault(table, {})
-
-    def _insert(self, table: str, values: Mapping[str, str], user: str) -> dict[str, str]:
-        now = self._now()
-        record = {name: "" for name in TABLES[table]}
-        record.update({k: v for k, v in values.items() if k in TABLES[table]})
-        record["sys_id"] = values.get("sys_id") or uuid.uuid4().hex
-        record["sys_created_on"] = now
-        record["sys_created_by"] = user
-        if "sys_updated_on" in record:
-            record.update(sys_updated_on=now, sys_updated_by=user, sys_mod_count="0")
-        self._table(table)[record["sys_id"]] = record
-        return record
-
-    def _ensure_user(self, user_name: str, display: str | None = None) -> dict[str, str]:
-        for user in self._table("sys_user").values():
-            if user["user_name"] == user_name:
-                return user
-        display = display or user_name.replace(".", " ").title()
-        first, _, last = display.partition(" ")
-        return self._insert("sys_user", {
-            "user_name": user_name, "name": display, "first_name": first, "last_name": last,
-            "email": f"{user_name}@example.com", "active": "true", "time_zone": "UTC",
-        }, "admin")
-
-    def _person(self, who: str) -> dict[str, str]:
-        """A user by user_name or display name, created when the script names someone new."""
-        for user in self._table("sys_user").values():
-            if who in (user["user_name"], user["name"]):
-                return user
-        return self._ensure_user(who.lower().replace(" ", "."), who)
-
-    # ================================================================================== writing
-
-    def _resolve_reference(self, table: str, value: str) -> str:
-        """A reference accepts a sys_id or the referenced record's display value [KB0534905]."""
-        if not value or value in self._table(table):
-            return value
-        display = DISPLAY_FIELD.get(table)
-        for sys_id, record in self._table(table).items():
-            if display and record.get(display) == value:
-                return sys_id
-        return value
-
-    def write(self, table: str, sys_id: str | None, body: Mapping[str, Any], user: str) -> dict[str, str]:
-        """Create (``sys_id`` None) or update a record as ``user`` (a user_name); raises :class:`Refused`.
-
-        Unknown fields are ignored and system fields cannot be written [SN-T]; journal inputs append
-        to ``sys_journal_field`` and are never stored on the record [VENDOR_API_NOTES §14].
-        """
-        fields = TABLES[table]
-        changes: dict[str, str] = {}
-        journal: list[tuple[str, str]] = []
-        for name, raw in body.items():
-            if name not in fields or name.startswith("sys_") or (name == "number" and sys_id is not None):
-                continue
-            kind, _, ref_table = fields[name]
-            value = _as_text(raw)
-            if kind == JOURNAL:
-                if value.strip():
-                    journal.append((name, value))
-                continue
-            if kind == INTEGER and value:
-                try:
-                    value = str(int(float(value)))
-                except ValueError:
-                    value = ""
-            elif kind == BOOLEAN:
-                value = "true" if value.lower() in ("true", "1") else "false"
-            elif kind == REFERENCE and ref_table:
-                value = self._resolve_reference(ref_table, value)
-            changes[name] = value
-
-        if sys_id is None:
-            current = {name: "" for name in fields}
-            current.update(self._defaults(table))
-        else:
-            current = dict(self._table(table)[sys_id])
-        after = {**current, **changes}
-        self._apply_rules(table, current, after, changes, user)
-        changed = {k: v for k, v in after.items() if current.get(k) != v}
-        now = self._now()
-        if sys_id is None:
-            if table in NUMBER_PREFIX and not after.get("number"):
-                prefix, start = NUMBER_PREFIX[table]
-                self.state["counters"][table] = self.state["counters"].get(table, start) + 1
-                after["number"] = f"{prefix}{self.state['counters'][table]:07d}"
-            record = self._insert(table, after, user)
-        else:
-            record = self._table(table)[sys_id]
-            if not changed and not journal:
-                return record  # nothing changed: no update, no sys_mod_count bump [SN-T]
-            record.update(after)
-            if "sys_updated_on" in record:
-                # every update, a journal-only one included, is an audited update of the parent
-                # (KB2122007; VENDOR_API_NOTES §14): sys_updated_on/by and sys_mod_count move
-                record["sys_updated_on"] = now
-                record["sys_updated_by"] = user
-                record["sys_mod_count"] = str(int(record["sys_mod_count"] or "0") + 1)
-        for element, text in journal:
-            self._insert("sys_journal_field", {
-                "element": element, "element_id": record["sys_id"], "name": table, "value": text,
-            }, user)
-        return record
-
-    def _defaults(self, table: str) -> dict[str, str]:
-        now = self._now()
-        if table == "incident":
-            return {"state": "1", "incident_state": "1", "priority": "4", "impact": "3", "urgency": "3",
-                    "active": "true", "opened_at": now, "sys_class_name": "incident", "reopen_count": "0"}
-        if table == "problem":
-            return {"state": "101", "problem_state": "101", "priority": "4", "impact": "3", "urgency": "3",
-                    "active": "true", "opened_at": now, "sys_class_name": "problem", "reopen_count": "0"}
-        if table == "change_request":
-            return {"state": "-5", "type": "normal", "priority": "4", "impact": "3", "urgency": "3", "risk": "3",
-                    "active": "true", "on_hold": "false", "opened_at": now, "sys_class_name": "change_request"}
-        return {}
-
-    def _apply_rules(
-        self, table: str, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
-    ) -> None:
-        if table == "incident":
-            self._incident_rules(before, after, changes, user)
-        elif table == "change_request":
-            self._change_rules(before, after, changes, user)
-        elif table == "problem":
-            self._problem_rules(before, after, changes, user)
-
-    def _data_policy(self, labels: Iterable[str]) -> Refused:
-        # VENDOR_API_NOTES §12/§13: a data policy violation answers 403 with this detail text
-        return Refused(403, "Operation Failed",
-                       "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(labels) + "\n")
-
-    def _incident_rules(
-        self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
-    ) -> None:
-        target = after.get("state", "")
-        moving = target != before.get("state")
-        if moving and target in ("6", "7"):
-            # [ITSM] incident.py: resolving/closing needs close_code and close_notes in the same write
-            missing = [label for name, label in (("close_code", "Resolution code"), ("close_notes", "Resolution notes"))
-                       if not (changes.get(name) or "").strip()]
-            if missing:
-                raise self._data_policy(missing)
-        if "close_code" in changes and changes["close_code"] and self.state.get("validate_close_code", True):
-            # The platform itself stores any text in a choice field; instances commonly add a business rule
-            # rejecting values that are not active choices (sys_choice) — the sandbox models such an instance,
-            # which is what ``bridge doctor`` checks mappings against.
-            valid = {c["value"] for c in self._table("sys_choice").values()
-                     if c["name"] == "incident" and c["element"] == "close_code" and c["inactive"] != "true"}
-            if changes["close_code"] not in valid:
-                raise Refused(403, "Operation Failed",
-                              f"Invalid value '{changes['close_code']}' for Resolution code (close_code): "
-                              "not an active choice of incident.close_code")
-        if moving and target == "3" and not after.get("hold_reason"):
-            raise self._data_policy(["On hold reason"])
-        if not moving:
-            return
-        now = self._now()
-        after["incident_state"] = target
-        if target == "6":
-            after.update(resolved_at=now, resolved_by=self._person(user)["sys_id"])
-        elif target == "7":
-            after.update(closed_at=now, active="false")
-            if not after.get("resolved_at"):
-                after.update(resolved_at=now, resolved_by=self._person(user)["sys_id"])
-        elif target == "8":
-            after.update(active="false")
-        if before.get("state") in ("6", "7") and target in ("1", "2", "3"):
-            # reopening: the incident becomes active again and counts the reopen
-            after.update(active="true", resolved_at="", resolved_by="", closed_at="",
-                         reopen_count=str(int(before.get("reopen_count") or "0") + 1))
-        if target != "3" and "hold_reason" not in changes:
-            after["hold_reason"] = ""
-
-    def _problem_rules(
-        self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
-    ) -> None:
-        """Problem data policies: resolving/closing needs a resolution code and the fields that code
-        demands (docs/connectors/servicenow.md, "Problem records")."""
-        target = after.get("state", "")
-        moving = target != before.get("state")
-        if moving and target in ("106", "107"):
-            code = after.get("resolution_code", "")
-            needed = {"fix_applied": ("cause_notes", "fix_notes"), "risk_accepted": ("cause_notes", "close_notes"),
-                      "canceled": ("close_notes",), "duplicate": ("duplicate_of",)}.get(code)
-            if needed is None:
-                raise self._data_policy(["Resolution code"])
-            labels = {"cause_notes": "Cause notes", "fix_notes": "Fix notes", "close_notes": "Close notes",
-                      "duplicate_of": "Duplicate of"}
-            missing = [labels[name] for name in needed if not (after.get(name) or "").strip()]
-            if missing:
-                raise self._data_policy(missing)
-        if not moving:
-            return
-        now = self._now()
-        after["problem_state"] = target
-        if target == "106":
-            after.update(resolved_at=now, resolved_by=self._person(user)["sys_id"])
-        elif target == "107":
-            after.update(closed_at=now, active="false")
-        if before.get("state") in ("106", "107") and target in ("101", "102", "103", "104"):
-            after.update(active="true", resolved_at="", resolved_by="", closed_at="",
-                         reopen_count=str(int(before.get("reopen_count") or "0") + 1))
-
-    def _change_rules(
-        self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
-    ) -> None:
-        current = before.get("state") or "-5"
-        target = after.get("state", current)
-        if not before.get("sys_id"):
-            # a new change always starts in New, whatever the insert says (the model decides)
-            after["state"] = "-5"
-            target = current = "-5"
-        if not _change_move_allowed(current, target):
-            after["state"] = current  # the change model silently refuses the move (see CHANGE_SEQUENCE)
-            target = current
-        if target == "3" and current != "3":
-            missing = []
-            if changes.get("close_code") not in CHANGE_CLOSE_CODES:
-                missing.append("Close code")
-            if not (changes.get("close_notes") or "").strip():
-                missing.append("Close notes")
-            if missing:
-                raise self._data_policy(missing)
-        if target in ("3", "4") and current != target:
-            after.update(active="false", closed_at=self._now(), on_hold="false", on_hold_reason="")
-        if after.get("on_hold") == "true" and before.get("on_hold") != "true":
-            if target in ("-5", "3", "4"):
-                after["on_hold"] = "false"  # On hold is not offered in New/Closed/Canceled: ignored
-            elif not after.get("on_hold_reason"):
-                raise self._data_policy(["On hold reason"])
-        if after.get("on_hold") != "true":
-            after["on_hold_reason"] = ""
 
     # ================================================================================== reading
 
@@ -468,7 +196,7 @@ class ServiceNowSandbox(SandboxApp):
             elif link and not exclude_links:
                 value = {"link": link, "value": raw}
             else:
-                value = raw  # journal inputs read "" on the record [VENDOR_API_NOTES §14]
+                value = raw  # journal inputs read "" on the record [SN-J]
             out[name] = value
         return out
 
@@ -569,7 +297,7 @@ class ServiceNowSandbox(SandboxApp):
                 rows.sort(key=key, reverse=desc)  # type: ignore[arg-type]
         else:
             # Without ORDERBY the database returns rows in no defined order, and it differs between
-            # requests, so offset paging duplicates and skips rows [VENDOR_API_NOTES §12, §15].
+            # requests, so offset paging duplicates and skips rows [SN-T, KB3047115].
             random.Random(seed).shuffle(rows)
         try:
             limit = int(request.arg("sysparm_limit") or DEFAULT_LIMIT)
@@ -666,190 +394,6 @@ class ServiceNowSandbox(SandboxApp):
             return found
         del self._table(request.params["table"])[found["sys_id"]]
         return Reply(204)
-
-    # ============================================================================ scripting API
-
-    def create_incident(
-        self,
-        short_description: str,
-        *,
-        description: str = "",
-        caller: str = "Carol Caller",
-        assignment_group: str = "Application Support L3",
-        priority: int | str = 3,
-        author: str = "Sam Support",
-        **fields: Any,
-    ) -> dict[str, str]:
-        """Log an incident as a support agent would (``author`` is a person's name or user_name)."""
-        with self.lock:
-            user = self._person(author)["user_name"]
-            record = self.write("incident", None, {
-                "short_description": short_description, "description": description,
-                "caller_id": self._person(caller)["sys_id"], "assignment_group": assignment_group,
-                "priority": priority, "opened_by": self._person(author)["sys_id"], **fields,
-            }, user)
-            self.save()
-            return dict(record)
-
-    def create_problem(
-        self,
-        short_description: str,
-        *,
-        description: str = "",
-        assignment_group: str = "Application Support L3",
-        priority: int | str = 3,
-        author: str = "Sam Support",
-        **fields: Any,
-    ) -> dict[str, str]:
-        """Record a problem as a problem manager would (it starts in New, state 101)."""
-        with self.lock:
-            record = self.write("problem", None, {
-                "short_description": short_description, "description": description,
-                "assignment_group": assignment_group, "priority": priority,
-                "opened_by": self._person(author)["sys_id"], **fields,
-            }, self._person(author)["user_name"])
-            self.save()
-            return dict(record)
-
-    def create_change(
-        self,
-        short_description: str,
-        *,
-        description: str = "",
-        assignment_group: str = "Application Support L3",
-        requested_by: str = "Chris Change",
-        type: str = "normal",
-        priority: int | str = 3,
-        author: str = "Chris Change",
-        **fields: Any,
-    ) -> dict[str, str]:
-        """Raise a change request as a person (it starts in New, state -5)."""
-        with self.lock:
-            record = self.write("change_request", None, {
-                "short_description": short_description, "description": description,
-                "assignment_group": assignment_group, "requested_by": self._person(requested_by)["sys_id"],
-                "type": type, "priority": priority, "opened_by": self._person(author)["sys_id"], **fields,
-            }, self._person(author)["user_name"])
-            self.save()
-            return dict(record)
-
-    def add_journal(
-        self, table: str, sys_id: str, element: str, text: str, author: str = "Sam Support"
-    ) -> dict[str, str]:
-        """Write a work note (``work_notes``) or customer comment (``comments``) as a person; the new row."""
-        if element not in ("work_notes", "comments"):
-            raise ValueError(f"unknown journal field {element!r}: use work_notes or comments")
-        with self.lock:
-            parent = self._existing(table, sys_id)["sys_id"]
-            self.write(table, parent, {element: text}, self._person(author)["user_name"])
-            self.save()
-            return dict(self.journal(table, sys_id)[-1])
-
-    def add_work_note(self, table: str, sys_id: str, text: str, author: str = "Sam Support") -> dict[str, str]:
-        return self.add_journal(table, sys_id, "work_notes", text, author)
-
-    def add_customer_comment(self, table: str, sys_id: str, text: str, author: str = "Sam Support") -> dict[str, str]:
-        return self.add_journal(table, sys_id, "comments", text, author)
-
-    def set_state(
-        self, table: str, sys_id: str, state: int | str, author: str = "Sam Support", **fields: Any
-    ) -> dict[str, str]:
-        """Move a record as a person, with the close/hold fields in the same write; raises :class:`Refused`."""
-        return self.edit(table, sys_id, author=author, state=state, **fields)
-
-    def edit(self, table: str, sys_id: str, author: str = "Sam Support", **fields: Any) -> dict[str, str]:
-        """Change fields as a person; raises :class:`Refused` when the instance's rules refuse it."""
-        with self.lock:
-            parent = self._existing(table, sys_id)["sys_id"]
-            record = self.write(table, parent, fields, self._person(author)["user_name"])
-            self.save()
-            return dict(record)
-
-    def record(self, table: str, sys_id_or_number: str) -> dict[str, str]:
-        """The stored record (raw values), by sys_id or number."""
-        with self.lock:
-            return dict(self._existing(table, sys_id_or_number))
-
-    def journal(self, table: str, sys_id: str) -> list[dict[str, str]]:
-        """The journal rows of a record, oldest first."""
-        with self.lock:
-            parent = self._existing(table, sys_id)["sys_id"]
-            rows = [dict(r) for r in self._table("sys_journal_field").values() if r["element_id"] == parent]
-        return sorted(rows, key=lambda r: r["sys_created_on"])
-
-    def set_acl(
-        self, *, hidden: Iterable[str] = (), hide_every: int = 0, journal_readable: bool = True
-    ) -> None:
-        """ACL mode: deny rows (by sys_id, or one in ``hide_every``) and/or the journal table."""
-        with self.lock:
-            self.state["acl"] = {"hidden": list(hidden), "hide_every": hide_every, "journal_readable": journal_readable}
-            self.save()
-
-    def add_token(self, token: str, user_name: str) -> None:
-        with self.lock:
-            self._ensure_user(user_name)
-            self.state["tokens"][token] = user_name
-
-    def _existing(self, table: str, key: str) -> dict[str, str]:
-        if table not in TABLES:
-            raise KeyError(f"Invalid table {table}")
-        rows = self._table(table)
-        if key in rows:
-            return rows[key]
-        for row in rows.values():
-            if row.get("number") == key:
-                return row
-        raise KeyError(f"No {table} record {key}")
-
-    # ========================================================================= admin over HTTP
-
-    def _admin(self, fn: Callable[[], Any], status: int = 200) -> Reply:
-        try:
-            return Reply(status, {"result": fn()})
-        except Refused as exc:
-            return sn_error(exc.status, exc.message, exc.detail)
-        except KeyError as exc:
-            return sn_error(404, "No Record found", str(exc.args[0]))
-        except (TypeError, ValueError) as exc:
-            return sn_error(400, "Invalid request", str(exc))
-
-    def _admin_incident(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        return self._admin(lambda: self.create_incident(body.pop("short_description"), **body), 201)
-
-    def _admin_change(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        return self._admin(lambda: self.create_change(body.pop("short_description"), **body), 201)
-
-    def _admin_acl(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        return self._admin(lambda: self.set_acl(**body))
-
-    def _admin_record(self, request: Request) -> Reply:
-        return self._admin(lambda: self.record(request.params["table"], request.params["sys_id"]))
-
-    def _admin_edit(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        author = body.pop("author", "Sam Support")
-        return self._admin(lambda: self.edit(request.params["table"], request.params["sys_id"], author, **body))
-
-    def _admin_state(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        state = body.pop("state")
-        author = body.pop("author", "Sam Support")
-        fields = body.pop("fields", {})
-        return self._admin(lambda: self.set_state(request.params["table"], request.params["sys_id"], state,
-                                                  author, **fields, **body))
-
-    def _admin_journal_add(self, request: Request) -> Reply:
-        body = dict(request.json() or {})
-        return self._admin(lambda: self.add_journal(request.params["table"], request.params["sys_id"],
-                                                    body.get("element", "work_notes"), body["text"],
-                                                    body.get("author", "Sam Support")), 201)
-
-    def _admin_journal(self, request: Request) -> Reply:
-        return self._admin(lambda: self.journal(request.params["table"], request.params["sys_id"]))
-
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bridge.sandbox.servicenow --port N --state-dir D``: serve until SIGTERM/SIGINT."""

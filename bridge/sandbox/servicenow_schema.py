@@ -4,10 +4,13 @@ Only what bridge reads, writes or checks (``bridge doctor``) is here, with the t
 gives those fields, because the type decides how an encoded query compares values (integers as numbers,
 date-times as instants, the rest as text). Sources: the ServiceNow ITSM data model as the
 ansible-collections/servicenow.itsm modules use it ([ITSM] ``plugins/module_utils/incident.py``,
-``change_request.py``), the Table API docs [SN-T], and VENDOR_API_NOTES.md §13 for states and close codes.
+``change_request.py``), the Table API docs [SN-T]; states, hold reasons and close codes come from
+:mod:`bridge.vendors.servicenow` (sources in docs/connectors/servicenow.md, "Vendor facts bridge relies on").
 """
 
 from __future__ import annotations
+
+from bridge.vendors import servicenow as facts
 
 STRING = "string"
 INTEGER = "integer"
@@ -157,48 +160,22 @@ DISPLAY_FIELD = {
     "sys_dictionary": "column_label",
 }
 
-NUMBER_PREFIX = {"incident": ("INC", 10000), "change_request": ("CHG", 30000), "problem": ("PRB", 40000)}
+NUMBER_PREFIX = {"incident": (facts.NUMBER_PREFIXES["incident"], 10000),
+                 "change_request": (facts.NUMBER_PREFIXES["change_request"], 30000),
+                 "problem": (facts.NUMBER_PREFIXES["problem"], 40000)}
 
-# (table, element) -> [(value, label)] — VENDOR_API_NOTES.md §13
+# (table, element) -> [(value, label)] — the vendor's choice lists (bridge.vendors.servicenow)
 CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
-    ("incident", "state"): [
-        ("1", "New"), ("2", "In Progress"), ("3", "On Hold"), ("6", "Resolved"), ("7", "Closed"), ("8", "Canceled"),
-    ],
-    ("incident", "hold_reason"): [
-        ("1", "Awaiting Caller"), ("3", "Awaiting Problem"), ("4", "Awaiting Vendor"), ("5", "Awaiting Change"),
-    ],
-    ("incident", "close_code"): [
-        # current out-of-box values (Tokyo and later) …
-        ("Duplicate", "Duplicate"), ("Known error", "Known error"),
-        ("No resolution provided", "No resolution provided"), ("Resolved by caller", "Resolved by caller"),
-        ("Resolved by change", "Resolved by change"), ("Resolved by problem", "Resolved by problem"),
-        ("Resolved by request", "Resolved by request"), ("Solution provided", "Solution provided"),
-        ("Workaround provided", "Workaround provided"), ("User error", "User error"),
-        # … and the legacy ones older instances still carry
-        ("Solved (Work Around)", "Solved (Work Around)"), ("Solved (Permanently)", "Solved (Permanently)"),
-        ("Solved Remotely (Work Around)", "Solved Remotely (Work Around)"),
-        ("Solved Remotely (Permanently)", "Solved Remotely (Permanently)"),
-        ("Not Solved (Not Reproducible)", "Not Solved (Not Reproducible)"),
-        ("Not Solved (Too Costly)", "Not Solved (Too Costly)"),
-        ("Closed/Resolved by Caller", "Closed/Resolved by Caller"),
-    ],
-    ("change_request", "state"): [
-        ("-5", "New"), ("-4", "Assess"), ("-3", "Authorize"), ("-2", "Scheduled"), ("-1", "Implement"),
-        ("0", "Review"), ("3", "Closed"), ("4", "Canceled"),
-    ],
-    ("change_request", "close_code"): [
-        ("successful", "Successful"), ("successful_issues", "Successful with issues"),
-        ("unsuccessful", "Unsuccessful"),
-    ],
+    ("incident", "state"): list(facts.INCIDENT_STATES.names.items()),
+    ("incident", "hold_reason"): list(facts.HOLD_REASONS),
+    ("incident", "close_code"): [(code, code) for code in facts.INCIDENT_CLOSE_CODES],
+    ("change_request", "state"): list(facts.CHANGE_STATES.names.items()),
+    ("change_request", "close_code"): list(zip(
+        facts.CHANGE_CLOSE_CODES, ("Successful", "Successful with issues", "Unsuccessful"), strict=True
+    )),
     ("change_request", "type"): [("standard", "Standard"), ("normal", "Normal"), ("emergency", "Emergency")],
-    ("problem", "state"): [
-        ("101", "New"), ("102", "Assess"), ("103", "Root Cause Analysis"), ("104", "Fix in Progress"),
-        ("106", "Resolved"), ("107", "Closed"),
-    ],
-    ("problem", "resolution_code"): [
-        ("fix_applied", "Fix Applied"), ("risk_accepted", "Risk Accepted"), ("duplicate", "Duplicate"),
-        ("canceled", "Canceled"),
-    ],
+    ("problem", "state"): list(facts.PROBLEM_STATES.names.items()),
+    ("problem", "resolution_code"): list(facts.PROBLEM_RESOLUTION_CODES),
     ("change_request", "on_hold_reason"): [
         ("awaiting_info", "Awaiting Information"), ("awaiting_approval", "Awaiting Approval"),
     ],

@@ -20,9 +20,9 @@ class StatusPageSettings(BaseModel):
     username: str | None = None
     password_credential: str | None = None
     token_credential: str | None = None
-    recent_links: int = Field(10, ge=0, le=200)
-    actions_per_link: int = Field(5, ge=1, le=100)
-    trends_since_days: int = Field(30, ge=1, le=3650)
+    recent_links: int = Field(default=10, ge=0, le=200)
+    actions_per_link: int = Field(default=5, ge=1, le=100)
+    trends_since_days: int = Field(default=30, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _auth_complete(self) -> StatusPageSettings:

@@ -30,8 +30,8 @@ class DigestSettings(BaseModel):
     project: str | None = None
     issue_type: str = "Task"
     summary: str = "Support escalations, {period}"
-    top: int = Field(10, ge=1, le=100)
-    since_days: int = Field(7, ge=1, le=3650)
+    top: int = Field(default=10, ge=1, le=100)
+    since_days: int = Field(default=7, ge=1, le=3650)
 
     @field_validator("schedule")
     @classmethod
@@ -64,7 +64,7 @@ class TrendsSettings(BaseModel):
     group_by: list[str] = Field(default_factory=lambda: ["category", "assignment_group", "cmdb_ci"])
     closed_states: list[str] = Field(default_factory=lambda: list(DEFAULT_CLOSED_STATES))
     done_statuses: list[str] = Field(default_factory=lambda: list(DEFAULT_DONE_STATUSES))
-    top: int = Field(20, ge=1, le=1000)
-    since_days: int = Field(30, ge=1, le=3650)
+    top: int = Field(default=20, ge=1, le=1000)
+    since_days: int = Field(default=30, ge=1, le=3650)
     #: the optional digest the daemon posts to Jira (``None``: off)
     digest: DigestSettings | None = None

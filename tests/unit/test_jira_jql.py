@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.sandbox import jira_jql as jql
+from bridge.sandbox.jira import jql
 
 ISSUES = [
     {"key": "OPS-1", "project": "OPS", "labels": ["bridge"], "status": "To Do", "updated": None},

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import requests
 
 from bridge.sandbox.jira import BRIDGE_EMAIL, JiraSandbox
 from bridge.sandbox.server import SandboxServer
+
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
 
 if TYPE_CHECKING:
     from tests.fixtures.jira_sandbox import JiraEnv
@@ -534,10 +538,40 @@ def test_sandbox_refuses_an_unknown_mode() -> None:
         JiraSandbox(mode="server")
 
 
+def test_every_route_names_a_handler_and_the_old_import_paths_still_work() -> None:
+    from bridge.sandbox import jira_jql, jira_text
+    from bridge.sandbox.jira import ROUTES, jql, render
+
+    for mode in ("cloud", "datacenter"):
+        sandbox = JiraSandbox(mode=mode)
+        assert all(callable(getattr(sandbox, handler)) for _, _, handler, _ in ROUTES)
+    assert jira_jql.parse is jql.parse
+    assert jira_text.text_to_adf is render.text_to_adf
+
+
 def test_server_binds_loopback_only() -> None:
     with SandboxServer(JiraSandbox()) as server:
         assert server.httpd.server_address[0] == "127.0.0.1"
         assert json.loads(requests.get(f"{server.url}/_sandbox/stats", timeout=10).text)["requests"] == 0
+
+
+def test_server_turns_nagle_off_for_every_request_of_a_keep_alive_connection() -> None:
+    # With Nagle on, the body write waited for the ACK of the header write: 20-44 ms per request.
+    nodelay: list[int] = []
+    with SandboxServer(JiraSandbox()) as server:
+        frame_handler: Any = server.httpd.RequestHandlerClass
+
+        class Recording(frame_handler):  # type: ignore[misc,valid-type]
+            def handle_one_request(self) -> None:
+                nodelay.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                super().handle_one_request()
+
+        server.httpd.RequestHandlerClass = Recording
+        with requests.Session() as session:
+            for _ in range(3):
+                assert session.get(f"{server.url}/_sandbox/stats", timeout=10).status_code == 200
+    assert len(nodelay) >= 3
+    assert all(nodelay)
 
 
 def test_search_index_lag_hides_new_issues_unless_reconciled(jira_cloud: JiraEnv) -> None:

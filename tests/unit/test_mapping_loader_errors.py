@@ -289,7 +289,7 @@ CASES = [
         23,
         "status.to_itsm.In Progress",
         "hold_reason",
-        "warning",
+        "error",  # ServiceNow refuses On Hold without a hold reason (docs/connectors/servicenow.md)
     ),
     (
         "unmapped-state",

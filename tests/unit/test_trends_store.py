@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from bridge.bootstrap import CONNECTOR_FACTORIES
 from bridge.cli import cli
+from bridge.commands._common import GlobalOptions
 from bridge.connectors.memory import ManualClock
 from bridge.store.trends_queries import load_trend_facts
 from bridge.trends.formats import render
@@ -158,11 +158,9 @@ def test_mapping_filter_and_top(world: World) -> None:
 
 
 def configure(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group_by: str = "[priority]") -> str:
-    """config.yaml + mappings/ pointing at the world's store, the memory connectors as the vendors."""
+    """config.yaml + mappings/ pointing at the world's store (``vendors`` passes the memory connectors)."""
     for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda settings: world.itsm)
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "jira", lambda settings: world.jira)
     (tmp_path / "mappings").mkdir()
     with (tmp_path / "mappings" / "incidents.yaml").open("w") as out:
         YAML(typ="safe", pure=True).dump({**MAPPING, "links": LINKS}, out)
@@ -175,6 +173,13 @@ def configure(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gro
         "logging:\n  format: json\n  level: WARNING\n"
     )
     return str(tmp_path / "config.yaml")
+
+
+def vendors(world: World) -> GlobalOptions:
+    """The world's memory connectors as the vendors, for the commands that contact them (--online)."""
+    return GlobalOptions(
+        connector_factories={"servicenow": lambda settings: world.itsm, "jira": lambda settings: world.jira}
+    )
 
 
 def test_the_command_writes_every_format(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +222,9 @@ def test_online_reads_each_side_once_for_unsynced_fields_and_current_status(
         assert json.loads(offline.output)["per_field"]["category"] == [{"label": "(none)", "count": 8}]
 
         itsm_before, jira_before = world.itsm.calls.total, world.jira.calls.total
-        online = runner.invoke(cli, ["--config", config, "trends", "--online", "--format", "json"])
+        online = runner.invoke(
+            cli, ["--config", config, "trends", "--online", "--format", "json"], obj=vendors(world)
+        )
         assert online.exit_code == 0, online.output
         data = json.loads(online.output)
         assert data["per_field"]["category"] == [{"label": "software", "count": 8}]
