@@ -74,11 +74,11 @@ def collect(
 ) -> StatusData:
     activity = []
     for link_id in recently_active_links(store.engine, settings.recent_links):
-        link = store.get_link(link_id)
-        if link is None:
-            continue
         state = store.link_state(link_id)
-        summary = state.issue.fields.get("summary") if state is not None else None
+        if state is None:
+            continue
+        link = state.link
+        summary = state.issue.fields.get("summary")
         activity.append(
             LinkActivity(
                 link_id=link.id,
