@@ -92,6 +92,8 @@ class Daemon:
         self.standing_back: set[str] = set()
         #: mappings a vendor closed with a long ``Retry-After``: no cycle of them before that moment
         self.rate_limited_until: dict[str, datetime] = {}
+        #: mappings whose rate limit is on the error list (resolved by the next cycle that runs)
+        self.listed_rate_limits: set[str] = set()
         #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
@@ -214,6 +216,7 @@ class Daemon:
             self.rate_limited_until[name] = exc.until
             log.error("a side is rate-limited: no cycle of this mapping before its window ends",
                       side=exc.side, until=exc.until.isoformat(), error=str(exc))
+            self._error_list(name, exc)
             return exc
         except ConnectorError as exc:
             log.warning("a side could not be read; the next interval retries", error=str(exc))
@@ -224,7 +227,22 @@ class Daemon:
         if name in self.standby:  # it took the lock inside the cycle (no takeover grace was asked for)
             log.info("took over the mapping: now syncing it")
             self.standby.discard(name)
+        if name in self.listed_rate_limits:
+            self._error_list(name, None)
         return report
+
+    def _error_list(self, name: str, limited: RateLimitWindowError | None) -> None:
+        """A long rate limit is on the error list ("rate-limited until 17:42Z") until a cycle runs again."""
+        fingerprint = f"rate-limit:{name}"
+        try:
+            if limited is not None:
+                self.engine.store.report_problem(name, fingerprint, "rate_limited", str(limited))
+                self.listed_rate_limits.add(name)
+            else:
+                self.engine.store.resolve_problems(name, [fingerprint])
+                self.listed_rate_limits.discard(name)
+        except StoreError as exc:
+            log.warning("could not update the error list", error=str(exc))
 
     # ------------------------------------------------------------------------------ lifecycle
 
