@@ -40,6 +40,7 @@ from pydantic import SecretStr
 
 from bridge.connectors.base import CheckResult, Connector, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
+from bridge.connectors.rt_mime import part_from_rest, texts_by_transaction
 from bridge.connectors.rt_parse import (
     custom_field_values,
     failed_messages,
@@ -86,6 +87,10 @@ CHANNELS = {"comment": "comment", "correspond": "correspond"}
 #: Link type names usable as ``links.itsm_url_field``: the Jira URL becomes an RT link of that type.
 LINK_FIELDS = ("RefersTo", "DependsOn")
 IDS_PER_QUERY = 50
+#: Fields of the attachments search that reads message text: enough to walk each transaction's MIME tree.
+ATTACHMENT_FIELDS = "TransactionId,ContentType,Filename,Headers,Content"
+#: First messages kept in memory (a Create transaction never changes, so each is read once per process).
+FIRST_MESSAGE_CACHE = 10_000
 #: Times a change search is re-read when a ticket moved between two of its pages (see search_changed).
 MAX_REPAIR_PASSES = 2  # keeps TransactionSQL URLs well below common proxy limits
 
@@ -145,6 +150,7 @@ class RTConnector(Connector):
         self._queue_fields: dict[str, dict[str, int]] = {}
         self._mappings: dict[str, MappingSpec] = {}  # by queue: whose link fields get() reads
         self._time_zone_checked = False
+        self._first_messages: dict[str, str] = {}  # ticket id -> its Create transaction's text
 
     @classmethod
     def from_settings(cls, settings: Any) -> RTConnector:
@@ -233,6 +239,7 @@ class RTConnector(Connector):
             on_pages: set[str] = set()
             shifted = False
             for data, _ in self._pages("tickets", params):
+                selected: list[Record] = []
                 for raw in data["items"]:
                     record, all_fields = self._record(raw, queue, mapping, fields)
                     if record.ref.id in on_pages:
@@ -244,7 +251,8 @@ class RTConnector(Connector):
                     if record.ref.id in yielded or not matches(mapping.route.where, all_fields):
                         continue
                     yielded.add(record.ref.id)
-                    yield record
+                    selected.append(record)
+                yield from self._with_first_messages(selected, mapping)
             if not shifted:
                 return
 
@@ -303,7 +311,8 @@ class RTConnector(Connector):
         params = self._search_params(f"id = {rt_id}", _fields_to_read(mapping, fields))
         for data, _ in self._pages("tickets", params):
             for raw in data["items"]:
-                return self._record(raw, ref.kind, mapping, fields)[0]
+                record = self._record(raw, ref.kind, mapping, fields)[0]
+                return self._with_first_messages([record], mapping)[0] if mapping else record
         raise NotFoundError("rt: ticket not found or not visible to the account", side="rt",
                             method="GET", endpoint="/REST/2.0/tickets", status=200)
 
@@ -344,28 +353,56 @@ class RTConnector(Connector):
         return result
 
     def _transaction_texts(self, transaction_ids: Sequence[str]) -> dict[str, str]:
-        """The plain text of each transaction, from its attachments (one search per 100 transactions, paged).
+        """Each transaction's text as a person reads it in RT (one search per 100 transactions, paged).
 
-        ``fields=Parent`` makes RT 5.0.3 answer 500, so it is not asked for; the first ``text/plain``
-        part with content wins (RT's own rule), ``text/html`` reduced to text when there is no plain part.
+        The search returns every MIME part of the transactions in id (= document) order with its headers,
+        which is all :mod:`bridge.connectors.rt_mime` needs to tell the message body from attached files.
+        ``fields=Parent`` makes RT 5.0.3 answer 500, so the tree's shape is not asked for (nor needed).
         """
-        plain: dict[str, str] = {}
-        html: dict[str, str] = {}
+        parts = []
         for chunk in _chunks(list(dict.fromkeys(transaction_ids)), MAX_PER_PAGE):
             query = json.dumps([{"field": "TransactionId", "operator": "IN", "value": [int(i) for i in chunk]}])
-            params = {"query": query, "fields": "TransactionId,ContentType,Content", "orderby": "id", "order": "ASC"}
+            params = {"query": query, "fields": ATTACHMENT_FIELDS, "orderby": "id", "order": "ASC"}
             for data, _ in self._pages("attachments", params):
-                for attachment in data["items"]:
-                    owner = str(attachment.get("TransactionId") or "")
-                    content = attachment.get("Content")
-                    if not owner or not isinstance(content, str) or not content.strip():
-                        continue
-                    content_type = str(attachment.get("ContentType") or "").lower()
-                    if content_type == "text/plain":
-                        plain.setdefault(owner, content)
-                    elif content_type == "text/html":
-                        html.setdefault(owner, _html_to_text(content))
-        return {**html, **plain}
+                parts.extend(part_from_rest(item) for item in data["items"] if isinstance(item, dict))
+        return texts_by_transaction(p for p in parts if p.transaction_id)
+
+    def _with_first_messages(self, records: Sequence[Record], mapping: MappingSpec) -> list[Record]:
+        """``records`` with :attr:`~bridge.model.Record.first_message` filled when a template reads it.
+
+        The first message is the ``Create`` transaction's text: one TransactionSQL search and one
+        attachments search for all tickets of a page that need it, cached (it never changes). When every
+        template reading it is ``sync: create``, tickets already linked to an issue are skipped.
+        """
+        need = _first_message_need(mapping)
+        if need is None or not records:
+            return list(records)
+        wanted = [r.ref.id for r in records if (need == "always" or not r.back_reference)]
+        missing = [ticket_id(i) for i in wanted if ticket_id(i) not in self._first_messages]
+        if missing:
+            self._read_first_messages(missing)
+        return [
+            replace(r, first_message=self._first_messages.get(ticket_id(r.ref.id), ""))
+            if r.ref.id in wanted else r
+            for r in records
+        ]
+
+    def _read_first_messages(self, ticket_ids: Sequence[str]) -> None:
+        creates: dict[str, str] = {}  # transaction id -> ticket id
+        for chunk in _chunks(list(dict.fromkeys(ticket_ids)), IDS_PER_QUERY):
+            query = transaction_query(chunk, ("Create",), None, self.timezone)
+            params = {"query": query, "fields": "Type,ObjectId", "orderby": "id", "order": "ASC"}
+            for data, _ in self._pages("transactions", params):
+                for txn in data["items"]:
+                    if txn.get("Type") == "Create":
+                        creates[ticket_id(txn.get("id"))] = ticket_id(txn.get("ObjectId"))
+        texts = self._transaction_texts(list(creates)) if creates else {}
+        if len(self._first_messages) + len(ticket_ids) > FIRST_MESSAGE_CACHE:
+            self._first_messages.clear()
+        for rt_id in ticket_ids:
+            self._first_messages[rt_id] = ""
+        for txn_id, rt_id in creates.items():
+            self._first_messages[rt_id] = Marker.strip(texts.get(txn_id, "")).strip("\n")
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
         self._mappings[mapping.route.record_type] = mapping
@@ -703,6 +740,19 @@ def _fields_to_read(mapping: MappingSpec | None, fields: Sequence[str]) -> list[
     return list(dict.fromkeys([*fields, *extra]))
 
 
+def _first_message_need(mapping: MappingSpec | None) -> str | None:
+    """Whether the mapping's templates read ``record.first_message``: ``"always"``, ``"create"`` or ``None``.
+
+    ``"create"`` when every template that reads it is ``sync: create`` (only unlinked tickets need it).
+    """
+    if mapping is None:
+        return None
+    syncs = {rule.sync for rule in mapping.fields.values() if rule.template and "first_message" in rule.template}
+    if not syncs:
+        return None
+    return "create" if syncs == {"create"} else "always"
+
+
 def _mapping_custom_fields(mapping: MappingSpec) -> set[str]:
     names: set[str] = set()
     candidates = [
@@ -722,22 +772,3 @@ def _mapping_custom_fields(mapping: MappingSpec) -> set[str]:
             names.add(cf)
     return names
 
-
-def _html_to_text(html: str) -> str:
-    from html.parser import HTMLParser
-
-    class _Text(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.parts: list[str] = []
-
-        def handle_data(self, data: str) -> None:
-            self.parts.append(data)
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            if tag in ("br", "p", "div", "li"):
-                self.parts.append("\n")
-
-    parser = _Text()
-    parser.feed(html)
-    return "".join(parser.parts).strip()
