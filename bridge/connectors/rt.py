@@ -40,7 +40,7 @@ from pydantic import SecretStr
 
 from bridge.connectors.base import CheckResult, Connector, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
-from bridge.connectors.rt_mime import part_from_rest, texts_by_transaction
+from bridge.connectors.rt_mime import Part, part_from_rest, texts_by_transaction
 from bridge.connectors.rt_parse import (
     custom_field_values,
     failed_messages,
@@ -359,7 +359,7 @@ class RTConnector(Connector):
         which is all :mod:`bridge.connectors.rt_mime` needs to tell the message body from attached files.
         ``fields=Parent`` makes RT 5.0.3 answer 500, so the tree's shape is not asked for (nor needed).
         """
-        parts = []
+        parts: list[Part] = []
         for chunk in _chunks(list(dict.fromkeys(transaction_ids)), MAX_PER_PAGE):
             query = json.dumps([{"field": "TransactionId", "operator": "IN", "value": [int(i) for i in chunk]}])
             params = {"query": query, "fields": ATTACHMENT_FIELDS, "orderby": "id", "order": "ASC"}
@@ -698,8 +698,10 @@ class RTConnector(Connector):
 
 def _version(raw: Mapping[str, Any]) -> str:
     """``LastUpdated`` plus a digest of :data:`VERSION_FIELDS`: distinct for two changes in one second."""
-    material = {name: normalise_value(raw.get(name)) for name in VERSION_FIELDS if name != "CustomFields"}
-    material["CustomFields"] = tuple(sorted((k, repr(v)) for k, v in custom_field_values(raw).items()))  # type: ignore[assignment]
+    material: dict[str, Any] = {
+        name: normalise_value(raw.get(name)) for name in VERSION_FIELDS if name != "CustomFields"
+    }
+    material["CustomFields"] = tuple(sorted((k, repr(v)) for k, v in custom_field_values(raw).items()))
     digest = hashlib.sha256(repr(sorted(material.items())).encode()).hexdigest()[:12]
     return f"{raw.get('LastUpdated') or ''}#{digest}"
 
