@@ -3,11 +3,12 @@ both sides (the doctor's side checks, :func:`bridge.commands.doctor.side_section
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
-from bridge.bootstrap import check_configuration
+from bridge.bootstrap import ConnectorFactory, check_configuration
 from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, symbols
 from bridge.commands.doctor import print_sections, side_sections
 from bridge.errors import ConfigError
@@ -59,14 +60,14 @@ def check(opts: GlobalOptions, command_config: Path | None, online: bool) -> int
     click.echo(f"{tick} mappings directory: {settings.mappings.directory}")
     click.echo(f"{tick} configuration OK" + (f" ({len(problems)} warning(s))" if problems else ""))
     if online:
-        return _check_online(settings)
+        return _check_online(settings, opts.connector_factories)
     return ExitCode.OK
 
 
-def _check_online(settings: Settings) -> int:
+def _check_online(settings: Settings, factories: Mapping[str, ConnectorFactory] | None) -> int:
     """The doctor's side checks for every mapping (disabled ones too: they are checked before enabling)."""
     tick, cross, _ = symbols()
-    sections = side_sections(settings, load_mappings(settings))
+    sections = side_sections(settings, load_mappings(settings), factories)
     print_sections(sections)
     failed = sum(1 for section in sections for finding in section.findings if finding.status == "fail")
     if failed:

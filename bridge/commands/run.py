@@ -23,7 +23,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     """
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds)
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
+    engine = build_engine(settings, load_mappings(settings), metrics=metrics, factories=opts.connector_factories)
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(

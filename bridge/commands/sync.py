@@ -66,7 +66,7 @@ def sync(
         raise click.BadParameter(f"{textfile}: node_exporter only reads files ending in .prom", param_hint="--textfile")
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds) if textfile is not None else None
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
+    engine = build_engine(settings, load_mappings(settings), metrics=metrics, factories=opts.connector_factories)
     code = ExitCode.OK
     try:
         if metrics is not None:
