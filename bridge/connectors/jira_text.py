@@ -3,8 +3,9 @@
 Why a converter of our own: bridge moves *plain text* between an ITSM and Jira, and two things must hold.
 Structure people rely on survives (paragraphs, line breaks, ``- `` bullet and ``1.`` numbered lists,
 fenced code blocks); and record text never turns into markup — an incident that says ``*urgent*`` or
-``{color:red}`` must read exactly so in Jira. ADF text nodes are literal by construction; wiki markup
-is escaped. Both round-trip: ``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and
+``{color:red}`` must read exactly so in Jira. ADF text nodes are literal by construction; in wiki markup
+only what Jira would render as markup gets a backslash, so ``(agent-note-1)`` stays as typed (a developer
+editing a mirrored comment sees the text, and text search finds its words). Both round-trip: ``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and
 ``wiki_to_text(text_to_wiki(t)) == normalise_text(t)`` (hypothesis tests hold us to it).
 
 The plain-text grammar (shared by both directions):
