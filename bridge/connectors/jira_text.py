@@ -5,8 +5,9 @@ Structure people rely on survives (paragraphs, line breaks, ``- `` bullet and ``
 fenced code blocks); and record text never turns into markup — an incident that says ``*urgent*`` or
 ``{color:red}`` must read exactly so in Jira. ADF text nodes are literal by construction; in wiki markup
 only what Jira would render as markup gets a backslash, so ``(agent-note-1)`` stays as typed (a developer
-editing a mirrored comment sees the text, and text search finds its words). Both round-trip: ``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and
-``wiki_to_text(text_to_wiki(t)) == normalise_text(t)`` (hypothesis tests hold us to it).
+editing a mirrored comment sees the text, and text search finds its words). Both round-trip:
+``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and ``wiki_to_text(text_to_wiki(t)) == normalise_text(t)``
+(hypothesis tests hold us to it, and to wiki that renders as the original text).
 
 The plain-text grammar (shared by both directions):
 
