@@ -175,7 +175,7 @@ class _TextWriter(HTMLParser):
 
     # -- output helpers
     def _break(self, count: int) -> None:
-        if self.out:
+        if self.out and not self._after_marker:  # "<li><p>item</p>": the item's text stays on the marker's line
             self.pending = max(self.pending, count)
 
     def _emit(self, text: str) -> None:
@@ -194,6 +194,7 @@ class _TextWriter(HTMLParser):
                 self.out.append("> " * self.quote)
         self.out.append(text)
         self.at_line_start = False
+        self._after_marker = False
         for _, collected in self.links:
             collected.append(text)
 
@@ -269,7 +270,8 @@ class _TextWriter(HTMLParser):
                 self.lists.pop()
             self._break(1 if self.lists else 2)
         elif tag == "li":
-            self._break(1)
+            if self.out:
+                self.pending = 1  # items are lines of one block, whatever paragraphs they hold
         elif tag == "pre":
             self.pre = max(self.pre - 1, 0)
             if self.out and not self.out[-1].endswith("\n"):

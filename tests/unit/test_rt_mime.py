@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import responses
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bridge.connectors.http import HttpOptions
@@ -123,6 +125,8 @@ def test_attachment_endpoint_content_is_base64() -> None:
         ("<blockquote><p>quoted</p></blockquote><p>reply</p>", "> quoted\n\nreply"),
         ("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>", "a | b\n1 | 2"),
         ("<p>\n  wrapped\n  source\n</p>", "wrapped source"),
+        ("<ul><li><p>para item</p></li><li><div>div item</div></li></ul><p>after</p>",
+         "- para item\n- div item\n\nafter"),
     ],
 )
 def test_html_reads_as_a_person_reads_it(html: str, text: str) -> None:
@@ -219,3 +223,14 @@ def test_first_message_is_read_for_linked_tickets_when_a_template_keeps_it_in_sy
     assert json.loads(parse_qs(urlparse(responses.calls[2].request.url).query)["query"][0]) == [
         {"field": "TransactionId", "operator": "IN", "value": [30]}
     ]
+
+
+HTML_PIECES = [*"<>/ab &;#\n\"'=", "<p>", "</p>", "<br>", "<li>", "</ul>", "<ol>", "<a href='u'>", "</a>", "<pre>",
+               "</pre>", "<blockquote>", "&amp;", "<td>"]
+
+
+@given(st.lists(st.sampled_from(HTML_PIECES), max_size=40).map("".join))
+def test_any_html_reads_without_error_and_without_runs_of_blank_lines(html: str) -> None:
+    text = html_to_text(html)
+    assert "\n\n\n" not in text
+    assert text == text.strip("\n")
