@@ -10,7 +10,7 @@ import click
 from bridge.commands._common import GlobalOptions, bridge_command, load_engine, parse_when, select_mappings, table
 from bridge.exitcodes import ExitCode
 from bridge.sync.actions import to_json
-from bridge.sync.cycle import run_cycle
+from bridge.sync.cycle import plan_cycle
 
 
 @click.command()
@@ -25,7 +25,7 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
     _, engine = load_engine(opts)
     try:
         reports = [
-            run_cycle(engine, spec, dry_run=True, since=start) for spec in select_mappings(engine, mapping_names)
+            plan_cycle(engine, spec, since=start) for spec in select_mappings(engine, mapping_names)
         ]
     finally:
         engine.close()
