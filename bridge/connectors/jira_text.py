@@ -207,9 +207,9 @@ def _blocks_to_text(nodes: list[Any] | None) -> list[str]:
         elif kind in ("mediaSingle", "mediaGroup"):
             parts.append("[attachment]")
         else:
-            nested = _blocks_to_text(node.get("content"))
-            if nested:
-                parts.append("\n\n".join(nested))
+            blocks = _blocks_to_text(node.get("content"))
+            if blocks:
+                parts.append("\n\n".join(blocks))
             elif node.get("type") == "text":
                 parts.append(str(node.get("text", "")))
     return parts
