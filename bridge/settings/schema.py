@@ -185,6 +185,8 @@ class MappingsSettings(_Section):
     """The directory of mapping YAML files, relative to the config file's directory."""
 
     directory: Path = Path("mappings")
+    regex_timeout_ms: float = Field(default=50, gt=0, le=10_000)
+    """How long one mapping regex (route ``matches``, ``comments.skip``) may search one value."""
 
 
 class LoggingSettings(_Section):
