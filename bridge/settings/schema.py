@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bridge.notify.config import NotifySettings
 from bridge.settings.sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -34,6 +35,8 @@ from bridge.settings.sources import (
     current_context,
     read_credentials,
 )
+from bridge.status.config import StatusPageSettings
+from bridge.trends.config import TrendsSettings
 
 DEFAULT_STATE_FILE = "bridge.sqlite3"
 
@@ -234,6 +237,9 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    trends: TrendsSettings = Field(default_factory=TrendsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)
