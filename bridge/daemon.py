@@ -347,6 +347,7 @@ class Daemon:
                 self.server = None
             for number, handler in previous.items():
                 signal.signal(number, handler)
+            http.reset_stop()  # nothing of this run waits any more; a later run in this process starts fresh
         log.info("daemon stopped", cycles=self.runs)
         return 0
 

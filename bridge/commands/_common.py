@@ -175,6 +175,7 @@ def stop_on_signals(engine: Engine) -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        reset_stop()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -140,7 +140,7 @@ def test_until_text_shows_the_date_only_for_another_day() -> None:
 @responses.activate
 def test_a_stop_request_wakes_the_backoff_and_ends_the_retries() -> None:
     """A stopping process re-raises the last error instead of waiting or sending again."""
-    responses.get(f"{BASE}/api/x", status=503)
+    responses.get(f"{BASE}/api/x", status=503, headers={"Retry-After": "50"})  # within the cap: waited
     responses.get(f"{BASE}/api/x", status=200, json={})
     opts = HttpOptions(base_url=BASE, max_attempts=6, backoff_base=30.0, max_backoff=60.0)
     http = HttpClient("vendor", opts)  # the real, stop-aware sleep
@@ -148,7 +148,7 @@ def test_a_stop_request_wakes_the_backoff_and_ends_the_retries() -> None:
     started = time.monotonic()
     timer.start()
     try:
-        with pytest.raises(TransientError) as caught:
+        with pytest.raises(RateLimitedError) as caught:
             http.request("GET", "/api/x")
     finally:
         timer.cancel()
