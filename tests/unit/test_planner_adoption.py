@@ -74,7 +74,8 @@ def test_two_issues_carrying_one_marker_are_reported_naming_both() -> None:
     result = plan(M, with_partners(given(records=[rec]), {rec.ref.id: Partners((marked(4, rec), marked(7, rec)))}))
     assert result.actions == []
     [message] = problems(result)
-    assert "OPS-4" in message and "OPS-7" in message
+    assert "OPS-4" in message
+    assert "OPS-7" in message
 
 
 def test_back_reference_and_marker_naming_different_issues_are_reported_naming_both() -> None:
@@ -82,7 +83,8 @@ def test_back_reference_and_marker_naming_different_issues_are_reported_naming_b
     result = plan(M, with_partners(given(records=[rec]), {rec.ref.id: Partners((marked(7, rec),), issue(4))}))
     assert result.actions == []
     [message] = problems(result)
-    assert "OPS-4" in message and "OPS-7" in message
+    assert "OPS-4" in message
+    assert "OPS-7" in message
 
 
 def test_back_reference_to_another_records_issue_is_reported() -> None:
@@ -91,7 +93,8 @@ def test_back_reference_to_another_records_issue_is_reported() -> None:
     result = plan(M, with_partners(given(records=[rec]), {rec.ref.id: Partners((), marked(4, other))}))
     assert result.actions == []
     [message] = problems(result)
-    assert "OPS-4" in message and other.ref.token in message
+    assert "OPS-4" in message
+    assert other.ref.token in message
 
 
 def test_no_partner_still_creates() -> None:
