@@ -4,6 +4,7 @@ executable finds its links again on the vendors instead of creating duplicate is
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -95,3 +96,31 @@ def test_restored_backup_duplicates_nothing_and_keeps_later_changes(bridge_env: 
     env.sync_until_settled()
     assert "Login fixed?" in env.jira.issues()[0]["summary"]
     assert census(env, [incident]) == before
+
+
+def test_bridge_adopt_rebuilds_the_store_and_dry_run_writes_nothing(bridge_env: BridgeEnv) -> None:
+    env = bridge_env
+    incidents = [escalate(env, f"Login fails {n}") for n in range(2)]
+    env.snow.app.add_work_note("incident", incidents[0]["sys_id"], "Customer says it started at 09:00.", "Sam")
+    env.sync_until_settled()
+    before = census(env, incidents)
+    env.database.unlink()
+
+    dry = env.bridge("adopt", "--dry-run")
+    assert dry.code == 0, dry.output
+    assert "incident-to-bug: 2 would adopt, 0 already known, 0 conflict(s)" in dry.stdout, dry.output
+    assert "record(s) without a link examined" in dry.stderr  # the progress line
+    with sqlite3.connect(env.database) as db:
+        assert db.execute("select count(*) from links").fetchone() == (0,)
+        assert db.execute("select count(*) from journal").fetchone() == (0,)
+
+    done = env.bridge("adopt", "--mapping", "incident-to-bug")
+    assert done.code == 0, done.output
+    assert "incident-to-bug: 2 adopted" in done.stdout, done.output
+    again = env.bridge("adopt", "--mapping", "incident-to-bug")
+    assert "incident-to-bug: 0 adopted, 2 already known" in again.stdout, again.output
+    for _ in range(3):
+        result = sync(env)
+        assert "create_issue" not in result.stdout, result.output
+        assert "add_comment" not in result.stdout, result.output
+    assert census(env, incidents) == before
