@@ -138,12 +138,12 @@ from bridge.core.actions import (
     WriteBackReference,
     digest,
 )
-from bridge.core.state import LinkState, PlanInput
+from bridge.core.state import ItemState, LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value
-from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
+from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side, Visibility, normalise
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
@@ -310,10 +310,30 @@ class _Planner:
         record_comments = comments.get(record.ref.id, ())
         issue_comments = comments.get(issue.ref.id, ())
         pairs = tuple(self.mirrors.pairs(record.ref.id, issue.ref.id, [c.id for c in record_comments]))
+        agreed = {
+            key: value for key, value in projection.items()
+            if key in issue.fields and issue.fields[key] == value
+        }
+        status_agrees = self.statuses_agree(record, issue)
         self.emit(AdoptIssue(
-            self.mapping.name, None, record.ref, issue.ref, dict(issue.fields), issue.status, issue.version,
+            self.mapping.name, None, record.ref, issue.ref, {**issue.fields, **agreed}, issue.status, issue.version,
             dict(projection), record.status, evidence, pairs,
         ))
+        # Where the two sides disagree there is no synced value to tell which side changed: the values
+        # are planned as changed on both sides, so the mapping's direction and conflict policy decide.
+        disagreed = {k for k, rule in self.mapping.fields.items() if rule.sync == "always" and k not in agreed}
+        if disagreed or not status_agrees:
+            link = Link(None, self.mapping.name, issue.ref, (record.ref,), issue.updated)  # type: ignore[arg-type]
+            synced_issue = {k: v for k, v in issue.fields.items() if k not in disagreed}
+            state = LinkState(
+                link,
+                ItemState(issue.ref, synced_issue, issue.status if status_agrees else None),
+                {record.ref.id: ItemState(record.ref, agreed, record.status if status_agrees else None)},
+            )
+            ctx = _LinkContext(state, issue, issue.ref, [record], [record.ref], {record.ref.id: dict(projection)},
+                               {record.ref.id: record.fields})
+            self.plan_fields(ctx)
+            self.plan_status(ctx)
         if record.back_reference != issue.ref.key:
             self.back_references(record.ref, issue.ref, projection)
         paired = {(p.origin_side, p.origin_id) for p in pairs}
@@ -333,6 +353,17 @@ class _Planner:
                 continue
             self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body,
                                  rules.to_itsm_channel))
+
+    def statuses_agree(self, record: Record, issue: Issue) -> bool:
+        """True when the record's and the issue's statuses map onto each other (or either is unmapped)."""
+        rules = self.mapping.status
+        to_jira = rules.jira_target(record.status)
+        to_itsm = rules.itsm_target(issue.status, issue.status_category)
+        if to_jira is None and to_itsm is None:
+            return True
+        return (to_jira is not None and to_jira.status == issue.status) or (
+            to_itsm is not None and to_itsm.state == record.status
+        )
 
     def mark_linked(self, issue: Ref) -> None:
         links = self.mapping.links

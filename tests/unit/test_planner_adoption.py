@@ -9,7 +9,17 @@ from typing import Any
 from hypothesis import given as hgiven
 from hypothesis import strategies as st
 
-from bridge.core.actions import Action, AddComment, AdoptComment, AdoptIssue, CreateIssue, WriteBackReference
+from bridge.core.actions import (
+    Action,
+    AddComment,
+    AdoptComment,
+    AdoptIssue,
+    CreateIssue,
+    ReportConflict,
+    SetStatus,
+    UpdateFields,
+    WriteBackReference,
+)
 from bridge.core.state import CommentPair, Partners, PlanInput
 from bridge.model import Issue, Marker, Record, Side
 from bridge.sync.planner import Plan, plan
@@ -38,7 +48,6 @@ def test_an_issue_carrying_the_marker_is_adopted_with_the_current_values_of_both
     assert of(result, CreateIssue) == []
     [adopt] = of(result, AdoptIssue)
     assert (adopt.record, adopt.issue, adopt.evidence) == (rec.ref, found.ref, "marker")
-    assert adopt.issue_fields["summary"] == "INC0000001: Printer 1 down (edited in Jira)"
     assert adopt.issue_status == "In Progress"
     assert adopt.record_fields["priority"] == "Medium"  # the record's projection, not the issue's value
     assert adopt.record_status == "2"
@@ -46,15 +55,36 @@ def test_an_issue_carrying_the_marker_is_adopted_with_the_current_values_of_both
     # the record does not name the issue yet: the back-reference (and remote link) is written
     assert {a.target for a in of(result, WriteBackReference)} == {rec.ref, found.ref}
     assert problems(result) == []
+    # the sides disagree and no synced value says which one changed: the mapping decides (summary is
+    # to_jira, so the record's value is written to the issue)
+    [write] = of(result, UpdateFields)
+    assert write.target == found.ref
+    assert write.values["summary"] == "INC0000001: Printer 1 down"
+
+
+SAME_1 = {"summary": "INC0000001: Printer 1 down", "priority": "Medium", "Customer": None, "Fix notes": None}
 
 
 def test_back_reference_and_marker_agreeing_adopt_without_writing_anything() -> None:
     rec = replace(record(1), back_reference="OPS-7")
-    found = marked(7, rec)
+    found = marked(7, rec, **SAME_1)
     result = plan(M, with_partners(given(records=[rec]), {rec.ref.id: Partners((found,), found)}))
     [adopt] = of(result, AdoptIssue)
     assert adopt.evidence == "marker and back-reference"
     assert [a for a in result.actions if not isinstance(a, AdoptIssue)] == []
+
+
+def test_disagreeing_statuses_are_settled_by_the_mapping_not_left_apart() -> None:
+    rec = replace(record(1, status="6", updated=5), back_reference="OPS-7")
+    found = marked(7, rec, status="In Progress", updated=1, **SAME_1)
+    partners = {rec.ref.id: Partners((found,), found)}
+    newest = plan(mapping(conflicts={"default": "newest_wins"}), with_partners(given(records=[rec]), partners))
+    assert len(of(newest, AdoptIssue)) == 1
+    [move] = of(newest, SetStatus)
+    assert (move.target, move.status) == (found.ref, "Done")  # the record moved last
+    reported = plan(M, with_partners(given(records=[rec]), partners))  # policy "report"
+    [conflict] = of(reported, ReportConflict)
+    assert (conflict.field, conflict.itsm_value, conflict.jira_value) == ("status", "6", "In Progress")
 
 
 def test_back_reference_alone_is_enough() -> None:
