@@ -40,6 +40,7 @@ from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreEr
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
@@ -266,12 +267,48 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
 
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
-    changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
+    changed_records = [
+        r for r in _owned(engine, spec, records, by_record) if not _processed(r, by_record.get(r.ref.id))
+    ]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
+
+
+#: (mapping, record id, owning mapping) already logged as "linked by another mapping": logged once per process
+_LOGGED_OWNERS: set[tuple[str, str, str]] = set()
+
+
+def _owned(
+    engine: Engine, spec: MappingSpec, records: Sequence[Record], by_record: Mapping[str, LinkState]
+) -> list[Record]:
+    """The records this mapping plans: its linked ones whatever the route says, and unlinked ones the
+    route selects that no other mapping links.
+
+    The searches return linked records outside the route (so a route exit does not freeze a link),
+    which brings in records with a back-reference this mapping did not write: another mapping's links
+    (one record has at most one link, across mappings — the owner keeps syncing it) and keys a person
+    typed. Dropping them here keeps them from costing a comment read.
+    """
+    candidates = [r for r in records if r.ref.id not in by_record and matches(spec.route.where, r.fields)]
+    owners = engine.store.record_owners([r.ref.id for r in candidates]) if candidates else {}
+    kept: list[Record] = []
+    for record in records:
+        if record.ref.id in by_record:
+            kept.append(record)
+            continue
+        owner = owners.get(record.ref.id)
+        if owner is not None and owner != spec.name:
+            if (spec.name, record.ref.id, owner) not in _LOGGED_OWNERS:
+                _LOGGED_OWNERS.add((spec.name, record.ref.id, owner))
+                log.info("record matches this mapping's route but is linked by another mapping; that one "
+                         "keeps syncing it", item=record.ref.key, owner=owner)
+            continue
+        if owner is None and record in candidates:
+            kept.append(record)
+    return kept
 
 
 def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
