@@ -104,6 +104,9 @@ class ServiceNowSandbox(ServiceNowScripting):
         self.before_list: Callable[[Request], None] | None = None
         super().__init__(state_dir)
 
+    def server_time(self) -> datetime:
+        return self.clock()
+
     # ============================================================================ state and seeding
 
     def reset(self) -> None:

@@ -245,6 +245,8 @@ class _Seen:
     by_issue: dict[str, LinkState]
     changed_records: list[Record]
     changed_issues: list[Issue]
+    #: the vendor's time of each side's search (its first response's ``Date``; else the engine's clock)
+    searched: dict[Side, datetime] = field(default_factory=dict)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -254,8 +256,13 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
     # The ITSM connector reads records and the Jira connector issues (the connector contract).
+    searched: dict[Side, datetime] = {}
+    engine.itsm.calls.start_window()
     records = cast(list[Record], _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec))))
+    searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
+    engine.jira.calls.start_window()
     issues = cast(list[Issue], _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec))))
+    searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
     report.records_seen, report.issues_seen = len(records), len(issues)
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
         if window[side] is None and not items and store.link_count(spec.name):
@@ -274,7 +281,7 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
-    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
+    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, searched)
 
 
 #: (mapping, record id, owning mapping) already logged as "linked by another mapping": logged once per process
@@ -338,7 +345,8 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
 
     seen = _read(engine, spec, report, since)
     if not seen.changed_records and not seen.changed_issues:
-        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set())
+        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
+                 idle=None if since is not None else _idle_marks(engine, seen))
         return
 
     the_plan = _plan(engine, spec, seen, report)
@@ -507,6 +515,17 @@ def _mark_processed(
                 engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, item.version, item.updated)
 
 
+def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
+    """Where each side's cursor may go after a cycle that found nothing new: the vendor's time of the
+    search minus its index lag. Only sides that already have a cursor: a first full read stays one."""
+    lag = {Side.ITSM: engine.options.index_lag_itsm, Side.JIRA: engine.options.index_lag_jira}
+    return {
+        side: seen.searched[side] - lag[side]
+        for side in Side
+        if seen.cursors[side] is not None and side in seen.searched
+    }
+
+
 def _advance(
     engine: Engine,
     spec: MappingSpec,
@@ -514,23 +533,38 @@ def _advance(
     issues: Sequence[Item],
     cursors: Mapping[Side, datetime | None],
     held: set[str],
+    idle: Mapping[Side, datetime] | None = None,
 ) -> None:
-    """Move each side's cursor to its newest settled change, but never past a held one."""
+    """Move each side's cursor to its newest settled change, but never past a held one.
+
+    After an idle cycle (``idle``: nothing new on either side) a side's cursor moves on to the vendor's
+    time of the search minus its index lag, so the next overlap window starts after a burst that is long
+    past: otherwise every idle cycle re-reads that burst — several pages — forever.
+    """
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+        current = cursors[side]
+        mark = (idle or {}).get(side)
         if not items:
+            if mark is not None and current is not None and mark > current:
+                _store_cursor(engine, spec, side, mark)
             continue
         newest = max(i.updated for i in items)
         holding = [i.updated for i in items if i.ref.id in held]
-        current = cursors[side]
         value = newest if current is None else max(current, newest)
+        if mark is not None:
+            value = max(value, mark)
         if holding:
             value = min(holding)
         if value != current:
-            try:
-                engine.store.set_cursor(spec.name, side, value)
-            except StoreError:
-                log.error("could not store the cursor; the changes will be read again", side=side.value)
-                raise
+            _store_cursor(engine, spec, side, value)
+
+
+def _store_cursor(engine: Engine, spec: MappingSpec, side: Side, value: datetime) -> None:
+    try:
+        engine.store.set_cursor(spec.name, side, value)
+    except StoreError:
+        log.error("could not store the cursor; the changes will be read again", side=side.value)
+        raise
 
 
 def plan_resync(engine: Engine, ref: str) -> CycleReport:
