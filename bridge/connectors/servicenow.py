@@ -388,9 +388,9 @@ class ServiceNowConnector(Connector):
             if not more:
                 return
             last = rows[-1] if rows else None
-            after = (_raw(last.get("sys_updated_on")), _raw(last.get("sys_id"))) if last is not None else ("", "")
-            if all(after) and (mark is None or after > mark):
-                mark, offset = after, 0
+            reached = (_raw(last.get("sys_updated_on")), _raw(last.get("sys_id"))) if last is not None else ("", "")
+            if all(reached) and (mark is None or reached > mark):
+                mark, offset = reached, 0
             else:
                 # a page the ACLs emptied (or one that did not move the keyset on): step over it
                 offset += self.page_size
