@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
@@ -25,7 +26,7 @@ from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.settings import Settings, credential_file_name, env_var_name
 from bridge.store import Store
-from bridge.sync.engine import Engine
+from bridge.sync.engine import Engine, EngineOptions
 
 log = get_logger(__name__)
 
@@ -262,4 +263,6 @@ def build_engine(
             for connector in built.values():
                 connector.close()
         raise
-    return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, metrics=metrics)
+    options = EngineOptions(index_lag_itsm=timedelta(seconds=settings.itsm.index_lag_seconds),
+                            index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds))
+    return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

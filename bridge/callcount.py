@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 
@@ -23,6 +23,7 @@ class CallCounter:
         self._calls: Counter[str] = Counter()
         self._statuses: Counter[tuple[str, int]] = Counter()
         self._clock_offset: float | None = None
+        self._window_time: datetime | None = None
 
     def note_server_date(self, header: str | None, received: float | None = None) -> None:
         """Remember the vendor's clock from a response's ``Date`` header (RFC 9110 §6.6.1).
@@ -43,6 +44,31 @@ class CallCounter:
         with self._lock:
             # The header truncates to the second: its middle is the best estimate of the server's time.
             self._clock_offset = server.timestamp() + 0.5 - local
+            if self._window_time is None:
+                self._window_time = server.astimezone(UTC)
+
+    def note_server_time(self, when: datetime) -> None:
+        """Remember the vendor's time of a response directly (fakes without HTTP headers)."""
+        with self._lock:
+            if self._window_time is None:
+                self._window_time = when.astimezone(UTC)
+
+    def start_window(self) -> None:
+        """Start watching for the vendor's time: :attr:`window_time` is then the time of the first
+        response after this call (the cycle calls it right before a change search)."""
+        with self._lock:
+            self._window_time = None
+
+    @property
+    def window_time(self) -> datetime | None:
+        """The vendor's clock at the first response since :meth:`start_window` (``None``: none seen).
+
+        After an idle cycle the cursor moves to this time minus the vendor's index lag: the search
+        saw every change up to it, so the next overlap window need not start before the last burst.
+        Truncated to the second, as HTTP dates are: earlier, never later, than the true time.
+        """
+        with self._lock:
+            return self._window_time
 
     @property
     def clock_offset(self) -> float | None:

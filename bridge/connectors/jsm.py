@@ -273,7 +273,13 @@ class JsmConnector(Connector):
         wanted = self._wanted([*fields, *local])
         key_fields = self._link_fields(mapping)
         clauses = [f"project = {jql_string(project)}"]
-        if compiled.jql:
+        back = mapping.links.itsm_key_field
+        linked = _cf_clause(key_fields[0]) if back and key_fields else None
+        if compiled.jql and linked is not None:
+            # a linked request keeps syncing whatever the route says: the route OR "carries the
+            # back-reference", in the same query (docs/mappings.md, "Links")
+            clauses.append(f"(({compiled.jql}) OR {linked} IS NOT EMPTY)")
+        elif compiled.jql:
             clauses.append(f"({compiled.jql})" if " OR " in compiled.jql else compiled.jql)
         if since is not None:
             clauses.append(f"updated >= {jql_string(self.site.cursor_literal(since))}")
@@ -289,7 +295,7 @@ class JsmConnector(Connector):
             if identity in seen:
                 continue
             seen.add(identity)
-            if not compiled.exact and not matches(where, record.fields):
+            if not compiled.exact and not matches(where, record.fields) and not record.back_reference:
                 continue
             if local:
                 record = dataclasses.replace(record, fields={f: record.fields[f] for f in fields})
@@ -610,3 +616,10 @@ def _field_conditions(condition: Any) -> Iterator[FieldCondition]:
     inner = getattr(condition, "not_", None)
     if inner is not None:
         yield from _field_conditions(inner)
+
+
+def _cf_clause(field_id: str) -> str | None:
+    """``customfield_10050`` as JQL's ``cf[10050]`` (other ids are not searchable by emptiness here)."""
+    if field_id.startswith("customfield_") and field_id[len("customfield_"):].isdigit():
+        return f"cf[{field_id[len('customfield_'):]}]"
+    return None

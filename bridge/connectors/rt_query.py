@@ -194,15 +194,32 @@ def compile_condition(condition: Condition | None) -> str | None:
     return _field_condition(condition)
 
 
-def ticket_query(queue: str, condition: Condition | None, since: datetime | None, timezone: ZoneInfo) -> str:
-    """The whole TicketSQL of a change search: queue, compiled route, and the cursor."""
+def ticket_query(
+    queue: str,
+    condition: Condition | None,
+    since: datetime | None,
+    timezone: ZoneInfo,
+    linked_field: str | None = None,
+) -> str:
+    """The whole TicketSQL of a change search: (queue and compiled route, or linked), and the cursor.
+
+    ``linked_field`` is the mapping's back-reference custom field (``CF.{Jira Key}``): tickets where it
+    is set are returned whatever their queue and route say, in the same query, so a ticket that moves
+    queue or leaves the route's statuses keeps syncing (docs/mappings.md, "Links").
+    """
     parts = [f"Queue = {quote(queue)}"]
     compiled = compile_condition(condition)
     if compiled is not None:
         parts.append(compiled)
-    if since is not None:
-        parts.append(changed_since_clause(since, timezone))
-    return " AND ".join(parts)
+    route = " AND ".join(parts)
+    linked = ticketsql_field(linked_field) if linked_field else None
+    if linked is not None and linked.startswith("CF."):
+        route = f"({route}) OR {linked} IS NOT NULL"
+    if since is None:
+        return route
+    if linked is not None and linked.startswith("CF."):
+        route = f"({route})"
+    return f"{route} AND {changed_since_clause(since, timezone)}"
 
 
 def transaction_query(

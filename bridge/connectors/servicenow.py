@@ -3,10 +3,13 @@
 What makes ServiceNow easy to get wrong, and how this adapter copes (docs/connectors/servicenow.md,
 "Vendor facts bridge relies on"; the facts themselves are in :mod:`bridge.vendors.servicenow`):
 
-* **Paging.** ACLs filter rows after the query, so a page may be short or empty while more rows exist:
-  the adapter pages with ``sysparm_offset`` until the offset reaches ``X-Total-Count``, never stopping
-  on a short page, always with a unique order (``^ORDERBYsys_updated_on^ORDERBYsys_id``) because rows
-  come back in no defined order otherwise.
+* **Paging.** The change search pages by keyset: ordered by ``(sys_updated_on, sys_id)``, each page
+  starts after the last row of the previous one, so a record updated while bridge pages is read again
+  further on instead of pushing another row past the offset. ACLs filter rows after the query, so a
+  page may be short or empty while more rows exist: a short page never ends the read, and an empty one
+  is stepped over with ``sysparm_offset``. Other list reads page by offset until ``X-Total-Count``.
+* **Linked records.** The change search also returns records carrying bridge's back-reference, in the
+  same query (an ``^NQ`` group): a record that leaves the route keeps syncing (docs/mappings.md).
 * **Queries.** A misspelt field in ``sysparm_query`` is silently ignored (more rows, not an error), and
   some conditions have no exact encoded form: the route is compiled conservatively
   (:mod:`bridge.connectors.servicenow_query`) and every record is re-checked with
@@ -62,6 +65,7 @@ JOURNAL_FIELDS = tuple(sorted(facts.JOURNAL_NAMES))
 SYSTEM_FIELDS = ("sys_id", "number", "state", "sys_updated_on", "sys_mod_count", "sys_updated_by")
 JOURNAL_READ_FIELDS = "sys_id,element,element_id,name,value,sys_created_on,sys_created_by"
 _TABLE_NAME = re.compile(r"^[a-z0-9_]+$")
+_FIELD_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
 def sn_message(response: requests.Response) -> str | None:
@@ -292,19 +296,106 @@ class ServiceNowConnector(Connector):
         return compile_route(mapping.route.where, self.integer_fields)
 
     def search_changed(self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]) -> Iterator[Item]:
+        """The records that changed and either match the route or carry bridge's back-reference.
+
+        The route decides what gets escalated, not what keeps syncing: an incident reassigned out of the
+        route's group must still receive the developer's Done. So the query is the route's groups OR one
+        more ``^NQ`` group, ``<back-reference field>ISNOTEMPTY``, each with the same updated-since bound
+        (docs/mappings.md, "Links"). A record returned only for its back-reference is yielded whether or
+        not the route matches; the cycle keeps it when it is linked and drops it otherwise.
+        """
         table = mapping.route.record_type
         key_fields = self._link_fields(mapping)
         link_fields = [f for f in (mapping.links.itsm_key_field, mapping.links.itsm_url_field,
                                    mapping.links.link_existing) if f]
         where = mapping.route.where
         wanted = [*SYSTEM_FIELDS, *fields, *sorted(condition_fields(where)), *link_fields]
-        extra = [f"sys_updated_on>={format_time(since)}"] if since is not None else []
-        query = self.compile(mapping).render(extra, order_by=("sys_updated_on", "sys_id"))
-        for row in self._pages(table, query, ",".join(dict.fromkeys(wanted))):
+        back = mapping.links.itsm_key_field
+        query = self.change_query(mapping)
+        for row in self._keyset_pages(table, query, since, ",".join(dict.fromkeys(wanted))):
             values = {k: _raw(v) for k, v in row.items()}
-            if matches(where, values):  # the compiled query may be broader, never narrower
+            # the compiled query may be broader than the route, never narrower
+            if matches(where, values) or (back is not None and values.get(back, "").strip()):
                 yield readable(lambda: self._record(table, row, fields, key_fields),  # noqa: B023 - called at once
                                Side.ITSM, table, row.get("sys_id"), row.get("number"))
+
+    def change_query(self, mapping: MappingSpec) -> EncodedQuery:
+        """The route's encoded query OR'ed (``^NQ``) with "carries a back-reference"."""
+        compiled = self.compile(mapping)
+        back = mapping.links.itsm_key_field
+        if back is None or not _FIELD_NAME.match(back) or () in compiled.groups:
+            return compiled  # no back-reference to search by, or the route already selects everything
+        linked = ((f"{back}ISNOTEMPTY",),)
+        return EncodedQuery(groups=(*compiled.groups, linked), exact=False)
+
+    def _keyset_pages(
+        self, table: str, query: EncodedQuery, since: datetime | None, fields: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of ``query`` updated at or after ``since``, by keyset: ordered by
+        ``(sys_updated_on, sys_id)``, each page starting after the last row of the one before.
+
+        Offset paging skips a row whenever a record read on an earlier page is updated while bridge
+        pages (it moves to the end and every later row moves one place up). A keyset cannot: the moved
+        record is simply read again further on. ACLs filter rows after the query [KB3047115], so a page
+        may be empty while more rows exist: then, and only then, the offset moves on within the same
+        keyset until ``X-Total-Count`` is reached.
+        """
+        if "sys_id" not in fields.split(","):
+            fields = f"sys_id,{fields}"
+        if "sys_updated_on" not in fields.split(","):
+            fields = f"{fields},sys_updated_on"
+        order = ("sys_updated_on", "sys_id")
+        mark: tuple[str, str] | None = None
+        offset = 0
+        seen: set[tuple[str, str, str]] = set()
+        while True:
+            if mark is None:
+                extra = [f"sys_updated_on>={format_time(since)}"] if since is not None else []
+                text = query.render(extra, order_by=order)
+            else:
+                stamp, sys_id = mark
+                after = EncodedQuery(
+                    groups=tuple(g + b for g in query.groups
+                                 for b in (((f"sys_updated_on>{stamp}",),),
+                                           ((f"sys_updated_on={stamp}",), (f"sys_id>{sys_id}",)))),
+                    exact=query.exact,
+                )
+                text = after.render(order_by=order)
+            response = self.http.request("GET", self._path(table), params={
+                "sysparm_query": text,
+                "sysparm_fields": fields,
+                "sysparm_limit": self.page_size,
+                "sysparm_offset": offset,
+                "sysparm_display_value": "false",
+                "sysparm_exclude_reference_link": "true",
+            })
+            rows = self._result(response)
+            if not isinstance(rows, list):
+                raise PermanentError("servicenow: a list query answered something else than a list",
+                                     side=self.name, endpoint=self._path(table))
+            for row in rows:
+                # a record updated while bridge pages comes again, newer: yielded again (the cycle keeps the newest)
+                version = (_raw(row.get("sys_id")), _raw(row.get("sys_mod_count")), _raw(row.get("sys_updated_on")))
+                if version[0] and version not in seen:
+                    seen.add(version)
+                    yield row
+            total_text = response.headers.get("X-Total-Count")
+            total = int(total_text) if total_text is not None and total_text.strip().isdigit() else None
+            if total is not None:
+                more = offset + self.page_size < total
+            elif "Link" in response.headers:
+                more = 'rel="next"' in response.headers["Link"]
+            else:
+                more = bool(rows)
+            if not more:
+                return
+            last = rows[-1] if rows else None
+            reached = (_raw(last.get("sys_updated_on")), _raw(last.get("sys_id"))) if last is not None else ("", "")
+            if all(reached) and (mark is None or reached > mark):
+                mark, offset = reached, 0
+            else:
+                # a page the ACLs emptied (or one that did not move the keyset on): step over it
+                offset += self.page_size
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         key_fields = self._key_fields.get(ref.kind, (facts.BACK_REFERENCE_FIELD,))

@@ -389,6 +389,17 @@ def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
             at_key=True,
         )
     links = mapping.links
+    if links.itsm_key_field is None:
+        reporter.add(
+            ("links", "itsm_key_field"),
+            "without a back-reference field a record that leaves the route (reassigned, priority lowered, "
+            "state outside the route) is no longer found by the change search: its link freezes, and the "
+            "developer's Done or comments never reach it",
+            "set `itsm_key_field:` to the ITSM field that receives the Jira key (ServiceNow: correlation_id; "
+            "RT: CF.{Jira Key}); linked records are found by it whatever the route says",
+            severity="warning",
+            at_key=True,
+        )
     for key in ("linked_count_field", "linked_count_label_prefix"):
         if getattr(links, key) is not None and links.link_existing is None:
             reporter.add(

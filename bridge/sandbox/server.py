@@ -23,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -189,6 +191,11 @@ class SandboxApp:
 
     # ----------------------------------------------------------------------------------- plumbing
 
+    def server_time(self) -> datetime:
+        """The vendor's clock, sent as every response's ``Date`` header (a sandbox with a test clock
+        overrides this, so a client reading ``Date`` sees the same time the records are stamped with)."""
+        return datetime.now(UTC)
+
     def save(self) -> None:
         if self.state_dir is None:
             return
@@ -270,6 +277,11 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: tests and the demo print their own story
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            if timestamp is None:
+                return format_datetime(app.server_time().astimezone(UTC), usegmt=True)
+            return super().date_time_string(timestamp)
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)

@@ -99,7 +99,13 @@ class ServiceNowSandbox(ServiceNowScripting):
         self.oauth_token = oauth_token
         self._request_seq = 0
         self._local = threading.local()
+        #: called with each list request before it is answered: a test acts "between two page reads"
+        #: (a person updating a record while bridge pages) without racing a thread
+        self.before_list: Callable[[Request], None] | None = None
         super().__init__(state_dir)
+
+    def server_time(self) -> datetime:
+        return self.clock()
 
     # ============================================================================ state and seeding
 
@@ -286,6 +292,8 @@ class ServiceNowSandbox(ServiceNowScripting):
         if refused:
             return refused
         table = request.params["table"]
+        if self.before_list is not None:
+            self.before_list(request)
         types = lambda f: field_type(table, f)  # noqa: E731
         query = eq.parse(request.arg("sysparm_query"), types)
         rows = [r for r in self._table(table).values() if eq.evaluate(query, r, types)]

@@ -153,6 +153,9 @@ class JiraSettings(_Section):
     # Atlassian's limits are per user and adaptive; 5/s stays well below what either deployment
     # throttles for a single integration user.
     requests_per_second: float = Field(default=5.0, gt=0, le=100)
+    # How long Jira's search index may lag behind a write: an idle cycle's cursor stays this far
+    # behind the time of its search (docs/operations.md, "Cursors and the overlap window").
+    index_lag_seconds: float = Field(default=5.0, ge=0, le=600)
 
 
 class ItsmSettings(_Section):
@@ -171,6 +174,8 @@ class ItsmSettings(_Section):
     verify_tls: bool = True
     ca_bundle: Path | None = None
     requests_per_second: float = Field(default=5.0, gt=0, le=100)
+    # How long the service desk's search may lag behind a write (see jira.index_lag_seconds).
+    index_lag_seconds: float = Field(default=2.0, ge=0, le=600)
     # Request Tracker only: the zone RT reads TicketSQL date literals in (its $Timezone, or the bridge
     # user's own preference); `bridge doctor` verifies it. See docs/connectors/rt.md.
     timezone: str | None = None

@@ -248,6 +248,8 @@ class _Seen:
     changed_records: list[Record]
     changed_issues: list[Issue]
     unreadable: list[Unreadable] = field(default_factory=list)
+    #: the vendor's time of each side's search (its first response's ``Date``; else the engine's clock)
+    searched: dict[Side, datetime] = field(default_factory=dict)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -257,8 +259,13 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
     # The ITSM connector reads records and the Jira connector issues (the connector contract).
+    searched: dict[Side, datetime] = {}
+    engine.itsm.calls.start_window()
     records_read = list(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))
+    searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
+    engine.jira.calls.start_window()
     issues_read = list(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))
+    searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
     records = cast(list[Record], _dedupe(i for i in records_read if not isinstance(i, Unreadable)))
@@ -275,14 +282,50 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
 
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
-    changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
+    changed_records = [
+        r for r in _owned(engine, spec, records, by_record) if not _processed(r, by_record.get(r.ref.id))
+    ]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
-        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable
+        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched
     )
+
+
+#: (mapping, record id, owning mapping) already logged as "linked by another mapping": logged once per process
+_LOGGED_OWNERS: set[tuple[str, str, str]] = set()
+
+
+def _owned(
+    engine: Engine, spec: MappingSpec, records: Sequence[Record], by_record: Mapping[str, LinkState]
+) -> list[Record]:
+    """The records this mapping plans: its linked ones whatever the route says, and unlinked ones the
+    route selects that no other mapping links.
+
+    The searches return linked records outside the route (so a route exit does not freeze a link),
+    which brings in records with a back-reference this mapping did not write: another mapping's links
+    (one record has at most one link, across mappings — the owner keeps syncing it) and keys a person
+    typed. Dropping them here keeps them from costing a comment read.
+    """
+    candidates = [r for r in records if r.ref.id not in by_record and matches(spec.route.where, r.fields)]
+    owners = engine.store.record_owners([r.ref.id for r in candidates]) if candidates else {}
+    kept: list[Record] = []
+    for record in records:
+        if record.ref.id in by_record:
+            kept.append(record)
+            continue
+        owner = owners.get(record.ref.id)
+        if owner is not None and owner != spec.name:
+            if (spec.name, record.ref.id, owner) not in _LOGGED_OWNERS:
+                _LOGGED_OWNERS.add((spec.name, record.ref.id, owner))
+                log.info("record matches this mapping's route but is linked by another mapping; that one "
+                         "keeps syncing it", item=record.ref.key, owner=owner)
+            continue
+        if owner is None and record in candidates:
+            kept.append(record)
+    return kept
 
 
 def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
@@ -371,7 +414,8 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     seen = _read(engine, spec, report, since)
     _record_unreadable(engine, spec, seen.unreadable)
     if not seen.changed_records and not seen.changed_issues:
-        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set())
+        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
+                 idle=None if since is not None else _idle_marks(engine, seen))
         return
 
     the_plan = _plan(engine, spec, seen, report)
@@ -552,6 +596,17 @@ def _mark_processed(
                 engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, item.version, item.updated)
 
 
+def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
+    """Where each side's cursor may go after a cycle that found nothing new: the vendor's time of the
+    search minus its index lag. Only sides that already have a cursor: a first full read stays one."""
+    lag = {Side.ITSM: engine.options.index_lag_itsm, Side.JIRA: engine.options.index_lag_jira}
+    return {
+        side: seen.searched[side] - lag[side]
+        for side in Side
+        if seen.cursors[side] is not None and side in seen.searched
+    }
+
+
 def _advance(
     engine: Engine,
     spec: MappingSpec,
@@ -559,23 +614,38 @@ def _advance(
     issues: Sequence[Item],
     cursors: Mapping[Side, datetime | None],
     held: set[str],
+    idle: Mapping[Side, datetime] | None = None,
 ) -> None:
-    """Move each side's cursor to its newest settled change, but never past a held one."""
+    """Move each side's cursor to its newest settled change, but never past a held one.
+
+    After an idle cycle (``idle``: nothing new on either side) a side's cursor moves on to the vendor's
+    time of the search minus its index lag, so the next overlap window starts after a burst that is long
+    past: otherwise every idle cycle re-reads that burst — several pages — forever.
+    """
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+        current = cursors[side]
+        mark = (idle or {}).get(side)
         if not items:
+            if mark is not None and current is not None and mark > current:
+                _store_cursor(engine, spec, side, mark)
             continue
         newest = max(i.updated for i in items)
         holding = [i.updated for i in items if i.ref.id in held]
-        current = cursors[side]
         value = newest if current is None else max(current, newest)
+        if mark is not None:
+            value = max(value, mark)
         if holding:
             value = min(holding)
         if value != current:
-            try:
-                engine.store.set_cursor(spec.name, side, value)
-            except StoreError:
-                log.error("could not store the cursor; the changes will be read again", side=side.value)
-                raise
+            _store_cursor(engine, spec, side, value)
+
+
+def _store_cursor(engine: Engine, spec: MappingSpec, side: Side, value: datetime) -> None:
+    try:
+        engine.store.set_cursor(spec.name, side, value)
+    except StoreError:
+        log.error("could not store the cursor; the changes will be read again", side=side.value)
+        raise
 
 
 def plan_resync(engine: Engine, ref: str) -> CycleReport:

@@ -35,6 +35,12 @@ class EngineOptions:
     """
 
     overlap: timedelta = timedelta(minutes=2)
+    #: how long each side's search index may lag behind its writes (Jira's search index is eventually
+    #: consistent; ServiceNow and RT query the database). After a cycle that found nothing new, a side's
+    #: cursor moves to the vendor's time of that search minus this, so a burst long past no longer falls
+    #: into every idle cycle's overlap window (docs/operations.md, "Cursors and the overlap window").
+    index_lag_itsm: timedelta = timedelta(seconds=2)
+    index_lag_jira: timedelta = timedelta(seconds=5)
     backoff_base: float = 30.0
     backoff_cap: float = 3600.0
     #: apply the ITSM side's and the Jira side's actions of a cycle at the same time (two threads, each

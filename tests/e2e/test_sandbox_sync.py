@@ -172,6 +172,26 @@ def test_done_resolves_the_incident_and_reopen_reopens_the_bug(bridge_env_modes:
     assert env.snow.app.record("incident", incident["sys_id"])["state"] == "2"
 
 
+def test_incident_reassigned_out_of_the_route_is_still_resolved_by_done(bridge_env: BridgeEnv) -> None:
+    """The route decides what is escalated, not what keeps syncing: an incident handed to Network after
+    escalation still receives the developer's Done and their comments (docs/mappings.md, "Links")."""
+    env = bridge_env
+    incident = escalate(env)
+    sync(env)
+    key = issue_for(env, incident["sys_id"])["key"]
+
+    env.snow.app.edit("incident", incident["sys_id"], assignment_group="Network", priority=4)
+    sync(env)
+    env.jira.sandbox.add_comment(key, "Fixed the certificate rotation.", as_user="dana")
+    env.jira.sandbox.transition(key, "Done", as_user="dana")
+    sync(env)
+    record = env.snow.app.record("incident", incident["sys_id"])
+    assert record["state"] == "6"
+    assert record["close_notes"] == f"Fixed in {key}: Done"
+    assert any("Fixed the certificate rotation." in n["value"] for n in notes(env, "incident", incident["sys_id"]))
+    assert len(env.jira.issues()) == 1
+
+
 # ------------------------------------------------------------------------------------------- 7 plan
 
 

@@ -74,6 +74,24 @@ def test_search_selects_by_queue_and_route_and_costs_one_call(rt_server: RTServe
     assert connector.calls.snapshot() == {"GET /REST/2.0/tickets": 1}
 
 
+def test_search_also_returns_linked_tickets_that_left_the_route_in_the_same_call(rt_server: RTServer) -> None:
+    queue = rt_server.take_queue()
+    agent = rt_server.person()
+    routed = agent.create_ticket("Printer on fire", queue=queue, custom_fields={"Severity": "high"})
+    resolved = agent.create_ticket("Linked, now rejected", queue=queue,
+                                   custom_fields={"Severity": "high", "Jira Key": "DEMO-5"})
+    agent.set_status(resolved, "rejected")
+    unlinked = agent.create_ticket("Not linked, rejected", queue=queue, custom_fields={"Severity": "high"})
+    agent.set_status(unlinked, "rejected")
+    route = {"all": [{"field": "CF.{Severity}", "equals": "high"}, {"field": "Status", "not_in": ["rejected"]}]}
+    connector = rt_server.connector()
+    ids = [i.ref.id for i in connector.search_changed(mapping(queue, route), None, FIELDS)]
+    assert routed in ids
+    assert resolved in ids  # linked: keeps syncing whatever the route says
+    assert unlinked not in ids
+    assert connector.calls.snapshot() == {"GET /REST/2.0/tickets": 1}
+
+
 def test_local_recheck_applies_what_ticketsql_cannot_express(rt_server: RTServer) -> None:
     """A regex and a case-sensitive negation are filtered locally, not by RT."""
     queue = rt_server.take_queue()

@@ -11,6 +11,8 @@ transiently. After every quiescent point (cycles until nothing is planned) these
 * no change was skipped by the cursors, even with several edits within one minute;
 * all of the above also after the state database is deleted or restored to an older snapshot (the store
   is a cache of vendor truth: links and comment pairs are adopted back, never duplicated).
+* all of the above whether or not a linked record still matches its route (records are reassigned out of
+  it and back): the route decides what is escalated, not what keeps syncing.
 """
 
 from __future__ import annotations
@@ -98,6 +100,18 @@ class SyncMachine(RuleBasedStateMachine):
         issue = self._issue(record)
         if issue is not None:
             self.world.jira.transition_to(issue, status)
+
+    @rule(record=records, category=st.sampled_from(["hardware", "network"]))
+    def reassign_out_of_the_route(self, record: Ref, category: str) -> None:
+        """A linked record leaves the route (the route selects category "software"): its link keeps
+        syncing, so the quiescent-state checks below hold for it as for any other. Only linked records
+        move: an unlinked one leaving the route before its first cycle is simply never escalated."""
+        if self.world.store.link_for_record(self.world.spec.name, record.id) is not None:
+            self.world.itsm.edit(record, category=category)
+
+    @rule(record=records)
+    def reassign_back_into_the_route(self, record: Ref) -> None:
+        self.world.itsm.edit(record, category="software")
 
     @rule(seconds=st.integers(min_value=0, max_value=90))
     def time_passes(self, seconds: int) -> None:

@@ -248,8 +248,12 @@ def test_search_sends_one_jql_with_the_exact_conditions_and_filters_the_rest_loc
         },
     }
     other = {**issue, "id": "10002", "key": "SUP-2"}
-    other["fields"] = {**issue["fields"], "customfield_10010": {"requestType": {"id": "10", "name": "Get IT help"}}}
-    search = responses.post(f"{CLOUD}/rest/api/3/search/jql", json={"issues": [issue, other], "isLast": True})
+    other["fields"] = {**issue["fields"], "customfield_10010": {"requestType": {"id": "10", "name": "Get IT help"}},
+                       "customfield_10060": None}
+    # linked (carries the back-reference) but reassigned out of the route: it keeps syncing
+    moved = {**other, "id": "10003", "key": "SUP-3", "fields": {**other["fields"], "customfield_10060": "DEV-5"}}
+    search = responses.post(f"{CLOUD}/rest/api/3/search/jql", json={"issues": [issue, other, moved],
+                                                                     "isLast": True})
     mapping = MappingSpec.model_validate(
         {
             "name": "m",
@@ -268,12 +272,13 @@ def test_search_sends_one_jql_with_the_exact_conditions_and_filters_the_rest_loc
         }
     )
     records = list(connector().search_changed(mapping, None, ["summary"]))
-    assert [r.ref.key for r in records] == ["SUP-1"]
+    assert [r.ref.key for r in records] == ["SUP-1", "SUP-3"]
     assert dict(records[0].fields) == {"summary": "Export crashes"}  # the filter's own field is not handed on
     assert records[0].status == "Waiting for support"
     assert records[0].back_reference == "DEV-4"
     sent = json.loads(search.calls[0].request.body or b"{}")
-    assert sent["jql"] == 'project = "SUP" AND priority in ("High", "Highest") ORDER BY updated ASC, key ASC'
+    assert sent["jql"] == ('project = "SUP" AND ((priority in ("High", "Highest")) OR cf[10060] IS NOT EMPTY)'
+                           " ORDER BY updated ASC, key ASC")
     assert "customfield_10010" in sent["fields"]
 
 

@@ -73,7 +73,8 @@ def test_search_selects_by_jql_and_locally_and_reads_request_fields(jsm_env: Jsm
     assert record.fields["priority"] == "High"
     assert record.fields["reporter"] in ("Sam Lead", "sam")  # Cloud: display name; DC: user name
     assert recorded_jql(jsm_env) == [
-        'project = "SUP" AND priority in ("Highest", "High") ORDER BY updated ASC, key ASC'
+        'project = "SUP" AND ((priority in ("Highest", "High")) OR cf[10060] IS NOT EMPTY)'
+        " ORDER BY updated ASC, key ASC"
     ]
 
 

@@ -171,7 +171,8 @@ def test_search_is_a_get_with_ticketsql_in_the_server_zone_and_follows_next_page
     assert [c.request.method for c in responses.calls] == ["GET", "GET"]
     params = query_of(responses.calls[0])
     assert params["query"] == [
-        "Queue = 'Incidents' AND CF.{Severity} = 'high' AND LastUpdated >= '2026-11-23 13:59:59'"  # Berlin, UTC+1
+        "((Queue = 'Incidents' AND CF.{Severity} = 'high') OR CF.{Jira Key} IS NOT NULL)"
+        " AND LastUpdated >= '2026-11-23 13:59:59'"  # Berlin, UTC+1
     ]
     assert params["orderby"] == ["LastUpdated", "id"]
     assert params["per_page"] == ["100"]

@@ -40,3 +40,15 @@ def test_example_route_compiles_to_a_pre_filter_and_statuses_cover_the_default_l
     assert set(mapping.status.to_itsm.values()) <= {"new", "open", "stalled", "resolved", "rejected"}
     assert mapping.comments.to_itsm_channel == "comment"
     assert custom_field_name(mapping.links.itsm_key_field or "") == "Jira Key"
+
+
+def test_example_keeps_syncing_tickets_that_leave_its_route() -> None:
+    """The example maps `resolved` and `rejected`, which its route excludes (or will once resolved): that
+    only works because linked tickets are searched by their back-reference in the same query."""
+    mapping = load_mapping_file(EXAMPLE).mappings[0].mapping
+    assert not matches(mapping.route.where, {"CF.{Severity}": "high", "Status": "rejected"})
+    assert "rejected" in mapping.status.to_jira
+    query = ticket_query(mapping.route.record_type, mapping.route.where, None, ZoneInfo("UTC"),
+                         mapping.links.itsm_key_field)
+    assert query.endswith(") OR CF.{Jira Key} IS NOT NULL")
+    assert query.startswith("(Queue = 'Incidents' AND ")

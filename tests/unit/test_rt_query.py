@@ -139,3 +139,15 @@ def test_any_string_value_stays_one_literal(value: str) -> None:
     assert literal[0] == literal[-1] == "'"
     # every quote inside is escaped: removing escaped pairs leaves no bare quote
     assert "'" not in body.replace("\\\\", "").replace("\\'", "")
+
+
+def test_ticket_query_also_selects_linked_tickets_whatever_their_queue_and_route() -> None:
+    since = datetime(2026, 11, 23, 18, 0, 0, tzinfo=UTC)
+    query = ticket_query("Incidents", where({"field": "Status", "equals": "new"}), since, NEW_YORK,  # type: ignore[arg-type]
+                         "CF.{Jira Key}")
+    assert query == ("((Queue = 'Incidents' AND Status = 'new') OR CF.{Jira Key} IS NOT NULL)"
+                     " AND LastUpdated >= '2026-11-23 12:59:59'")
+    assert ticket_query("Incidents", None, None, NEW_YORK, "CF.{Jira Key}") == (
+        "(Queue = 'Incidents') OR CF.{Jira Key} IS NOT NULL"
+    )
+    assert ticket_query("Incidents", None, None, NEW_YORK, "Subject") == "Queue = 'Incidents'"  # not a CF

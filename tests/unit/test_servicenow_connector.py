@@ -65,6 +65,7 @@ def test_search_request_shape() -> None:
     assert list(connector(page_size=50).search_changed(MAPPING, since, ["short_description"])) == []
     params = query(responses.calls[0])
     assert params["sysparm_query"] == ("category=software^sys_updated_on>=2026-01-05 10:00:59"
+                                       "^NQcorrelation_idISNOTEMPTY^sys_updated_on>=2026-01-05 10:00:59"
                                        "^ORDERBYsys_updated_on^ORDERBYsys_id")
     assert params["sysparm_fields"].split(",") == [
         "sys_id", "number", "state", "sys_updated_on", "sys_mod_count", "sys_updated_by", "short_description",
@@ -77,11 +78,30 @@ def test_search_request_shape() -> None:
 @responses.activate
 def test_pagination_follows_the_total_not_the_page_length() -> None:
     responses.get(TABLE, json={"result": [row(1)]}, headers={"X-Total-Count": "7"})  # ACL-short
-    responses.get(TABLE, json={"result": []}, headers={"X-Total-Count": "7"})  # ACL-empty
-    responses.get(TABLE, json={"result": [row(7), row(1)]}, headers={"X-Total-Count": "7"})  # duplicate row 1
+    responses.get(TABLE, json={"result": []}, headers={"X-Total-Count": "6"})  # ACL-empty: 6 after row 1
+    responses.get(TABLE, json={"result": [row(7), row(1)]}, headers={"X-Total-Count": "6"})  # duplicate row 1
     items = list(connector(page_size=3).search_changed(MAPPING, None, []))
     assert [i.ref.key for i in items] == ["INC0000001", "INC0000007"]
-    assert [query(c)["sysparm_offset"] for c in responses.calls] == ["0", "3", "6"]
+    # keyset paging: after row 1 the query restarts past it; the empty page is stepped over by offset
+    assert [query(c)["sysparm_offset"] for c in responses.calls] == ["0", "0", "3"]
+    assert f"sys_id>{1:032x}" in query(responses.calls[1])["sysparm_query"]
+
+
+@responses.activate
+def test_keyset_paging_restarts_after_the_last_row_read() -> None:
+    responses.get(TABLE, json={"result": [row(1), row(2)]}, headers={"X-Total-Count": "3"})
+    responses.get(TABLE, json={"result": [row(3)]}, headers={"X-Total-Count": "1"})
+    items = list(connector(page_size=2).search_changed(MAPPING, None, []))
+    assert [i.ref.key for i in items] == ["INC0000001", "INC0000002", "INC0000003"]
+    second = query(responses.calls[1])
+    assert second["sysparm_offset"] == "0"
+    stamp = row(2)["sys_updated_on"]
+    assert second["sysparm_query"] == (
+        f"category=software^sys_updated_on>{stamp}^NQcategory=software^sys_updated_on={stamp}^sys_id>{2:032x}"
+        f"^NQcorrelation_idISNOTEMPTY^sys_updated_on>{stamp}"
+        f"^NQcorrelation_idISNOTEMPTY^sys_updated_on={stamp}^sys_id>{2:032x}"
+        "^ORDERBYsys_updated_on^ORDERBYsys_id"
+    )
 
 
 @responses.activate

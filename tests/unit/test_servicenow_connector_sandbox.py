@@ -75,6 +75,40 @@ def test_search_pages_through_acl_short_pages_and_unstable_order(snow: Snow) -> 
     assert first.updated.tzinfo is not None
 
 
+def test_keyset_paging_skips_nothing_when_a_record_is_updated_between_two_page_reads(snow: Snow) -> None:
+    """Offset paging would skip incident 3 here: incident 0, read on page 1, is updated before page 2 is
+    read, moves to the end, and every later row moves one place up past the offset."""
+    made = incidents(snow, 9)
+    reads: list[str] = []
+
+    def between_pages(request: Any) -> None:
+        reads.append(request.arg("sysparm_offset") or "0")
+        if len(reads) == 2:  # after page 1, before page 2
+            snow.clock.advance(5)
+            snow.app.edit("incident", made[0]["sys_id"], description="updated while bridge pages")
+
+    snow.app.before_list = between_pages
+    connector = make_connector(snow.url, page_size=3)
+    items = search(connector)
+    ids = [i.ref.id for i in items]
+    assert set(ids) == {m["sys_id"] for m in made}  # nothing skipped
+    assert ids[-1] == made[0]["sys_id"]  # the updated record is read again, at the end, newer
+    assert items[-1].version != items[0].version
+    assert reads == ["0", "0", "0", "0"]  # keyset: every page starts after the last row read
+    assert len(reads) == 4  # 3 pages of 3, then the record that moved to the end
+
+
+def test_search_returns_linked_records_outside_the_route_in_the_same_query(snow: Snow) -> None:
+    routed, linked, unlinked = incidents(snow, 3)
+    snow.app.edit("incident", linked["sys_id"], correlation_id="OPS-7")
+    snow.app.edit("incident", linked["sys_id"], category="network")  # reassigned out of the route
+    snow.app.edit("incident", unlinked["sys_id"], category="network")
+    connector = make_connector(snow.url)
+    ids = [i.ref.id for i in search(connector)]
+    assert ids == [routed["sys_id"], linked["sys_id"]]
+    assert connector.calls.snapshot() == {"GET /api/now/table/incident": 1}
+
+
 def test_search_since_floors_to_the_second_and_sees_same_second_updates(snow: Snow) -> None:
     old, edited = incidents(snow, 2)
     snow.clock.advance(30)

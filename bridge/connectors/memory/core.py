@@ -177,6 +177,7 @@ class MemoryConnector(Connector):
 
     def _page(self, items: list[_Stored], endpoint: str, fields: Sequence[str]) -> Iterator[Item]:
         """Yield ``items`` page by page, counting one call per page (at least one, even when empty)."""
+        self.calls.note_server_time(self.clock())  # what a real response's ``Date`` header tells
         if not items:
             self.calls.count(endpoint, 200)
             return

@@ -168,11 +168,18 @@ class MemoryItsm(MemoryConnector):
                     i for i in self._items.values()
                     if i.ref.kind == table
                     and (bound is None or i.updated >= bound)
-                    and matches(mapping.route.where, i.fields)
+                    and (matches(mapping.route.where, i.fields) or self._linked(mapping, i))
                 ),
                 key=lambda i: (i.updated, i.ref.id),
             )
         return self._page(selected, endpoint, fields)
+
+    @staticmethod
+    def _linked(mapping: MappingSpec, item: _Stored) -> bool:
+        """Whether the record carries the mapping's back-reference: linked records are returned whatever
+        the route says, like the adapters' ``^NQ…ISNOTEMPTY`` group."""
+        field = mapping.links.itsm_key_field
+        return bool(field and _sn_string(item.fields.get(field)).strip())
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         endpoint = f"GET /api/now/table/{ref.kind}/{{sys_id}}"

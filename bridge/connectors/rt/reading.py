@@ -44,7 +44,7 @@ class RTReading(RTContent):
         queue = mapping.route.record_type
         self._mappings[queue] = mapping
         wanted = _fields_to_read(mapping, fields)
-        query = ticket_query(queue, mapping.route.where, since, self.timezone)
+        query = ticket_query(queue, mapping.route.where, since, self.timezone, mapping.links.itsm_key_field)
         params = self._search_params(query, wanted)
         yielded: set[str] = set()
         for _attempt in range(1 + MAX_REPAIR_PASSES):
@@ -64,7 +64,12 @@ class RTReading(RTContent):
                         shifted = True
                         continue
                     on_pages.add(record.ref.id)
-                    if record.ref.id in yielded or not matches(mapping.route.where, all_fields):
+                    if record.ref.id in yielded:
+                        continue
+                    # linked tickets keep syncing whatever their queue and the route say; the cycle
+                    # drops the unlinked ones (a back-reference a person typed in)
+                    routed = record.ref.kind == queue and matches(mapping.route.where, all_fields)
+                    if not routed and not _linked(mapping, all_fields):
                         continue
                     yielded.add(record.ref.id)
                     selected.append(record)
@@ -220,3 +225,9 @@ def _fields_to_read(mapping: MappingSpec | None, fields: Sequence[str]) -> list[
         extra = sorted(condition_fields(mapping.route.where)) + _cf_link_fields(mapping)
     return list(dict.fromkeys([*fields, *extra]))
 
+
+def _linked(mapping: MappingSpec, values: Mapping[str, FieldValue]) -> bool:
+    """Whether the ticket carries the mapping's back-reference (the Jira key bridge wrote)."""
+    field = mapping.links.itsm_key_field
+    value = values.get(field) if field else None
+    return bool(value.strip()) if isinstance(value, str) else bool(value)

@@ -132,6 +132,9 @@ class JiraApp(SandboxApp):
     def now(self) -> datetime:
         return self._clock() + timedelta(seconds=float(self.state.get("clock_offset", 0.0)))
 
+    def server_time(self) -> datetime:
+        return self.now()
+
     def _monotonic(self) -> float:
         return self.now().timestamp()
 

@@ -125,6 +125,21 @@ class LinkRepository(Database):
             found = self._links_by_ids(c, candidates[:1])
             return found.get(candidates[0])
 
+    def record_owners(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """The mapping that links each of ``record_ids``, across all mappings (unlinked ids are absent).
+
+        One record has at most one link: a record that starts to match a second mapping's route stays
+        with the mapping that linked it, and the cycle of the other one skips it.
+        """
+        owners: dict[str, str] = {}
+        with self._conn() as c:
+            for chunk in _chunks(sorted(set(record_ids))):
+                for record_id, mapping in c.execute(
+                    select(link_records.c.record_id, link_records.c.mapping).where(link_records.c.record_id.in_(chunk))
+                ):
+                    owners.setdefault(record_id, mapping)
+        return owners
+
     def load_link_states(self, mapping: str, record_ids: Iterable[str], issue_ids: Iterable[str]) -> list[LinkState]:
         """The links touching the given records or issues, with synced values and comment pairs.
 
