@@ -356,6 +356,11 @@ class LinkRules(_Strict):
     side's change query is bounded. ``link_existing`` names an ITSM field that may already hold a Jira
     key: such records are linked to that issue instead of creating one. ``linked_count_field`` (a Jira
     number field) or ``linked_count_label_prefix`` shows how many records are linked to the issue.
+
+    When an item of a link is deleted or merged away the link is closed and never synced again.
+    ``recreate_deleted``: when the *issue* was deleted, the record is escalated again as a new issue
+    instead. ``follow_duplicate_of``: a ServiceNow record whose ``duplicate_of`` names another record is
+    treated like an RT ticket merged into that one.
     """
 
     itsm_key_field: str | None = "correlation_id"
@@ -366,6 +371,8 @@ class LinkRules(_Strict):
     link_existing: str | None = None
     linked_count_field: str | None = None
     linked_count_label_prefix: str | None = None
+    recreate_deleted: bool = False
+    follow_duplicate_of: bool = False
 
 
 # ------------------------------------------------------------------------------------------ conflicts

@@ -266,7 +266,11 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
 
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
-    changed_records = [r for r in records if not _processed(r, by_record.get(r.ref.id))]
+    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
+    # even as new records to escalate: the link's closing is final.
+    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
+    closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
+    changed_records = [r for r in records if r.ref.id not in closed and not _processed(r, by_record.get(r.ref.id))]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]

@@ -7,6 +7,7 @@ import pytest
 from bridge.core.actions import (
     ACTION_TYPES,
     AddComment,
+    CloseLink,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -18,7 +19,17 @@ from bridge.core.actions import (
     from_json,
     to_json,
 )
-from bridge.core.effects import AddCommentPair, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.effects import (
+    AddCommentPair,
+    ForgetLink,
+    InLink,
+    MarkClosed,
+    MarkDone,
+    MergeSynced,
+    MoveRecord,
+    NewLink,
+    ResolveErrors,
+)
 from bridge.errors import StoreError
 from bridge.model import Ref, Side
 from bridge.sync.effects import ActionResult, effects_for
@@ -39,6 +50,7 @@ ACTIONS = [
     AddComment(M, 1, ISS, REC, "c1", "hello", "comment"),
     WriteBackReference(M, 1, REC, ISS, {"correlation_id": "OPS-1"}),
     ReportConflict(M, 1, "priority", OTHER, ISS, "High", "Low"),
+    CloseLink(M, 1, ISS, REC, "INC0000001 was deleted in ServiceNow", "deleted", "comment"),
 ]
 
 
@@ -57,6 +69,7 @@ def test_refs_name_the_item_the_action_is_about_first(action: object) -> None:
         "add_comment": (ISS, REC),
         "back_reference": (REC, ISS),
         "report_conflict": (ISS, OTHER),
+        "close_link": (ISS, REC),
     }
     assert action.refs == expected[action.kind]  # type: ignore[attr-defined]
     assert from_json(to_json(action)) == action  # type: ignore[arg-type]
@@ -102,3 +115,19 @@ def test_effects_of_a_field_write_merge_its_synced_values() -> None:
 
 def test_outcomes_are_named_after_what_they_print() -> None:
     assert all(member.value == member.name.lower() for member in Outcome)
+
+
+@pytest.mark.parametrize(
+    ("options", "effect"),
+    [
+        ({}, MarkClosed("gone")),
+        ({"move_to": OTHER}, MoveRecord(REC.id, OTHER)),
+        ({"recreate": True, "release_keys": (CreateIssue.key_for(M, REC.id),)}, ForgetLink(("create:incidents:sys1",))),
+    ],
+    ids=["close", "move", "recreate"],
+)
+def test_effects_of_a_close_link_close_move_or_drop_the_link(options: dict[str, object], effect: object) -> None:
+    action = CloseLink(M, 3, ISS, REC, "gone", "note", "comment", duplicate_of=OTHER, **options)  # type: ignore[arg-type]
+    assert from_json(to_json(action)) == action
+    effects = effects_for(action, ActionResult(link_id=3, remote_id="n1"))
+    assert effects == (InLink(M, 3, (ISS, REC)), effect, MarkDone(to_json(action), "n1"), ResolveErrors())
