@@ -94,9 +94,14 @@ class CycleReport:
 # ------------------------------------------------------------------------------------------ fields
 
 
+#: the ServiceNow field naming the record a duplicate points at (``links.follow_duplicate_of``)
+DUPLICATE_OF = "duplicate_of"
+
+
 def itsm_fields(mapping: MappingSpec) -> list[str]:
     """The ITSM fields a cycle fetches (see :func:`bridge.mapping.introspect.itsm_fields_needed`)."""
-    return sorted(itsm_fields_needed(mapping))
+    extra = {DUPLICATE_OF} if mapping.links.follow_duplicate_of else set()
+    return sorted(itsm_fields_needed(mapping) | extra)
 
 
 def jira_fields(mapping: MappingSpec) -> list[str]:
@@ -244,6 +249,9 @@ class _Seen:
     by_issue: dict[str, LinkState]
     changed_records: list[Record]
     changed_issues: list[Issue]
+    #: ``links.follow_duplicate_of``: changed records marked a duplicate, with the id they duplicate;
+    #: never planned (not even escalated), the executor follows them instead
+    duplicates: list[tuple[Record, str]] = field(default_factory=list)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -271,11 +279,17 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
     closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
     changed_records = [r for r in records if r.ref.id not in closed and not _processed(r, by_record.get(r.ref.id))]
+    duplicates: list[tuple[Record, str]] = []
+    if spec.links.follow_duplicate_of:
+        duplicates = [(r, str(r.fields[DUPLICATE_OF])) for r in changed_records
+                      if r.fields.get(DUPLICATE_OF) not in (None, "", r.ref.id)]
+        marked = {r.ref.id for r, _ in duplicates}
+        changed_records = [r for r in changed_records if r.ref.id not in marked]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
-    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
+    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, duplicates)
 
 
 def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
@@ -304,14 +318,16 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     report.reconciled = executor.reconcile()
 
     seen = _read(engine, spec, report, since)
+    followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
     if not seen.changed_records and not seen.changed_issues:
+        report.outcomes = followed
         _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set())
         return
 
     the_plan = _plan(engine, spec, seen, report)
     _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
-    report.outcomes = executor.execute(the_plan.actions)
+    report.outcomes = [*followed, *executor.execute(the_plan.actions)]
 
     held = _held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
     _mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)

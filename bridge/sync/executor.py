@@ -478,7 +478,33 @@ class Executor:
         self._gone.add(gone.id)
         return self._skip_gone(action, entry, closes[0].reason)
 
-    def _close_actions(self, link: Link, gone: Ref, merged: MergedError | None) -> list[CloseLink]:
+    def follow_duplicate(self, record: Ref, survivor_id: str) -> list[ActionOutcome]:
+        """``links.follow_duplicate_of``: the linked ``record`` is marked a duplicate of ``survivor_id``;
+        handle it like an RT merge into that record (move the link to it, or close it with a note and a
+        "Duplicate" issue link when it has its own issue)."""
+        with self._gate:
+            link = self.store.link_for_record(self.mapping.name, record.id)
+            if link is None or not link.is_open:
+                return []
+            key = survivor_id
+            try:
+                with self._remote():
+                    survivor = Ref(record.side, record.kind, survivor_id, survivor_id)
+                    key = self._connector(Side.ITSM).get(survivor, []).ref.key
+            except NotFoundError:
+                pass
+            merged = MergedError(f"{record.key} is a duplicate of {key}", survivor_id=survivor_id, survivor_key=key)
+            closes = self._close_actions(link, record, merged, verb="is a duplicate of")
+            outcomes = [self._run_again(close) for close in closes]
+            if closes and closes[0].move_to is not None:
+                self._moved[record.id] = closes[0].move_to
+            else:
+                self._gone.add(record.id)
+            return outcomes
+
+    def _close_actions(
+        self, link: Link, gone: Ref, merged: MergedError | None, *, verb: str = "was merged into"
+    ) -> list[CloseLink]:
         """The notes and the link change for ``gone``: see :class:`~bridge.core.actions.CloseLink`."""
         itsm = self._connector(Side.ITSM).display_name
         jira = self._connector(Side.JIRA).display_name
@@ -503,17 +529,17 @@ class Executor:
         other = self.store.link_for_record(name, survivor.id)
         if other is None:
             return [CloseLink(name, link.id, notice=link.issue, gone=gone, move_to=survivor,
-                              reason=f"{gone.key} was merged into {survivor.key}",
-                              body=f"{gone.key} was merged into {survivor.key} in {itsm}; "
+                              reason=f"{gone.key} {verb} {survivor.key}",
+                              body=f"{gone.key} {verb} {survivor.key} in {itsm}; "
                                    f"this issue now follows {survivor.key}.",
                               channel="comment")]
         if other.id == link.id:  # both tickets already share this issue: only the merged one leaves
-            reason = f"{gone.key} was merged into {survivor.key}, which is linked to this issue too"
+            reason = f"{gone.key} {verb} {survivor.key}, which is linked to this issue too"
             return [CloseLink(name, link.id, notice=link.issue, gone=gone, reason=reason,
-                              body=f"{gone.key} was merged into {survivor.key} in {itsm}.", channel="comment")]
-        reason = f"{gone.key} was merged into {survivor.key} ({other.issue.key})"
+                              body=f"{gone.key} {verb} {survivor.key} in {itsm}.", channel="comment")]
+        reason = f"{gone.key} {verb} {survivor.key} ({other.issue.key})"
         return [CloseLink(name, link.id, notice=link.issue, gone=gone, duplicate_of=other.issue, reason=reason,
-                          body=f"{gone.key} was merged into {survivor.key} ({other.issue.key}) in {itsm}; "
+                          body=f"{gone.key} {verb} {survivor.key} ({other.issue.key}) in {itsm}; "
                                "bridge no longer syncs this issue.",
                           channel="comment")]
 

@@ -178,3 +178,34 @@ def test_bridge_links_shows_closed_links_with_the_reason(tmp_path: Path, monkeyp
         assert f"{record.key} was deleted in ServiceNow" in shown.output.splitlines()[0]
     finally:
         world.close()
+
+
+def test_follow_duplicate_of_treats_a_servicenow_duplicate_like_a_merge(tmp_path: Path) -> None:
+    links = {**MAPPING.get("links", {}), "follow_duplicate_of": True}  # type: ignore[dict-item]
+    world = World(tmp_path, mapping_spec(links=links))
+    try:
+        one, ops_one = linked(world, "Printer on fire")
+        two, ops_two = linked(world, "Printer burning")
+        world.clock.advance(seconds=5)
+        world.itsm.edit(two, duplicate_of=one.id)
+        world.settle()
+        closed = world.store.find_link(ops_two)
+        assert closed is not None
+        assert closed.closed_reason == f"{two.key} is a duplicate of {one.key} ({ops_one})"
+        assert world.jira.issue_links == [("Duplicate", ops_two, ops_one)]
+        world.itsm.edit(two, short_description="still a duplicate")
+        for report in world.settle():
+            assert report.actions == []
+        assert world.store.find_link(ops_one).closed is None  # type: ignore[union-attr]
+    finally:
+        world.close()
+
+
+def test_without_follow_duplicate_of_a_duplicate_keeps_syncing(world: World) -> None:
+    one, _ = linked(world, "Printer on fire")
+    two, ops_two = linked(world, "Printer burning")
+    world.clock.advance(seconds=5)
+    world.itsm.edit(two, duplicate_of=one.id, short_description="Printer burning hot")
+    world.settle()
+    assert world.store.find_link(ops_two).closed is None  # type: ignore[union-attr]
+    assert world.jira.issue(ops_two).fields["summary"].endswith("Printer burning hot")
