@@ -265,10 +265,11 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     issues = cast(list[Issue], _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec))))
     report.records_seen, report.issues_seen = len(records), len(issues)
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
-        if window[side] is None and not items and store.link_count(spec.name):
+        open_links = store.link_count(spec.name, open_only=True) if window[side] is None and not items else 0
+        if open_links:
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
-                f"{store.link_count(spec.name)} link(s) exist; refusing to treat that as everything deleted "
+                f"{open_links} link(s) exist; refusing to treat that as everything deleted "
                 "(check the account's permissions and the mapping's route)"
             )
 

@@ -93,11 +93,13 @@ class LinkRepository(Database):
             found = self._links_by_ids(c, ids)
         return [found[i] for i in ids]
 
-    def link_count(self, mapping: str) -> int:
+    def link_count(self, mapping: str, *, open_only: bool = False) -> int:
+        """How many links ``mapping`` has (``open_only``: not closed, i.e. still synced)."""
+        query = select(func.count()).select_from(links).where(links.c.mapping == mapping)
+        if open_only:
+            query = query.where(links.c.closed.is_(None))
         with self._conn() as c:
-            return int(
-                c.execute(select(func.count()).select_from(links).where(links.c.mapping == mapping)).scalar_one()
-            )
+            return int(c.execute(query).scalar_one())
 
     def link_for_record(self, mapping: str, record_id: str) -> Link | None:
         with self._conn() as c:
