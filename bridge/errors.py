@@ -140,6 +140,19 @@ class NotFoundError(ConnectorError):
     """The item does not exist, or the account may not see it (vendors answer 404 for both)."""
 
 
+class MergedError(NotFoundError):
+    """The item was merged into another one (Request Tracker): its id now answers with the survivor's data.
+
+    Writing through the old id would land on the survivor, so the writer refuses and names the survivor
+    (``survivor_id``, ``survivor_key``) for the engine to move or close the link.
+    """
+
+    def __init__(self, message: str, *, survivor_id: str, survivor_key: str, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.survivor_id = survivor_id
+        self.survivor_key = survivor_key
+
+
 class PermanentError(ConnectorError):
     """The vendor refused the request for a reason a retry will not change: goes to the error list."""
 

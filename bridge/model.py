@@ -205,13 +205,25 @@ class Comment:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """The stored pairing of one Jira issue with one or more records (``link_existing`` fans in)."""
+    """The stored pairing of one Jira issue with one or more records (``link_existing`` fans in).
+
+    A link is open until one of its items is deleted or merged away: then ``closed`` says when and
+    ``closed_reason`` why, and bridge never syncs it again.
+    """
 
     id: int
     mapping: str
     issue: Ref
     records: tuple[Ref, ...]
     created: datetime
+    closed: datetime | None = None
+    closed_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed is None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created", utc(self.created))
+        if self.closed is not None:
+            object.__setattr__(self, "closed", utc(self.closed))

@@ -7,6 +7,14 @@ import click
 from bridge.commands._common import GlobalOptions, bridge_command, load_store, table, when
 from bridge.errors import StoreError
 from bridge.exitcodes import ExitCode
+from bridge.model import Link
+
+
+def _state(link: Link) -> str:
+    """``open``, or ``closed <when>: <reason>`` (an item was deleted or merged away; never synced again)."""
+    if link.closed is None:
+        return "open"
+    return f"closed {when(link.closed)}: {link.closed_reason or 'no reason recorded'}"
 
 
 @click.command()
@@ -21,15 +29,16 @@ def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int 
     try:
         if ref is None:
             rows = [
-                (link.id, link.mapping, link.issue.key, ", ".join(r.key for r in link.records), when(link.created))
+                (link.id, link.mapping, link.issue.key, ", ".join(r.key for r in link.records), when(link.created),
+                 _state(link))
                 for link in store.links(mapping, limit=limit)
             ]
-            click.echo(table(("ID", "MAPPING", "ISSUE", "RECORDS", "CREATED"), rows) if rows else "no links")
+            click.echo(table(("ID", "MAPPING", "ISSUE", "RECORDS", "CREATED", "STATE"), rows) if rows else "no links")
             return ExitCode.OK
         link = store.find_link(ref, mapping)
         if link is None:
             raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
-        click.echo(f"link {link.id} ({link.mapping}), created {when(link.created)}")
+        click.echo(f"link {link.id} ({link.mapping}), created {when(link.created)}, {_state(link)}")
         click.echo(f"  issue   {link.issue.key}  {link.issue.url}")
         for record in link.records:
             click.echo(f"  record  {record.key}  {record.url}")

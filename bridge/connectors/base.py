@@ -214,6 +214,11 @@ class Connector(ABC):
         """
         raise PermanentError(f"{self.display_name} items have no labels to edit", side=self.side.value)
 
+    def link_issues(self, ref: Ref, other: Ref, link_type: str) -> None:
+        """Link issue ``ref`` to issue ``other`` with the Jira issue link type ``link_type`` (``Duplicate``:
+        ``ref`` duplicates ``other``). Only Jira has issue links: the default refuses."""
+        raise PermanentError(f"{self.display_name} items have no issue links", side=self.side.value)
+
     @abstractmethod
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         """Make ``ref`` point at ``other``.

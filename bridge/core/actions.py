@@ -104,7 +104,12 @@ class CreateIssue(Action):
 
     @property
     def key(self) -> str:
-        return f"create:{self.mapping}:{self.record.id}"
+        return self.key_for(self.mapping, self.record.id)
+
+    @staticmethod
+    def key_for(mapping: str, record_id: str) -> str:
+        """The key of the create of ``record_id`` in ``mapping`` (freed when its issue is recreated)."""
+        return f"create:{mapping}:{record_id}"
 
     def describe(self) -> str:
         return f"create {self.issue_type} in {self.project} for {self.record.key}"
@@ -368,11 +373,70 @@ class AdoptComment(Action):
         return f"adopt comment {self.mirror_id} on {self.target.key} as the mirror of {self.origin.key}"
 
 
+@dataclass(frozen=True, slots=True)
+class CloseLink(Action):
+    """An item of the link is gone (deleted, or merged into another ticket): say so on ``notice`` (the
+    item on the other side, or the gone record's issue), then stop syncing the link, so that bridge never
+    writes to the gone item again (no "undelete", no write through a merged id landing on the survivor).
+
+    Not planned by the planner: the executor makes it when a write or read answers that ``gone`` no
+    longer exists (``reason`` says how). What the store then does with the link:
+
+    * by default it is closed with ``reason`` (``bridge links`` shows it);
+    * ``move_to`` (an RT ticket merged into an unlinked one): the link follows the survivor;
+    * ``recreate`` (the issue was deleted and the mapping says ``links.recreate_deleted``): the link is
+      dropped and the create's journal keys ``release_keys`` freed, so the record is escalated again.
+
+    ``duplicate_of`` (a merge into a ticket that has its own issue): that issue, which ``notice`` gets a
+    Jira "Duplicate" issue link to, where the project allows it.
+    """
+
+    kind: ClassVar[str] = "close_link"
+    ref_fields: ClassVar[tuple[str, ...]] = ("notice", "gone")
+    notice: Ref
+    gone: Ref
+    reason: str
+    body: str
+    channel: str
+    move_to: Ref | None = None
+    duplicate_of: Ref | None = None
+    recreate: bool = False
+    release_keys: tuple[str, ...] = ()
+
+    @property
+    def side(self) -> Side:
+        return self.notice.side
+
+    @property
+    def marker(self) -> Marker:
+        """Names the gone item: the notice is recognised after a crash, and never mirrored."""
+        return Marker(self.gone.side, f"gone-{self.gone.id}")
+
+    @property
+    def key(self) -> str:
+        return f"close:{self.mapping}:{self.link_id}:{self.gone.id}:{self.notice.id}"
+
+    def describe(self) -> str:
+        if self.move_to is not None:
+            return f"move the link of {self.gone.key} to {self.move_to.key} ({self.reason})"
+        verb = "recreate the issue of" if self.recreate else "close the link of"
+        return f"{verb} {self.gone.key}: {self.reason} (note on {self.notice.key})"
+
+
 ACTION_TYPES: dict[str, type[Action]] = {
     cls.kind: cls
     for cls in (
-        CreateIssue, LinkExisting, MarkLinked, UpdateFields, SetStatus, AddComment, WriteBackReference, ReportConflict,
-        AdoptIssue, AdoptComment,
+        CreateIssue,
+        LinkExisting,
+        MarkLinked,
+        UpdateFields,
+        SetStatus,
+        AddComment,
+        WriteBackReference,
+        ReportConflict,
+        AdoptIssue,
+        AdoptComment,
+        CloseLink,
     )
 }
 
@@ -418,7 +482,9 @@ def from_json(text: str) -> Action:
             kwargs[f.name] = _ref(raw)
         elif f.name in ("fields", "values", "record_fields", "issue_fields"):
             kwargs[f.name] = {k: _value(v) for k, v in raw.items()}
-        elif f.name in ("labels", "components"):
+        elif f.name in ("move_to", "duplicate_of"):
+            kwargs[f.name] = _ref(raw) if raw else None
+        elif f.name in ("labels", "components", "release_keys"):
             kwargs[f.name] = tuple(raw)
         elif f.name == "visibility":
             kwargs[f.name] = Visibility(**raw) if raw else None
@@ -446,6 +512,7 @@ __all__ = [
     "AddComment",
     "AdoptComment",
     "AdoptIssue",
+    "CloseLink",
     "CreateIssue",
     "LinkExisting",
     "MarkLinked",

@@ -73,6 +73,44 @@ class ResolveErrors:
     """The error-list entries of the journal row are resolved (a retried action succeeded)."""
 
 
-Effect = NewLink | InLink | MergeSynced | AddCommentPair | MarkDone | ResolveErrors
+@dataclass(frozen=True, slots=True)
+class MarkClosed:
+    """The current link is closed with ``reason`` (an item of it was deleted or merged away); a link
+    already closed keeps its first reason."""
 
-__all__ = ["AddCommentPair", "Effect", "InLink", "MarkDone", "MergeSynced", "NewLink", "ResolveErrors"]
+    reason: str
+    when: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRecord:
+    """In the current link, the record ``old_id`` is now ``new`` (an RT ticket merged into an unlinked one)."""
+
+    old_id: str
+    new: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetLink:
+    """The current link is dropped, and the journal keys in ``release_keys`` are freed (renamed) so the
+    same action can be planned and applied again: ``links.recreate_deleted`` escalates the record anew."""
+
+    release_keys: tuple[str, ...] = ()
+
+
+Effect = (
+    NewLink | InLink | MergeSynced | AddCommentPair | MarkDone | ResolveErrors | MarkClosed | MoveRecord | ForgetLink
+)
+
+__all__ = [
+    "AddCommentPair",
+    "Effect",
+    "ForgetLink",
+    "InLink",
+    "MarkClosed",
+    "MarkDone",
+    "MergeSynced",
+    "MoveRecord",
+    "NewLink",
+    "ResolveErrors",
+]

@@ -360,6 +360,11 @@ class LinkRules(_Strict):
     record, and bridge's account sees projects the mapping has no business writing to.
     ``linked_count_field`` (a Jira number field) or ``linked_count_label_prefix`` shows how many records
     are linked to the issue.
+
+    When an item of a link is deleted or merged away the link is closed and never synced again.
+    ``recreate_deleted``: when the *issue* was deleted, the record is escalated again as a new issue
+    instead. ``follow_duplicate_of``: a ServiceNow record whose ``duplicate_of`` names another record is
+    treated like an RT ticket merged into that one.
     """
 
     itsm_key_field: str | None = "correlation_id"
@@ -373,6 +378,8 @@ class LinkRules(_Strict):
     )
     linked_count_field: str | None = None
     linked_count_label_prefix: str | None = None
+    recreate_deleted: bool = False
+    follow_duplicate_of: bool = False
 
 
 # ------------------------------------------------------------------------------------------ conflicts

@@ -4,7 +4,8 @@ The migrations in ``migrations/versions`` create exactly these tables; a test co
 edit here without a migration fails the suite.
 
 * ``links`` + ``link_records``: one Jira issue per link, one or more records per link (``link_existing``
-  fans in). A record belongs to at most one link per mapping (unique ``mapping, record_id``).
+  fans in). A record belongs to at most one link per mapping (unique ``mapping, record_id``). A link
+  is open, or closed (``closed`` time and ``closed_reason``) once an item of it is deleted or merged.
 * ``item_state``: the last synced values of every mapped field on each item of a link, in Jira's
   vocabulary (see :mod:`bridge.core.state`), plus the item version last fully processed.
 * ``comment_map``: every mirrored comment, so a comment is mirrored once and never back to its origin.
@@ -55,6 +56,9 @@ links = Table(
     Column("issue_key", ID, nullable=False),
     Column("issue_url", Text, nullable=False, default=""),
     Column("created", UTCDateTime, nullable=False),
+    # the lifecycle (migration 0003): set when an item of the link was deleted or merged away
+    Column("closed", UTCDateTime, nullable=True),
+    Column("closed_reason", Text, nullable=True),
     UniqueConstraint("mapping", "issue_id"),
 )
 

@@ -97,9 +97,14 @@ class CycleReport:
 # ------------------------------------------------------------------------------------------ fields
 
 
+#: the ServiceNow field naming the record a duplicate points at (``links.follow_duplicate_of``)
+DUPLICATE_OF = "duplicate_of"
+
+
 def itsm_fields(mapping: MappingSpec) -> list[str]:
     """The ITSM fields a cycle fetches (see :func:`bridge.mapping.introspect.itsm_fields_needed`)."""
-    return sorted(itsm_fields_needed(mapping))
+    extra = {DUPLICATE_OF} if mapping.links.follow_duplicate_of else set()
+    return sorted(itsm_fields_needed(mapping) | extra)
 
 
 def jira_fields(mapping: MappingSpec) -> list[str]:
@@ -250,6 +255,9 @@ class _Seen:
     unreadable: list[Unreadable] = field(default_factory=list)
     #: the vendor's time of each side's search (its first response's ``Date``; else the engine's clock)
     searched: dict[Side, datetime] = field(default_factory=dict)
+    #: ``links.follow_duplicate_of``: changed records marked a duplicate, with the id they duplicate;
+    #: never planned (not even escalated), the executor follows them instead
+    duplicates: list[tuple[Record, str]] = field(default_factory=list)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -273,24 +281,37 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     report.records_seen, report.issues_seen = len(records), len(issues)
     report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
     for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
-        if window[side] is None and not items and store.link_count(spec.name):
+        open_links = store.link_count(spec.name, open_only=True) if window[side] is None and not items else 0
+        if open_links:
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
-                f"{store.link_count(spec.name)} link(s) exist; refusing to treat that as everything deleted "
+                f"{open_links} link(s) exist; refusing to treat that as everything deleted "
                 "(check the account's permissions and the mapping's route)"
             )
 
     states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
     by_record, by_issue = index_links(states)
+    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
+    # even as new records to escalate: the link's closing is final.
+    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
+    closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
     changed_records = [
-        r for r in _owned(engine, spec, records, by_record) if not _processed(r, by_record.get(r.ref.id))
+        r for r in _owned(engine, spec, records, by_record)
+        if r.ref.id not in closed and not _processed(r, by_record.get(r.ref.id))
     ]
+    duplicates: list[tuple[Record, str]] = []
+    if spec.links.follow_duplicate_of:
+        duplicates = [(r, str(r.fields[DUPLICATE_OF])) for r in changed_records
+                      if r.fields.get(DUPLICATE_OF) not in (None, "", r.ref.id)]
+        marked = {r.ref.id for r, _ in duplicates}
+        changed_records = [r for r in changed_records if r.ref.id not in marked]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
-        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched
+        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
+        duplicates,
     )
 
 
@@ -413,7 +434,9 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
 
     seen = _read(engine, spec, report, since)
     _record_unreadable(engine, spec, seen.unreadable)
+    followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
     if not seen.changed_records and not seen.changed_issues:
+        report.outcomes = followed
         _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
                  idle=None if since is not None else _idle_marks(engine, seen))
         return
@@ -421,7 +444,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     the_plan = _plan(engine, spec, seen, report)
     _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
-    report.outcomes = executor.execute(the_plan.actions)
+    report.outcomes = [*followed, *executor.execute(the_plan.actions)]
 
     held = _held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
     _mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)

@@ -10,8 +10,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.core.actions import Action, AddComment, AdoptComment, AdoptIssue, CreateIssue, LinkExisting, to_json
-from bridge.core.effects import AddCommentPair, Effect, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.actions import (
+    Action,
+    AddComment,
+    AdoptComment,
+    AdoptIssue,
+    CloseLink,
+    CreateIssue,
+    LinkExisting,
+    to_json,
+)
+from bridge.core.effects import (
+    AddCommentPair,
+    Effect,
+    ForgetLink,
+    InLink,
+    MarkClosed,
+    MarkDone,
+    MergeSynced,
+    MoveRecord,
+    NewLink,
+    ResolveErrors,
+)
 from bridge.core.state import CommentPair
 from bridge.errors import StoreError
 from bridge.model import FieldValue, Ref
@@ -44,8 +64,9 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
     found by marker. AdoptComment: its pair in its link. CreateIssue / LinkExisting: the record joins
     the issue's link (made if needed, with the issue's
     synced values: for a create, the values it sent). Every other action: its link, given or found
-    through its items. Then every action's :attr:`~bridge.core.actions.Action.synced` updates, an
-    AddComment's comment pair, and the journal row done with its errors resolved.
+    through its items; a CloseLink then closes, moves or drops it. Then every action's
+    :attr:`~bridge.core.actions.Action.synced` updates, an AddComment's comment pair, and the journal
+    row done with its errors resolved.
     """
     effects: list[Effect] = []
     if isinstance(action, AdoptIssue):
@@ -82,6 +103,13 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
     else:
         link_id = result.link_id if result.link_id is not None else action.link_id
         effects.append(InLink(action.mapping, link_id, action.refs))
+    if isinstance(action, CloseLink):
+        if action.move_to is not None:
+            effects.append(MoveRecord(action.gone.id, action.move_to))
+        elif action.recreate:
+            effects.append(ForgetLink(action.release_keys))
+        else:
+            effects.append(MarkClosed(action.reason))
     if action.synced:
         effects.append(MergeSynced(action.synced))
     if isinstance(action, AdoptComment):

@@ -24,6 +24,14 @@ pending with one attempt more and a backoff; :class:`~bridge.errors.PermanentErr
 links keep flowing; :class:`~bridge.errors.AuthError` stops the cycle (the whole side refuses us).
 Anything else is a bug or a crash: it propagates, and the pending row is reconciled next time.
 
+Gone items: when a write (or a reconciling read) to an item of a link answers that the item no longer
+exists (a 404 confirmed by reading it, an RT ticket in status ``deleted``) or was merged into another
+one (:class:`~bridge.errors.MergedError`, RT), the action is not retried and not put on the error list:
+the executor journals a :class:`~bridge.core.actions.CloseLink` that puts a note on the other side and
+closes the link (or, for a merge into an unlinked ticket, moves the link to the survivor and applies the
+action there; for a deleted issue with ``links.recreate_deleted``, drops the link so the record is
+escalated again). The rest of the plan never writes to that item: its actions are skipped.
+
 Creates run first and in bulk: every CreateIssue of a plan is journaled pending with the rest, then
 they are sent through :meth:`~bridge.connectors.base.Connector.create_many` (Jira: 50 per request) and
 each result is settled on its own (done, on the error list, or deferred). A crash in the middle of a
@@ -52,6 +60,7 @@ from bridge.core.actions import (
     AddComment,
     AdoptComment,
     AdoptIssue,
+    CloseLink,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -59,10 +68,13 @@ from bridge.core.actions import (
     SetStatus,
     UpdateFields,
     WriteBackReference,
+    to_json,
 )
+from bridge.core.effects import InLink, MarkDone, ResolveErrors
 from bridge.errors import (
     AuthError,
     ConnectorError,
+    MergedError,
     NotFoundError,
     PermanentError,
     RateLimitedError,
@@ -70,7 +82,7 @@ from bridge.errors import (
 )
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Item, Ref, Side
+from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.fanin import fields_to_read, label_edit
@@ -155,6 +167,9 @@ class Executor:
         self._gate = threading.Lock()
         #: status of each issue this executor created, by record id (see :meth:`_created_already`)
         self._created_status: dict[str, str | None] = {}
+        #: items found gone during this run (never written again) and merged records' survivors
+        self._gone: set[str] = set()
+        self._moved: dict[str, Ref] = {}
 
     # ------------------------------------------------------------------------------ entry points
 
@@ -348,6 +363,12 @@ class Executor:
             return ActionOutcome(planned, Outcome.BLOCKED, "waiting for the issue to be created", entry.id)
         if self.lock is not None:
             self.lock.check()
+        if not isinstance(action, CloseLink):
+            redirected = self._redirect(action)
+            if redirected is None:
+                return self._skip_gone(action, entry, "its item is gone; the link is closed")
+            if redirected is not action:
+                return self._run_again(redirected)
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         try:
             with self._remote():
@@ -362,6 +383,11 @@ class Executor:
             self.store.journal_retry_later(entry.id, str(exc), self.clock())
             bound.error("side refused our credentials; stopping the cycle", error=str(exc))
             raise
+        except NotFoundError as exc:
+            gone = self._gone_item(action, exc)
+            if gone is None:
+                return self._settle_failure(action, entry, exc)
+            return self._item_gone(action, entry, gone[0], gone[1], exc)
         except ConnectorError as exc:
             return self._settle_failure(action, entry, exc)
         if isinstance(action, CreateIssue) and result.issue_status is not None:
@@ -369,6 +395,157 @@ class Executor:
         self.store.apply(entry.id, effects_for(action, result))
         bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
         return ActionOutcome(action, Outcome.DONE, None, entry.id, adopted=adopted)
+
+    # ------------------------------------------------------------------------------ gone items
+
+    def _redirect(self, action: Action) -> Action | None:
+        """``action`` as it may still be applied after this run found items gone: ``None`` when it writes
+        to a gone item, retargeted when it writes to a record merged into the one its link follows now."""
+        target = action.refs[0] if action.refs and action.side is not None else None
+        if target is None:
+            return action
+        if target.id in self._moved and hasattr(action, "target"):
+            return replace(action, target=self._moved[target.id])  # type: ignore[call-arg]
+        if target.id in self._gone or target.id in self._moved:
+            return None
+        return action
+
+    def _run_again(self, action: Action) -> ActionOutcome:
+        """Journal and apply ``action`` (a retargeted one) now, unless its key is journaled already."""
+        existing = self.store.journal_entry(action.key)
+        if existing is not None and not (existing.state == DONE and isinstance(action, REPEATABLE)):
+            status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[existing.state]
+            return ActionOutcome(action, status, existing.last_error, existing.id)
+        return self._run_gated(action, self.store.journal_begin(action, supersede_done=True), reconciling=False)
+
+    def _skip_gone(self, action: Action, entry: JournalEntry, why: str) -> ActionOutcome:
+        """The action is not applied, ever: its item is gone. Its journal row is settled as done without
+        a remote write, so it is neither retried nor on the error list."""
+        self.store.apply(entry.id, (InLink(action.mapping, action.link_id, action.refs),
+                                    MarkDone(to_json(action), None), ResolveErrors()))
+        log.info("action not applied: its item is gone", action=action.kind, key=action.key, why=why)
+        return ActionOutcome(action, Outcome.SKIPPED, why, entry.id)
+
+    def _link_of(self, ref: Ref, link_id: int | None) -> Link | None:
+        if link_id is not None:
+            found = self.store.find_link(str(link_id), self.mapping.name)
+            if found is not None and found.id == link_id:
+                return found
+        if ref.side is Side.JIRA:
+            return self.store.link_for_issue(self.mapping.name, ref.id)
+        return self.store.link_for_record(self.mapping.name, ref.id)
+
+    def _gone_item(self, action: Action, exc: NotFoundError) -> tuple[Ref, MergedError | None] | None:
+        """The item of a link that ``exc`` shows to be gone (deleted, or merged: the error), else ``None``.
+
+        Only the item an action writes to counts (a create's or link's 404 is about something else).
+        A plain 404 is confirmed by reading the item: a 404 of some sub-resource must not close a link.
+        """
+        if isinstance(action, CreateIssue | LinkExisting | CloseLink) or not action.refs or action.side is None:
+            return None
+        target = action.refs[0]
+        if isinstance(exc, MergedError):
+            return target, exc
+        try:
+            with self._remote():
+                self._connector(target.side).get(target, [])
+        except MergedError as merged:
+            return target, merged
+        except NotFoundError:
+            return target, None
+        except ConnectorError:
+            return None
+        return None
+
+    def _item_gone(
+        self, action: Action, entry: JournalEntry, gone: Ref, merged: MergedError | None, exc: NotFoundError
+    ) -> ActionOutcome:
+        """``gone`` no longer exists: close (or move) its link with a note, and never write to it again."""
+        link = self._link_of(gone, action.link_id)
+        if link is None:
+            return self._settle_failure(action, entry, exc)
+        closes = self._close_actions(link, gone, merged)
+        if not closes:
+            return self._settle_failure(action, entry, exc)
+        for close in closes:
+            outcome = self._run_again(close)
+            log.warning("item gone; link closed" if close.move_to is None else "record merged; link moved",
+                        item=gone.key, link=link.id, reason=close.reason, outcome=outcome.status)
+        survivor = closes[0].move_to
+        if survivor is not None:
+            self._moved[gone.id] = survivor
+            self._skip_gone(action, entry, f"{gone.key} was merged into {survivor.key}")
+            retargeted = self._redirect(action)
+            if retargeted is not None and retargeted is not action:
+                return self._run_again(retargeted)
+            return ActionOutcome(action, Outcome.SKIPPED, closes[0].reason, entry.id)
+        self._gone.add(gone.id)
+        return self._skip_gone(action, entry, closes[0].reason)
+
+    def follow_duplicate(self, record: Ref, survivor_id: str) -> list[ActionOutcome]:
+        """``links.follow_duplicate_of``: the linked ``record`` is marked a duplicate of ``survivor_id``;
+        handle it like an RT merge into that record (move the link to it, or close it with a note and a
+        "Duplicate" issue link when it has its own issue)."""
+        with self._gate:
+            link = self.store.link_for_record(self.mapping.name, record.id)
+            if link is None or not link.is_open:
+                return []
+            key = survivor_id
+            try:
+                with self._remote():
+                    survivor = Ref(record.side, record.kind, survivor_id, survivor_id)
+                    key = self._connector(Side.ITSM).get(survivor, []).ref.key
+            except NotFoundError:
+                pass
+            merged = MergedError(f"{record.key} is a duplicate of {key}", survivor_id=survivor_id, survivor_key=key)
+            closes = self._close_actions(link, record, merged, verb="is a duplicate of")
+            outcomes = [self._run_again(close) for close in closes]
+            if closes and closes[0].move_to is not None:
+                self._moved[record.id] = closes[0].move_to
+            else:
+                self._gone.add(record.id)
+            return outcomes
+
+    def _close_actions(
+        self, link: Link, gone: Ref, merged: MergedError | None, *, verb: str = "was merged into"
+    ) -> list[CloseLink]:
+        """The notes and the link change for ``gone``: see :class:`~bridge.core.actions.CloseLink`."""
+        itsm = self._connector(Side.ITSM).display_name
+        jira = self._connector(Side.JIRA).display_name
+        name = self.mapping.name
+        if gone.side is Side.JIRA:
+            recreate = self.mapping.links.recreate_deleted
+            reason = f"{gone.key} was deleted in {jira}"
+            then = ("bridge escalates this record again as a new issue" if recreate
+                    else "bridge no longer syncs this record")
+            return [
+                CloseLink(name, link.id, notice=record, gone=gone, reason=reason,
+                          body=f"{gone.key} was deleted in {jira}; {then}.",
+                          channel=self.mapping.comments.to_itsm_channel, recreate=recreate,
+                          release_keys=(CreateIssue.key_for(name, record.id),))
+                for record in link.records
+            ]
+        if merged is None:
+            return [CloseLink(name, link.id, notice=link.issue, gone=gone, reason=f"{gone.key} was deleted in {itsm}",
+                              body=f"{gone.key} was deleted in {itsm}; bridge no longer syncs this issue with it.",
+                              channel="comment")]
+        survivor = Ref(gone.side, gone.kind, merged.survivor_id, merged.survivor_key or merged.survivor_id)
+        other = self.store.link_for_record(name, survivor.id)
+        if other is None:
+            return [CloseLink(name, link.id, notice=link.issue, gone=gone, move_to=survivor,
+                              reason=f"{gone.key} {verb} {survivor.key}",
+                              body=f"{gone.key} {verb} {survivor.key} in {itsm}; "
+                                   f"this issue now follows {survivor.key}.",
+                              channel="comment")]
+        if other.id == link.id:  # both tickets already share this issue: only the merged one leaves
+            reason = f"{gone.key} {verb} {survivor.key}, which is linked to this issue too"
+            return [CloseLink(name, link.id, notice=link.issue, gone=gone, reason=reason,
+                              body=f"{gone.key} {verb} {survivor.key} in {itsm}.", channel="comment")]
+        reason = f"{gone.key} {verb} {survivor.key} ({other.issue.key})"
+        return [CloseLink(name, link.id, notice=link.issue, gone=gone, duplicate_of=other.issue, reason=reason,
+                          body=f"{gone.key} {verb} {survivor.key} ({other.issue.key}) in {itsm}; "
+                               "bridge no longer syncs this issue.",
+                          channel="comment")]
 
     def _settle_failure(self, action: Action, entry: JournalEntry, exc: ConnectorError) -> ActionOutcome:
         """A failed write: on the error list when retrying won't help, else pending with a backoff."""
@@ -421,6 +598,13 @@ class Executor:
             issue = self._connector(Side.JIRA).get(action.issue, fields_to_read(action))
             if label_edit(action, issue.fields) is None:
                 return ActionResult(link_id=action.link_id, adopted=True)
+        if isinstance(action, CloseLink):
+            try:
+                note = self._connector(action.notice.side).find_comment_by_marker(action.notice, action.marker)
+            except NotFoundError:
+                return ActionResult(link_id=action.link_id, adopted=True)
+            if note is not None:
+                return ActionResult(link_id=action.link_id, remote_id=note.id, adopted=True)
         return None
 
     def _write(self, action: Action) -> ActionResult:
@@ -455,7 +639,28 @@ class Executor:
         if isinstance(action, WriteBackReference):
             self._connector(action.target.side).write_back_reference(action.target, action.other, action.values)
             return ActionResult(link_id=action.link_id)
+        if isinstance(action, CloseLink):
+            return self._close(action)
         raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
+
+
+    def _close(self, action: CloseLink) -> ActionResult:
+        """The note on ``notice`` (skipped when that item is gone too) and, for a merge into a linked
+        ticket, the "Duplicate" issue link (best effort: a project may not offer that link type)."""
+        connector = self._connector(action.notice.side)
+        note_id: str | None = None
+        try:
+            note_id = connector.add_comment(action.notice, action.body, channel=action.channel,
+                                            marker=action.marker).id
+        except NotFoundError:
+            log.warning("the item to put the note on is gone too", item=action.notice.key)
+        if action.duplicate_of is not None:
+            try:
+                connector.link_issues(action.notice, action.duplicate_of, "Duplicate")
+            except (PermanentError, NotFoundError) as exc:
+                log.warning("could not link the issues as duplicates", issue=action.notice.key,
+                            other=action.duplicate_of.key, error=str(exc))
+        return ActionResult(link_id=action.link_id, remote_id=note_id)
 
 
 def _affinity(action: Action) -> str:

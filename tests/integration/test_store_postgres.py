@@ -104,3 +104,37 @@ def test_cycles_crash_and_reconcile_on_postgresql(pg_url: str, tmp_path: Path) -
         assert world.store.dialect == "postgresql"
     finally:
         world.close()
+
+
+def test_link_lifecycle_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """Migration 0003 on PostgreSQL: a deleted record closes its link, a merge moves or closes one, and
+    closed links are kept, listed with their reason, and never loaded for planning."""
+    from tests.fixtures.engine import World, mapping_spec
+
+    world = World(tmp_path, mapping_spec(), database_url=pg_url)
+    try:
+        deleted, moved, survivor = (world.incident(f"Printer {n} on fire", state="2") for n in range(3))
+        world.cycle()
+        world.settle()
+        world.itsm.delete(deleted)
+        world.itsm.merge(moved, survivor)
+        world.clock.advance(seconds=5)
+        for ref in (deleted, moved):
+            world.jira.comment(world.issue_of(ref), "any news?")
+        world.settle()
+        gone = world.store.link_for_record(world.spec.name, deleted.id)
+        assert gone is not None
+        assert gone.closed is not None
+        assert gone.closed_reason == f"{deleted.key} was deleted in ServiceNow"
+        merged = world.store.link_for_record(world.spec.name, moved.id)
+        assert merged is not None
+        assert merged.closed_reason is not None
+        assert merged.closed_reason.startswith(f"{moved.key} was merged into {survivor.key}")
+        assert world.store.load_link_states(world.spec.name, [deleted.id, moved.id, survivor.id], []) == [
+            s for s in world.store.load_link_states(world.spec.name, [survivor.id], []) if s.link.closed is None
+        ]
+        assert world.store.link_count(world.spec.name, open_only=True) == 1
+        assert world.store.link_count(world.spec.name) == 3
+        assert world.store.dialect == "postgresql"
+    finally:
+        world.close()

@@ -13,6 +13,9 @@ transiently. After every quiescent point (cycles until nothing is planned) these
   is a cache of vendor truth: links and comment pairs are adopted back, never duplicated).
 * all of the above whether or not a linked record still matches its route (records are reassigned out of
   it and back): the route decides what is escalated, not what keeps syncing.
+* deletions on either side and RT-style merges (one record merged into another): nothing is ever
+  written to a deleted or merged-away item once bridge noticed it (its link is closed), and no write
+  meant for a merged record lands on the survivor (every mirror on a record comes from its own issue).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
 from bridge.connectors.memory import SimulatedCrash
-from bridge.errors import ConnectorError, TransientError
-from bridge.model import Ref, Side
+from bridge.errors import ConnectorError, SafetyRailError, TransientError
+from bridge.model import Link, Ref, Side
 from tests.fixtures.engine import World, mapping_spec
 
 PRIORITY = {"1": "Highest", "2": "High", "3": "Medium", "4": "Low"}
@@ -49,6 +52,11 @@ class SyncMachine(RuleBasedStateMachine):
         self.world = World(self.directory, mapping_spec(), backoff_base=0)
         self.created: list[Ref] = []
         self.snapshots: list[Path] = []  # backups of the state database (see the state-database rules)
+        #: ids of records and issues deleted or merged away (by the rules below), and merges: gone → survivor
+        self.gone: set[str] = set()
+        self.merged_into: dict[str, str] = {}
+        #: per gone item, the write attempts bridge made to it once its link was seen closed
+        self.attempts_after_close: dict[str, int] = {}
 
     def teardown(self) -> None:
         self.world.close()
@@ -64,24 +72,32 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(record=records, summary=TEXT)
     def edit_summary(self, record: Ref, summary: str) -> None:
+        if record.id in self.gone:
+            return  # deleted or merged away by a lifecycle rule: nobody can edit it any more
         self.world.itsm.edit(record, short_description=summary)
 
     @rule(record=records, priority=st.sampled_from(sorted(PRIORITY)))
     def edit_priority(self, record: Ref, priority: str) -> None:
+        if record.id in self.gone:
+            return  # deleted or merged away by a lifecycle rule: nobody can edit it any more
         self.world.itsm.edit(record, priority=priority)
 
     @rule(record=records, state=st.sampled_from(["2", "6"]))
     def change_state(self, record: Ref, state: str) -> None:
+        if record.id in self.gone:
+            return  # deleted or merged away by a lifecycle rule: nobody can edit it any more
         close = {"close_code": "Solved (Permanently)", "close_notes": "done"} if state == "6" else {}
         self.world.itsm.set_state(record, state, **close)
 
     @rule(record=records, body=TEXT, channel=st.sampled_from(["work_notes", "comments"]))
     def itsm_comment(self, record: Ref, body: str, channel: str) -> None:
+        if record.id in self.gone:
+            return  # deleted or merged away by a lifecycle rule: nobody can edit it any more
         self.world.itsm.comment(record, body, channel=channel)
 
     def _issue(self, record: Ref) -> Ref | None:
         link = self.world.store.link_for_record(self.world.spec.name, record.id)
-        return link.issue if link is not None else None
+        return link.issue if link is not None and link.issue.id not in self.gone else None
 
     @rule(record=records, body=TEXT)
     def jira_comment(self, record: Ref, body: str) -> None:
@@ -106,12 +122,37 @@ class SyncMachine(RuleBasedStateMachine):
         """A linked record leaves the route (the route selects category "software"): its link keeps
         syncing, so the quiescent-state checks below hold for it as for any other. Only linked records
         move: an unlinked one leaving the route before its first cycle is simply never escalated."""
+        if record.id in self.gone:
+            return  # a deleted or merged-away record is edited by nobody
         if self.world.store.link_for_record(self.world.spec.name, record.id) is not None:
             self.world.itsm.edit(record, category=category)
 
     @rule(record=records)
     def reassign_back_into_the_route(self, record: Ref) -> None:
-        self.world.itsm.edit(record, category="software")
+        if record.id not in self.gone:
+            self.world.itsm.edit(record, category="software")
+
+    # ------------------------------------------------------------------------------ people: lifecycle
+
+    @rule(record=records)
+    def delete_record(self, record: Ref) -> None:
+        if record.id not in self.gone:
+            self.world.itsm.delete(record)
+            self.gone.add(record.id)
+
+    @rule(record=records)
+    def delete_issue(self, record: Ref) -> None:
+        issue = self._issue(record)
+        if issue is not None and issue.id not in self.gone:
+            self.world.jira.delete(issue)
+            self.gone.add(issue.id)
+
+    @rule(record=records, into=records)
+    def rt_style_merge(self, record: Ref, into: Ref) -> None:
+        if record.id != into.id and not {record.id, into.id} & self.gone:
+            self.world.itsm.merge(record, into)
+            self.gone.add(record.id)
+            self.merged_into[record.id] = into.id
 
     @rule(seconds=st.integers(min_value=0, max_value=90))
     def time_passes(self, seconds: int) -> None:
@@ -126,6 +167,8 @@ class SyncMachine(RuleBasedStateMachine):
             self.world.restart()  # the process died; systemd starts a new one on the same database
         except ConnectorError:
             pass  # a read failed after the HTTP layer's retries: the next cycle tries again
+        except SafetyRailError:
+            self._rail_is_right()
 
     @rule()
     def cycle(self) -> None:
@@ -201,18 +244,55 @@ class SyncMachine(RuleBasedStateMachine):
             for comment in self.world.itsm.comments(record.ref):
                 assert comment.marker is None or comment.marker.side is Side.JIRA, comment
 
+    @invariant()
+    def nothing_written_to_a_gone_item_once_its_link_is_closed(self) -> None:
+        attempts = self.world.itsm.gone_writes + self.world.jira.gone_writes
+        for item_id, seen in self.attempts_after_close.items():
+            assert attempts[item_id] == seen, f"bridge wrote to {item_id} again after closing its link"
+
+    def _note_closed_links(self) -> None:
+        """At a quiescent point: remember the write attempts made to each gone item whose link is closed."""
+        attempts = self.world.itsm.gone_writes + self.world.jira.gone_writes
+        for link in self.world.store.links(self.world.spec.name):
+            if link.closed is None:
+                continue
+            for item in (link.issue, *link.records):
+                if item.id in self.gone:
+                    self.attempts_after_close.setdefault(item.id, attempts[item.id])
+
+    def _mirrors_come_from_own_issue(self, record: Ref, issue: Ref) -> None:
+        """No write meant for a merged record landed on its survivor: every mirror bridge wrote on a
+        record after a merge into it is of a comment on the record's own issue."""
+        merged_at = [r for r, s in self.merged_into.items() if s == record.id]
+        if not merged_at:
+            return
+        own = {c.id for c in self.world.jira.comments(issue)}
+        for comment in self.world.itsm.comments(record):
+            if comment.marker is None or comment.marker.side is not Side.JIRA:
+                continue
+            moved = any(comment.id in {c.id for c in self.world.itsm._merged[m].comments} for m in merged_at)
+            assert moved or comment.marker.origin_id in own, f"{record.key} got a mirror of another issue's comment"
+
     @precondition(lambda self: bool(self.created))
     @rule()
     def quiescent_state_is_consistent(self) -> None:
         self._settle()
+        self._note_closed_links()
         world = self.world
-        issues = world.jira.issues()
-        assert len(issues) == len(self.created), "one issue per selected record, none twice"
-        troubled = {e.item_ref for e in world.store.errors()} | {e.link_id for e in world.store.errors()}
+        live = [ref for ref in self.created if self._open_link(ref) is not None]
+        linked_issues = {link.issue.id for link in world.store.links(world.spec.name)} - self.gone
+        assert {i.ref.id for i in world.jira.issues()} == linked_issues, "one issue per link, none twice"
         for ref in self.created:
-            link = world.store.link_for_record(world.spec.name, ref.id)
-            assert link is not None, f"{ref.key} has no link"
+            if ref.id not in self.gone:
+                assert world.store.link_for_record(world.spec.name, ref.id) is not None, f"{ref.key} has no link"
+        troubled = {e.item_ref for e in world.store.errors()} | {e.link_id for e in world.store.errors()}
+        for ref in live:
+            link = self._open_link(ref)
+            assert link is not None
             record, issue = world.itsm.record(ref), world.jira.issue(link.issue)
+            self._mirrors_come_from_own_issue(ref, link.issue)
+            if any(s == ref.id for s in self.merged_into.values()) or len(link.records) > 1:
+                continue  # a survivor holds the merged ticket's comments and history too (RT moves them)
             assert ref.token in issue.fields["labels"]
             assert record.fields["correlation_id"] == issue.ref.key
             self._comments_mirrored_once(ref, link.issue)
@@ -224,6 +304,24 @@ class SyncMachine(RuleBasedStateMachine):
                 assert issue.status == STATE_TO_JIRA[record.status], (record.status, issue.status)
             if issue.status in STATE_TO_ITSM:
                 assert record.status == STATE_TO_ITSM[issue.status], (issue.status, record.status)
+
+    def _rail_is_right(self) -> None:
+        """A full read found nothing while links are open: only right when the rules deleted every issue
+        (or record) those links point at, before bridge noticed."""
+        open_links = [link for link in self.world.store.links(self.world.spec.name) if link.closed is None]
+        assert open_links
+        assert all(link.issue.id in self.gone for link in open_links) or all(
+            {r.id for r in link.records} <= self.gone for link in open_links
+        ), "the safety rail fired while the side still holds linked items"
+
+    def _open_link(self, ref: Ref) -> Link | None:
+        """The open link of a live record (``None`` when it is gone, or its link closed or moved away)."""
+        if ref.id in self.gone:
+            return None
+        link = self.world.store.link_for_record(self.world.spec.name, ref.id)
+        if link is None or link.closed is not None or link.issue.id in self.gone:
+            return None
+        return link
 
     def _comments_mirrored_once(self, record: Ref, issue: Ref) -> None:
         itsm_comments = self.world.itsm.comments(record)
@@ -246,6 +344,9 @@ class SyncMachine(RuleBasedStateMachine):
                 continue
             except ConnectorError:
                 continue
+            except SafetyRailError:
+                self._rail_is_right()
+                return  # bridge refuses to go on until a person looks: as quiet as it gets
             if not report.actions and not report.reconciled:
                 return
         raise AssertionError("bridge never reached a quiescent state")

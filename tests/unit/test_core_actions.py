@@ -9,6 +9,7 @@ from bridge.core.actions import (
     AddComment,
     AdoptComment,
     AdoptIssue,
+    CloseLink,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -20,7 +21,17 @@ from bridge.core.actions import (
     from_json,
     to_json,
 )
-from bridge.core.effects import AddCommentPair, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.effects import (
+    AddCommentPair,
+    ForgetLink,
+    InLink,
+    MarkClosed,
+    MarkDone,
+    MergeSynced,
+    MoveRecord,
+    NewLink,
+    ResolveErrors,
+)
 from bridge.core.state import CommentPair
 from bridge.errors import StoreError
 from bridge.model import Ref, Side
@@ -42,6 +53,7 @@ ACTIONS = [
     AddComment(M, 1, ISS, REC, "c1", "hello", "comment"),
     WriteBackReference(M, 1, REC, ISS, {"correlation_id": "OPS-1"}),
     ReportConflict(M, 1, "priority", OTHER, ISS, "High", "Low"),
+    CloseLink(M, 1, ISS, REC, "INC0000001 was deleted in ServiceNow", "deleted", "comment"),
     AdoptIssue(M, None, REC, ISS, {"summary": "x", "labels": ("a", "b")}, "To Do", "v1", {"summary": "x"}, "2",
                "marker", (CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"),)),
     AdoptComment(M, 1, ISS, REC, "c1", "jc9"),
@@ -65,6 +77,7 @@ def test_refs_name_the_item_the_action_is_about_first(action: object) -> None:
         "report_conflict": (ISS, OTHER),
         "adopt_issue": (REC, ISS),
         "adopt_comment": (ISS, REC),
+        "close_link": (ISS, REC),
     }
     assert action.refs == expected[action.kind]  # type: ignore[attr-defined]
     assert from_json(to_json(action)) == action  # type: ignore[arg-type]
@@ -123,3 +136,17 @@ def test_effects_of_an_adoption_link_with_current_values_and_pairs_without_a_wri
     assert effects_for(comment, ActionResult(link_id=1))[:2] == (
         InLink(M, 1, (ISS, REC)), AddCommentPair(CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"))
     )
+@pytest.mark.parametrize(
+    ("options", "effect"),
+    [
+        ({}, MarkClosed("gone")),
+        ({"move_to": OTHER}, MoveRecord(REC.id, OTHER)),
+        ({"recreate": True, "release_keys": (CreateIssue.key_for(M, REC.id),)}, ForgetLink(("create:incidents:sys1",))),
+    ],
+    ids=["close", "move", "recreate"],
+)
+def test_effects_of_a_close_link_close_move_or_drop_the_link(options: dict[str, object], effect: object) -> None:
+    action = CloseLink(M, 3, ISS, REC, "gone", "note", "comment", duplicate_of=OTHER, **options)  # type: ignore[arg-type]
+    assert from_json(to_json(action)) == action
+    effects = effects_for(action, ActionResult(link_id=3, remote_id="n1"))
+    assert effects == (InLink(M, 3, (ISS, REC)), effect, MarkDone(to_json(action), "n1"), ResolveErrors())

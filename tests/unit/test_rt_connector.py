@@ -22,7 +22,7 @@ from bridge.connectors.rt_parse import (
     status_changed,
     ticket_id,
 )
-from bridge.errors import AuthError, ConfigError, PermanentError, WorkflowError
+from bridge.errors import AuthError, ConfigError, MergedError, NotFoundError, PermanentError, WorkflowError
 from bridge.mapping.schema import Mapping
 from bridge.model import Marker, Ref, Side
 
@@ -75,6 +75,12 @@ def page(items: list[dict[str, Any]], *, page_no: int = 1, pages: Any = 1, per_p
     if next_url:
         body["next_page"] = next_url
     return body
+
+
+def live(rt_id: str = "7", **kwargs: Any) -> None:
+    """RT's answer to the check before every write: ``GET /ticket/{id}`` of the live ticket itself."""
+    responses.get(f"{REST}/ticket/{rt_id}", json={**ticket(rt_id, **kwargs), "EffectiveId": {
+        "id": rt_id, "type": "ticket", "_url": f"{REST}/ticket/{rt_id}"}})
 
 
 def query_of(call: Any) -> dict[str, list[str]]:
@@ -257,10 +263,11 @@ def test_no_transactions_means_no_attachment_call() -> None:
 
 @responses.activate
 def test_add_comment_sends_content_type_and_marker_as_final_line() -> None:
+    live()
     responses.post(f"{REST}/ticket/7/comment", status=201, json=["Comments added"],
                    headers={"Location": "/REST/2.0/transaction/35", "Date": "Mon, 23 Nov 2026 14:50:33 GMT"})
     written = connector().add_comment(REF, "Fixed in 7.1\n", channel="comment", marker=Marker(Side.JIRA, "10001"))
-    body = json.loads(responses.calls[0].request.body)
+    body = json.loads(responses.calls[1].request.body)
     assert body == {"Content": "Fixed in 7.1\n\n[bridge:jira:10001]", "ContentType": "text/plain"}
     assert (written.id, written.body, written.internal, written.author) == ("35", "Fixed in 7.1", True, "bridge")
     assert written.created == datetime(2026, 11, 23, 14, 50, 33, tzinfo=UTC)
@@ -269,10 +276,11 @@ def test_add_comment_sends_content_type_and_marker_as_final_line() -> None:
 @responses.activate
 def test_add_comment_is_not_retried_after_a_server_error() -> None:
     """A repeated POST would add a second comment; the executor reconciles by marker instead."""
+    live()
     responses.post(f"{REST}/ticket/7/correspond", status=502)
     with pytest.raises(Exception, match="502"):
         connector().add_comment(REF, "x", channel="correspond", marker=Marker(Side.JIRA, "1"))
-    assert len(responses.calls) == 1
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]  # the check, then one POST
 
 
 # ------------------------------------------------------------------------------------------ writes
@@ -280,6 +288,7 @@ def test_add_comment_is_not_retried_after_a_server_error() -> None:
 
 @responses.activate
 def test_status_refusal_in_a_200_is_a_workflow_error() -> None:
+    live()
     responses.put(f"{REST}/ticket/7", json=["Ticket 7: Status 'bogus' isn't a valid status for this ticket."])
     with pytest.raises(WorkflowError, match="isn't a valid status"):
         connector().set_status(REF, "bogus", {})
@@ -287,15 +296,18 @@ def test_status_refusal_in_a_200_is_a_workflow_error() -> None:
 
 @responses.activate
 def test_status_already_set_is_confirmed_by_reading() -> None:
+    live(status="open")
     responses.put(f"{REST}/ticket/7", json=[])
     responses.get(f"{REST}/tickets", json=page([ticket("7", status="open")]))
     rt = connector()
     rt.set_status(REF, "open", {})
-    assert rt.calls.snapshot() == {"PUT /rt/REST/2.0/ticket/{id}": 1, "GET /rt/REST/2.0/tickets": 1}
+    assert rt.calls.snapshot() == {"GET /rt/REST/2.0/ticket/{id}": 1, "PUT /rt/REST/2.0/ticket/{id}": 1,
+                                   "GET /rt/REST/2.0/tickets": 1}
 
 
 @responses.activate
 def test_status_quietly_not_applied_is_an_error() -> None:
+    live(status="open")
     responses.put(f"{REST}/ticket/7", json=[])
     responses.get(f"{REST}/tickets", json=page([ticket("7", status="open")]))
     with pytest.raises(WorkflowError, match="did not move"):
@@ -307,10 +319,12 @@ def test_status_change_confirmed_by_the_message_needs_no_read() -> None:
     responses.put(f"{REST}/ticket/7", json=["Ticket 7: Status changed from 'open' to 'resolved'", "Severity low added"])
     responses.get(f"{REST}/queue/Incidents", json={"Name": "Incidents", "TicketCustomFields": [
         {"id": "4", "name": "Severity", "type": "customfield"}]})
+    live(status="open")
     rt = connector()
     rt.set_status(REF, "resolved", {"CF.{Severity}": "low"})
-    assert json.loads(responses.calls[1].request.body) == {"CustomFields": {"Severity": "low"}, "Status": "resolved"}
-    assert rt.calls.snapshot() == {"GET /rt/REST/2.0/queue/Incidents": 1, "PUT /rt/REST/2.0/ticket/{id}": 1}
+    assert json.loads(responses.calls[2].request.body) == {"CustomFields": {"Severity": "low"}, "Status": "resolved"}
+    assert rt.calls.snapshot() == {"GET /rt/REST/2.0/queue/Incidents": 1, "GET /rt/REST/2.0/ticket/{id}": 1,
+                                   "PUT /rt/REST/2.0/ticket/{id}": 1}
 
 
 @responses.activate
@@ -324,9 +338,10 @@ def test_unknown_custom_field_is_refused_before_writing() -> None:
 
 @responses.activate
 def test_back_reference_as_a_link_is_added_not_replaced() -> None:
+    live()
     responses.put(f"{REST}/ticket/7", json=["Link created (https://jira/browse/DEMO-1 -> 7)"])
     connector().write_back_reference(REF, Ref(Side.JIRA, "issue", "1", "DEMO-1"), {"RefersTo": "https://jira/browse/DEMO-1"})
-    assert json.loads(responses.calls[0].request.body) == {"AddRefersTo": "https://jira/browse/DEMO-1"}
+    assert json.loads(responses.calls[1].request.body) == {"AddRefersTo": "https://jira/browse/DEMO-1"}
 
 
 def test_create_is_refused() -> None:
@@ -400,10 +415,40 @@ def test_from_settings_takes_url_token_and_the_token_owner(monkeypatch: pytest.M
 
 @responses.activate
 def test_comment_author_is_the_token_owner_login() -> None:
+    live()
     responses.get(f"{REST}/user/14", json={"id": 14, "Name": "bridge"})
     responses.post(f"{REST}/ticket/7/comment", status=201, json=["Comments added"],
                    headers={"Location": "/REST/2.0/transaction/36"})
     rt = RTConnector(ROOT, token=SecretStr(TOKEN), bridge_user="14")
     assert rt.add_comment(REF, "x", channel="comment", marker=Marker(Side.JIRA, "1")).author == "bridge"
     assert rt.add_comment(REF, "y", channel="comment", marker=Marker(Side.JIRA, "2")).author == "bridge"
-    assert len(responses.calls) == 3  # the login is looked up once
+    assert [c.request.url.rsplit("/", 1)[-1] for c in responses.calls].count("14") == 1  # the login is looked up once
+
+
+# ------------------------------------------------------------------------------------------ gone tickets
+
+
+@responses.activate
+def test_write_through_a_merged_id_is_refused_naming_the_survivor() -> None:
+    """RT loads a merged ticket's id as the ticket it was merged into: a write would land on RT#1."""
+    responses.get(f"{REST}/ticket/7", json={**ticket("1"), "EffectiveId": {"id": "1", "type": "ticket"}})
+    with pytest.raises(MergedError) as raised:
+        connector().set_status(REF, "resolved", {})
+    assert (raised.value.survivor_id, raised.value.survivor_key) == ("1", "RT#1")
+    assert [c.request.method for c in responses.calls] == ["GET"]  # nothing written
+
+
+@responses.activate
+def test_write_to_a_deleted_ticket_is_refused() -> None:
+    """RT would accept the write and set the status of a deleted ticket back: no undelete."""
+    live(status="deleted")
+    with pytest.raises(NotFoundError, match="deleted"):
+        connector().add_comment(REF, "x", channel="comment", marker=Marker(Side.JIRA, "1"))
+    assert [c.request.method for c in responses.calls] == ["GET"]
+
+
+@responses.activate
+def test_write_to_a_ticket_rt_does_not_know_is_not_found() -> None:
+    responses.get(f"{REST}/ticket/7", status=404, json={"message": "Resource does not exist"})
+    with pytest.raises(NotFoundError):
+        connector().update_fields(REF, {"Subject": "x"})

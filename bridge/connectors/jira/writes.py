@@ -214,6 +214,17 @@ class JiraWrites(JiraSearch):
         }
         self._request("POST", f"issue/{ref.id or ref.key}/remotelink", body=body)
 
+    def link_issues(self, ref: Ref, other: Ref, link_type: str) -> None:
+        """``POST issueLink``: ``ref`` is the outward issue ("OPS-4 duplicates OPS-2"), ``other`` the inward one
+        (docs/connectors/jira.md, "Vendor facts bridge relies on"). Jira keeps one link however often it is sent."""
+        self._comment_hints.pop(ref.id, None)
+        body = {
+            "type": {"name": link_type},
+            "outwardIssue": {"key": ref.key} if ref.key else {"id": ref.id},
+            "inwardIssue": {"key": other.key} if other.key else {"id": other.id},
+        }
+        self._request("POST", "issueLink", body=body)
+
     def _itsm_base(self, other: Ref) -> str:
         if other.url:
             parts = urlsplit(other.url)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.connectors.base import Connector
-from bridge.errors import NotFoundError
+from bridge.errors import MergedError, NotFoundError
 from bridge.model import Comment, FieldValue, Item, Ref, Side, Visibility
 
 Clock = Callable[[], datetime]
@@ -109,6 +109,12 @@ class MemoryConnector(Connector):
         self._crash: list[str | None] = []
         self._sequence = 0
         self.closed = False
+        #: deleted items, and merged ones (by id: the survivor's id), kept to answer like the vendor
+        self._deleted: dict[str, _Stored] = {}
+        self._merged: dict[str, _Stored] = {}
+        #: writes attempted to a deleted or merged item, by item id (all refused, like the vendor or the
+        #: real connector's guard does); tests assert bridge stops trying once it noticed
+        self.gone_writes: Counter[str] = Counter()
 
     # ------------------------------------------------------------------------------ fault injection
 
@@ -154,6 +160,15 @@ class MemoryConnector(Connector):
     def _find(self, ref: Ref | str, endpoint: str) -> _Stored:
         """The stored item for a Ref, id or key; NotFoundError (counted 404) otherwise. Lock held."""
         wanted = ref.id if isinstance(ref, Ref) else ref
+        gone = self._deleted.get(wanted) or self._merged.get(wanted)
+        if gone is not None and endpoint.split()[0] in ("PATCH", "PUT", "POST", "DELETE"):
+            self.gone_writes[gone.ref.id] += 1
+        if wanted in self._merged:
+            survivor = self._survivor(wanted)
+            self.calls.count(endpoint, 200)
+            raise MergedError(f"{self._merged[wanted].ref.key} was merged into {survivor.ref.key}",
+                              survivor_id=survivor.ref.id, survivor_key=survivor.ref.key, side=self.side.value,
+                              method=endpoint.split()[0], endpoint=endpoint.split()[1], status=200)
         item = self._items.get(wanted)
         if item is None:
             item = next((i for i in self._items.values() if i.ref.key == wanted), None)
@@ -166,6 +181,41 @@ class MemoryConnector(Connector):
 
     def _not_found_text(self) -> str:
         raise NotImplementedError
+
+    def _survivor(self, item_id: str) -> _Stored:
+        """The live item a merged one ended in (a merge chain followed to its end)."""
+        while item_id in self._merged:
+            item_id = self._merged[item_id].fields.get("__merged_into") or ""  # type: ignore[assignment]
+        return self._items[item_id]
+
+    # ------------------------------------------------------------------------------ scripting: lifecycle
+
+    def delete(self, ref: Ref | str) -> None:
+        """Delete an item the way its vendor does: every later read or write of it answers 404."""
+        with self._lock:
+            item = self._find(ref, "SCRIPT delete")
+            del self._items[item.ref.id]
+            self._deleted[item.ref.id] = item
+
+    def merge(self, ref: Ref | str, into: Ref | str) -> None:
+        """Merge an item into another, the way Request Tracker does: its comments move to the survivor,
+        and its id answers with the survivor (the real connector turns that into a MergedError)."""
+        with self._lock:
+            item = self._find(ref, "SCRIPT merge")
+            survivor = self._find(into, "SCRIPT merge")
+            del self._items[item.ref.id]
+            item.fields["__merged_into"] = survivor.ref.id
+            self._merged[item.ref.id] = item
+            survivor.comments.extend(item.comments)
+            survivor.comments.sort(key=lambda c: c.created)
+            self._touch(survivor, "jane.doe")
+
+    def is_gone(self, ref: Ref | str) -> bool:
+        """True when the item was deleted or merged away (scripting; not counted)."""
+        wanted = ref.id if isinstance(ref, Ref) else ref
+        with self._lock:
+            return any(i.ref.id == wanted or i.ref.key == wanted
+                       for i in [*self._deleted.values(), *self._merged.values()])
 
     def _touch(self, item: _Stored, author: str) -> None:
         item.updated = self._now()

@@ -19,7 +19,7 @@ from bridge.connectors.memory.core import (
     floor_to_milli,
     floor_to_minute,
 )
-from bridge.errors import PermanentError, WorkflowError
+from bridge.errors import NotFoundError, PermanentError, WorkflowError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Issue, Item, Marker, Ref, Side, Visibility, normalise
 from bridge.vendors import jira as jira_facts
@@ -70,6 +70,10 @@ class MemoryJira(MemoryConnector):
         self.initial_status = initial_status
         self._counters: dict[str, int] = {}
         self._ids = 10000
+        #: the issue link types the site offers (Jira's defaults); empty: the site offers none
+        self.link_types: tuple[str, ...] = ("Blocks", "Cloners", "Duplicate", "Relates")
+        #: issue links made, as ``(type, outward key, inward key)``: "outward <type outward> inward"
+        self.issue_links: list[tuple[str, str, str]] = []
 
     def _now(self) -> datetime:
         return floor_to_milli(self.clock())
@@ -452,6 +456,24 @@ class MemoryJira(MemoryConnector):
                 },
             }
         self._written("write_back_reference", ref)
+
+    def link_issues(self, ref: Ref, other: Ref, link_type: str) -> None:
+        endpoint = "POST /rest/api/3/issueLink"
+        self._fault("link_issues", endpoint)
+        with self._lock:
+            outward = self._find(ref, endpoint)
+            inward = self._find(other, endpoint)
+            if link_type not in self.link_types:
+                self.calls.count(endpoint, 404)
+                raise NotFoundError(f"No issue link type with name '{link_type}' found.", side="jira",
+                                    method="POST", endpoint="/rest/api/3/issueLink", status=404)
+            self.calls.count(endpoint, 201)
+            link = (link_type, outward.ref.key, inward.ref.key)
+            if link not in self.issue_links:
+                self.issue_links.append(link)
+            self._touch(outward, INTEGRATION_USER)
+            self._touch(inward, INTEGRATION_USER)
+        self._written("link_issues", ref)
 
     def check(self, mappings: Sequence[MappingSpec]) -> list[CheckResult]:
         results = [CheckResult(True, f"{self.display_name} (in memory) reachable as {INTEGRATION_USER}")]

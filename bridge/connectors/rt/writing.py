@@ -2,6 +2,11 @@
 
 RT answers many refusals with a 200 and a message list ("…isn't a valid status…"); see "What bridge does
 about RT's traps" in ``docs/connectors/rt.md``.
+
+Every write is preceded by one ``GET /ticket/{id}`` (:meth:`RTWriting._live`): RT loads a merged ticket's
+id as the ticket it was merged into, and lets any write set a ``deleted`` ticket's status back, so a
+write through the id alone could land on another ticket or undelete one ("Merged and deleted tickets" in
+``docs/connectors/rt.md``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from bridge.connectors.rt_parse import (
     transaction_id_from_location,
 )
 from bridge.connectors.rt_query import custom_field_name
-from bridge.errors import ConnectorError, PermanentError, WorkflowError
+from bridge.errors import ConnectorError, MergedError, NotFoundError, PermanentError, WorkflowError
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Visibility
 
 
@@ -37,10 +42,12 @@ class RTWriting(RTClient):
         if not values:
             return
         body = self._write_body(ref, values)
+        self._live(ref)
         self._put(ref, body, what="update")
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
         body = {**self._write_body(ref, fields), "Status": status}
+        self._live(ref)
         messages = self._put(ref, body, what="status change", status=True)
         if status_changed(messages, status):
             return
@@ -72,6 +79,7 @@ class RTWriting(RTClient):
                 side="rt",
             )
         rt_id = ticket_id(ref.id)
+        self._live(ref)
         content = f"{body.rstrip()}\n\n{marker.render()}"
         response = self.http.request(
             "POST",
@@ -101,7 +109,30 @@ class RTWriting(RTClient):
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         if not values:
             return
-        self._put(ref, self._write_body(ref, values), what="back-reference")
+        body = self._write_body(ref, values)
+        self._live(ref)
+        self._put(ref, body, what="back-reference")
+
+    def _live(self, ref: Ref) -> None:
+        """Refuse to write through an id that no longer stands for its own live ticket.
+
+        ``GET /ticket/{id}`` of a merged ticket answers with the ticket it was merged into (RT's
+        ``RT::Ticket::Load`` follows ``EffectiveId``): :class:`MergedError` naming the survivor. A ticket
+        in status ``deleted`` is gone for bridge: :class:`NotFoundError` (RT itself would accept the write
+        and set the status back). A 404 is a NotFoundError from the HTTP layer already.
+        """
+        rt_id = ticket_id(ref.id)
+        endpoint = f"/REST/2.0/ticket/{rt_id}"
+        data = self._json("GET", f"ticket/{rt_id}") or {}
+        answered = _id_of(data.get("id")) or rt_id
+        effective = _id_of(data.get("EffectiveId")) or answered
+        survivor = effective if effective != rt_id else answered
+        if survivor != rt_id:
+            raise MergedError(f"rt: ticket {rt_id} was merged into ticket {survivor}", survivor_id=survivor,
+                              survivor_key=f"RT#{survivor}", side="rt", method="GET", endpoint=endpoint, status=200)
+        if str(data.get("Status") or "").lower() == "deleted":
+            raise NotFoundError(f"rt: ticket {rt_id} is deleted", side="rt", method="GET", endpoint=endpoint,
+                                status=200)
 
     def _bridge_login(self) -> str:
         """The bridge user's login; a numeric id (taken from the auth token) is resolved once."""
@@ -153,3 +184,13 @@ class RTWriting(RTClient):
         cls = WorkflowError if status and is_status_failure(failed) else PermanentError
         raise cls("rt refused the change", side="rt", method=method, endpoint=endpoint, status=200,
                   vendor_message="; ".join(failed))
+
+
+def _id_of(value: Any) -> str | None:
+    """A ticket id from REST2's ``33``, ``"33"`` or ``{"id": "33", "type": "ticket", …}``; ``None`` if absent."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return ticket_id(value)
+    except ValueError:
+        return None

@@ -15,7 +15,18 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.core.actions import Action, from_json, to_json
-from bridge.core.effects import AddCommentPair, Effect, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.effects import (
+    AddCommentPair,
+    Effect,
+    ForgetLink,
+    InLink,
+    MarkClosed,
+    MarkDone,
+    MergeSynced,
+    MoveRecord,
+    NewLink,
+    ResolveErrors,
+)
 from bridge.errors import StoreError
 from bridge.model import Link, Side
 from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry
@@ -229,6 +240,23 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                     c.execute(
                         update(errors).where(errors.c.journal_id == journal_id).values(resolved=True, last_seen=_now())
                     )
+                elif isinstance(effect, MarkClosed):
+                    if link_id is not None:
+                        self._close(c, link_id, effect.reason, effect.when or _now())
+                elif isinstance(effect, MoveRecord):
+                    if link_id is not None:
+                        self._move_record(c, link_id, effect.old_id, effect.new)
+                elif isinstance(effect, ForgetLink):
+                    if link_id is not None:
+                        self._forget_link(c, link_id)
+                        c.execute(update(journal).where(journal.c.link_id == link_id).values(link_id=None))
+                        link_id = None
+                    for key in effect.release_keys:
+                        c.execute(
+                            update(journal)
+                            .where(journal.c.idempotency_key == key, journal.c.id != journal_id)
+                            .values(idempotency_key=journal.c.idempotency_key + f"#released@{journal_id}")
+                        )
                 else:  # pragma: no cover - the Effect union is closed
                     raise StoreError(f"unknown store effect {type(effect).__name__}")
             return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None

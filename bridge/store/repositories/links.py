@@ -1,4 +1,11 @@
-"""Links: which records are linked to which issue, per mapping, and the state the planner reads of them."""
+"""Links: which records are linked to which issue, per mapping, and the state the planner reads of them.
+
+A link is *open* or *closed* (``links.closed``/``closed_reason``): closed when one of its items was
+deleted or merged away. Closed links are kept (``bridge links`` shows them, with the reason) but never
+handed to the planner again: :meth:`LinkRepository.load_link_states` returns open links only, and
+:meth:`LinkRepository.closed_item_ids` tells the cycle which changed items belong to a closed link, so
+their changes are dropped instead of being planned as new records.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.core.state import CommentPair, ItemState, LinkState
@@ -68,6 +75,8 @@ class LinkRepository(Database):
                 Ref(Side.JIRA, "issue", row.issue_id, row.issue_key, row.issue_url),
                 tuple(recs.get(row.id, ())),
                 row.created,
+                row.closed,
+                row.closed_reason,
             )
             for row in rows
         }
@@ -84,11 +93,13 @@ class LinkRepository(Database):
             found = self._links_by_ids(c, ids)
         return [found[i] for i in ids]
 
-    def link_count(self, mapping: str) -> int:
+    def link_count(self, mapping: str, *, open_only: bool = False) -> int:
+        """How many links ``mapping`` has (``open_only``: not closed, i.e. still synced)."""
+        query = select(func.count()).select_from(links).where(links.c.mapping == mapping)
+        if open_only:
+            query = query.where(links.c.closed.is_(None))
         with self._conn() as c:
-            return int(
-                c.execute(select(func.count()).select_from(links).where(links.c.mapping == mapping)).scalar_one()
-            )
+            return int(c.execute(query).scalar_one())
 
     def link_for_record(self, mapping: str, record_id: str) -> Link | None:
         with self._conn() as c:
@@ -164,7 +175,74 @@ class LinkRepository(Database):
                         select(links.c.id).where(links.c.mapping == mapping, links.c.issue_id.in_(chunk))
                     ).scalars()
                 )
-            return self._states(c, ids)
+            return [s for s in self._states(c, ids) if s.link.is_open]
+
+    def closed_item_ids(self, mapping: str, record_ids: Iterable[str], issue_ids: Iterable[str]) -> set[str]:
+        """Which of the given records and issues belong to a closed link of ``mapping``: their changes
+        are never planned again (not even as a new record to escalate)."""
+        found: set[str] = set()
+        with self._conn() as c:
+            for chunk in _chunks(sorted(set(record_ids))):
+                found.update(
+                    c.execute(
+                        select(link_records.c.record_id)
+                        .join(links, links.c.id == link_records.c.link_id)
+                        .where(
+                            link_records.c.mapping == mapping,
+                            link_records.c.record_id.in_(chunk),
+                            links.c.closed.is_not(None),
+                        )
+                    ).scalars()
+                )
+            for chunk in _chunks(sorted(set(issue_ids))):
+                found.update(
+                    c.execute(
+                        select(links.c.issue_id).where(
+                            links.c.mapping == mapping, links.c.issue_id.in_(chunk), links.c.closed.is_not(None)
+                        )
+                    ).scalars()
+                )
+        return found
+
+    def close_link(self, link_id: int, reason: str, *, when: datetime | None = None) -> None:
+        """Close the link (its first reason stays: closing twice changes nothing)."""
+        with self._conn() as c:
+            self._close(c, link_id, reason, when or _now())
+
+    @staticmethod
+    def _close(c: Connection, link_id: int, reason: str, when: datetime) -> None:
+        c.execute(
+            update(links)
+            .where(links.c.id == link_id, links.c.closed.is_(None))
+            .values(closed=when, closed_reason=reason)
+        )
+
+    @staticmethod
+    def _move_record(c: Connection, link_id: int, old_id: str, new: Ref) -> None:
+        """The record ``old_id`` of the link is now ``new`` (an RT ticket merged into an unlinked one):
+        the link and the synced state follow it, so nothing is written through the old id again."""
+        c.execute(
+            update(link_records)
+            .where(link_records.c.link_id == link_id, link_records.c.record_id == old_id)
+            .values(record_id=new.id, record_key=new.key, record_url=new.url, kind=new.kind)
+        )
+        c.execute(
+            update(item_state)
+            .where(item_state.c.link_id == link_id, item_state.c.item_id == old_id)
+            .values(item_id=new.id, version="")
+        )
+        c.execute(update(comment_map).where(comment_map.c.link_id == link_id, comment_map.c.origin_item == old_id)
+                  .values(origin_item=new.id))
+        c.execute(update(comment_map).where(comment_map.c.link_id == link_id, comment_map.c.mirror_item == old_id)
+                  .values(mirror_item=new.id))
+
+    @staticmethod
+    def _forget_link(c: Connection, link_id: int) -> None:
+        """Drop the link with its records, synced values and comment pairs (``recreate_deleted``: its
+        record is then escalated again as new)."""
+        for table in (comment_map, item_state, link_records):
+            c.execute(delete(table).where(table.c.link_id == link_id))
+        c.execute(delete(links).where(links.c.id == link_id))
 
     def _states(self, c: Connection, ids: Iterable[int]) -> list[LinkState]:
         found = self._links_by_ids(c, ids)
