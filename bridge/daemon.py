@@ -42,7 +42,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge import systemd
 from bridge.errors import AuthError, ConfigError, ConnectorError, LockHeldError, SafetyRailError, StoreError
-from bridge.health import HealthState, MetricsServer, serve
+from bridge.health import HealthState, MetricsServer, StatusPageHandler, serve
 from bridge.logging import get_logger
 from bridge.metrics import Metrics
 from bridge.sync.cycle import CycleReport, run_cycle
@@ -66,6 +66,7 @@ class Daemon:
         health: HealthState | None = None,
         environ: Mapping[str, str] | None = None,
         takeover_grace_seconds: float | None = None,
+        status_page: StatusPageHandler | None = None,
     ) -> None:
         self.engine = engine
         self.interval = float(interval_seconds)
@@ -81,6 +82,7 @@ class Daemon:
         #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
+        self.status_page = status_page
         if metrics_bind is not None and engine.metrics is None:
             engine.metrics = Metrics(interval_seconds=self.interval)
         self.health = health or HealthState(self.interval, self._names())
@@ -247,6 +249,10 @@ class Daemon:
             watchdog_seconds=watchdog,
         )
 
+    def schedule(self, func: Callable[[], None], trigger: Any, job_id: str) -> None:
+        """Run ``func`` on an APScheduler ``trigger`` beside the cycles (the trends digest's cron job)."""
+        self._scheduler.add_job(func, trigger, id=job_id, max_instances=1, coalesce=True, misfire_grace_time=3600)
+
     def _watchdog(self) -> None:
         systemd.notify_watchdog(self.environ)
 
@@ -256,7 +262,7 @@ class Daemon:
             return None
         assert self.engine.metrics is not None  # set in __init__ when metrics_bind is
         try:
-            self.server = serve(self.metrics_bind, self.engine.metrics, self.health)
+            self.server = serve(self.metrics_bind, self.engine.metrics, self.health, self.status_page)
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve metrics on {self.metrics_bind}: {exc.strerror or exc}",

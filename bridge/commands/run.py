@@ -9,6 +9,9 @@ from bridge.bootstrap import build_engine
 from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
 from bridge.metrics import Metrics
+from bridge.notify.hook import build_hook
+from bridge.status.page import build_status_page
+from bridge.trends.digest import schedule_digest
 
 
 @click.command()
@@ -32,7 +35,15 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
             misfire_grace_seconds=settings.schedule.misfire_grace_seconds,
             mappings=names,
             metrics_bind=settings.metrics.bind,
+            on_cycle=build_hook(
+                settings.notify, engine.store, names, interval_seconds=settings.schedule.interval_seconds
+            ),
         )
+        daemon.status_page = build_status_page(
+            settings.status_page, settings.trends, engine.store, lambda: daemon.health.check().body
+        )
+        if settings.trends.digest is not None:
+            schedule_digest(daemon, settings.trends, engine)
         return daemon.run_forever()
     finally:
         engine.close()
