@@ -34,7 +34,7 @@ from typing import cast
 
 import structlog
 
-from bridge.core.actions import Action
+from bridge.core.actions import Action, CreateIssue, LinkExisting
 from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
@@ -44,6 +44,7 @@ from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
+from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import pending_record_id, unplannable_keys
 from bridge.sync.planner import Plan, plan
 
@@ -66,6 +67,10 @@ class CycleReport:
     outcomes: list[ActionOutcome] = field(default_factory=list)
     reconciled: list[ActionOutcome] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: what people should know that is not an error (e.g. closed history left out at the first start)
+    notes: list[str] = field(default_factory=list)
+    #: records the route selects that were left out as closed history (:mod:`bridge.sync.first_start`)
+    left_out: int = 0
     acknowledged: int = 0
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
     cursors: dict[str, datetime | None] = field(default_factory=dict)
@@ -120,7 +125,7 @@ def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | 
         with _measured(engine, report):
             seen = _read(engine, spec, report, since)
             if seen.changed_records or seen.changed_issues:
-                _plan(engine, spec, seen, report)
+                _plan(engine, spec, seen, report, first_seen=engine.store.first_seen(spec.name), since=since)
         _log_summary("dry run finished", report)
     return report
 
@@ -278,7 +283,14 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
 
 
 def _plan(
-    engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport, *, plannable: frozenset[str] = frozenset()
+    engine: Engine,
+    spec: MappingSpec,
+    seen: _Seen,
+    report: CycleReport,
+    *,
+    plannable: frozenset[str] = frozenset(),
+    first_seen: datetime | None = None,
+    since: datetime | None = None,
 ) -> Plan:
     """Steps 3 and 4b: the comments of the changed items, then the (pure) plan. ``plannable``: refused
     keys the planner may plan again (:mod:`bridge.sync.refusals`)."""
@@ -291,18 +303,33 @@ def _plan(
             links_by_record=seen.by_record,
             links_by_issue=seen.by_issue,
             pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
+            first_start=first_start(spec, first_seen or engine.clock(), since),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
         ),
     )
     report.actions = list(the_plan.actions)
     report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    report.left_out = len(the_plan.left_out)
+    if since is not None:
+        usual = first_start(spec, first_seen or engine.clock(), None)
+        backfilled = {r.ref.id for r in seen.changed_records if r.ref.id not in seen.by_record and usual.leaves_out(r)}
+        count = sum(
+            1 for a in the_plan.actions if isinstance(a, CreateIssue | LinkExisting) and a.record.id in backfilled
+        )
+        if count:
+            report.notes.append(backfill_note(count, since))
+    if the_plan.left_out:
+        report.notes.append(left_out_note(len(the_plan.left_out)))
+        log.warning("closed records older than the first start left out", count=len(the_plan.left_out),
+                    backfill="bridge sync --since DATE")
     return the_plan
 
 
 def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:
     store = engine.store
     executor = _executor(engine, spec)
+    first_seen = store.see_mapping(spec.name, engine.clock())
     requeued = refusals.take_requeued(store, spec.name)
     report.reconciled = executor.reconcile()
 
@@ -319,7 +346,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     )
     if release.reread:
         _read_again(engine, spec, seen, release.reread)
-    the_plan = _plan(engine, spec, seen, report, plannable=release.keys)
+    the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
     actions = refusals.settle_unlinked(store, spec.name, the_plan.actions, release)
     report.actions = actions
     _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])

@@ -171,6 +171,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[PlanProblem] = field(default_factory=list)
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
+    #: new records the route selects that were left out as closed history (``PlanInput.first_start``)
+    left_out: list[Ref] = field(default_factory=list)
 
 
 class _Planner:
@@ -179,6 +181,7 @@ class _Planner:
         self.given = given
         self.actions: list[Action] = []
         self.problems: list[PlanProblem] = []
+        self.left_out: list[Ref] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
         self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
@@ -220,7 +223,7 @@ class _Planner:
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
-        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written))
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
 
     # ---------------------------------------------------------------------------- new records
 
@@ -231,6 +234,9 @@ class _Planner:
                 return
         except RouteTimeout as exc:
             self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")
+            return
+        if self.given.first_start is not None and self.given.first_start.leaves_out(record):
+            self.left_out.append(record.ref)
             return
         try:
             projection = project(mapping, record)
