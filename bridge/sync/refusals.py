@@ -190,12 +190,15 @@ def release_changed(
     for entry in _refused(store, mapping):
         if entry.id in skip:
             continue
-        if entry.link_id is not None:
-            if entry.link_id in links:
-                archived.append(entry.id)
-                released_links.add(entry.link_id)
-            continue
         record_id = _record_of(entry.action)
+        link_id = entry.link_id
+        if link_id is None and record_id is not None and record_id in by_record:
+            link_id = by_record[record_id].link.id  # a create's follow-up, refused once the issue existed
+        if link_id is not None:
+            if link_id in links:
+                archived.append(entry.id)
+                released_links.add(link_id)
+            continue
         if record_id is None or record_id not in records:
             continue
         if isinstance(entry.action, CreateIssue | LinkExisting):

@@ -79,7 +79,7 @@ def test_effects_of_a_create_link_the_record_then_mark_the_row_done() -> None:
     assert effects == (
         NewLink(M, ISS, REC, {"summary": "x"}, "To Do", "", None, {}, None),
         MarkDone(to_json(action), ISS.id),
-        ResolveErrors(),
+        ResolveErrors(f"create:{M}:{REC.id}"),  # the slot: earlier refusals of this create are resolved too
     )
     with pytest.raises(StoreError):
         effects_for(action, ActionResult())
