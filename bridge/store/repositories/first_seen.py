@@ -26,6 +26,6 @@ class FirstSeenRepository(Database):
                 select(mapping_first_seen.c.first_seen).where(mapping_first_seen.c.mapping == mapping)
             ).scalar()
             if known is not None:
-                return known  # type: ignore[no-any-return]
+                return known
             c.execute(insert(mapping_first_seen).values(mapping=mapping, first_seen=at))
             return at
