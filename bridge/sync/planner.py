@@ -84,7 +84,9 @@ journal: ``work_notes`` by default; Request Tracker has no ``work_notes``), orig
 New records and the issue that does not exist yet
 =================================================
 A record without a link that the route selects (re-checked with
-:func:`~bridge.mapping.transform.selects`) gets, in ONE plan and in this order:
+:func:`~bridge.mapping.transform.selects`) and that ``given.first_start`` does not leave out as closed
+history (:mod:`bridge.sync.first_start`; such a record is listed in ``Plan.left_out``, nothing else)
+gets, in ONE plan and in this order:
 
 1. :class:`CreateIssue` (all ``to_jira``/``both`` rule values except ``None``; labels = target labels
    + ``links.jira_label``; ``marker`` = ``record.ref.token``; ``record_fields`` = the full projection;
