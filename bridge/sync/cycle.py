@@ -34,14 +34,17 @@ from typing import cast
 
 import structlog
 
+from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue, LinkExisting
-from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
+from bridge.core.state import Changes, ItemState, LinkState, Partners, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync import refusals
+from bridge.sync.adoption import back_reference_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -250,6 +253,7 @@ class _Seen:
     by_issue: dict[str, LinkState]
     changed_records: list[Record]
     changed_issues: list[Issue]
+    unreadable: list[Unreadable] = field(default_factory=list)
     #: comments read beyond the window (items ``bridge retry`` asked to read again)
     comments: dict[str, list[Comment]] = field(default_factory=dict)
 
@@ -261,10 +265,15 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
     # The ITSM connector reads records and the Jira connector issues (the connector contract).
-    records = cast(list[Record], _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec))))
-    issues = cast(list[Issue], _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec))))
+    records_read = list(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))
+    issues_read = list(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))
+    # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
+    unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
+    records = cast(list[Record], _dedupe(i for i in records_read if not isinstance(i, Unreadable)))
+    issues = cast(list[Issue], _dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
     report.records_seen, report.issues_seen = len(records), len(issues)
-    for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+    report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
+    for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
         if window[side] is None and not items and store.link_count(spec.name):
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
@@ -279,7 +288,9 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
-    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
+    return _Seen(
+        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable
+    )
 
 
 def _plan(
@@ -296,6 +307,11 @@ def _plan(
     keys the planner may plan again (:mod:`bridge.sync.refusals`)."""
     comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
     comments.update(seen.comments)
+    partners = _partners(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record])
+    partner_issues = {i.ref.id: i.ref for p in partners.values() for i in _partner_issues(p)}
+    if partner_issues:
+        # Their mirrors prove which comments are paired already (one read per found issue, all history).
+        comments.update(engine.jira.comments_since(list(partner_issues.values()), None))
     the_plan = plan(
         spec,
         PlanInput(
@@ -306,10 +322,11 @@ def _plan(
             first_start=first_start(spec, first_seen or engine.clock(), since),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
+            partners=partners,
         ),
     )
     report.actions = list(the_plan.actions)
-    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
     report.left_out = len(the_plan.left_out)
     if since is not None:
         usual = first_start(spec, first_seen or engine.clock(), None)
@@ -326,6 +343,58 @@ def _plan(
     return the_plan
 
 
+def _partner_issues(partners: Partners) -> list[Issue]:
+    found = list(partners.by_marker)
+    if partners.by_back_reference is not None:
+        found.append(partners.by_back_reference)
+    return found
+
+
+def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> dict[str, Partners]:
+    """The existing issues that may belong to the records about to be created (adoption).
+
+    ONE batched marker search for all of them (``find_by_markers``), plus a read of each issue a
+    back-reference names that the search did not return (rare: an issue that lost its marker). Only
+    records the route selects and that name no ``link_existing`` issue are asked about; without such
+    records this costs nothing.
+    """
+    link_existing = spec.links.link_existing
+    wanted = [
+        r for r in unlinked
+        if matches(spec.route.where, r.fields)
+        and not (link_existing and str(r.fields.get(link_existing) or "").strip())
+    ]
+    if not wanted:
+        return {}
+    fields = jira_fields(spec)
+    by_marker = engine.jira.find_by_markers(spec, [r.ref.token for r in wanted], fields)
+    known: dict[str, Issue] = {}
+    for items in by_marker.values():
+        for item in items:
+            known[item.ref.key] = cast(Issue, item)
+    result: dict[str, Partners] = {}
+    for record in wanted:
+        named: Issue | None = None
+        key = back_reference_key(record)
+        if key is not None:
+            named = known.get(key)
+            if named is None:
+                try:
+                    named = cast(Issue, engine.jira.get(Ref(Side.JIRA, "issue", key, key), fields))
+                except NotFoundError:
+                    named = None
+                if named is not None and named.ref.key != key:
+                    named = None  # moved to another project: not this record's evidence
+                if named is not None:
+                    known[key] = named
+        marked = tuple(cast(Issue, i) for i in by_marker.get(record.ref.token, ()))
+        if marked or named is not None:
+            result[record.ref.id] = Partners(marked, named)
+            log.info("existing issue found for a record without a link", record=record.ref.key,
+                     by_marker=[i.ref.key for i in marked], by_back_reference=named.ref.key if named else None)
+    return result
+
+
 def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:
     store = engine.store
     executor = _executor(engine, spec)
@@ -334,6 +403,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     report.reconciled = executor.reconcile()
 
     seen = _read(engine, spec, report, since)
+    _record_unreadable(engine, spec, seen.unreadable)
     if requeued:
         _read_again(engine, spec, seen, requeued)
     if not seen.changed_records and not seen.changed_issues:
@@ -472,6 +542,18 @@ def _record_problems(engine: Engine, spec: MappingSpec, the_plan: Plan, changed:
     clean = {_problem_fingerprint(spec.name, item.ref) for item in changed} - troubled
     if clean:
         store.resolve_problems(spec.name, clean)
+
+
+def _record_unreadable(engine: Engine, spec: MappingSpec, unreadable: Sequence[Unreadable]) -> None:
+    """Items a connector could not parse go on the error list under their id; the cycle goes on with
+    the others. The entry is resolved when the item is next read and planned cleanly (it changes)."""
+    for item in unreadable:
+        message = f"cannot be read from {item.ref.side.value} ({item.ref.kind} {item.ref.id}): {item.reason}"
+        engine.store.report_problem(
+            spec.name, _problem_fingerprint(spec.name, item.ref), "unreadable", message, item_ref=item.ref.key
+        )
+        log.warning("item could not be read; on the error list, the others go on", item=item.ref.key,
+                    item_id=item.ref.id, reason=item.reason)
 
 
 def _problem_fingerprint(mapping: str, ref: Ref) -> str:

@@ -8,12 +8,15 @@ transiently. After every quiescent point (cycles until nothing is planned) these
 * every selected record has exactly one Jira issue, and no issue was ever created twice;
 * each side holds every comment of the other exactly once, and no mirror ever went back to its origin;
 * statuses and field values agree with the mapping (for links without a conflict on the error list);
-* no change was skipped by the cursors, even with several edits within one minute.
+* no change was skipped by the cursors, even with several edits within one minute;
+* all of the above also after the state database is deleted or restored to an older snapshot (the store
+  is a cache of vendor truth: links and comment pairs are adopted back, never duplicated).
 """
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -44,8 +47,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.directory = Path(tempfile.mkdtemp(prefix="bridge-sm-"))
         self.world = World(self.directory, mapping_spec(), backoff_base=0)
         # bridge was installed before any of these records: none of them is history left out at first start
-        self.world.store.see_mapping(self.world.spec.name, self.world.clock())
+        self.installed = self.world.store.see_mapping(self.world.spec.name, self.world.clock())
         self.created: list[Ref] = []
+        self.snapshots: list[Path] = []  # backups of the state database (see the state-database rules)
 
     def teardown(self) -> None:
         self.world.close()
@@ -161,6 +165,39 @@ class SyncMachine(RuleBasedStateMachine):
             link = self.world.store.link_for_record(self.world.spec.name, ref.id)  # refused another one)
             if ref == record or ref.key in refused or (link is not None and link.issue.key in refused):
                 self.world.itsm.edit(ref, short_description=f"{summary} (fixed)")
+
+    # ------------------------------------------------------------------------------ the state database
+
+    @property
+    def _database(self) -> Path:
+        return self.directory / "bridge.sqlite3"
+
+    def _replace_database(self, snapshot: Path | None) -> None:
+        """The process stops, the database file is removed (or replaced by ``snapshot``), bridge starts again."""
+        self.world.store.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self._database}{suffix}").unlink(missing_ok=True)
+        if snapshot is not None:
+            shutil.copy(snapshot, self._database)
+        self.world._open()
+        # a lost database forgets the first start too; these records all came after the installation
+        self.world.store.see_mapping(self.world.spec.name, self.installed)
+
+    @rule()
+    def back_up_the_state_database(self) -> None:
+        target = self.directory / f"snapshot-{len(self.snapshots)}.sqlite3"
+        with sqlite3.connect(self._database) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)  # the online backup API, as docs/operations.md §11 says
+        self.snapshots.append(target)
+
+    @rule()
+    def delete_the_state_database(self) -> None:
+        self._replace_database(None)
+
+    @precondition(lambda self: bool(self.snapshots))
+    @rule(pick=st.integers(min_value=0, max_value=7))
+    def restore_the_state_database_to_an_older_snapshot(self, pick: int) -> None:
+        self._replace_database(self.snapshots[pick % len(self.snapshots)])
 
     # ------------------------------------------------------------------------------ invariants
 
