@@ -200,7 +200,7 @@ def summary(report: CycleReport) -> str:
         f"{report.mapping}: {report.records_seen} record(s) and {report.issues_seen} issue(s) seen, "
         f"{report.records_changed + report.issues_changed} changed; actions: {kinds}; {statuses}; "
         f"{report.errors} new on the error list; {calls} vendor call(s) in {report.duration:.1f}s"
-    )
+    ) + "".join(f"\n  ℹ {note}" for note in report.notes)
 
 
 def print_stats(report: CycleReport) -> None:

@@ -44,6 +44,7 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
                     for a in r.actions
                 ],
                 "problems": r.problems,
+                "notes": r.notes,
             }
             for r in reports
         ]
@@ -57,4 +58,6 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
     for report in reports:
         for problem in report.problems:
             click.echo(f"⚠ {report.mapping}: {problem}")
+        for note in report.notes:
+            click.echo(f"ℹ {report.mapping}: {note}")
     return ExitCode.OK

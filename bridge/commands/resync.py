@@ -18,7 +18,8 @@ def resync(opts: GlobalOptions, ref: str, dry_run: bool) -> int:
     """Re-plan one link (REF: link id, issue key or record key) from both sides' current state.
 
     The synced values are forgotten, so both sides are compared afresh with the mapping's rules and
-    conflict policies; comments already mirrored stay mirrored (nothing is posted twice).
+    conflict policies; comments already mirrored stay mirrored (nothing is posted twice). Actions of the
+    link on the error list do not hold the plan back: they are planned again from current data.
     """
     _, engine = load_engine(opts)
     try:

@@ -1,4 +1,8 @@
-"""``bridge retry``: put entries of the error list back in the queue (after fixing their cause)."""
+"""``bridge retry``: put entries of the error list back in the queue (after fixing their cause).
+
+A re-queued action is not replayed: the next cycle plans it again from the current mapping and both
+sides' current data (:mod:`bridge.sync.refusals`), so a fix in the mapping or in a record takes effect.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from bridge.exitcodes import ExitCode
 @click.pass_obj
 @bridge_command
 def retry(opts: GlobalOptions, ids: tuple[int, ...], retry_all: bool, mapping: str | None) -> int:
-    """Re-queue error list entries by ID (or --all). A failed action runs again first thing in the next
-    cycle; a conflict or planning problem is looked at afresh (and reported again if still there)."""
+    """Re-queue error list entries by ID (or --all). The next sync plans a failed action again from the
+    current mapping and both sides' current data (a comment is posted as it was); a conflict or planning
+    problem is looked at afresh (and reported again if still there)."""
     if bool(ids) == retry_all:
         raise click.UsageError("give error ids or --all (see `bridge errors`)")
     store = load_store(opts)
@@ -32,5 +37,6 @@ def retry(opts: GlobalOptions, ids: tuple[int, ...], retry_all: bool, mapping: s
         store.close()
     for entry in done:
         click.echo(f"re-queued {entry.id} ({entry.kind}, {entry.item_ref or entry.mapping})")
-    click.echo(f"{len(done)} entr{'y' if len(done) == 1 else 'ies'} re-queued; the next sync picks them up")
+    noun = "entry" if len(done) == 1 else "entries"
+    click.echo(f"{len(done)} {noun} re-queued; the next sync plans them again from current data")
     return ExitCode.OK

@@ -70,7 +70,10 @@ class MarkDone:
 
 @dataclass(frozen=True, slots=True)
 class ResolveErrors:
-    """The error-list entries of the journal row are resolved (a retried action succeeded)."""
+    """The error-list entries of the journal row are resolved (a retried action succeeded), and with
+    ``slot`` the entry of every earlier refusal of the same effect on the same target (opaque here)."""
+
+    slot: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

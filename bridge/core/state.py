@@ -88,6 +88,18 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstStart:
+    """Records without a link in ``finished`` states last changed before ``not_before`` are not escalated
+    (history from before the mapping's first start; see :mod:`bridge.sync.first_start`)."""
+
+    finished: frozenset[str]
+    not_before: datetime
+
+    def leaves_out(self, record: Record) -> bool:
+        return record.status is not None and record.status in self.finished and record.updated < self.not_before
+
+
+@dataclass(frozen=True, slots=True)
 class Partners:
     """What the vendors say about a record without a stored link: the issues carrying its marker (label
     or marker field) and the issue its back-reference names, each read with its current values.
@@ -113,6 +125,8 @@ class PlanInput:
     links_by_record: Mapping[str, LinkState] = field(default_factory=dict, hash=False)
     links_by_issue: Mapping[str, LinkState] = field(default_factory=dict, hash=False)
     pending_keys: frozenset[str] = frozenset()
+    #: with a value: the line under closed history that new records must clear to be escalated
+    first_start: FirstStart | None = None
     jira_system: str = "Jira"
     itsm_system: str = "ServiceNow"
     #: by record id, for records without a link: the existing issues that may be theirs (adoption)

@@ -7,7 +7,7 @@ what it stores are the plain values of :mod:`bridge.core`, and what a succeeded 
 as :mod:`bridge.core.effects` (:meth:`Store.apply`).
 """
 
-from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry, MappingStatus
+from bridge.store.entries import DONE, FAILED, PENDING, SUPERSEDED, ErrorEntry, JournalEntry, MappingStatus
 from bridge.store.locks import LeadershipLostError, MappingLock
 from bridge.store.store import Store, masked_url
 
@@ -15,6 +15,7 @@ __all__ = [
     "DONE",
     "FAILED",
     "PENDING",
+    "SUPERSEDED",
     "ErrorEntry",
     "JournalEntry",
     "LeadershipLostError",

@@ -10,6 +10,8 @@ from bridge.core.actions import Action
 PENDING = "pending"
 DONE = "done"
 FAILED = "failed"
+#: a refused or re-queued row whose effect was planned again from current data (kept as audit trail)
+SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)

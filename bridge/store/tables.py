@@ -162,3 +162,12 @@ mapping_status = Table(
     Column("last_ok", Boolean, nullable=True),
     Column("last_success", UTCDateTime, nullable=True),
 )
+
+#: Per mapping, when bridge first saw it (migration 0003): records closed before then are not escalated
+#: by the first cycle (:mod:`bridge.sync.first_start`); ``bridge sync --since`` backfills them.
+mapping_first_seen = Table(
+    "mapping_first_seen",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+)

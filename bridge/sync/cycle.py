@@ -28,14 +28,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import structlog
 
 from bridge.connectors.unreadable import Unreadable
-from bridge.core.actions import Action, CreateIssue
+from bridge.core.actions import Action, CreateIssue, LinkExisting
 from bridge.core.state import Changes, ItemState, LinkState, Partners, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
@@ -43,9 +43,11 @@ from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
+from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
+from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import pending_record_id, unplannable_keys
 from bridge.sync.planner import Plan, plan
 
@@ -68,6 +70,10 @@ class CycleReport:
     outcomes: list[ActionOutcome] = field(default_factory=list)
     reconciled: list[ActionOutcome] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: what people should know that is not an error (e.g. closed history left out at the first start)
+    notes: list[str] = field(default_factory=list)
+    #: records the route selects that were left out as closed history (:mod:`bridge.sync.first_start`)
+    left_out: int = 0
     acknowledged: int = 0
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
     cursors: dict[str, datetime | None] = field(default_factory=dict)
@@ -127,7 +133,7 @@ def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | 
         with _measured(engine, report):
             seen = _read(engine, spec, report, since)
             if seen.changed_records or seen.changed_issues:
-                _plan(engine, spec, seen, report)
+                _plan(engine, spec, seen, report, first_seen=engine.store.first_seen(spec.name), since=since)
         _log_summary("dry run finished", report)
     return report
 
@@ -258,6 +264,8 @@ class _Seen:
     #: ``links.follow_duplicate_of``: changed records marked a duplicate, with the id they duplicate;
     #: never planned (not even escalated), the executor follows them instead
     duplicates: list[tuple[Record, str]] = field(default_factory=list)
+    #: comments read beyond the window (items ``bridge retry`` asked to read again)
+    comments: dict[str, list[Comment]] = field(default_factory=dict)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -349,9 +357,20 @@ def _owned(
     return kept
 
 
-def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
-    """Steps 3 and 4b: the comments of the changed items, then the (pure) plan."""
+def _plan(
+    engine: Engine,
+    spec: MappingSpec,
+    seen: _Seen,
+    report: CycleReport,
+    *,
+    plannable: frozenset[str] = frozenset(),
+    first_seen: datetime | None = None,
+    since: datetime | None = None,
+) -> Plan:
+    """Steps 3 and 4b: the comments of the changed items, then the (pure) plan. ``plannable``: refused
+    keys the planner may plan again (:mod:`bridge.sync.refusals`)."""
     comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
+    comments.update(seen.comments)
     partners = _partners(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record])
     partner_issues = {i.ref.id: i.ref for p in partners.values() for i in _partner_issues(p)}
     if partner_issues:
@@ -363,7 +382,8 @@ def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -
             changes=Changes(records=seen.changed_records, issues=seen.changed_issues, comments=comments),
             links_by_record=seen.by_record,
             links_by_issue=seen.by_issue,
-            pending_keys=unplannable_keys(engine.store, spec.name),
+            pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
+            first_start=first_start(spec, first_seen or engine.clock(), since),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             partners=partners,
@@ -371,6 +391,19 @@ def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -
     )
     report.actions = list(the_plan.actions)
     report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    report.left_out = len(the_plan.left_out)
+    if since is not None:
+        usual = first_start(spec, first_seen or engine.clock(), None)
+        backfilled = {r.ref.id for r in seen.changed_records if r.ref.id not in seen.by_record and usual.leaves_out(r)}
+        count = sum(
+            1 for a in the_plan.actions if isinstance(a, CreateIssue | LinkExisting) and a.record.id in backfilled
+        )
+        if count:
+            report.notes.append(backfill_note(count, since))
+    if the_plan.left_out:
+        report.notes.append(left_out_note(len(the_plan.left_out)))
+        log.warning("closed records older than the first start left out", count=len(the_plan.left_out),
+                    backfill="bridge sync --since DATE")
     return the_plan
 
 
@@ -429,70 +462,65 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
 def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:
     store = engine.store
     executor = _executor(engine, spec)
-    _refresh_failed_creates(engine, spec)
+    first_seen = store.see_mapping(spec.name, engine.clock())
+    requeued = refusals.take_requeued(store, spec.name)
     report.reconciled = executor.reconcile()
 
     seen = _read(engine, spec, report, since)
     _record_unreadable(engine, spec, seen.unreadable)
     followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
+    if requeued:
+        _read_again(engine, spec, seen, requeued)
     if not seen.changed_records and not seen.changed_issues:
         report.outcomes = followed
         _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
                  idle=None if since is not None else _idle_marks(engine, seen))
         return
 
-    the_plan = _plan(engine, spec, seen, report)
+    release = refusals.release_changed(
+        store, spec.name, [*seen.changed_records, *seen.changed_issues], seen.by_record, seen.by_issue,
+        refused_now=[o.journal_id for o in report.reconciled if o.status is Outcome.FAILED and o.journal_id],
+    )
+    if release.reread:
+        _read_again(engine, spec, seen, release.reread)
+    the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
+    actions = refusals.settle_unlinked(store, spec.name, the_plan.actions, release)
+    report.actions = actions
     _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
-    report.outcomes = [*followed, *executor.execute(the_plan.actions)]
+    report.outcomes = [*followed, *executor.execute(actions)]
 
     held = _held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
     _mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
     _advance(engine, spec, seen.records, seen.issues, seen.cursors, held)
 
 
-def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
-    """Plan a pending create again from its record's current data when an earlier attempt failed.
-
-    A create that went to the error list (or was deferred) was journaled with the record's values of
-    that moment. The usual fix of a poisoned record is in the record itself — a summary Jira finds too
-    long, a value it refuses — and ``bridge retry`` must then send the fixed values, not the refused
-    ones again. Crash leftovers (no error recorded) are left as they are: their write may have happened
-    and reconciling adopts it by marker. Costs one read per such create, only while it is pending.
-    """
-    due = [
-        e
-        for e in engine.store.pending_entries(spec.name, due_before=engine.clock())
-        if isinstance(e.action, CreateIssue) and e.last_error is not None
-    ]
-    for entry in due:
-        stale = entry.action
-        assert isinstance(stale, CreateIssue)
-        try:
-            record = engine.itsm.get(stale.record, itsm_fields(spec))
-        except NotFoundError:
-            continue  # the create fails again with the vendor's reason; nothing better to send
-        fresh = plan(
-            spec,
-            PlanInput(
-                changes=Changes(records=[record], issues=[], comments={}),  # type: ignore[list-item]
-                links_by_record={},
-                links_by_issue={},
-                pending_keys=frozenset(),
-                jira_system=engine.jira.display_name,
-                itsm_system=engine.itsm.display_name,
-            ),
-        )
-        for action in fresh.actions:
-            if not (isinstance(action, CreateIssue) and action.key == stale.key):
+def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals.Requeued) -> None:
+    """Add the items ``bridge retry`` asked for to what the cycle read, as changed: their current data
+    (``get``) and every comment (known ones are skipped by the planner), whatever the cursors say."""
+    records = {r.ref.id: r for r in seen.changed_records}
+    issues = {i.ref.id: i for i in seen.changed_issues}
+    for ref in dict.fromkeys(wanted.records):
+        if ref.id not in records:
+            try:
+                records[ref.id] = cast(Record, engine.itsm.get(ref, itsm_fields(spec)))
+            except NotFoundError:
                 continue
-            # Fields are refreshed, the status is not: the create does not set a status, the follow-ups
-            # journaled with it do, planned for the status the record had then. Recording today's status
-            # as synced would hide a change made since (the record moved on, the issue never would).
-            action = replace(action, record_status=stale.record_status)
-            if action != stale:
-                engine.store.journal_replace_action(entry.id, action)
-                log.info("pending create planned again from the record's current data", key=stale.key)
+    for ref in dict.fromkeys(wanted.issues):
+        if ref.id not in issues:
+            try:
+                issues[ref.id] = cast(Issue, engine.jira.get(ref, jira_fields(spec)))
+            except NotFoundError:
+                continue
+    refs = [r for r in [*wanted.records, *wanted.issues] if r.id in records or r.id in issues]
+    seen.comments.update(engine.itsm.comments_since([r for r in refs if r.side is Side.ITSM], None))
+    seen.comments.update(engine.jira.comments_since([r for r in refs if r.side is Side.JIRA], None))
+    states = engine.store.load_link_states(spec.name, list(records), list(issues))
+    by_record, by_issue = index_links(states)
+    seen.by_record.update(by_record)
+    seen.by_issue.update(by_issue)
+    seen.changed_records = list(records.values())
+    seen.changed_issues = [i for i in issues.values() if i.ref.id in seen.by_issue]
 
 
 def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
@@ -683,7 +711,9 @@ def plan_resync(engine: Engine, ref: str) -> CycleReport:
             assert state is not None
             forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
             state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
-            _plan_link(engine, spec, state, records, issue, comments, report)
+            overridden = refusals.overridden(engine.store, spec.name, link.id, link.records)
+            _plan_link(engine, spec, state, records, issue, comments, report,
+                       plannable=frozenset(e.key for e in overridden))
         log.info("link resync planned", link=link.id, actions=report.actions_by_kind)
     return report
 
@@ -699,6 +729,9 @@ def resync_link(engine: Engine, ref: str) -> CycleReport:
             executor = _executor(engine, spec)
             report.reconciled = executor.reconcile()
             records, issue, comments = _read_link(engine, spec, link, report)
+            # The operator asks for this link now: refused actions of it do not hold the plan back.
+            engine.store.journal_archive([e.id for e in refusals.overridden(engine.store, spec.name, link.id,
+                                                                             link.records)])
             engine.store.forget_synced(link.id)
             state = engine.store.link_state(link.id)
             assert state is not None
@@ -740,6 +773,8 @@ def _plan_link(
     issue: Issue,
     comments: Mapping[str, Sequence[Comment]],
     report: CycleReport,
+    *,
+    plannable: frozenset[str] = frozenset(),
 ) -> tuple[Plan, dict[str, LinkState], dict[str, LinkState]]:
     by_record, by_issue = index_links([state])
     the_plan = plan(
@@ -748,7 +783,7 @@ def _plan_link(
             changes=Changes(records=records, issues=[issue], comments=comments),
             links_by_record=by_record,
             links_by_issue=by_issue,
-            pending_keys=unplannable_keys(engine.store, spec.name),
+            pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
         ),

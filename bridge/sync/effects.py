@@ -35,6 +35,7 @@ from bridge.core.effects import (
 from bridge.core.state import CommentPair
 from bridge.errors import StoreError
 from bridge.model import FieldValue, Ref
+from bridge.sync.refusals import refusal_slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
             )
         )
     effects.append(MarkDone(to_json(action), result.remote_id))
-    effects.append(ResolveErrors())
+    effects.append(ResolveErrors(refusal_slot(action)))
     return tuple(effects)
 
 

@@ -87,6 +87,7 @@ from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.fanin import fields_to_read, label_edit
 from bridge.sync.pending import pending_record_id, resolve_pending
+from bridge.sync.refusals import refusal_slot
 
 log = get_logger(__name__)
 
@@ -552,7 +553,9 @@ class Executor:
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         if isinstance(exc, PermanentError | NotFoundError):
             message = f"{action.describe()}: {exc}"
-            error = self.store.journal_fail(entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action))
+            error = self.store.journal_fail(
+                entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action), slot=refusal_slot(action)
+            )
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
             return ActionOutcome(action, Outcome.FAILED, message, entry.id)
         # TransientError and anything not known to be final

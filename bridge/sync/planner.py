@@ -84,7 +84,9 @@ journal: ``work_notes`` by default; Request Tracker has no ``work_notes``), orig
 New records and the issue that does not exist yet
 =================================================
 A record without a link that the route selects (re-checked with
-:func:`~bridge.mapping.transform.selects`) gets, in ONE plan and in this order:
+:func:`~bridge.mapping.transform.selects`) and that ``given.first_start`` does not leave out as closed
+history (:mod:`bridge.sync.first_start`; such a record is listed in ``Plan.left_out``, nothing else)
+gets, in ONE plan and in this order:
 
 1. :class:`CreateIssue` (all ``to_jira``/``both`` rule values except ``None``; labels = target labels
    + ``links.jira_label``; ``marker`` = ``record.ref.token``; ``record_fields`` = the full projection;
@@ -174,6 +176,8 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[PlanProblem] = field(default_factory=list)
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
+    #: new records the route selects that were left out as closed history (``PlanInput.first_start``)
+    left_out: list[Ref] = field(default_factory=list)
 
 
 class _Planner:
@@ -182,6 +186,7 @@ class _Planner:
         self.given = given
         self.actions: list[Action] = []
         self.problems: list[PlanProblem] = []
+        self.left_out: list[Ref] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
         self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
@@ -225,7 +230,7 @@ class _Planner:
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
-        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written))
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
 
     # ---------------------------------------------------------------------------- new records
 
@@ -236,6 +241,9 @@ class _Planner:
                 return
         except RouteTimeout as exc:
             self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")
+            return
+        if self.left_out_as_history(record):
+            self.left_out.append(record.ref)
             return
         try:
             projection = project(mapping, record)
@@ -380,6 +388,19 @@ class _Planner:
         return (to_jira is not None and to_jira.status == issue.status) or (
             to_itsm is not None and to_itsm.state == record.status
         )
+
+    def left_out_as_history(self, record: Record) -> bool:
+        """Closed history from before the first start, that would need a NEW issue: not escalated. A record
+        naming its issue (``link_existing``) or whose issue is found (adoption) is linked as usual."""
+        first_start = self.given.first_start
+        if first_start is None or not first_start.leaves_out(record):
+            return False
+        links = self.mapping.links
+        existing = record.fields.get(links.link_existing) if links.link_existing else None
+        if isinstance(existing, str) and existing.strip():
+            return False
+        partners = self.given.partners.get(record.ref.id)
+        return partners is None or not (partners.by_marker or partners.by_back_reference)
 
     def mark_linked(self, issue: Ref) -> None:
         links = self.mapping.links

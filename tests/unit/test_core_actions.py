@@ -100,7 +100,7 @@ def test_effects_of_a_create_link_the_record_then_mark_the_row_done() -> None:
     assert effects == (
         NewLink(M, ISS, REC, {"summary": "x"}, "To Do", "", None, {}, None),
         MarkDone(to_json(action), ISS.id),
-        ResolveErrors(),
+        ResolveErrors(f"create:{M}:{REC.id}"),  # the slot: earlier refusals of this create are resolved too
     )
     with pytest.raises(StoreError):
         effects_for(action, ActionResult())
@@ -131,7 +131,7 @@ def test_effects_of_an_adoption_link_with_current_values_and_pairs_without_a_wri
     effects = effects_for(action, ActionResult(adopted=True))
     assert effects[0] == NewLink(M, ISS, REC, action.issue_fields, "To Do", "v1", None, {"summary": "x"}, "2")
     assert effects[1] == AddCommentPair(CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"))
-    assert effects[-2:] == (MarkDone(to_json(action), None), ResolveErrors())
+    assert effects[-2:] == (MarkDone(to_json(action), None), ResolveErrors(action.key))
     comment = ACTIONS[-1]
     assert effects_for(comment, ActionResult(link_id=1))[:2] == (
         InLink(M, 1, (ISS, REC)), AddCommentPair(CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"))
@@ -149,4 +149,4 @@ def test_effects_of_a_close_link_close_move_or_drop_the_link(options: dict[str, 
     action = CloseLink(M, 3, ISS, REC, "gone", "note", "comment", duplicate_of=OTHER, **options)  # type: ignore[arg-type]
     assert from_json(to_json(action)) == action
     effects = effects_for(action, ActionResult(link_id=3, remote_id="n1"))
-    assert effects == (InLink(M, 3, (ISS, REC)), effect, MarkDone(to_json(action), "n1"), ResolveErrors())
+    assert effects == (InLink(M, 3, (ISS, REC)), effect, MarkDone(to_json(action), "n1"), ResolveErrors(action.key))

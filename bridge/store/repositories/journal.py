@@ -29,7 +29,7 @@ from bridge.core.effects import (
 )
 from bridge.errors import StoreError
 from bridge.model import Link, Side
-from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry
+from bridge.store.entries import DONE, FAILED, PENDING, SUPERSEDED, ErrorEntry, JournalEntry
 from bridge.store.repositories.base import inserted_id as _inserted_id
 from bridge.store.repositories.base import now as _now
 from bridge.store.repositories.errors import ErrorListRepository
@@ -102,6 +102,26 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                 .values(action=to_json(action), link_id=action.link_id, updated=_now())
             )
 
+    def journal_archive(self, journal_ids: Sequence[int]) -> None:
+        """Take refused or re-queued rows out of play: state ``superseded``, key ``<key>#<id>``.
+
+        Their effect is planned again from current data (:mod:`bridge.sync.refusals`); the rows stay as
+        the audit trail, and their error entries stay open until a later action of the same slot succeeds.
+        Only pending and failed rows are touched: a done row is never rewritten here.
+        """
+        with self._conn() as c:
+            for journal_id in journal_ids:
+                c.execute(
+                    update(journal)
+                    .where(journal.c.id == journal_id, journal.c.state.in_((PENDING, FAILED)))
+                    .values(
+                        idempotency_key=journal.c.idempotency_key + f"#{journal_id}",
+                        state=SUPERSEDED,
+                        next_attempt_at=None,
+                        updated=_now(),
+                    )
+                )
+
     def journal_retry_later(self, journal_id: int, error: str, next_attempt_at: datetime) -> None:
         """A transient failure: the action stays pending, one attempt more, not before ``next_attempt_at``."""
         with self._conn() as c:
@@ -117,9 +137,19 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
             )
 
     def journal_fail(
-        self, journal_id: int, error: str, *, kind: str = "action_failed", item_ref: str | None = None
+        self,
+        journal_id: int,
+        error: str,
+        *,
+        kind: str = "action_failed",
+        item_ref: str | None = None,
+        slot: str | None = None,
     ) -> ErrorEntry:
-        """A permanent failure: the action is failed and goes on the error list."""
+        """A permanent failure: the action is failed and goes on the error list.
+
+        ``slot`` (opaque here: :func:`bridge.sync.refusals.refusal_slot`) names the entry, so refusals of
+        the same effect on the same target count on one entry; without it, the row's key does.
+        """
         with self._conn() as c:
             row = c.execute(select(journal).where(journal.c.id == journal_id)).one()
             c.execute(
@@ -130,7 +160,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
             return self._report(
                 c,
                 row.mapping,
-                f"journal:{row.idempotency_key}",
+                f"journal:{slot or row.idempotency_key}",
                 kind,
                 error,
                 item_ref=item_ref,
@@ -237,8 +267,11 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                         )
                     )
                 elif isinstance(effect, ResolveErrors):
+                    same = errors.c.journal_id == journal_id
+                    if effect.slot is not None:
+                        same = or_(same, errors.c.fingerprint == f"journal:{effect.slot}")
                     c.execute(
-                        update(errors).where(errors.c.journal_id == journal_id).values(resolved=True, last_seen=_now())
+                        update(errors).where(same, errors.c.resolved.is_(False)).values(resolved=True, last_seen=_now())
                     )
                 elif isinstance(effect, MarkClosed):
                     if link_id is not None:

@@ -4,7 +4,7 @@ A link closes when one of its items is deleted (ServiceNow or Jira answer 404, a
 status ``deleted``) or merged into another ticket (RT): bridge must never write to such an item again,
 and never escalate its record again, so the fact has to outlive the cycle that saw it.
 
-Revision ID: 0003_link_lifecycle
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-03
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from bridge.store.types import UTCDateTime
 
-revision = "0003_link_lifecycle"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
