@@ -176,6 +176,11 @@ def encode(value: Any) -> str:
     return str(value)
 
 
+def is_custom_table(name: str) -> bool:
+    """Tables an instance adds: ``u_*`` (global scope) and ``x_<vendor>_*`` (scoped applications)."""
+    return name.startswith(("u_", "x_"))
+
+
 def is_custom_field(name: str) -> bool:
     """Instance fields no list can know start with ``u_``."""
     return name.startswith("u_")
