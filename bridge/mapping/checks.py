@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import MappingProblem
@@ -578,6 +579,84 @@ def check_mapping(mapping: Mapping, marks: Marks, file: str) -> list[MappingProb
     return reporter.problems
 
 
+_REQUIRED_KEYS = frozenset({"name", "route", "target"})
+_MAX_PRUNES = 50
+
+
+def _prune_path(loc: tuple[str | int, ...]) -> PathKey | None:
+    """The part of the document to drop so the rest validates: the one rule, status entry or section
+    an error lies in (never a required key, whose absence would only be another error)."""
+    if not loc or not isinstance(loc[0], str) or loc[0] in _REQUIRED_KEYS:
+        return None
+    if loc[0] == "fields" and len(loc) >= 2:
+        return loc[:2]
+    if loc[0] == "status" and len(loc) >= 3:
+        return loc[:3]
+    return loc[:1]
+
+
+def _drop(data: dict[str, Any], path: PathKey) -> bool:
+    parent: Any = data
+    for key in path[:-1]:
+        if not isinstance(parent, dict) or key not in parent:
+            return False
+        parent = parent[key]
+    if not isinstance(parent, dict) or path[-1] not in parent:
+        return False
+    del parent[path[-1]]
+    return True
+
+
+def _under(problem_path: str, dropped: list[PathKey]) -> bool:
+    from bridge.mapping.loader import dotted
+
+    return any(problem_path == dotted(p) or problem_path.startswith((dotted(p) + ".", dotted(p) + "["))
+               for p in dropped)
+
+
+def check_despite_schema_errors(data: Any, error: Any, marks: Marks, file: str) -> list[MappingProblem]:
+    """The semantic problems of a file that failed the schema, so one typo does not hide the rest.
+
+    The parts the schema refused are dropped (one field rule, one status entry, or a whole optional
+    section) until the rest validates; problems about dropped parts, or that a dropped part could have
+    avoided (a missing summary rule, default comment channels), are left out: the schema errors cover them.
+    """
+    import copy
+
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        return []
+    trial = copy.deepcopy(data)
+    dropped: list[PathKey] = []
+    for _ in range(_MAX_PRUNES):
+        paths = [_prune_path(tuple(e["loc"])) for e in error.errors()]
+        if any(p is None for p in paths):
+            return []
+        if not any(_drop(trial, p) for p in paths if p is not None):
+            return []
+        dropped.extend(p for p in paths if p is not None)
+        try:
+            mapping = Mapping.model_validate(trial)
+        except ValidationError as exc:
+            error = exc
+            continue
+        break
+    else:
+        return []
+    touched = {p[0] for p in dropped}
+    problems = []
+    for problem in check_mapping(mapping, marks, file):
+        if _under(problem.path, dropped):
+            continue
+        if problem.message.startswith("no `summary` rule") and "fields" in touched:
+            continue
+        if problem.path.startswith("comments") and "comments" in touched:
+            continue
+        problems.append(problem)
+    return problems
+
+
 # ------------------------------------------------------------------------------------- across files
 
 
@@ -684,3 +763,57 @@ def check_across(loaded: list[LoadedMapping]) -> list[MappingProblem]:
                     )
                 )
     return problems
+
+
+# ------------------------------------------------------------------------------ against the settings
+
+
+@dataclass(frozen=True, slots=True)
+class SystemProblem:
+    """A finding about a mapping as a whole against the settings (``bridge check`` prints it as is)."""
+
+    where: str
+    message: str
+    hint: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}\n    hint: {self.hint}" if self.where else self.message
+
+
+NO_ENABLED_MAPPING = "no enabled mapping for itsm.kind {kind}"
+
+
+def check_for_system(loaded: list[LoadedMapping], itsm_kind: str) -> list[SystemProblem]:
+    """Problems only the configured ITSM (``itsm.kind``) reveals: an enabled mapping written for another
+    system can never run (an error), and with no enabled mapping left ``run`` and ``sync`` refuse to start
+    (a warning here: disabling everything is legitimate while preparing a mapping)."""
+    problems: list[SystemProblem] = []
+    kind_name = _SYSTEM_NAMES.get(itsm_kind, itsm_kind)
+    for item in loaded:
+        spec = item.mapping
+        system = catalog.system_of(spec.route.record_type, spec.route.system)
+        if system == itsm_kind or not spec.enabled:
+            continue
+        close = (
+            difflib.get_close_matches(spec.route.record_type, sorted(sn_facts.TABLES), n=1, cutoff=0.75)
+            if itsm_kind == "servicenow" and spec.route.system is None else []
+        )
+        problems.append(SystemProblem(
+            f"mapping {spec.name}",
+            f"written for {_SYSTEM_NAMES[system]} but itsm.kind is {itsm_kind} ({kind_name}): it can never run",
+            (f"did you mean the table `{close[0]}`? " if close else "")
+            + "set `enabled: false`, fix `route.record_type`, or set `route.system` if the record type was misread",
+        ))
+    if not runnable(loaded, itsm_kind) and not problems:
+        problems.append(SystemProblem(
+            "mappings", NO_ENABLED_MAPPING.format(kind=itsm_kind) + ": `bridge run` and `bridge sync` refuse to start",
+            f"set `enabled: true` in a mapping whose route is for {kind_name}", "warning",
+        ))
+    return problems
+
+
+def runnable(loaded: list[LoadedMapping], itsm_kind: str) -> list[LoadedMapping]:
+    """The enabled mappings written for ``itsm_kind``: what ``run`` and ``sync`` would sync."""
+    return [m for m in loaded if m.mapping.enabled
+            and catalog.system_of(m.mapping.route.record_type, m.mapping.route.system) == itsm_kind]
