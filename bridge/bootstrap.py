@@ -32,7 +32,8 @@ log = get_logger(__name__)
 class ProblemLike(Protocol):
     """What ``bridge check`` prints: :class:`Problem` and :class:`bridge.errors.MappingProblem`."""
 
-    severity: str
+    @property
+    def severity(self) -> str: ...
 
     def __str__(self) -> str: ...
 
@@ -121,7 +122,7 @@ def check_configuration(settings: Settings) -> list[ProblemLike]:
 
 def foreign_mappings(settings: Settings, mappings: Sequence[MappingSpec]) -> list[tuple[MappingSpec, str]]:
     """Mappings written for another ITSM than ``itsm.kind``, with the system each is written for."""
-    found = []
+    found: list[tuple[MappingSpec, str]] = []
     for spec in mappings:
         system = system_of(spec.route.record_type, spec.route.system)
         if system != settings.itsm.kind:

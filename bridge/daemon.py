@@ -295,8 +295,8 @@ class Daemon:
             if self.server is not None:
                 self.server.stop()
                 self.server = None
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
         log.info("daemon stopped", cycles=self.runs)
         return 0
 

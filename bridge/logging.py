@@ -225,11 +225,11 @@ def configure_logging(
     )
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is *now*, not at configuration time, so replacing
     stderr (click's test runner, pytest's capture) never leaves a handler on a closed stream."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bridge import __version__
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 
 SIDES = frozenset({"itsm", "jira"})
 ACTION_OUTCOMES = frozenset({"done", "failed", "pending", "skipped"})

@@ -1,56 +1,119 @@
-"""What the sync commands share: loading settings, mappings and the engine, parsing and printing."""
+"""What the commands share: the global options, the exception → exit code frame, loading settings,
+mappings and the engine, parsing and printing.
+
+To add a command, write a module here and register it in :mod:`bridge.cli`::
+
+    @click.command()
+    @click.pass_obj
+    @bridge_command
+    def sync(opts: GlobalOptions) -> int:
+        settings = load_settings_for(opts)
+        ...
+        return ExitCode.OK
+"""
 
 from __future__ import annotations
 
 import functools
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import click
 
 from bridge.bootstrap import build_engine, open_store
+from bridge.errors import BridgeError, ConfigError, MappingError
+from bridge.exitcodes import ExitCode, exit_code_for
+from bridge.logging import configure_logging, get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.settings import Settings
+from bridge.settings import Settings, load_settings
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport
 from bridge.sync.engine import Engine
 
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
+log = get_logger(__name__)
+
+
+@dataclass
+class GlobalOptions:
+    """The options given before the command name; ``None`` means "not given on the command line"."""
+
+    config: Path | None = None
+    log_level: str | None = None
+    log_format: str | None = None
+
+
+def symbols() -> tuple[str, str, str]:
+    """✔ ✖ ⚠ when stdout can encode them, ASCII otherwise (a C locale, a Windows console)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✔✖⚠".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return ("OK", "FAIL", "WARN")
+    return ("✔", "✖", "⚠")
 
 
 def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
-    """:func:`bridge.cli.bridge_command` (exceptions → exit codes), imported when the command runs:
-    :mod:`bridge.cli` imports this package while it is being defined."""
+    """Run a command body and exit with the code it returns or the one its exception maps to.
 
-    @functools.wraps(func)
-    def usage_errors(*args: Any, **kwargs: Any) -> int | None:
-        # click reports its own usage errors with code 2 only when they escape the command; the CLI
-        # frame treats every exception but Exit as a bug, so a usage error found in the body is
-        # printed here the way click would and mapped to the configuration exit code.
-        try:
-            return func(*args, **kwargs)
-        except click.ClickException as exc:
-            exc.show()
-            return 2
+    :func:`bridge.exitcodes.exit_code_for` is the one mapping. Configuration problems are printed,
+    unexpected errors logged with their (redacted) traceback before exiting 70.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from bridge.cli import bridge_command as wrap
-
-        wrap(usage_errors)(*args, **kwargs)
+        ctx = click.get_current_context()
+        try:
+            code = func(*args, **kwargs)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException as exc:
+            # click reports its own usage errors with code 2 only when they escape the command; here
+            # every other exception is a bug, so a usage error found in the body is printed the way
+            # click would and mapped to the configuration exit code.
+            exc.show()
+            code = ExitCode.CONFIG
+        except (ConfigError, MappingError) as exc:
+            _, cross, _ = symbols()
+            click.echo(f"{cross} {exc}", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            code = exit_code_for(exc)
+        except BridgeError as exc:
+            log.error("command failed", command=ctx.info_name, error=str(exc), error_type=type(exc).__name__)
+            code = exit_code_for(exc)
+        except KeyboardInterrupt as exc:
+            code = exit_code_for(exc)
+        except Exception as exc:
+            log.exception("unexpected error, please report it", command=ctx.info_name)
+            code = exit_code_for(exc)
+        ctx.exit(int(code if code is not None else ExitCode.OK))
 
     return wrapper
 
 
 def load_settings_for(opts: GlobalOptions) -> Settings:
-    from bridge.cli import load_configured_settings
-
-    return load_configured_settings(opts)
+    """Load the settings, then reconfigure logging from them (command-line flags still win)
+    and teach the redaction every secret they hold."""
+    settings = load_settings(opts.config)
+    configure_logging(
+        opts.log_level or settings.logging.level,
+        opts.log_format or settings.logging.format,
+        secrets=settings.secret_values(),
+    )
+    log.debug(
+        "settings loaded",
+        config_file=str(settings.config_file) if settings.config_file else None,
+        state_url=settings.state.display_url(),
+        settings=settings.model_dump(mode="json"),
+    )
+    return settings
 
 
 def load_mappings(settings: Settings) -> list[MappingSpec]:

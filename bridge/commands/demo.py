@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bridge.commands._common import bridge_command, table
+from bridge.commands._common import GlobalOptions, bridge_command, table
 from bridge.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
     from bridge.demo.environment import DemoEnvironment
     from bridge.demo.scenario import Scenario
     from bridge.sync.cycle import CycleReport

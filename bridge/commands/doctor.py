@@ -24,12 +24,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import click
 
 from bridge.bootstrap import CONNECTOR_FACTORIES, ITSM_APPLICATIONS, check_configuration
-from bridge.commands._common import bridge_command
+from bridge.commands._common import GlobalOptions, bridge_command, load_settings_for, symbols
 from bridge.connectors.base import CheckResult, Connector
 from bridge.errors import AuthError, BridgeError, ConfigError, ConnectorError, MappingError, StoreError
 from bridge.exitcodes import ExitCode
@@ -38,9 +37,6 @@ from bridge.settings import Settings
 from bridge.store import Store
 from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
 from bridge.sync.engine import EngineOptions
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 #: Clock skew worth a warning: JQL compares to the minute, so half a minute is already visible.
@@ -76,9 +72,7 @@ class Section:
 
 
 def _symbols() -> dict[str, str]:
-    from bridge.cli import _symbols as cli_symbols
-
-    tick, cross, warn = cli_symbols()
+    tick, cross, warn = symbols()
     return {OK: tick, FAIL: cross, WARN: warn}
 
 
@@ -260,16 +254,15 @@ def _state_sections(settings: Settings, store: Store, mappings: Sequence[Mapping
 
 
 def _configuration(opts: GlobalOptions) -> tuple[Settings, list[MappingSpec], Section] | int:
-    from bridge.cli import load_configured_settings
     from bridge.mapping.loader import load_or_raise
 
     section = Section("configuration")
     try:
-        settings = load_configured_settings(opts)
+        settings = load_settings_for(opts)
     except ConfigError as exc:
         section.add(FAIL, f"configuration invalid: {len(exc.problems)} problem(s)")
-        for problem in exc.problems:
-            section.add(FAIL, str(problem))
+        for text in exc.problems:
+            section.add(FAIL, text)
         print_sections([section])
         return ExitCode.CONFIG
     section.add(OK, f"settings valid: {settings.config_file or 'defaults and environment (no config file)'}")

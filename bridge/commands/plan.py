@@ -4,17 +4,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import click
 
-from bridge.commands._common import bridge_command, load_engine, parse_when, select_mappings, table
+from bridge.commands._common import GlobalOptions, bridge_command, load_engine, parse_when, select_mappings, table
 from bridge.exitcodes import ExitCode
 from bridge.sync.actions import to_json
 from bridge.sync.cycle import run_cycle
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()

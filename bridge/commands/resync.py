@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from bridge.commands._common import bridge_command, load_engine, stop_on_signals, summary
+from bridge.commands._common import GlobalOptions, bridge_command, load_engine, stop_on_signals, summary
 from bridge.exitcodes import ExitCode
 from bridge.sync.cycle import resync_link
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from bridge.commands._common import bridge_command, load_store
+from bridge.commands._common import GlobalOptions, bridge_command, load_store
 from bridge.exitcodes import ExitCode
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from bridge.bootstrap import build_engine
-from bridge.commands._common import bridge_command, load_mappings, load_settings_for, select_mappings
+from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
 from bridge.metrics import Metrics
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()

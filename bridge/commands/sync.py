@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from bridge.bootstrap import build_engine
 from bridge.commands._common import (
+    GlobalOptions,
     bridge_command,
     load_mappings,
     load_settings_for,
@@ -26,9 +26,6 @@ from bridge.sync.cycle import run_cycle
 from bridge.sync.engine import Engine
 
 log = get_logger(__name__)
-
-if TYPE_CHECKING:
-    from bridge.cli import GlobalOptions
 
 
 @click.command()

@@ -19,85 +19,15 @@ Jira, never the other way), so its :meth:`create` raises :class:`~bridge.errors.
 
 from __future__ import annotations
 
-import threading
-import time
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 
+from bridge.callcount import CallCounter  # also imported from here by the adapters
 from bridge.errors import ConnectorError, NotFoundError, PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Side, Visibility
-
-
-class CallCounter:
-    """Counts vendor calls per endpoint (``"GET /rest/api/3/issue/{id}"``-style templates) and status.
-
-    Thread-safe, because the daemon's scheduler runs cycles in a worker thread while the metrics
-    endpoint reads the totals.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-        self._statuses: Counter[tuple[str, int]] = Counter()
-        self._clock_offset: float | None = None
-
-    def note_server_date(self, header: str | None, received: float | None = None) -> None:
-        """Remember the vendor's clock from a response's ``Date`` header (RFC 9110 §6.6.1).
-
-        ``received`` is the local Unix time the response arrived (default: now). ``bridge doctor``
-        reads :attr:`clock_offset` after a connector's ``check()``: cursors and JQL's minute-granular
-        date literals assume the two clocks roughly agree. A missing or unparsable header is ignored.
-        """
-        if not header:
-            return
-        try:
-            server = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
-            return
-        if server.tzinfo is None:  # RFC 9110: an HTTP-date is always GMT
-            server = server.replace(tzinfo=UTC)
-        local = time.time() if received is None else received
-        with self._lock:
-            # The header truncates to the second: its middle is the best estimate of the server's time.
-            self._clock_offset = server.timestamp() + 0.5 - local
-
-    @property
-    def clock_offset(self) -> float | None:
-        """Seconds the vendor's clock is ahead of ours (negative: behind), from the last ``Date`` seen.
-
-        HTTP dates have whole seconds, so anything within about a second is agreement.
-        """
-        with self._lock:
-            return self._clock_offset
-
-    def count(self, endpoint: str, status: int | None = None) -> None:
-        with self._lock:
-            self._calls[endpoint] += 1
-            if status is not None:
-                self._statuses[(endpoint, status)] += 1
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._calls.values())
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._calls)
-
-    def statuses(self) -> dict[tuple[str, int], int]:
-        with self._lock:
-            return dict(self._statuses)
-
-    def since(self, earlier: Mapping[str, int]) -> dict[str, int]:
-        """Calls made after ``earlier`` (a previous :meth:`snapshot`), endpoints with zero left out."""
-        now = self.snapshot()
-        return {k: v - earlier.get(k, 0) for k, v in now.items() if v - earlier.get(k, 0)}
 
 
 @dataclass(frozen=True, slots=True)

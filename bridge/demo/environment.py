@@ -14,9 +14,10 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML
 
 from bridge.errors import ConfigError
 from bridge.sandbox.jira import BRIDGE_EMAIL, BRIDGE_PAT, BRIDGE_TOKEN, JiraSandbox
@@ -126,7 +127,9 @@ def write_config(
         "# Written by `bridge demo`: the sandboxes on loopback. Secrets are in ./credentials\n"
         "# (run bridge with CREDENTIALS_DIRECTORY pointing there).\n"
     )
-    config_file.write_text(header + yaml.safe_dump(config, sort_keys=False))
+    body = StringIO()
+    YAML().dump(config, body)  # round-trip dumper: sections stay in the order written here
+    config_file.write_text(header + body.getvalue())
     return config_file, credentials
 
 

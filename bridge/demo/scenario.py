@@ -275,7 +275,7 @@ class Scenario:
                     self.names.state(table, raw["state"]),
                     str(issue.get("status", "?")),
                     str(len(journal)),
-                    str(len(issue.get("comments", []))),  # type: ignore[arg-type]
+                    str(len(issue.get("comments", []))),
                 ))
         return rows
 

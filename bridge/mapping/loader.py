@@ -1,7 +1,7 @@
 """Load mapping files and report every problem with the file, line, column and a fix.
 
 An admin edits YAML, not pydantic models, so every error must point at the YAML: the loader parses with
-ruamel.yaml (which keeps each node's line and column), validates the plain data with the schema, and walks
+:mod:`bridge.yamlpos` (which keeps each node's line and column), validates the plain data with the schema, and walks
 each pydantic error location back to the node it names. Union branches that do not fit the value (a
 string tried against a model, a model tried against a string) are dropped, so one mistake is one message.
 
@@ -16,25 +16,22 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
+from bridge import yamlpos
 from bridge.errors import MappingError, MappingProblem
 from bridge.mapping.schema import Mapping
+from bridge.yamlpos import MAX_NODES, Marks, PathKey, dotted
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
 EXTENSION_PREFIX = "x-"
 """Top-level keys with this prefix are ignored: a place for YAML anchors shared within the file."""
-
-PathKey = tuple[str | int, ...]
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -70,102 +67,6 @@ class LoadResult:
         return not self.errors
 
 
-# ------------------------------------------------------------------------------------------- marks
-
-
-@dataclass(frozen=True)
-class Mark:
-    """Where a node is, 1-based: the value's position and the position of the key that holds it."""
-
-    line: int
-    column: int
-    key_line: int
-    key_column: int
-    block_scalar: bool = False
-    """True for ``|``/``>`` scalars, whose text starts on the line after the mark."""
-
-
-class Marks:
-    """Positions of every node of one YAML document, by path (dict keys as ``str``, list indices as int)."""
-
-    def __init__(self, root: Mark) -> None:
-        self._marks: dict[PathKey, Mark] = {(): root}
-        self.count = 0
-
-    def add(self, path: PathKey, mark: Mark) -> None:
-        self._marks[path] = mark
-
-    def get(self, path: PathKey) -> Mark:
-        """The mark of ``path``, or of its nearest ancestor that has one."""
-        while path not in self._marks:
-            path = path[:-1]
-        return self._marks[path]
-
-    def __contains__(self, path: PathKey) -> bool:
-        return path in self._marks
-
-    def items(self) -> Iterable[tuple[PathKey, Mark]]:
-        return self._marks.items()
-
-
-MAX_NODES = 50_000
-"""More nodes than any real mapping has: beyond it the file is an alias bomb ("billion laughs")."""
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _plain(node: Any, path: PathKey, marks: Marks) -> Any:
-    """Convert a ruamel round-trip tree into plain Python values, recording marks on the way."""
-    marks.count += 1
-    if marks.count > MAX_NODES:
-        raise _TooLarge
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            try:
-                key_line, key_col = node.lc.key(key)
-                value_line, value_col = node.lc.value(key)
-            except (KeyError, TypeError):  # a key merged in with `<<: *anchor`: point at the mapping
-                key_line = value_line = node.lc.line
-                key_col = value_col = node.lc.col
-            sub = (*path, str(key))
-            marks.add(
-                sub,
-                Mark(
-                    value_line + 1,
-                    value_col + 1,
-                    key_line + 1,
-                    key_col + 1,
-                    isinstance(value, LiteralScalarString | FoldedScalarString),
-                ),
-            )
-            out[_scalar(key)] = _plain(value, sub, marks)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            line, col = node.lc.item(index)
-            sub = (*path, index)
-            marks.add(sub, Mark(line + 1, col + 1, line + 1, col + 1, isinstance(value, LiteralScalarString)))
-            items.append(_plain(value, sub, marks))
-        return items
-    return _scalar(node)
-
-
-def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return str(value)  # dates and other tagged scalars: the schema wants text
-
-
 # ------------------------------------------------------------------------------------------ parsing
 
 
@@ -175,18 +76,15 @@ def _duplicate_path(text: str, exc: MarkedYAMLError) -> str:
     key = match.group(1) if match else ""
     if exc.context_mark is None:
         return key
-    lenient = YAML(typ="rt")
-    lenient.allow_duplicate_keys = True
     try:
-        tree = lenient.load(text)
+        tree = yamlpos.parse(text, allow_duplicate_keys=True)
     except YAMLError:
         return key
     if not isinstance(tree, CommentedMap):
         return key
-    marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
     try:
-        data = _plain(tree, (), marks)
-    except (_TooLarge, RecursionError):
+        data, marks = yamlpos.to_plain(tree)
+    except (yamlpos.TooLarge, RecursionError):
         return key
     where = (exc.context_mark.line + 1, exc.context_mark.column + 1)
     best: PathKey = ()
@@ -230,10 +128,8 @@ def _yaml_problem(file: str, exc: YAMLError, text: str) -> MappingProblem:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, Marks] | MappingProblem:
     """Parse one YAML document into plain values plus marks; a syntax error becomes a problem."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
-        tree = yaml.load(text)
+        tree = yamlpos.parse(text)
     except YAMLError as exc:
         return _yaml_problem(file, exc, text)
     if tree is None:
@@ -244,10 +140,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Marks] | MappingProblem:
             file, 1, 1, "", f"a mapping file holds one YAML mapping (key: value lines), not {found}",
             "start with `name:`, `route:` and `target:` lines; see docs/mappings.md",
         )
-    marks = Marks(Mark(tree.lc.line + 1, tree.lc.col + 1, tree.lc.line + 1, tree.lc.col + 1))
     try:
-        return _plain(tree, (), marks), marks
-    except (_TooLarge, RecursionError):
+        return yamlpos.to_plain(tree)
+    except (yamlpos.TooLarge, RecursionError):
         return MappingProblem(
             file, 1, 1, "", f"the file expands to more than {MAX_NODES} values",
             "YAML aliases (*name) that repeat large blocks multiply; a mapping needs a few hundred values at most",
@@ -417,17 +312,6 @@ def _locate(loc: tuple[str | int, ...], data: Any) -> _Located | None:
             node = _MISSING
             path.append(elem)
     return _Located(tuple(path), node, parent_type, tp, union_type)
-
-
-def dotted(path: Iterable[str | int]) -> str:
-    """``route.where.all[1].lte``: keys joined by dots, list indices in brackets."""
-    text = ""
-    for elem in path:
-        if isinstance(elem, int):
-            text += f"[{elem}]"
-        else:
-            text += ("." if text else "") + str(elem)
-    return text
 
 
 def _sample(parent: Any, key: str) -> str:

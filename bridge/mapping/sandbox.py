@@ -271,9 +271,11 @@ def private_attribute_uses(tree: nodes.Template) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr):
-            name: Any = node.attr
-        else:
+            name: object = node.attr
+        elif isinstance(node, nodes.Getitem):
             name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            continue
         if isinstance(name, str) and name.startswith("_"):
             found.append((node.lineno, name))
     return found
@@ -283,6 +285,8 @@ def attribute_uses(tree: nodes.Template, variable: str) -> list[tuple[int, str]]
     """``(template line, attribute)`` of every ``variable.attribute`` / ``variable['attribute']`` in the tree."""
     found: list[tuple[int, str]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):
+            continue
         target = node.node
         if not (isinstance(target, nodes.Name) and target.name == variable):
             continue

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 
 NOW = 1_773_136_215.0  # 2026-03-10T09:50:15Z, a whole second
 

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bridge import __version__
-from bridge.cli import GlobalOptions, bridge_command, cli
+from bridge.cli import cli
+from bridge.commands._common import GlobalOptions, bridge_command
 from bridge.errors import AuthError
 from bridge.logging import configure_logging, register_secret
 
@@ -144,3 +145,17 @@ def test_check_reports_mapping_errors_with_file_line_and_exits_2(runner: CliRunn
     assert f"{broken}:6:3: target.isue_type" in result.stdout
     assert "issue_type" in result.stdout
     assert str(mappings / "good.yaml") not in result.stdout
+
+
+def test_usage_error_in_a_command_body_exits_2(runner: CliRunner) -> None:
+    """A usage problem only the body can see (e.g. conflicting arguments) is reported as click would."""
+
+    @click.command()
+    @bridge_command
+    def picky() -> int:
+        raise click.UsageError("give error ids or --all")
+
+    result = runner.invoke(picky, [], obj=GlobalOptions())
+    assert result.exit_code == 2
+    assert "give error ids or --all" in result.stderr
+    assert "unexpected error" not in result.stderr

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 from bridge.metrics import CallSnapshot, Metrics, write_textfile
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 from bridge.health import HealthState
 from bridge.metrics import Metrics
 

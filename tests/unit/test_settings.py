@@ -363,3 +363,26 @@ def test_loads_do_not_share_state(tmp_path: Path) -> None:
     assert second.mappings.directory == tmp_path / "b" / "mappings"
     assert first.state.url is not None
     assert first.state.url.get_secret_value().endswith("/a/bridge.sqlite3")
+
+
+def test_alias_bomb_is_a_configuration_error(config: Path) -> None:
+    """Aliases that repeat a block at every level expand exponentially: refused, never expanded."""
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(5)]
+    write(config, MINIMAL + "x-bomb:\n" + "".join(f"  {line}\n" for line in levels))
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(config, env={})
+    assert problems_of(excinfo) == [
+        f"{config}:1: <root>: the file expands to more than 50000 values "
+        "(expected a config file without aliases that repeat large blocks)"
+    ]
+
+
+def test_dates_are_not_taken_for_text(config: Path) -> None:
+    """A YAML date where text is expected is a type error, as pydantic reports it (not silently its text)."""
+    write(config, MINIMAL + "  timezone: 2026-03-01\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(config, env={})
+    assert problems_of(excinfo) == [
+        f"{config}:6: itsm.timezone: Input should be a valid string (expected a string)"
+    ]
