@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 PathKey = tuple[str | int, ...]
 JIRA_CATEGORIES = jira_facts.STATUS_CATEGORIES
 SERVICENOW_JOURNALS = sn_facts.JOURNAL_NAMES
-_SYSTEM_NAMES = {
+SYSTEM_NAMES: dict[str, str] = {
     "servicenow": sn_facts.DISPLAY_NAME, "rt": rt_facts.DISPLAY_NAME, "jsm": jsm_facts.DISPLAY_NAME,
 }
+_SYSTEM_NAMES = SYSTEM_NAMES
 
 
 class _Reporter:
