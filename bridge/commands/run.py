@@ -8,6 +8,7 @@ import click
 from bridge.bootstrap import build_engine
 from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, select_mappings
 from bridge.daemon import Daemon
+from bridge.mapping.checks import require_enabled
 from bridge.metrics import Metrics
 
 
@@ -23,7 +24,9 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     """
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds)
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
+    mappings = load_mappings(settings)
+    require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
+    engine = build_engine(settings, mappings, metrics=metrics)
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(

@@ -21,6 +21,7 @@ from bridge.commands._common import (
 from bridge.errors import SafetyRailError, StoreError
 from bridge.exitcodes import ExitCode
 from bridge.logging import get_logger
+from bridge.mapping.checks import require_enabled
 from bridge.metrics import Metrics, write_textfile
 from bridge.sync.cycle import run_cycle
 from bridge.sync.engine import Engine
@@ -66,7 +67,9 @@ def sync(
         raise click.BadParameter(f"{textfile}: node_exporter only reads files ending in .prom", param_hint="--textfile")
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds) if textfile is not None else None
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics)
+    mappings = load_mappings(settings)
+    require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
+    engine = build_engine(settings, mappings, metrics=metrics)
     code = ExitCode.OK
     try:
         if metrics is not None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridge.errors import MappingProblem
+from bridge.errors import ConfigError, MappingProblem
 from bridge.mapping import catalog
 from bridge.mapping.context import ISSUE_ATTRIBUTES, JINJA_GLOBALS, PLACES, RECORD_ATTRIBUTES
 from bridge.mapping.sandbox import TemplateError, attribute_uses, parse, private_attribute_uses, render_capped
@@ -812,6 +812,24 @@ def check_for_system(loaded: list[LoadedMapping], itsm_kind: str) -> list[System
             f"set `enabled: true` in a mapping whose route is for {kind_name}", "warning",
         ))
     return problems
+
+
+def require_enabled(mappings: list[Mapping], itsm_kind: str, directory: str, named: tuple[str, ...] = ()) -> None:
+    """Refuse to start ``run``/``sync`` with nothing to sync: a daemon idling on zero mappings looks healthy
+    to every probe while syncing nothing. Mappings named on the command line are the operator's choice."""
+    if named:
+        return
+    if any(m.enabled and catalog.system_of(m.route.record_type, m.route.system) == itsm_kind for m in mappings):
+        return
+    listed = ", ".join(
+        f"{m.name} ({SYSTEM_NAMES[catalog.system_of(m.route.record_type, m.route.system)]}, "
+        f"{'enabled' if m.enabled else 'disabled'})" for m in mappings
+    ) or "none"
+    raise ConfigError(
+        NO_ENABLED_MAPPING.format(kind=itsm_kind) + ": nothing to sync",
+        [f"{directory}: mappings found: {listed}",
+         f"set `enabled: true` in a mapping whose route is for {SYSTEM_NAMES.get(itsm_kind, itsm_kind)}"],
+    )
 
 
 def runnable(loaded: list[LoadedMapping], itsm_kind: str) -> list[LoadedMapping]:

@@ -144,3 +144,16 @@ def test_against_the_configured_system(documents: list[dict[str, Any]], kind: st
                                        expected: list[tuple[str, str]]) -> None:
     problems = check_for_system(_loaded(*documents), kind)
     assert [(p.severity, next(w for s, w in expected if w in p.message)) for p in problems] == expected
+
+
+def test_run_and_sync_refuse_to_start_with_nothing_enabled() -> None:
+    from bridge.errors import ConfigError
+    from bridge.mapping.checks import require_enabled
+
+    specs = [m.mapping for m in _loaded(doc(enabled=False), doc("Incidents", system="rt", comments=RT_COMMENTS))]
+    with pytest.raises(ConfigError) as refused:
+        require_enabled(specs, "servicenow", "mappings")
+    assert "no enabled mapping for itsm.kind servicenow" in str(refused.value)
+    assert "m0 (ServiceNow, disabled), m1 (Request Tracker, enabled)" in refused.value.problems[0]
+    require_enabled(specs, "rt", "mappings")  # the RT one runs when the ITSM is RT
+    require_enabled(specs, "servicenow", "mappings", named=("m0",))  # named on the command line: the operator's call
