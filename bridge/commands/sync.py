@@ -118,7 +118,7 @@ def _write(textfile: Path, engine: Engine, metrics: Metrics) -> bool:
     """The textfile is written whatever happened (a failed run is what the alerts must see). Never raises,
     so a write failure cannot hide the exit code of the run's own failure."""
     try:
-        metrics.error_list_size(engine.store.open_error_count())
+        metrics.record_store(engine.store, [m.name for m in engine.enabled_mappings()])
     except StoreError as exc:
         log.warning("could not count the error list for the metrics", error=str(exc))
     try:

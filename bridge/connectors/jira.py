@@ -356,6 +356,7 @@ class JiraConnector(Connector):
                 backoff_base=self.http.backoff_base,
                 max_backoff=self.http.max_backoff,
                 sleep=self._sleep,
+                counter=self.calls,
             )
         except _Ambiguous as ambiguous:
             raise ambiguous.error from None
