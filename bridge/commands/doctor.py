@@ -3,7 +3,8 @@
 It walks the chain a cycle depends on, in order, and says for each link ✔ or ✖ with a fix:
 
 1. **configuration**: settings and mappings valid (exit 2 here: nothing further can be trusted);
-2. **state store**: reachable, at the schema this bridge expects (migrations run at start; the doctor
+2. **state store**: there (a missing database is ✖: the doctor never creates one), reachable, at the schema
+   this bridge expects (migrations run at start; the doctor
    itself never migrates, locks or writes anything, so it is safe next to a running daemon);
 3. **each side**: reachable with the configured credentials, and what the account may do there —
    the connector's own :meth:`~bridge.connectors.base.Connector.check` (projects, issue types, fields,
@@ -43,8 +44,10 @@ from bridge.errors import (
 from bridge.exitcodes import ExitCode
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.settings import Settings
+from bridge.settings.schema import DEFAULT_STATE_FILE
 from bridge.store import Store
 from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
+from bridge.store.existing import SYSTEMD_STATE_DIRECTORY, StateMissingError
 from bridge.sync.engine import EngineOptions
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -203,8 +206,8 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
     section = Section(f"state store: {settings.state.display_url()}")
     path = sqlite_file(url)
     if path is not None and not path.exists():
-        section.add(WARN, f"no state database yet at {path}",
-                    "the first `bridge sync` or `bridge run` creates it (check the directory is writable)")
+        missing = StateMissingError(f"no state database at {path}", [])
+        section.add(FAIL, str(missing), _state_hint(str(path)))
         return [section]
     try:
         store = Store.open(url, migrate_schema=False)
@@ -220,9 +223,7 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
         if schema.up_to_date:
             section.add(OK, f"reachable; schema at revision {schema.head} (current)")
         elif schema.current is None:
-            section.add(
-                WARN, "reachable but empty (no schema yet)", "the first `bridge sync` or `bridge run` creates it"
-            )
+            section.add(FAIL, "reachable but holds no bridge state (no schema yet)", _state_hint(section.title))
             return [section]
         else:
             section.add(
@@ -235,6 +236,13 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
         return [section, *_state_sections(settings, store, mappings)]
     finally:
         store.close()
+
+
+def _state_hint(looked: str) -> str:
+    """Where the daemon's state probably is, and that only a sync creates it."""
+    return (f"not where the daemon keeps it? under systemd that is its StateDirectory, likely "
+            f"{SYSTEMD_STATE_DIRECTORY}/{DEFAULT_STATE_FILE} (set STATE_DIRECTORY or state.url); a fresh "
+            "install gets it from the first `bridge sync` or `bridge run`")
 
 
 def _state_sections(settings: Settings, store: Store, mappings: Sequence[MappingSpec]) -> list[Section]:

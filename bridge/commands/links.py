@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.commands._common import GlobalOptions, bridge_command, load_store, table, when
+from bridge.commands._common import GlobalOptions, bridge_command, load_existing_store, table, when
 from bridge.errors import StoreError
 from bridge.exitcodes import ExitCode
 
@@ -17,7 +17,7 @@ from bridge.exitcodes import ExitCode
 @bridge_command
 def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int | None) -> int:
     """List links (issue ↔ records), or show one link's journal."""
-    store = load_store(opts)
+    store = load_existing_store(opts)
     try:
         if ref is None:
             rows = [

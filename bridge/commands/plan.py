@@ -22,7 +22,7 @@ from bridge.sync.cycle import run_cycle
 def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None, as_json: bool) -> int:
     """Show what the next sync would do, without doing it."""
     start = parse_when(since) if since else None
-    _, engine = load_engine(opts)
+    _, engine = load_engine(opts, existing_state=True)
     try:
         reports = [
             run_cycle(engine, spec, dry_run=True, since=start) for spec in select_mappings(engine, mapping_names)
