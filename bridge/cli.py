@@ -17,6 +17,7 @@ from bridge.commands.check import check
 from bridge.commands.demo import demo
 from bridge.commands.doctor import doctor
 from bridge.commands.errors import errors
+from bridge.commands.explain import explain
 from bridge.commands.links import links
 from bridge.commands.plan import plan
 from bridge.commands.resync import resync
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
 
 
-for command in (check, sync, plan, run, links, errors, retry, resync, doctor, demo):
+for command in (check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo):
     cli.add_command(command)
 
 
