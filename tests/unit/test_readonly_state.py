@@ -30,7 +30,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-COMMANDS = [["errors"], ["links"], ["links", "--show", "INC0010001"], ["plan"], ["doctor"]]
+COMMANDS = [["errors"], ["links"], ["links", "--show", "INC0010001"], ["plan"], ["explain", "INC0010001"], ["doctor"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
