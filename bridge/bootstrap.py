@@ -12,6 +12,7 @@ import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Protocol
 
 from bridge.connectors.base import Connector
@@ -145,16 +146,13 @@ def check_systems(settings: Settings, directory: Path) -> list[ProblemLike]:
 # Engine: settings -> store, connectors, engine (the sync commands and the daemon start here).
 # ------------------------------------------------------------------------------------------------
 
-#: The connector injection seam. Maps a connector kind (``settings.itsm.kind``; ``"jira"`` for the
-#: Jira side) to a factory ``(settings) -> Connector``. Vendor adapters are imported lazily by
-#: :func:`_adapter` (module, class with a ``from_settings`` classmethod). Tests replace an entry
-#: (``monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda s: memory_itsm)``) to drive the
-#: real CLI commands in-process against the memory connectors; or pass ``connectors=`` to
-#: :func:`build_engine` directly.
-CONNECTOR_FACTORIES: dict[str, Callable[[Settings], Connector]] = {}
+#: Builds one side's connector from the settings.
+ConnectorFactory = Callable[[Settings], Connector]
 
 
-def _adapter(module: str, cls: str) -> Callable[[Settings], Connector]:
+def _adapter(module: str, cls: str) -> ConnectorFactory:
+    """A factory importing its vendor adapter lazily: a missing optional module fails as a config error."""
+
     def factory(settings: Settings) -> Connector:
         try:
             adapter = getattr(importlib.import_module(module), cls)
@@ -187,7 +185,11 @@ def _jira(settings: Settings) -> Connector:
     )
 
 
-CONNECTOR_FACTORIES.update(
+#: The real connectors, by kind (``settings.itsm.kind``; ``"jira"`` for the Jira side). Read-only: callers
+#: that need other connectors (tests with the memory fakes or a sandbox) pass their own ``factories`` to
+#: :func:`build_connector`, :func:`build_connectors` or :func:`build_engine` (the CLI takes them from
+#: :class:`bridge.cli.GlobalOptions`), so no process-wide state is ever swapped.
+DEFAULT_CONNECTOR_FACTORIES: Mapping[str, ConnectorFactory] = MappingProxyType(
     {
         "jira": _jira,
         "servicenow": _adapter("bridge.connectors.servicenow", "ServiceNowConnector"),
@@ -197,17 +199,32 @@ CONNECTOR_FACTORIES.update(
 )
 
 
+def build_connector(
+    kind: str, settings: Settings, factories: Mapping[str, ConnectorFactory] | None = None
+) -> Connector:
+    """The connector of ``kind``: from ``factories`` when it has that kind, else the real default.
+
+    ``factories`` overrides per kind, so a test can replace one side (the ITSM with a memory fake) and
+    keep the other real (Jira against its sandbox).
+    """
+    if factories is not None and kind in factories:
+        return factories[kind](settings)
+    return DEFAULT_CONNECTOR_FACTORIES[kind](settings)
+
+
 def open_store(settings: Settings) -> Store:
     """The state store of ``settings`` (migrated to the newest schema)."""
     assert settings.state.url is not None  # the settings resolve a default
     return Store.open(settings.state.url.get_secret_value())
 
 
-def build_connectors(settings: Settings) -> dict[Side, Connector]:
-    """Both sides' connectors, from :data:`CONNECTOR_FACTORIES`."""
-    itsm = CONNECTOR_FACTORIES[settings.itsm.kind](settings)
+def build_connectors(
+    settings: Settings, factories: Mapping[str, ConnectorFactory] | None = None
+) -> dict[Side, Connector]:
+    """Both sides' connectors (see :func:`build_connector` for ``factories``)."""
+    itsm = build_connector(settings.itsm.kind, settings, factories)
     try:
-        jira = CONNECTOR_FACTORIES["jira"](settings)
+        jira = build_connector("jira", settings, factories)
     except BaseException:
         itsm.close()
         raise
@@ -220,17 +237,18 @@ def build_engine(
     connectors: Mapping[Side, Connector] | None = None,
     *,
     metrics: Metrics | None = None,
+    factories: Mapping[str, ConnectorFactory] | None = None,
 ) -> Engine:
     """The composition root of syncing: store + connectors + mappings. ``connectors`` lets tests
-    inject the memory fakes; otherwise they are built from :data:`CONNECTOR_FACTORIES`. ``metrics``
-    receives each cycle's figures (the daemon's ``/metrics``, a one-shot run's textfile)."""
+    inject ready connectors; otherwise they are built by :func:`build_connectors` with ``factories``.
+    ``metrics`` receives each cycle's figures (the daemon's ``/metrics``, a one-shot run's textfile)."""
     foreign = foreign_mappings(settings, mappings)
     for spec, system in foreign:
         if spec.enabled:
             log.warning("mapping not run: written for another ITSM", mapping=spec.name, system=system,
                         itsm_kind=settings.itsm.kind)
     mappings = [spec for spec in mappings if all(spec is not other for other, _ in foreign)]
-    built = dict(connectors) if connectors is not None else build_connectors(settings)
+    built = dict(connectors) if connectors is not None else build_connectors(settings, factories)
     try:
         store = open_store(settings)
     except BaseException:

@@ -48,8 +48,12 @@ LOG_FORMATS = ("auto", "json", "console")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_format: str | None) -> None:
     """bridge keeps an ITSM tool (ServiceNow, Request Tracker, JSM) and Jira in sync."""
+    preset = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
     ctx.obj = GlobalOptions(
-        config=config, log_level=log_level.upper() if log_level else None, log_format=log_format
+        config=config,
+        log_level=log_level.upper() if log_level else None,
+        log_format=log_format,
+        connector_factories=preset.connector_factories,
     )
     # Configured again once the settings are read; until then, flags or safe defaults.
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")

@@ -1,4 +1,9 @@
-"""Fixtures shared by the whole suite: hypothesis profiles and a real PostgreSQL server.
+"""Fixtures shared by the whole suite: hypothesis profiles, the test tiers and a real PostgreSQL server.
+
+Tiers (README "Development"): ``pytest -m "not slow"`` is the fast tier (unit, contract and property
+tests on the memory connectors and sandboxes, well under a minute); ``make test`` runs everything.
+:func:`pytest_collection_modifyitems` marks ``slow`` what needs a real server or a subprocess, so no
+one has to remember the marker there.
 
 Integration fixtures start real servers from installed binaries. When the binaries are missing the
 tests skip with the reason, unless ``BRIDGE_REQUIRE_INTEGRATION=1`` (CI sets it), which turns the
@@ -16,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -28,6 +33,43 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+# --- tiers ----------------------------------------------------------------------------------
+TESTS = Path(__file__).resolve().parent
+#: Whole directories of the slow tier: real servers (integration) and the CLI as a subprocess (e2e).
+SLOW_DIRECTORIES = (TESTS / "integration", TESTS / "e2e")
+#: Markers that imply ``slow``.
+SLOW_MARKERS = ("integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
+    """Add ``slow`` to integration and e2e tests and to contract tests over HTTP (every harness but the
+    in-memory one), and ``integration`` to contract tests against a real server (``needs_real_server``
+    on the harness class, e.g. RT)."""
+    for item in items:
+        path = Path(str(item.path))
+        harness = _harness_of(item)
+        if harness is not None and getattr(harness, "needs_real_server", False):
+            item.add_marker(pytest.mark.integration)
+        if (
+            (harness is not None and not getattr(harness, "in_memory", False))
+            or any(path.is_relative_to(d) for d in SLOW_DIRECTORIES)
+            or any(item.get_closest_marker(name) for name in SLOW_MARKERS)
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+def _harness_of(item: pytest.Item) -> object | None:
+    """The contract harness factory a contract test is parametrised with, ``None`` for other tests."""
+    import sys
+
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("harness") if callspec is not None else None
+    registry = sys.modules.get("tests.contract.harness")
+    if name is None or registry is None:
+        return None
+    return registry.HARNESSES.get(name)
 
 
 def integration_unavailable(reason: str) -> None:

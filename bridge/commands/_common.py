@@ -18,7 +18,7 @@ import functools
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from bridge.bootstrap import build_engine, open_store
+from bridge.bootstrap import ConnectorFactory, build_engine, open_store
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
@@ -48,6 +48,9 @@ class GlobalOptions:
     config: Path | None = None
     log_level: str | None = None
     log_format: str | None = None
+    #: Per-kind connector overrides (see :func:`bridge.bootstrap.build_connector`); tests pass them with
+    #: ``CliRunner().invoke(cli, args, obj=GlobalOptions(connector_factories=...))``.
+    connector_factories: Mapping[str, ConnectorFactory] | None = None
 
 
 def symbols() -> tuple[str, str, str]:
@@ -132,7 +135,7 @@ def load_engine(opts: GlobalOptions, *, existing_state: bool = False) -> tuple[S
 
         assert settings.state.url is not None  # the settings resolve a default
         require_state(settings.state.url.get_secret_value())
-    return settings, build_engine(settings, load_mappings(settings))
+    return settings, build_engine(settings, load_mappings(settings), factories=opts.connector_factories)
 
 
 def load_store(opts: GlobalOptions) -> Store:

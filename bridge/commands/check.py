@@ -3,11 +3,12 @@ both sides (the doctor's side checks, :func:`bridge.commands.doctor.side_section
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
-from bridge.bootstrap import check_configuration
+from bridge.bootstrap import ConnectorFactory, check_configuration
 from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, symbols
 from bridge.commands.doctor import FAIL, count, print_sections, side_sections
 from bridge.errors import ConfigError
@@ -71,7 +72,7 @@ def check(opts: GlobalOptions, command_config: Path | None, online: bool, quiet:
         say(f"  {line}")
     click.echo(f"{tick} configuration OK" + (f" ({len(problems)} warning(s))" if problems else ""))
     if online:
-        return _check_online(settings, mappings, quiet=quiet)
+        return _check_online(settings, mappings, opts.connector_factories, quiet=quiet)
     return ExitCode.OK
 
 
@@ -89,12 +90,18 @@ def mapping_lines(settings: Settings, mappings: list[MappingSpec]) -> list[str]:
     return lines
 
 
-def _check_online(settings: Settings, mappings: list[MappingSpec], *, quiet: bool = False) -> int:
+def _check_online(
+    settings: Settings,
+    mappings: list[MappingSpec],
+    factories: Mapping[str, ConnectorFactory] | None,
+    *,
+    quiet: bool = False,
+) -> int:
     """The doctor's side checks for the mappings written for ``itsm.kind`` (disabled ones too: they are
     checked before enabling); a mapping for another ITSM is listed as skipped, never checked against this one."""
     tick, cross, _ = symbols()
     own = [m for m in mappings if system_of(m.route.record_type, m.route.system) == settings.itsm.kind]
-    sections = side_sections(settings, own)
+    sections = side_sections(settings, own, factories)
     print_sections(sections, quiet=quiet)
     failed = count(sections, FAIL)
     if failed:

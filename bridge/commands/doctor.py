@@ -22,13 +22,13 @@ invalid configuration. ``bridge check --online`` runs step 3 only (:func:`side_s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import click
 
-from bridge.bootstrap import CONNECTOR_FACTORIES, ITSM_APPLICATIONS, check_configuration
+from bridge.bootstrap import ITSM_APPLICATIONS, ConnectorFactory, build_connector, check_configuration
 from bridge.commands._common import GlobalOptions, bridge_command, load_settings_for, symbols
 from bridge.connectors.base import CheckResult, Connector
 from bridge.errors import (
@@ -143,22 +143,30 @@ def _ago(seconds: float) -> str:
 # ------------------------------------------------------------------------------------------ sides
 
 
-def side_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list[Section]:
+def side_sections(
+    settings: Settings, mappings: Sequence[MappingSpec], factories: Mapping[str, ConnectorFactory] | None = None
+) -> list[Section]:
     """Each side reachable with the configured credentials, what the account may do, clock skew.
 
-    Connectors come from :data:`bridge.bootstrap.CONNECTOR_FACTORIES`, as for a sync.
+    Connectors come from :func:`bridge.bootstrap.build_connector` with ``factories``, as for a sync.
     """
     itsm_name = ITSM_APPLICATIONS.get(settings.itsm.kind, (settings.itsm.kind, settings.itsm.kind))[1]
     return [
-        _side_section(f"itsm: {itsm_name} at {settings.itsm.url}", settings.itsm.kind, settings, mappings),
-        _side_section(f"jira: {settings.jira.url} ({settings.jira.deployment})", "jira", settings, mappings),
+        _side_section(f"itsm: {itsm_name} at {settings.itsm.url}", settings.itsm.kind, settings, mappings, factories),
+        _side_section(f"jira: {settings.jira.url} ({settings.jira.deployment})", "jira", settings, mappings, factories),
     ]
 
 
-def _side_section(title: str, kind: str, settings: Settings, mappings: Sequence[MappingSpec]) -> Section:
+def _side_section(
+    title: str,
+    kind: str,
+    settings: Settings,
+    mappings: Sequence[MappingSpec],
+    factories: Mapping[str, ConnectorFactory] | None,
+) -> Section:
     section = Section(title)
     try:
-        connector: Connector = CONNECTOR_FACTORIES[kind](settings)
+        connector: Connector = build_connector(kind, settings, factories)
     except ConfigError as exc:
         section.add(FAIL, f"cannot build the connector: {exc}", "; ".join(exc.problems) or "fix the configuration")
         return section
@@ -353,7 +361,7 @@ def doctor(opts: GlobalOptions, quiet: bool) -> int:
     enabled = [m for m in mappings if m.enabled]
     sections = [section]
     print_sections(sections, quiet=quiet)
-    for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled)):
+    for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled, opts.connector_factories)):
         print_sections([part], quiet=quiet)
         sections.append(part)
     failures = count(sections, FAIL)

@@ -323,7 +323,7 @@ def explain(opts: GlobalOptions, ref: str, offline: bool) -> int:
     settings = load_settings_for(opts)
     assert settings.state.url is not None  # the settings resolve a default
     require_state(settings.state.url.get_secret_value())
-    engine = build_engine(settings, load_mappings(settings))
+    engine = build_engine(settings, load_mappings(settings), factories=opts.connector_factories)
     try:
         explanation = explain_ref(engine, ref, online=not offline)
     finally:

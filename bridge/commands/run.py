@@ -26,7 +26,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds)
     mappings = load_mappings(settings)
     require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
-    engine = build_engine(settings, mappings, metrics=metrics)
+    engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(

@@ -69,7 +69,7 @@ def sync(
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds) if textfile is not None else None
     mappings = load_mappings(settings)
     require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
-    engine = build_engine(settings, mappings, metrics=metrics)
+    engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
     code = ExitCode.OK
     try:
         if metrics is not None:

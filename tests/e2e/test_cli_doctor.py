@@ -1,5 +1,5 @@
 """``bridge doctor`` and ``bridge check --online`` as an operator runs them: the real Jira connector
-against the Jira sandbox over HTTP, the in-memory ITSM injected through ``CONNECTOR_FACTORIES``."""
+against the Jira sandbox over HTTP, the in-memory ITSM passed to the CLI as a connector factory."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from ruamel.yaml import YAML
 
-from bridge.bootstrap import CONNECTOR_FACTORIES
-from bridge.cli import cli
+from bridge.bootstrap import ConnectorFactory
+from bridge.cli import GlobalOptions, cli
 from bridge.connectors.http import HttpOptions
 from bridge.connectors.jira import JiraConnector
 from bridge.connectors.memory import MemoryItsm
@@ -27,6 +27,8 @@ from tests.fixtures.engine import MAPPING
 from tests.fixtures.jira_sandbox import JiraEnv, start_jira, stop_jira
 
 BRIDGE_EMAIL = "bridge@example.com"
+#: What a ``site`` runs against: the in-memory ITSM, the real Jira connector.
+ITSM_IN_MEMORY: dict[str, ConnectorFactory] = {"servicenow": lambda settings: MemoryItsm()}
 
 
 @pytest.fixture
@@ -42,7 +44,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jira: JiraEnv) -> Path
     for name in ("BRIDGE_CONFIG", "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BRIDGE_JIRA__TOKEN", "sandbox-api-token")
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "servicenow", lambda settings: MemoryItsm())
     write_mapping(tmp_path, MAPPING)
     write_config(tmp_path, jira.url)
     return tmp_path
@@ -65,8 +66,9 @@ def write_config(root: Path, jira_url: str, state_url: str | None = None) -> Non
     )
 
 
-def bridge(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(root / "config.yaml"), *args])
+def bridge(root: Path, *args: str, factories: dict[str, ConnectorFactory] | None = None) -> Result:
+    options = GlobalOptions(connector_factories=factories)
+    return CliRunner().invoke(cli, ["--config", str(root / "config.yaml"), *args], obj=options)
 
 
 def lines_with(output: str, mark: str) -> list[str]:
@@ -75,7 +77,7 @@ def lines_with(output: str, mark: str) -> list[str]:
 
 def test_all_well_is_all_ticks_and_exit_0(site: Path) -> None:
     Store.open(f"sqlite:///{site / 'state' / 'bridge.sqlite3'}").close()
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 0, result.output
     assert not lines_with(result.output, "✖")
     out = result.output
@@ -97,7 +99,7 @@ def test_all_well_is_all_ticks_and_exit_0(site: Path) -> None:
 def test_a_wrong_token_is_a_cross_with_a_hint_and_exit_3(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIDGE_JIRA__TOKEN", "not-the-token")
     Store.open(f"sqlite:///{site / 'state' / 'bridge.sqlite3'}").close()  # only the token is wrong
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 3, result.output
     [failed] = lines_with(result.output, "✖ Jira authentication failed")
     assert "not-the-token" not in result.output  # never echo a secret
@@ -118,8 +120,7 @@ def test_an_unreachable_side_is_a_cross_and_exit_3(site: Path, monkeypatch: pyte
         return JiraConnector(settings.jira.url, deployment="cloud", email=BRIDGE_EMAIL,
                              token=SecretStr("sandbox-api-token"), http=http)
 
-    monkeypatch.setitem(CONNECTOR_FACTORIES, "jira", quick_jira)
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories={**ITSM_IN_MEMORY, "jira": quick_jira})
     assert result.exit_code == 3, result.output
     [failed] = lines_with(result.output, "✖ Jira is not reachable")
     assert "unreachable" in failed
@@ -128,28 +129,28 @@ def test_an_unreachable_side_is_a_cross_and_exit_3(site: Path, monkeypatch: pyte
 
 def test_a_mapping_naming_a_missing_project_is_a_cross(site: Path) -> None:
     write_mapping(site, {**MAPPING, "target": {"project": "NOPE", "issue_type": "Bug"}})
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 3, result.output
     assert lines_with(result.output, "✖ project NOPE does not exist or is not visible to the account")
     assert "→ check target.project and the account's Browse projects permission" in result.output
-    online = bridge(site, "check", "--online")
+    online = bridge(site, "check", "--online", factories=ITSM_IN_MEMORY)
     assert online.exit_code == 3, online.output
     assert lines_with(online.output, "✖ project NOPE does not exist")
 
 
 def test_check_online_passes_against_the_live_side(site: Path) -> None:
-    result = bridge(site, "check", "--online")
+    result = bridge(site, "check", "--online", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 0, result.output
     assert "✔ incidents: status 'In Progress' exists in OPS" in result.output
     assert "✔ incidents: field 'priority' is priority" in result.output
     assert "both sides accept the mappings" in result.output
-    offline = bridge(site, "check")
+    offline = bridge(site, "check", factories=ITSM_IN_MEMORY)
     assert "authenticated" not in offline.output  # without --online no server is contacted
 
 
 def test_an_invalid_configuration_is_exit_2(site: Path) -> None:
     (site / "config.yaml").write_text("jira:\n  url: not-a-url\n")
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 2, result.output
     assert "✖ configuration invalid" in result.output
 
@@ -162,7 +163,7 @@ def test_a_skewed_vendor_clock_is_reported(site: Path, jira: JiraEnv) -> None:
             return email.utils.formatdate(time.time() + skew, usegmt=True)
 
     jira.server.httpd.RequestHandlerClass = SkewedDate
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 3, result.output
     [line] = lines_with(result.output, "✖ clock:")
     assert any(f"{seconds} s ahead of this host" in line for seconds in (599, 600, 601))
@@ -174,7 +175,7 @@ def test_an_old_schema_is_a_cross_and_the_doctor_does_not_migrate(site: Path) ->
     store = Store.open(url, migrate_schema=False)
     migrate.upgrade(store.engine, "0001")
     store.close()
-    result = bridge(site, "doctor")
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 3, result.output
     assert f"✖ schema at revision 0001, this bridge needs {migrate.head_revision()}" in result.output
     store = Store.open(url, migrate_schema=False)
@@ -190,7 +191,7 @@ def test_the_doctor_names_the_lock_holder_and_the_work(site: Path) -> None:
         store.acquire_lock("incidents")
         store.record_cycle("incidents", ok=True)
         store.report_problem("incidents", "problem:x", "plan_problem", "template failed", item_ref="INC1")
-        result = bridge(site, "doctor")
+        result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     finally:
         store.close()
     assert result.exit_code == 0, result.output
@@ -210,7 +211,7 @@ def test_doctor_on_postgresql_names_the_replica_holding_the_lock(
     store = Store.open(postgres_url)
     try:
         store.acquire_lock("incidents")
-        result = bridge(site, "doctor")
+        result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     finally:
         store.close()
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
 
 def bridge(world: World, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args])
+    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args], obj=world.cli_options())
 
 
 def test_a_record_the_route_does_not_select_is_explained_condition_by_condition(world: World) -> None:

@@ -24,7 +24,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
 
 def bridge(world: World, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args])
+    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args], obj=world.cli_options())
 
 
 def read(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -1,5 +1,5 @@
 """The sync commands as an operator runs them, in process through click's CliRunner, with the memory
-connectors injected through ``bridge.bootstrap.CONNECTOR_FACTORIES`` (the documented seam)."""
+connectors passed to the CLI as factories (``GlobalOptions.connector_factories``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
 
 def bridge(world: World, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args])
+    return CliRunner().invoke(cli, ["--config", str(world.path / "config.yaml"), *args], obj=world.cli_options())
 
 
 def test_sync_once_creates_the_issue_and_links_show_the_audit_trail(world: World) -> None:

@@ -16,6 +16,9 @@ import structlog
 
 from bench import backlog, change_cost, idle_cost, latency, memory
 
+#: Each run starts sandbox subprocesses (and a daemon, for latency): seconds each, so the slow tier.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:

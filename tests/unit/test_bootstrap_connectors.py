@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.bootstrap import CONNECTOR_FACTORIES
+import pytest
+
+from bridge.bootstrap import DEFAULT_CONNECTOR_FACTORIES, build_connector, build_connectors
 from bridge.connectors.jira import JiraConnector
 from bridge.settings import load_settings
 
@@ -16,7 +18,7 @@ def test_jira_connector_knows_the_itsm_it_links_back_to(tmp_path: Path) -> None:
         "itsm:\n  kind: servicenow\n  url: https://acme.service-now.com\n  username: svc.bridge\n"
     )
     settings = load_settings(config, env={"BRIDGE_JIRA__TOKEN": "t0ken-value", "BRIDGE_ITSM__PASSWORD": "pw-value"})
-    connector = CONNECTOR_FACTORIES["jira"](settings)
+    connector = build_connector("jira", settings)
     try:
         assert isinstance(connector, JiraConnector)
         assert connector.itsm_base_url == "https://acme.service-now.com"
@@ -56,3 +58,25 @@ def test_mappings_for_another_itsm_do_not_run_and_check_warns(tmp_path: Path) ->
         assert [m.name for m in engine.enabled_mappings()] == ["incident-to-bug"]
     finally:
         engine.close()
+
+
+def test_factories_are_passed_in_and_override_one_kind_the_defaults_stay_read_only(tmp_path: Path) -> None:
+    from bridge.connectors.memory import MemoryItsm
+    from bridge.model import Side
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "jira:\n  url: https://example.atlassian.net\n  email: bridge@example.com\n"
+        "itsm:\n  kind: servicenow\n  url: https://acme.service-now.com\n  username: svc.bridge\n"
+    )
+    settings = load_settings(config, env={"BRIDGE_JIRA__TOKEN": "t0ken-value", "BRIDGE_ITSM__PASSWORD": "pw-value"})
+    itsm = MemoryItsm()
+    connectors = build_connectors(settings, {"servicenow": lambda s: itsm})
+    try:
+        assert connectors[Side.ITSM] is itsm
+        assert isinstance(connectors[Side.JIRA], JiraConnector)  # the kind not overridden stays real
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    with pytest.raises(TypeError):
+        DEFAULT_CONNECTOR_FACTORIES["servicenow"] = lambda s: itsm  # type: ignore[index]

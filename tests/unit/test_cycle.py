@@ -33,7 +33,7 @@ def steady(world: World, n: int = 1) -> list:
     return refs
 
 
-@pytest.mark.parametrize("links", [10, 5000])
+@pytest.mark.parametrize("links", [10, pytest.param(5000, marks=pytest.mark.slow)])
 def test_idle_cycle_costs_one_search_per_side_whatever_the_number_of_links(world: World, links: int) -> None:
     with world.store.transaction():
         for i in range(links):

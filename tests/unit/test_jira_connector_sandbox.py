@@ -15,6 +15,9 @@ from bridge.errors import AuthError, RateLimitedError, TransientError, WorkflowE
 from bridge.mapping.schema import JiraStatusTarget, LinkRules, Mapping, Route, StatusRules, Target
 from bridge.model import Marker, Ref, Side, Visibility
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from tests.fixtures.jira_sandbox import JiraEnv
 

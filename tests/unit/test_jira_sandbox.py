@@ -18,6 +18,9 @@ import requests
 from bridge.sandbox.jira import BRIDGE_EMAIL, JiraSandbox
 from bridge.sandbox.server import SandboxServer
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from tests.fixtures.jira_sandbox import JiraEnv
 

@@ -12,6 +12,9 @@ from bridge.errors import PermanentError, WorkflowError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Marker, Ref, Side
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from tests.fixtures.jsm_sandbox import JsmEnv
 

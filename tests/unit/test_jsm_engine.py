@@ -23,6 +23,9 @@ from bridge.sync.engine import Engine
 from tests.fixtures.jira_sandbox import start_jira, stop_jira
 from tests.fixtures.jsm_sandbox import JsmEnv, start_jsm
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 MAPPING: dict[str, Any] = {
     "name": "jsm-bugs",
     "route": {"record_type": "SUP", "system": "jsm", "where": {"field": "Request Type", "equals": "Report a bug"}},

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from bridge.sync.actions import AddComment
-from bridge.sync.planner import plan
-from bridge.sync.planner import Plan
+from bridge.sync.planner import Plan, plan
 from tests.fixtures.planning import BASE_MAPPING, given, issue, link_state, mapping
 
 NOTE = BASE_MAPPING["notes_to_itsm"][0]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +19,9 @@ from bridge.mapping.schema import Mapping
 from bridge.model import Marker, Ref, Side
 from bridge.sandbox.servicenow import OAUTH_TOKEN
 from tests.fixtures.servicenow import SleepRecorder, Snow, make_connector, running_sandbox
+
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -179,16 +184,27 @@ def test_a_quoted_marker_mid_text_is_not_a_marker(snow: Snow) -> None:
     assert "[bridge:jira:1]" in note.body
 
 
+@contextmanager
+def unanswered(env: Snow) -> Iterator[None]:
+    """The instance holds every API request until the block ends: the client's read timeout is its only
+    way out (a fixed server delay would race that timeout on a loaded machine)."""
+    release = threading.Event()
+    env.app.hold = release
+    try:
+        yield
+    finally:
+        env.app.hold = None
+        release.set()
+
+
 def test_journal_patch_is_not_retried_after_a_read_timeout(snow: Snow) -> None:
     inc = snow.app.create_incident("slow instance")
     sleep = SleepRecorder()
     connector = make_connector(snow.url, sleep=sleep, options=HttpOptions(
         base_url=snow.url, read_timeout=0.1, max_attempts=5, backoff_base=0.001, requests_per_second=1000, burst=100))
     ref = Ref(Side.ITSM, "incident", inc["sys_id"], inc["number"])
-    snow.app.latency = 0.3
-    with pytest.raises(TransientError):
+    with unanswered(snow), pytest.raises(TransientError):
         connector.add_comment(ref, "mirrored", channel="work_notes", marker=Marker(Side.JIRA, "77"))
-    snow.app.latency = 0.0
     assert connector.calls.snapshot() == {"PATCH /api/now/table/incident/{id}": 1}
     assert sleep.waits == []
     # the instance did process it (after the client gave up): exactly one entry, found again by its marker
@@ -203,10 +219,8 @@ def test_idempotent_reads_are_retried_after_a_read_timeout(snow: Snow) -> None:
     inc = snow.app.create_incident("slow instance")
     connector = make_connector(snow.url, options=HttpOptions(
         base_url=snow.url, read_timeout=0.1, max_attempts=3, backoff_base=0.001, requests_per_second=1000, burst=100))
-    snow.app.latency = 0.3
-    with pytest.raises(TransientError):
+    with unanswered(snow), pytest.raises(TransientError):
         connector.get(Ref(Side.ITSM, "incident", inc["sys_id"], inc["number"]), [])
-    snow.app.latency = 0.0
     assert connector.calls.snapshot() == {"GET /api/now/table/incident/{id}": 3}
 
 
@@ -364,7 +378,7 @@ def test_from_settings_builds_a_working_connector(snow: Snow) -> None:
 
 
 def test_the_bootstrap_factory_builds_it_from_the_config_file(snow: Snow, tmp_path: Any) -> None:
-    from bridge.bootstrap import CONNECTOR_FACTORIES
+    from bridge.bootstrap import build_connector
     from bridge.settings import load_settings
 
     config = tmp_path / "config.yaml"
@@ -374,7 +388,7 @@ def test_the_bootstrap_factory_builds_it_from_the_config_file(snow: Snow, tmp_pa
     )
     settings = load_settings(config, env={"BRIDGE_JIRA__TOKEN": "t", "BRIDGE_ITSM__PASSWORD": "sandbox-password"})
     incidents(snow, 2)
-    connector = CONNECTOR_FACTORIES["servicenow"](settings)
+    connector = build_connector("servicenow", settings)
     try:
         assert isinstance(connector, ServiceNowConnector)
         assert len(search(connector)) == 2

@@ -151,6 +151,7 @@ def incident_type(field: str) -> str | None:
 BLANK = {"state": "", "priority": "", "category": "", "short_description": "", "active": ""}
 
 
+@pytest.mark.slow  # 400 examples over HTTP against the sandbox
 @settings(max_examples=400)
 @example(spec={"field": "category", "equals": "a"}, records=[{**BLANK, "category": "A"}])
 @example(spec={"field": "category", "not_equals": "a"}, records=[{**BLANK, "category": "A"}])

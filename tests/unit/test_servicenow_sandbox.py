@@ -17,6 +17,9 @@ from bridge.sandbox.server import SandboxServer
 from bridge.sandbox.servicenow import API_PASSWORD, API_USER, OAUTH_TOKEN, Refused, ServiceNowSandbox
 from tests.fixtures.servicenow import ManualClock, Snow, running_sandbox
 
+#: Real HTTP against an in-process vendor sandbox: the slow tier (README "Development").
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def snow() -> Iterator[Snow]:

@@ -83,6 +83,9 @@ class _JiraPerson:
 class MemoryHarness:
     """Both fakes on one manual clock that starts 10 s into a minute (minute-boundary tests rely on it)."""
 
+    #: No HTTP, no server: the only harness of the fast tier (tests/conftest.py marks the others slow).
+    in_memory = True
+
     def __init__(self) -> None:
         self.clock = ManualClock(datetime(2026, 1, 5, 9, 0, 10, tzinfo=UTC))
 
