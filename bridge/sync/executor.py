@@ -44,6 +44,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from bridge.connectors.base import Connector, CreateSpec
 from bridge.errors import (
     AuthError,
@@ -51,6 +53,7 @@ from bridge.errors import (
     NotFoundError,
     PermanentError,
     RateLimitedError,
+    StoreError,
     WorkflowError,
 )
 from bridge.logging import get_logger
@@ -69,7 +72,7 @@ from bridge.sync.actions import (
     WriteBackReference,
 )
 from bridge.sync.fanin import fields_to_read, label_edit
-from bridge.sync.planner import pending_record_id, resolve_pending
+from bridge.sync.planner import PENDING_ID_PREFIX, pending_record_id, resolve_pending
 
 log = get_logger(__name__)
 
@@ -270,13 +273,14 @@ class Executor:
                 refused = result
                 continue
             if isinstance(result, ConnectorError):
-                outcomes[index] = self._settle_failure(action, entry, result)
+                with structlog.contextvars.bound_contextvars(**action_refs(action)):
+                    outcomes[index] = self._settle_failure(action, entry, result)
                 continue
             assert isinstance(action, CreateIssue)
             self._created_status[action.record.id] = result.status
             self.store.apply_success(entry.id, action, _issue_result(result, adopted=False))
             log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
-                     description=action.describe(), bulk=len(batch))
+                     description=action.describe(), bulk=len(batch), record=action.record.key, issue=result.ref.key)
             outcomes[index] = ActionOutcome(action, APPLIED, None, entry.id)
         if refused is not None:
             log.error("side refused our credentials; stopping the cycle", error=str(refused))
@@ -323,8 +327,21 @@ class Executor:
             self._gate.acquire()
 
     def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
-        with self._gate:
+        with self._gate, structlog.contextvars.bound_contextvars(**self._refs(planned)):
             return self._run_gated(planned, entry, reconciling=reconciling)
+
+    def _refs(self, action: Action) -> dict[str, str]:
+        """:func:`action_refs`, completed from the link: a write to the issue names its record(s) too."""
+        found = action_refs(action)
+        if action.link_id is not None and ("record" not in found or "issue" not in found):
+            try:
+                link = self.store.get_link(action.link_id)
+            except StoreError:
+                link = None
+            if link is not None:
+                found.setdefault("record", ",".join(r.key for r in link.records))
+                found.setdefault("issue", link.issue.key)
+        return found
 
     def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
@@ -507,3 +524,18 @@ __all__ = [
     "Executor",
     "backoff",
 ]
+
+
+def pending_record_id_of(ref: Ref) -> str | None:
+    return ref.id[len(PENDING_ID_PREFIX):] if ref.id.startswith(PENDING_ID_PREFIX) else None
+
+
+def action_refs(action: Action) -> dict[str, str]:
+    """``record`` and ``issue`` of an action, as structured log fields: an operator greps one key and gets
+    every line about it (a placeholder of an issue still to be created is left out)."""
+    found: dict[str, str] = {}
+    for name in ("record", "target", "other", "origin", "issue"):
+        ref = getattr(action, name, None)
+        if isinstance(ref, Ref) and pending_record_id_of(ref) is None:
+            found.setdefault("record" if ref.side is Side.ITSM else "issue", ref.key)
+    return found

@@ -1,5 +1,5 @@
 """``bridge explain`` and the readable ``plan``: an operator asking "why?" about one record or issue,
-in process against the memory connectors (``CONNECTOR_FACTORIES``)."""
+in process against the memory connectors (``GlobalOptions.connector_factories``)."""
 
 from __future__ import annotations
 
