@@ -29,7 +29,7 @@ def test_action_lines_name_the_record_and_the_issue(tmp_path: Path) -> None:
         world.close()
     failed = [line for line in lines if line.get("action") == "update_fields"]
     assert failed, lines
-    assert all(line.get("record") == record.key and line.get("issue") == key for line in failed), [sorted(f.items()) for f in failed]
+    assert all(line.get("record") == record.key and line.get("issue") == key for line in failed), failed
 
 
 def test_a_placeholder_issue_is_no_log_field() -> None:
