@@ -10,6 +10,7 @@ from bridge.commands._common import GlobalOptions, bridge_command, load_mappings
 from bridge.daemon import Daemon
 from bridge.mapping.checks import require_enabled
 from bridge.metrics import Metrics
+from bridge.progress import Progress
 
 
 @click.command()
@@ -27,6 +28,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
     mappings = load_mappings(settings)
     require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
     engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
+    engine.progress = Progress()
     try:
         names = [m.name for m in select_mappings(engine, mapping_names)]
         daemon = Daemon(

@@ -23,6 +23,7 @@ from bridge.exitcodes import ExitCode
 from bridge.logging import get_logger
 from bridge.mapping.checks import require_enabled
 from bridge.metrics import Metrics, write_textfile
+from bridge.progress import Progress
 from bridge.sync.cycle import run_cycle
 from bridge.sync.engine import Engine
 
@@ -70,6 +71,7 @@ def sync(
     mappings = load_mappings(settings)
     require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
     engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
+    engine.progress = Progress()
     code = ExitCode.OK
     try:
         if metrics is not None:

@@ -201,7 +201,7 @@ def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, o
 
 
 def _executor(engine: Engine, spec: MappingSpec) -> Executor:
-    return Executor(
+    executor = Executor(
         engine.store,
         engine.connectors,
         spec,
@@ -214,6 +214,8 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         parallel_sides=engine.options.parallel_sides,
         workers_per_side=engine.options.workers_per_side,
     )
+    executor.progress = engine.progress
+    return executor
 
 
 def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: bool, since: datetime | None) -> None:

@@ -67,6 +67,8 @@ class Engine:
         self.options = options or EngineOptions()
         self.clock = clock
         self.stop = threading.Event()
+        #: told ``(mapping, done, total)`` as a cycle's actions are applied (:class:`bridge.progress.Progress`)
+        self.progress: Callable[[str, int, int], None] | None = None
         self._mappings: dict[str, MappingSpec] = {}
         for spec in mappings:
             if spec.name in self._mappings:

@@ -145,6 +145,10 @@ class Executor:
         self.parallel_sides = parallel_sides
         self.workers_per_side = max(1, workers_per_side)
         self._gate = threading.Lock()
+        #: called with ``(mapping, done, total)`` after each action of :meth:`execute` (``bridge.progress``)
+        self.progress: Callable[[str, int, int], None] | None = None
+        self._done = 0
+        self._total = 0
         #: status of each issue this executor created, by record id (see :meth:`_created_already`)
         self._created_status: dict[str, str | None] = {}
 
@@ -169,6 +173,7 @@ class Executor:
         stop flag is raised the remaining actions are left pending (``not_run``).
         """
         planned = list(actions)
+        self._done, self._total = 0, len(planned)
         outcomes: dict[int, ActionOutcome] = {}
         queued: list[tuple[int, Action, JournalEntry]] = []
         with self.store.transaction():
@@ -285,6 +290,8 @@ class Executor:
         if refused is not None:
             log.error("side refused our credentials; stopping the cycle", error=str(refused))
             raise refused
+        with self._gate:
+            self._advance(len(batch))
         return outcomes
 
     def apply(self, action: Action) -> ActionOutcome:
@@ -328,7 +335,15 @@ class Executor:
 
     def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         with self._gate, structlog.contextvars.bound_contextvars(**self._refs(planned)):
-            return self._run_gated(planned, entry, reconciling=reconciling)
+            outcome = self._run_gated(planned, entry, reconciling=reconciling)
+            self._advance(1)
+            return outcome
+
+    def _advance(self, count: int) -> None:
+        """Tell :attr:`progress` that ``count`` more actions of the plan are settled."""
+        self._done += count
+        if self.progress is not None and self._total:
+            self.progress(self.mapping.name, min(self._done, self._total), self._total)
 
     def _refs(self, action: Action) -> dict[str, str]:
         """:func:`action_refs`, completed from the link: a write to the issue names its record(s) too."""
