@@ -39,7 +39,8 @@ def test_without_a_terminal_a_log_line_every_few_seconds() -> None:
             progress("m", done, 100)
     logged = [line for line in lines if line["event"] == "progress"]
     assert 100 // LOG_EVERY_SECONDS - 1 <= len(logged) <= 100 // LOG_EVERY_SECONDS + 1
-    assert logged[0]["done"] < logged[1]["done"] and logged[-1]["done"] == 100
+    assert logged[0]["done"] < logged[1]["done"]
+    assert logged[-1]["done"] == 100
     assert logged[0]["eta_seconds"] > 0
 
 
