@@ -85,6 +85,14 @@ class Engine:
     def mappings(self) -> list[MappingSpec]:
         return list(self._mappings.values())
 
+    def replace_mappings(self, mappings: Iterable[MappingSpec]) -> None:
+        """Swap in a reloaded, already validated set of mappings (``bridge run`` on SIGHUP, between passes)."""
+        specs = list(mappings)
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError("two mappings share a name", [f"mapping names: {', '.join(sorted(names))}"])
+        self._mappings = {spec.name: spec for spec in specs}
+
     def enabled_mappings(self) -> list[MappingSpec]:
         return [m for m in self._mappings.values() if m.enabled]
 
