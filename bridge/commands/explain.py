@@ -26,7 +26,7 @@ from bridge.model import Issue, Link, Record
 from bridge.store import PENDING, Store
 from bridge.sync.actions import Action, CreateIssue, SetStatus, UpdateFields
 from bridge.sync.engine import Engine
-from bridge.sync.planner import PENDING_KEY_PREFIX, pending_issue
+from bridge.sync.pending import PENDING_KEY_PREFIX, pending_issue
 from bridge.sync.state import ItemState, LinkState
 
 #: How a condition reads when it holds, and when it does not (so "priority 4 > 3: not selected").

@@ -14,7 +14,7 @@ from bridge.commands._common import GlobalOptions, bridge_command, load_engine, 
 from bridge.commands.explain import describe_action, new_issue_labels
 from bridge.exitcodes import ExitCode
 from bridge.sync.actions import to_json
-from bridge.sync.cycle import run_cycle
+from bridge.sync.cycle import plan_cycle
 
 
 @click.command()
@@ -29,7 +29,7 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
     _, engine = load_engine(opts, existing_state=True)
     try:
         reports = [
-            run_cycle(engine, spec, dry_run=True, since=start) for spec in select_mappings(engine, mapping_names)
+            plan_cycle(engine, spec, since=start) for spec in select_mappings(engine, mapping_names)
         ]
         described = {
             id(a): describe_action(a, engine.store, new_issue_labels(r.actions)) for r in reports for a in r.actions

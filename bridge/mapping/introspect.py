@@ -35,6 +35,8 @@ def _issue_fields_used(source: str) -> set[str]:
     and ``issue.summary`` / ``issue.resolution`` (which are Jira fields too)."""
     used: set[str] = set()
     for node in parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, nodes.Getattr | nodes.Getitem):  # find_all is typed as any node
+            continue
         inner = node.node
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if not isinstance(name, str):
@@ -51,12 +53,14 @@ def _issue_fields_used(source: str) -> set[str]:
     return used
 
 
-def itsm_fields_needed(mapping: Mapping, status_field: str = "state") -> set[str]:
+def itsm_fields_needed(mapping: Mapping, status_field: str | None = None) -> set[str]:
     """ITSM fields the engine must fetch for ``mapping``: route conditions, ``itsm:`` sources (every
-    direction), record fields used by any template, the link fields and ``link_existing``, and the
-    status field (``state`` on ServiceNow; pass ``Status`` for RT)."""
+    direction), record fields used by any template (Jira→ITSM ones included), the link fields and
+    ``link_existing``. The status field (``state`` on ServiceNow, ``Status`` on RT) is added when given:
+    the cycle does not pass it, because every ITSM connector reads the status into ``Record.status``."""
     needed = set(condition_fields(mapping.route.where))
-    needed.add(status_field)
+    if status_field is not None:
+        needed.add(status_field)
     for rule in mapping.fields.values():
         if rule.itsm is not None:
             needed.add(rule.itsm)
@@ -71,8 +75,9 @@ def itsm_fields_needed(mapping: Mapping, status_field: str = "state") -> set[str
 
 def jira_fields_needed(mapping: Mapping) -> set[str]:
     """Jira fields the engine must fetch for ``mapping``: every rule's field, ``status``, ``labels``, the
-    marker and linked-count fields, ``notes_to_itsm`` trigger fields and fields Jira→ITSM templates read."""
-    needed = set(mapping.fields) | {"status", "labels"}
+    marker and linked-count fields, ``notes_to_itsm`` trigger fields, fields Jira→ITSM templates read,
+    and ``summary`` and ``resolution``, which the planner's issue view always shows."""
+    needed = set(mapping.fields) | {"status", "labels", "summary", "resolution"}
     links = mapping.links
     needed |= {f for f in (links.jira_marker_field, links.linked_count_field) if f}
     needed |= {note.when_changed for note in mapping.notes_to_itsm}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from bridge.model import FieldValue, Ref
-from bridge.sync.actions import Action
+from bridge.core.actions import Action
 
 PENDING = "pending"
 DONE = "done"
@@ -48,26 +46,6 @@ class ErrorEntry:
     last_seen: datetime
     count: int
     resolved: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """What a remote write produced, recorded by :meth:`bridge.store.Store.apply_success`.
-
-    ``link_id`` is the link the action belongs to (resolved by the executor for follow-ups of a create).
-    ``issue`` is the issue a CreateIssue made (or adopted) or a LinkExisting linked, with its status,
-    version and current mapped values in ``issue_fields``. ``comment_id`` is the id of a mirrored comment.
-    """
-
-    link_id: int | None = None
-    issue: Ref | None = None
-    issue_status: str | None = None
-    issue_version: str = ""
-    issue_updated: datetime | None = None
-    issue_fields: Mapping[str, FieldValue] = field(default_factory=dict)
-    comment_id: str | None = None
-    remote_id: str | None = None
-    adopted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

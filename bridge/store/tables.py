@@ -6,7 +6,7 @@ edit here without a migration fails the suite.
 * ``links`` + ``link_records``: one Jira issue per link, one or more records per link (``link_existing``
   fans in). A record belongs to at most one link per mapping (unique ``mapping, record_id``).
 * ``item_state``: the last synced values of every mapped field on each item of a link, in Jira's
-  vocabulary (see :mod:`bridge.sync.state`), plus the item version last fully processed.
+  vocabulary (see :mod:`bridge.core.state`), plus the item version last fully processed.
 * ``comment_map``: every mirrored comment, so a comment is mirrored once and never back to its origin.
 * ``cursors``: per mapping and side, the high-water mark of changes processed.
 * ``journal``: every action, before (pending) and after (done/failed) its remote write: the audit

@@ -1,7 +1,8 @@
 """One cycle of one mapping: reconcile → fetch → plan → execute → advance cursors.
 
 :func:`run_cycle` is the only way bridge syncs: ``bridge sync --once`` calls it for each mapping, the
-daemon calls it on a schedule, ``bridge plan`` calls it with ``dry_run=True``.
+daemon calls it on a schedule. :func:`plan_cycle` is steps 2-4 without any write (no lock, no
+reconciliation, no execution, no cursor): what ``bridge plan`` shows.
 
 1. **Reconcile** the journal's pending actions first (a crash, a transient failure): nothing new is
    planned on top of an action whose fate is unknown.
@@ -25,29 +26,27 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import structlog
 
+from bridge.core.actions import Action, CreateIssue
+from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
+from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import condition_fields, template_variables
-from bridge.model import Comment, Issue, Item, Record, Ref, Side
-from bridge.store import Store
-from bridge.sync.actions import Action, CreateIssue
+from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync.engine import Engine
-from bridge.sync.executor import REJECTED, REPORTED, ActionOutcome, Executor
-from bridge.sync.planner import Plan, pending_record_id, plan, resolve_pending
-from bridge.sync.state import Changes, ItemState, LinkState, PlanInput, index_links
+from bridge.sync.executor import ActionOutcome, Executor, Outcome
+from bridge.sync.pending import pending_record_id, unplannable_keys
+from bridge.sync.planner import Plan, plan
 
 log = get_logger(__name__)
-
-#: template names that come from the context bridge builds, not from the record's fields
-_CONTEXT_NAMES = frozenset({"record", "issue", "author", "system", "omitted"})
-
 
 @dataclass
 class CycleReport:
@@ -81,7 +80,7 @@ class CycleReport:
     @property
     def errors(self) -> int:
         """New entries on the error list: failed actions, reported conflicts, planning problems."""
-        failed = sum(1 for o in [*self.reconciled, *self.outcomes] if o.status in (REJECTED, REPORTED))
+        failed = sum(1 for o in [*self.reconciled, *self.outcomes] if o.status in (Outcome.FAILED, Outcome.REPORTED))
         return failed + len(self.problems)
 
     @property
@@ -96,81 +95,98 @@ class CycleReport:
 
 
 def itsm_fields(mapping: MappingSpec) -> list[str]:
-    """The ITSM fields a cycle fetches: rule sources, template variables, route and link fields."""
-    names: set[str] = set(condition_fields(mapping.route.where))
-    for rule in mapping.fields.values():
-        if rule.itsm:
-            names.add(rule.itsm)
-        if rule.template:
-            names |= template_variables(rule.template) - _CONTEXT_NAMES
-    links = mapping.links
-    names |= {n for n in (links.itsm_key_field, links.itsm_url_field, links.link_existing) if n}
-    return sorted(names)
+    """The ITSM fields a cycle fetches (see :func:`bridge.mapping.introspect.itsm_fields_needed`)."""
+    return sorted(itsm_fields_needed(mapping))
 
 
 def jira_fields(mapping: MappingSpec) -> list[str]:
-    """The Jira fields a cycle fetches: every rule key, notes' trigger fields, summary and resolution."""
-    names = set(mapping.fields) | {note.when_changed for note in mapping.notes_to_itsm} | {"summary", "resolution"}
-    links = mapping.links
-    names |= {n for n in (links.jira_marker_field, links.linked_count_field) if n}
-    return sorted(names)
+    """The Jira fields a cycle fetches (see :func:`bridge.mapping.introspect.jira_fields_needed`)."""
+    return sorted(jira_fields_needed(mapping))
 
 
 # ------------------------------------------------------------------------------------------ cycle
 
 
-def run_cycle(
-    engine: Engine, mapping: MappingSpec | str, *, dry_run: bool = False, since: datetime | None = None
-) -> CycleReport:
-    """Run one cycle of ``mapping`` (see the module docstring). ``since`` replays a window (backfill)."""
+def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | None = None) -> CycleReport:
+    """What a cycle of ``mapping`` would do now, writing nothing anywhere (``bridge plan``).
+
+    No lock is taken and nothing is reconciled, executed or remembered: the report lists the planned
+    actions and the planning problems. ``since`` replays a window (backfill).
+    """
     spec = engine.mapping(mapping) if isinstance(mapping, str) else mapping
-    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=True)
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
-        if not dry_run:
-            # The lock first: a standby replica's attempt is not a cycle, and must not show in its
-            # metrics as a failed one (that would page about a replica working as intended).
-            try:
-                engine.lead(spec.name)
-            except LockHeldError:
-                if engine.metrics is not None:
-                    engine.metrics.leader(spec.name, False)
-                raise
-        started = time.monotonic()
-        before = {side: engine.connectors[side].calls.snapshot() for side in Side}
-        if engine.metrics is not None and not dry_run:
-            engine.metrics.cycle_started(spec.name)
-        ok = False
-        try:
-            _cycle(engine, spec, report, dry_run=dry_run, since=since)
-            ok = True
-        finally:
-            report.duration = time.monotonic() - started
-            report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
-            if not dry_run:
-                _record_status(engine, spec, ok=ok)
-            if engine.metrics is not None and not dry_run:
-                _record_metrics(engine, spec, report, ok=ok)
-        log.info(
-            "cycle finished" if not dry_run else "dry run finished",
-            records_seen=report.records_seen,
-            issues_seen=report.issues_seen,
-            records_changed=report.records_changed,
-            issues_changed=report.issues_changed,
-            actions=report.actions_by_kind,
-            outcomes=report.outcomes_by_status,
-            errors=report.errors,
-            pending=report.pending,
-            calls_itsm=report.calls_total(Side.ITSM),
-            calls_jira=report.calls_total(Side.JIRA),
-            calls=report.calls,
-            duration_ms=round(report.duration * 1000),
-            dry_run=dry_run,
-        )
+        with _measured(engine, report):
+            seen = _read(engine, spec, report, since)
+            if seen.changed_records or seen.changed_issues:
+                _plan(engine, spec, seen, report)
+        _log_summary("dry run finished", report)
     return report
 
 
+def run_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | None = None) -> CycleReport:
+    """Run one cycle of ``mapping`` (see the module docstring). ``since`` replays a window (backfill)."""
+    spec = engine.mapping(mapping) if isinstance(mapping, str) else mapping
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12])
+    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
+        # The lock first: a standby replica's attempt is not a cycle, and must not show in its
+        # metrics as a failed one (that would page about a replica working as intended).
+        try:
+            engine.lead(spec.name)
+        except LockHeldError:
+            if engine.metrics is not None:
+                engine.metrics.leader(spec.name, False)
+            raise
+        if engine.metrics is not None:
+            engine.metrics.cycle_started(spec.name)
+        ok = False
+        try:
+            with _measured(engine, report):
+                _cycle(engine, spec, report, since=since)
+                ok = True
+        finally:
+            _record_status(engine, spec, ok=ok)
+            if engine.metrics is not None:
+                _record_metrics(engine, spec, report, ok=ok)
+        _log_summary("cycle finished", report)
+    return report
+
+
+@contextmanager
+def _measured(engine: Engine, report: CycleReport) -> Iterator[None]:
+    """Put the duration and the vendor calls of the block into ``report`` (also when it fails)."""
+    started = time.monotonic()
+    before = {side: engine.connectors[side].calls.snapshot() for side in Side}
+    try:
+        yield
+    finally:
+        report.duration = time.monotonic() - started
+        report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+
+
+def _log_summary(event: str, report: CycleReport) -> None:
+    log.info(
+        event,
+        records_seen=report.records_seen,
+        issues_seen=report.issues_seen,
+        records_changed=report.records_changed,
+        issues_changed=report.issues_changed,
+        actions=report.actions_by_kind,
+        outcomes=report.outcomes_by_status,
+        errors=report.errors,
+        pending=report.pending,
+        calls_itsm=report.calls_total(Side.ITSM),
+        calls_jira=report.calls_total(Side.JIRA),
+        calls=report.calls,
+        duration_ms=round(report.duration * 1000),
+        dry_run=report.dry_run,
+    )
+
+
 #: executor outcome -> the closed set of outcomes :meth:`bridge.metrics.Metrics.action` accepts
-_METRIC_OUTCOMES = {"done": "done", "skipped": "skipped", "failed": "failed", "reported": "failed"}
+_METRIC_OUTCOMES = {
+    Outcome.DONE: "done", Outcome.SKIPPED: "skipped", Outcome.FAILED: "failed", Outcome.REPORTED: "failed"
+}
 
 
 def _record_status(engine: Engine, spec: MappingSpec, *, ok: bool) -> None:
@@ -218,18 +234,29 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
     return executor
 
 
-def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: bool, since: datetime | None) -> None:
-    store = engine.store
-    executor = None if dry_run else _executor(engine, spec)
-    if executor is not None:
-        _refresh_failed_creates(engine, spec)
-        report.reconciled = executor.reconcile()
+@dataclass
+class _Seen:
+    """What a cycle read: every item since the cursors, the changed ones and the links they belong to."""
 
+    cursors: dict[Side, datetime | None]
+    window: dict[Side, datetime | None]
+    records: list[Record]
+    issues: list[Issue]
+    by_record: dict[str, LinkState]
+    by_issue: dict[str, LinkState]
+    changed_records: list[Record]
+    changed_issues: list[Issue]
+
+
+def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
+    """Steps 2 and 4a: the changes of both sides since their cursors, and the stored state of their links."""
+    store = engine.store
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
-    records: list[Record] = _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))  # type: ignore[arg-type]
-    issues: list[Issue] = _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))  # type: ignore[arg-type]
+    # The ITSM connector reads records and the Jira connector issues (the connector contract).
+    records = cast(list[Record], _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec))))
+    issues = cast(list[Issue], _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec))))
     report.records_seen, report.issues_seen = len(records), len(issues)
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
         if window[side] is None and not items and store.link_count(spec.name):
@@ -246,33 +273,47 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, dry_run: b
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
-    if not changed_records and not changed_issues and executor is not None:
-        _advance(engine, spec, records, issues, cursors, held=set())
-        return
+    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
 
-    comments = _comments(engine, changed_records, changed_issues, by_record, window)
+
+def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
+    """Steps 3 and 4b: the comments of the changed items, then the (pure) plan."""
+    comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
     the_plan = plan(
         spec,
         PlanInput(
-            changes=Changes(records=changed_records, issues=changed_issues, comments=comments),
-            links_by_record=by_record,
-            links_by_issue=by_issue,
-            pending_keys=unplannable_keys(store, spec.name),
+            changes=Changes(records=seen.changed_records, issues=seen.changed_issues, comments=comments),
+            links_by_record=seen.by_record,
+            links_by_issue=seen.by_issue,
+            pending_keys=unplannable_keys(engine.store, spec.name),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
         ),
     )
     report.actions = list(the_plan.actions)
     report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
-    if executor is None:
+    return the_plan
+
+
+def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:
+    store = engine.store
+    executor = _executor(engine, spec)
+    _refresh_failed_creates(engine, spec)
+    report.reconciled = executor.reconcile()
+
+    seen = _read(engine, spec, report, since)
+    if not seen.changed_records and not seen.changed_issues:
+        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set())
         return
-    _record_problems(engine, spec, the_plan, [*changed_records, *changed_issues])
+
+    the_plan = _plan(engine, spec, seen, report)
+    _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
     report.outcomes = executor.execute(the_plan.actions)
 
-    held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
-    _mark_processed(engine, spec, changed_records, changed_issues, held)
-    _advance(engine, spec, records, issues, cursors, held)
+    held = _held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
+    _mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
+    _advance(engine, spec, seen.records, seen.issues, seen.cursors, held)
 
 
 def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
@@ -317,25 +358,6 @@ def _refresh_failed_creates(engine: Engine, spec: MappingSpec) -> None:
             if action != stale:
                 engine.store.journal_replace_action(entry.id, action)
                 log.info("pending create planned again from the record's current data", key=stale.key)
-
-
-def unplannable_keys(store: Store, mapping: str) -> frozenset[str]:
-    """Keys the planner must not plan again: actions still pending or on the error list.
-
-    A new record's follow-ups are journaled under keys naming the placeholder of its issue-to-be. Once
-    the link exists, the planner names the real issue, so the same effect gets another key: each such
-    entry is listed under its resolved key too, or a follow-up whose reconciliation was deferred (a
-    comment written just before a crash, say) would be planned and written a second time.
-    """
-    keys = set(store.pending_keys(mapping))
-    for entry in store.unfinished_entries(mapping):
-        record_id = pending_record_id(entry.action)
-        if record_id is None:
-            continue
-        link = store.link_for_record(mapping, record_id)
-        if link is not None:
-            keys.add(resolve_pending(entry.action, link.issue).key)
-    return frozenset(keys)
 
 
 def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
@@ -387,11 +409,8 @@ def _comments(
 
 
 def _refs_of(action: Action) -> set[str]:
-    ids: set[str] = set()
-    for name in ("record", "target", "origin", "other", "itsm_item", "issue"):
-        ref = getattr(action, name, None)
-        if isinstance(ref, Ref):
-            ids.add(ref.id)
+    """The ids of the items ``action`` touches; for a create's follow-up, its record's id too."""
+    ids = {ref.id for ref in action.refs}
     record_id = pending_record_id(action)
     if record_id is not None:
         ids.add(record_id)
@@ -479,60 +498,93 @@ def _advance(
                 raise
 
 
+def plan_resync(engine: Engine, ref: str) -> CycleReport:
+    """``bridge resync REF --dry-run``: what :func:`resync_link` would do, writing nothing anywhere (the
+    plan as if the link's synced values were forgotten)."""
+    link, spec = _resync_target(engine, ref)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=True)
+    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
+        with _measured(engine, report):
+            records, issue, comments = _read_link(engine, spec, link, report)
+            state = engine.store.link_state(link.id)
+            assert state is not None
+            forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
+            state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
+            _plan_link(engine, spec, state, records, issue, comments, report)
+        log.info("link resync planned", link=link.id, actions=report.actions_by_kind)
+    return report
+
+
 def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleReport:
     """``bridge resync REF``: forget the synced values of one link and re-plan it from both sides'
     current state (read with ``get`` and every comment). Comment pairs are kept, so nothing already
-    mirrored is mirrored again. Cursors are not touched."""
-    link = engine.store.find_link(ref)
-    if link is None:
-        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
-    spec = engine.mapping(link.mapping)
-    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=dry_run)
+    mirrored is mirrored again. Cursors are not touched. (``dry_run``: see :func:`plan_resync`.)"""
+    if dry_run:
+        return plan_resync(engine, ref)
+    link, spec = _resync_target(engine, ref)
+    report = CycleReport(spec.name, uuid.uuid4().hex[:12])
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
-        started = time.monotonic()
-        before = {side: engine.connectors[side].calls.snapshot() for side in Side}
-        try:
-            executor = None if dry_run else _executor(engine, spec)
-            if executor is not None:
-                report.reconciled = executor.reconcile()
-            records: list[Record] = [engine.itsm.get(r, itsm_fields(spec)) for r in link.records]  # type: ignore[misc]
-            issue: Issue = engine.jira.get(link.issue, jira_fields(spec))  # type: ignore[assignment]
-            report.records_seen = report.records_changed = len(records)
-            report.issues_seen = report.issues_changed = 1
-            comments = engine.itsm.comments_since([r.ref for r in records], None)
-            comments.update(engine.jira.comments_since([issue.ref], None))
-            if executor is not None:
-                engine.store.forget_synced(link.id)
+        with _measured(engine, report):
+            executor = _executor(engine, spec)
+            report.reconciled = executor.reconcile()
+            records, issue, comments = _read_link(engine, spec, link, report)
+            engine.store.forget_synced(link.id)
             state = engine.store.link_state(link.id)
             assert state is not None
-            if dry_run:  # show the plan as if the synced values were forgotten
-                forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
-                state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
-            by_record, by_issue = index_links([state])
-            the_plan = plan(
-                spec,
-                PlanInput(
-                    changes=Changes(records=records, issues=[issue], comments=comments),
-                    links_by_record=by_record,
-                    links_by_issue=by_issue,
-                    pending_keys=unplannable_keys(engine.store, spec.name),
-                    jira_system=engine.jira.display_name,
-                    itsm_system=engine.itsm.display_name,
-                ),
-            )
-            report.actions = list(the_plan.actions)
-            report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
-            if executor is not None:
-                _record_problems(engine, spec, the_plan, [*records, issue])
-                report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
-                report.outcomes = executor.execute(the_plan.actions)
-                held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
-                _mark_processed(engine, spec, records, [issue], held)
-        finally:
-            report.duration = time.monotonic() - started
-            report.calls = {side.value: engine.connectors[side].calls.since(before[side]) for side in Side}
+            the_plan, by_record, by_issue = _plan_link(engine, spec, state, records, issue, comments, report)
+            _record_problems(engine, spec, the_plan, [*records, issue])
+            report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
+            report.outcomes = executor.execute(the_plan.actions)
+            held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
+            _mark_processed(engine, spec, records, [issue], held)
         log.info("link resynced", link=link.id, actions=report.actions_by_kind, outcomes=report.outcomes_by_status)
     return report
 
 
-__all__ = ["CycleReport", "itsm_fields", "jira_fields", "resync_link", "run_cycle"]
+def _resync_target(engine: Engine, ref: str) -> tuple[Link, MappingSpec]:
+    link = engine.store.find_link(ref)
+    if link is None:
+        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
+    return link, engine.mapping(link.mapping)
+
+
+def _read_link(
+    engine: Engine, spec: MappingSpec, link: Link, report: CycleReport
+) -> tuple[list[Record], Issue, dict[str, list[Comment]]]:
+    """Both sides' current state of one link: its items (``get``) and every comment of them."""
+    records = cast(list[Record], [engine.itsm.get(r, itsm_fields(spec)) for r in link.records])
+    issue = cast(Issue, engine.jira.get(link.issue, jira_fields(spec)))
+    report.records_seen = report.records_changed = len(records)
+    report.issues_seen = report.issues_changed = 1
+    comments = engine.itsm.comments_since([r.ref for r in records], None)
+    comments.update(engine.jira.comments_since([issue.ref], None))
+    return records, issue, comments
+
+
+def _plan_link(
+    engine: Engine,
+    spec: MappingSpec,
+    state: LinkState,
+    records: list[Record],
+    issue: Issue,
+    comments: Mapping[str, Sequence[Comment]],
+    report: CycleReport,
+) -> tuple[Plan, dict[str, LinkState], dict[str, LinkState]]:
+    by_record, by_issue = index_links([state])
+    the_plan = plan(
+        spec,
+        PlanInput(
+            changes=Changes(records=records, issues=[issue], comments=comments),
+            links_by_record=by_record,
+            links_by_issue=by_issue,
+            pending_keys=unplannable_keys(engine.store, spec.name),
+            jira_system=engine.jira.display_name,
+            itsm_system=engine.itsm.display_name,
+        ),
+    )
+    report.actions = list(the_plan.actions)
+    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    return the_plan, by_record, by_issue
+
+
+__all__ = ["CycleReport", "itsm_fields", "jira_fields", "plan_cycle", "plan_resync", "resync_link", "run_cycle"]

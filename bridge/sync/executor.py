@@ -6,8 +6,9 @@ For every action:
    ``failed`` → it is on the error list, ``pending`` → :meth:`Executor.reconcile` owns it.
 2. It is journaled as **pending** (committed) *before* the remote write.
 3. The remote write.
-4. :meth:`~bridge.store.Store.apply_success` marks it done *and* records what it changed (synced
-   values, the new link, the comment pair) in one transaction.
+4. :func:`~bridge.sync.effects.effects_for` turns the action and what the write produced into store
+   effects, and :meth:`~bridge.store.Store.apply` marks it done *and* writes them (synced values, the
+   new link, the comment pair) in one transaction.
 
 A crash between 2 and 4 leaves a pending row. :meth:`Executor.reconcile` runs before anything else in the
 next cycle and settles each pending row without doing anything twice: a CreateIssue first looks for the
@@ -30,7 +31,7 @@ bulk call leaves them all pending, and reconciliation by marker adopts what Jira
 follow-up that the new issue already has (its initial status) is recorded without a call.
 
 Follow-ups of a create (write-back, status, comments of the new record) address the issue through the
-planner's placeholder (:func:`bridge.sync.planner.pending_issue`); the executor resolves it with the link
+placeholder of :mod:`bridge.sync.pending`; the executor resolves it with the link
 the create stored, and journals the follow-up under the key it was planned with, so a restart
 recognises it. While the create has not succeeded the follow-up waits, pending.
 """
@@ -43,10 +44,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import structlog
 
 from bridge.connectors.base import Connector, CreateSpec
+from bridge.core.actions import (
+    Action,
+    AddComment,
+    CreateIssue,
+    LinkExisting,
+    MarkLinked,
+    ReportConflict,
+    SetStatus,
+    UpdateFields,
+    WriteBackReference,
+)
 from bridge.errors import (
     AuthError,
     ConnectorError,
@@ -59,31 +72,37 @@ from bridge.errors import (
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Item, Ref, Side
-from bridge.store import DONE, FAILED, PENDING, ActionResult, JournalEntry, MappingLock, Store
-from bridge.sync.actions import (
-    Action,
-    AddComment,
-    CreateIssue,
-    LinkExisting,
-    MarkLinked,
-    ReportConflict,
-    SetStatus,
-    UpdateFields,
-    WriteBackReference,
-)
+from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
+from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.fanin import fields_to_read, label_edit
-from bridge.sync.planner import PENDING_ID_PREFIX, pending_record_id, resolve_pending
+from bridge.sync.pending import PENDING_ID_PREFIX, pending_record_id, resolve_pending
 
 log = get_logger(__name__)
 
-# Outcome statuses
-APPLIED = "done"  # written now (or adopted after a crash) and recorded
-SKIPPED = "skipped"  # already done before (idempotency key in the journal)
-DEFERRED = "pending"  # transient failure, waits for a later cycle
-BLOCKED = "blocked"  # a follow-up whose create has not succeeded yet
-REJECTED = "failed"  # on the error list
-REPORTED = "reported"  # a conflict put on the error list without any write
-NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
+
+
+class Outcome(StrEnum):
+    """What became of one action. The values are what ``bridge sync`` prints and logs count
+    (``3 done, 1 pending``); each member is named after its value."""
+
+    DONE = "done"  # written now (or adopted after a crash) and recorded
+    SKIPPED = "skipped"  # already done before (idempotency key in the journal)
+    PENDING = "pending"  # transient failure, waits for a later cycle
+    BLOCKED = "blocked"  # a follow-up whose create has not succeeded yet
+    FAILED = "failed"  # on the error list
+    REPORTED = "reported"  # a conflict put on the error list without any write
+    NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
+
+
+# The names the outcomes had before :class:`Outcome`, some not saying their value (APPLIED was "done"):
+# kept only until bridge/demo and tests/fixtures use :class:`Outcome`; new code must not use them.
+APPLIED = Outcome.DONE
+SKIPPED = Outcome.SKIPPED
+DEFERRED = Outcome.PENDING
+BLOCKED = Outcome.BLOCKED
+REJECTED = Outcome.FAILED
+REPORTED = Outcome.REPORTED
+NOT_RUN = Outcome.NOT_RUN
 
 #: Actions that set a state on the target: when the same values are planned again after a done
 #: action of the same key (the value went A → B → A → B), they are applied again. The planner plans
@@ -96,7 +115,7 @@ class ActionOutcome:
     """What became of one action."""
 
     action: Action
-    status: str
+    status: Outcome
     message: str | None = None
     journal_id: int | None = None
     adopted: bool = False
@@ -104,7 +123,7 @@ class ActionOutcome:
     @property
     def holds_cursor(self) -> bool:
         """True when the change behind this action must be read again (not done, not on the error list)."""
-        return self.status in (DEFERRED, NOT_RUN)
+        return self.status in (Outcome.PENDING, Outcome.NOT_RUN)
 
 
 def backoff(attempts: int, *, base: float, cap: float, retry_after: float | None = None) -> timedelta:
@@ -159,7 +178,7 @@ class Executor:
         outcomes: list[ActionOutcome] = []
         for entry in self.store.pending_entries(self.mapping.name, due_before=self.clock()):
             if self.stop.is_set():
-                outcomes.append(ActionOutcome(entry.action, NOT_RUN, journal_id=entry.id))
+                outcomes.append(ActionOutcome(entry.action, Outcome.NOT_RUN, journal_id=entry.id))
                 continue
             outcomes.append(self._run(entry.action, entry, reconciling=True))
         return outcomes
@@ -185,7 +204,7 @@ class Executor:
                 if existing is None or (existing.state == DONE and isinstance(action, REPEATABLE)):
                     queued.append((index, action, self.store.journal_begin(action, supersede_done=True)))
                 else:
-                    status = {DONE: SKIPPED, FAILED: REJECTED, PENDING: DEFERRED}[existing.state]
+                    status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[existing.state]
                     outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
         # Creates go first, in bulk: a follow-up (write-back, status, comment of the new record) waits for
         # its own create only, so running every create before the rest keeps each link's order.
@@ -208,7 +227,7 @@ class Executor:
     ) -> None:
         for index, action, entry in queued:
             if self.stop.is_set() or (halt is not None and halt.is_set()):
-                outcomes[index] = ActionOutcome(action, NOT_RUN, journal_id=entry.id)
+                outcomes[index] = ActionOutcome(action, Outcome.NOT_RUN, journal_id=entry.id)
             else:
                 outcomes[index] = self._run(action, entry, reconciling=False)
 
@@ -262,7 +281,7 @@ class Executor:
         them pending, and :meth:`reconcile` adopts whatever Jira created, by marker.
         """
         if self.stop.is_set():
-            return {index: ActionOutcome(action, NOT_RUN, journal_id=entry.id) for index, action, entry in batch}
+            return {i: ActionOutcome(action, Outcome.NOT_RUN, journal_id=entry.id) for i, action, entry in batch}
         if len(batch) == 1:
             index, action, entry = batch[0]
             return {index: self._run(action, entry, reconciling=False)}
@@ -283,10 +302,11 @@ class Executor:
                 continue
             assert isinstance(action, CreateIssue)
             self._created_status[action.record.id] = result.status
-            self.store.apply_success(entry.id, action, _issue_result(result, adopted=False))
+            self.store.apply(entry.id, effects_for(action, _issue_result(result, adopted=False)))
             log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
-                     description=action.describe(), bulk=len(batch), record=action.record.key, issue=result.ref.key)
-            outcomes[index] = ActionOutcome(action, APPLIED, None, entry.id)
+                     description=action.describe(), bulk=len(batch), record=action.record.key,
+                     issue=result.ref.key)
+            outcomes[index] = ActionOutcome(action, Outcome.DONE, None, entry.id)
         if refused is not None:
             log.error("side refused our credentials; stopping the cycle", error=str(refused))
             raise refused
@@ -301,10 +321,10 @@ class Executor:
     def _report(self, action: ReportConflict) -> ActionOutcome:
         existing = self.store.journal_entry(action.key)
         if existing is not None:
-            return ActionOutcome(action, REJECTED, existing.last_error, existing.id)
+            return ActionOutcome(action, Outcome.FAILED, existing.last_error, existing.id)
         error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
         log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
-        return ActionOutcome(action, REPORTED, action.describe(), error.journal_id)
+        return ActionOutcome(action, Outcome.REPORTED, action.describe(), error.journal_id)
 
     # ------------------------------------------------------------------------------ one action
 
@@ -350,10 +370,11 @@ class Executor:
         found = action_refs(action)
         if action.link_id is not None and ("record" not in found or "issue" not in found):
             try:
-                link = self.store.get_link(action.link_id)
+                state = self.store.link_state(action.link_id)
             except StoreError:
-                link = None
-            if link is not None:
+                state = None
+            if state is not None:
+                link = state.link
                 found.setdefault("record", ",".join(r.key for r in link.records))
                 found.setdefault("issue", link.issue.key)
         return found
@@ -361,10 +382,10 @@ class Executor:
     def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
             error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
-            return ActionOutcome(planned, REPORTED, planned.describe(), error.journal_id)
+            return ActionOutcome(planned, Outcome.REPORTED, planned.describe(), error.journal_id)
         action = self._resolve(planned)
         if action is None:
-            return ActionOutcome(planned, BLOCKED, "waiting for the issue to be created", entry.id)
+            return ActionOutcome(planned, Outcome.BLOCKED, "waiting for the issue to be created", entry.id)
         if self.lock is not None:
             self.lock.check()
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
@@ -385,9 +406,9 @@ class Executor:
             return self._settle_failure(action, entry, exc)
         if isinstance(action, CreateIssue) and result.issue_status is not None:
             self._created_status[action.record.id] = result.issue_status
-        self.store.apply_success(entry.id, action, result)
+        self.store.apply(entry.id, effects_for(action, result))
         bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
-        return ActionOutcome(action, APPLIED, None, entry.id, adopted=adopted)
+        return ActionOutcome(action, Outcome.DONE, None, entry.id, adopted=adopted)
 
     def _settle_failure(self, action: Action, entry: JournalEntry, exc: ConnectorError) -> ActionOutcome:
         """A failed write: on the error list when retrying won't help, else pending with a backoff."""
@@ -396,13 +417,13 @@ class Executor:
             message = f"{action.describe()}: {exc}"
             error = self.store.journal_fail(entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action))
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
-            return ActionOutcome(action, REJECTED, message, entry.id)
+            return ActionOutcome(action, Outcome.FAILED, message, entry.id)
         # TransientError and anything not known to be final
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         delay = backoff(entry.attempts, base=self.backoff_base, cap=self.backoff_cap, retry_after=retry_after)
         self.store.journal_retry_later(entry.id, str(exc), self.clock() + delay)
         bound.warning("action deferred after a transient failure", error=str(exc), retry_in=delay.total_seconds())
-        return ActionOutcome(action, DEFERRED, str(exc), entry.id)
+        return ActionOutcome(action, Outcome.PENDING, str(exc), entry.id)
 
     def _created_already(self, planned: Action, action: Action) -> ActionResult | None:
         """A status follow-up of a create this executor just made, when the new issue already has that status.
@@ -480,11 +501,7 @@ def _affinity(action: Action) -> str:
         return f"record:{record_id}"
     if action.link_id is not None:
         return f"link:{action.link_id}"
-    return "item:" + ",".join(sorted(ref.id for ref in _refs(action)))
-
-
-def _refs(action: Action) -> list[Ref]:
-    return [getattr(action, n) for n in ("target", "record", "issue") if isinstance(getattr(action, n, None), Ref)]
+    return f"item:{action.refs[0].id}" if action.refs else "item:"
 
 
 def _create_spec(action: CreateIssue) -> CreateSpec:
@@ -520,11 +537,7 @@ def _error_kind(exc: ConnectorError) -> str:
 
 
 def _item_ref(action: Action) -> str | None:
-    for name in ("target", "record", "issue"):
-        ref = getattr(action, name, None)
-        if isinstance(ref, Ref):
-            return ref.key
-    return None
+    return action.refs[0].key if action.refs else None
 
 
 __all__ = [
@@ -537,6 +550,7 @@ __all__ = [
     "SKIPPED",
     "ActionOutcome",
     "Executor",
+    "Outcome",
     "backoff",
 ]
 
@@ -549,8 +563,7 @@ def action_refs(action: Action) -> dict[str, str]:
     """``record`` and ``issue`` of an action, as structured log fields: an operator greps one key and gets
     every line about it (a placeholder of an issue still to be created is left out)."""
     found: dict[str, str] = {}
-    for name in ("record", "target", "other", "origin", "issue"):
-        ref = getattr(action, name, None)
+    for ref in action.refs:
         if isinstance(ref, Ref) and pending_record_id_of(ref) is None:
             found.setdefault("record" if ref.side is Side.ITSM else "issue", ref.key)
     return found

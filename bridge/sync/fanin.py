@@ -1,4 +1,4 @@
-"""What a :class:`~bridge.sync.actions.MarkLinked` must change on an issue, decided from what it shows now.
+"""What a :class:`~bridge.core.actions.MarkLinked` must change on an issue, decided from what it shows now.
 
 Pure, so the executor's write and its crash reconciliation take the same decision: when the issue
 already carries the label, the ``<prefix><count>`` label (and no other ``<prefix>N``) and the count in
@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bridge.core.actions import MarkLinked
 from bridge.model import FieldValue
-from bridge.sync.actions import MarkLinked
 
 
 @dataclass(frozen=True, slots=True)

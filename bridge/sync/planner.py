@@ -1,7 +1,7 @@
 """The pure planner: from what changed and what was last synced, decide every effect of a cycle.
 
 ``plan(mapping, given) -> Plan`` reads no network, no clock and no database: the same
-:class:`~bridge.sync.state.PlanInput` always gives the same :class:`Plan` (same actions, same keys, same
+:class:`~bridge.core.state.PlanInput` always gives the same :class:`Plan` (same actions, same keys, same
 order). Everything hard about sync — what is new, what changed on which side, who wins, what is an
 echo — is decided here, so it is tested here with plain values and hypothesis.
 
@@ -15,7 +15,7 @@ What comes out
 * ``problems`` — :class:`PlanProblem` (item, message) for an item the planner could not plan, e.g. a
   template of the mapping failing on one record's data. The cycle puts them on the error list; the
   other items of the plan are unaffected.
-* ``acknowledgements`` — :class:`~bridge.sync.actions.SyncedUpdate` values the cycle stores *without*
+* ``acknowledgements`` — :class:`~bridge.core.actions.SyncedUpdate` values the cycle stores *without*
   any remote write: a side changed something that needs no write on the other side (a Jira edit of a
   ``to_jira`` field, both sides changed to the same value, an unmapped status). Storing them is what
   keeps the next plan from seeing the same change again (idempotence). No action type was added for
@@ -26,7 +26,7 @@ What comes out
 Values and "changed"
 ====================
 Values are compared per rule key (the Jira field name of ``fields:``) in Jira's vocabulary (see
-:mod:`bridge.sync.state`). A record's value is its projection through the rule
+:mod:`bridge.core.state`). A record's value is its projection through the rule
 (:func:`bridge.mapping.transform.to_jira_value`, template context = the record's fields plus
 ``record`` {key, id, url, type}); an issue's value is ``issue.fields[rule_key]`` (a key missing from
 ``issue.fields`` means "not fetched": unchanged). A side *changed* a value when it differs from that
@@ -103,14 +103,10 @@ A record without a link that the route selects (re-checked with
 4. :class:`AddComment` for each of the record's comments that the policy lets through.
 
 The follow-ups address the issue through a **placeholder** :class:`~bridge.model.Ref` made by
-:func:`pending_issue`: ``Ref(Side.JIRA, "issue", id="pending:<record id>", key=<"pending-key:<record
-id>"> or the existing key, url="pending-url:<record id>")``; ``link_id`` is ``None``. Their keys are
-stable and unique per record. The executor, when it meets an action for which
-:func:`pending_record_id` finds a record id, looks up the link that the preceding CreateIssue/LinkExisting
-stored for that record and calls :func:`resolve_pending` (pure) with the real issue ref: it replaces
-the placeholder in ``target``/``other``, the placeholder key and URL in ``values``, and the
-placeholder id in the synced updates' ``item_id``. The executor journals the action under the key it
-was planned with (the placeholder's), so a restart recognises it. If the link is missing (the create
+:func:`bridge.sync.pending.pending_issue` (the protocol lives in :mod:`bridge.sync.pending`): the
+executor resolves the placeholder with the link that the preceding CreateIssue/LinkExisting stored for
+that record, and journals the action under the key it was planned with (the placeholder's), so a
+restart recognises it. If the link is missing (the create
 failed), the follow-up stays pending. On CreateIssue success the executor stores the issue's synced
 fields = ``CreateIssue.fields``, synced status = the created issue's status, and the record's synced
 fields/status = ``record_fields``/``record_status``. A connector's ``set_status`` to the status an item
@@ -126,15 +122,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.mapping.context import issue_context, note_context, to_itsm_context, to_jira_context
-from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
-from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value, to_jira_value
-from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
-from bridge.sync.actions import (
+from bridge.core.actions import (
     Action,
     AddComment,
     CreateIssue,
@@ -147,17 +138,23 @@ from bridge.sync.actions import (
     WriteBackReference,
     digest,
 )
+from bridge.core.state import LinkState, PlanInput
+from bridge.mapping.context import note_context, to_itsm_context
+from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value
+from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
-from bridge.sync.state import LinkState, PlanInput
+from bridge.sync.pending import pending_issue
+from bridge.sync.plan_views import STATUS, issue_view, project
+from bridge.sync.plan_views import LinkContext as _LinkContext
+from bridge.sync.plan_views import Updates as _Updates
+from bridge.sync.plan_views import Write as _Write
+from bridge.sync.plan_views import is_mirror as _is_mirror
+from bridge.sync.plan_views import written_projection as _written_projection
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
-
-STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
-PENDING_ID_PREFIX = "pending:"
-PENDING_KEY_PREFIX = "pending-key:"
-PENDING_URL_PREFIX = "pending-url:"
-
 
 @dataclass(frozen=True, slots=True)
 class PlanProblem:
@@ -174,135 +171,6 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     problems: list[PlanProblem] = field(default_factory=list)
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------- placeholders
-
-
-def pending_issue(record: Ref, existing_key: str | None = None) -> Ref:
-    """The placeholder for the issue that the CreateIssue/LinkExisting of ``record`` is about to link."""
-    return Ref(
-        Side.JIRA,
-        "issue",
-        id=f"{PENDING_ID_PREFIX}{record.id}",
-        key=existing_key or f"{PENDING_KEY_PREFIX}{record.id}",
-        url=f"{PENDING_URL_PREFIX}{record.id}",
-    )
-
-
-def _pending_id(ref: Any) -> str | None:
-    if isinstance(ref, Ref) and ref.side is Side.JIRA and ref.id.startswith(PENDING_ID_PREFIX):
-        return ref.id[len(PENDING_ID_PREFIX):]
-    return None
-
-
-def pending_record_id(action: Action) -> str | None:
-    """The record id whose new issue ``action`` needs, or ``None`` when it addresses known items only."""
-    for name in ("target", "other", "issue"):
-        record_id = _pending_id(getattr(action, name, None))
-        if record_id is not None:
-            return record_id
-    return None
-
-
-def resolve_pending(action: Action, issue: Ref) -> Action:
-    """``action`` with its placeholder replaced by the real ``issue`` (pure; see the module docstring)."""
-    placeholder: Ref | None = None
-    changes: dict[str, Any] = {}
-    for name in ("target", "other", "issue"):
-        ref = getattr(action, name, None)
-        if _pending_id(ref) is not None:
-            placeholder = ref
-            changes[name] = issue
-    if placeholder is None:
-        return action
-    substitutes: dict[FieldValue, FieldValue] = {placeholder.key: issue.key, placeholder.url: issue.url}
-    values = getattr(action, "values", None)
-    if isinstance(values, Mapping):
-        changes["values"] = {
-            k: substitutes.get(v, v) if isinstance(v, str) else v for k, v in values.items()
-        }
-    updates = getattr(action, "updates", None)
-    if updates:
-        changes["updates"] = tuple(
-            replace(u, item_id=issue.id) if u.item_id == placeholder.id else u for u in updates
-        )
-    return replace(action, **changes)
-
-
-# ------------------------------------------------------------------------------------- contexts
-
-
-def _text(value: FieldValue) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return ", ".join(value) if isinstance(value, tuple) else str(value)
-
-
-def issue_view(issue: Issue) -> dict[str, Any]:
-    """``issue`` as Jira→ITSM templates see it (:func:`bridge.mapping.context.issue_context`)."""
-    return issue_context(
-        issue.ref,
-        status=issue.status,
-        resolution=_text(issue.fields.get("resolution")),
-        summary=_text(issue.fields.get("summary")),
-        fields=issue.fields,
-    )
-
-
-def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
-    """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
-    context = to_jira_context(record.fields, record.ref)
-    return {key: to_jira_value(rule, record.fields, context) for key, rule in mapping.fields.items()}
-
-
-def _written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:
-    """What a record will project to after bridge writes ``itsm_value`` to the rule's ITSM field."""
-    assert rule.itsm is not None
-    return to_jira_value(rule, {rule.itsm: itsm_value}, {})
-
-
-# ------------------------------------------------------------------------------------- planning
-
-
-class _Updates:
-    """Synced updates gathered per item and merged (one SyncedUpdate per item)."""
-
-    def __init__(self) -> None:
-        self._fields: dict[tuple[Side, str], dict[str, FieldValue]] = {}
-        self._status: dict[tuple[Side, str], str] = {}
-
-    def add(self, side: Side, item_id: str, fields: Mapping[str, FieldValue] | None = None,
-            status: str | None = None) -> None:
-        key = (side, item_id)
-        self._fields.setdefault(key, {}).update(fields or {})
-        if status is not None:
-            self._status[key] = status
-
-    def __bool__(self) -> bool:
-        return bool(self._fields)
-
-    def build(self, exclude: set[tuple[Side, str, str]] | frozenset[tuple[Side, str, str]] = frozenset()
-              ) -> list[SyncedUpdate]:
-        """The merged updates, leaving out what ``exclude`` names ((side, item id, field or STATUS))."""
-        built = []
-        for (side, item_id), values in self._fields.items():
-            kept = {k: v for k, v in values.items() if (side, item_id, k) not in exclude}
-            status = self._status.get((side, item_id))
-            if (side, item_id, STATUS) in exclude:
-                status = None
-            if kept or status is not None:
-                built.append(SyncedUpdate(side, item_id, kept, status))
-        return built
-
-
-class _Write:
-    """One UpdateFields being assembled for one target."""
-
-    def __init__(self, target: Ref) -> None:
-        self.target = target
-        self.values: dict[str, FieldValue] = {}
-        self.updates = _Updates()
 
 
 class _Planner:
@@ -741,63 +609,6 @@ def _blank(value: object) -> bool:
     return value is None or value == "" or value == [] or value == ()
 
 
-def _is_mirror(state: LinkState, side: Side, comment_id: str) -> bool:
-    """True when the comment on ``side`` is a mirror bridge wrote there."""
-    return any(p.origin_side is side.other and p.mirror_id == comment_id for p in state.comments)
-
-
-@dataclass(slots=True)
-class _LinkContext:
-    """One link's view during planning: what changed on it, and its synced state."""
-
-    state: LinkState
-    issue: Issue | None
-    issue_ref: Ref
-    changed: list[Record]  # changed records with usable projections, oldest first
-    record_refs: list[Ref]  # every linked record (fan-out targets), minus those with problems
-    projections: dict[str, dict[str, FieldValue]]
-    fields: dict[str, Mapping[str, FieldValue]]  # ITSM fields of every record changed this cycle
-
-    def record_fields(self, record_id: str) -> Mapping[str, FieldValue]:
-        """The record's ITSM fields when it changed this cycle; empty otherwise (only those are fetched)."""
-        return self.fields.get(record_id, {})
-
-    def unknown_fields_hint(self, record_id: str) -> str:
-        if record_id in self.fields:
-            return ""
-        return (" (the record did not change this cycle, so its ITSM fields were not fetched: templates "
-                "Jira→ITSM can only use the record's fields for records that changed)")
-
-    def synced_record(self, record_id: str) -> Mapping[str, FieldValue]:
-        item = self.state.record_state(record_id)
-        return item.fields if item is not None else {}
-
-    def synced_record_state(self, record_id: str) -> str | None:
-        item = self.state.record_state(record_id)
-        return item.status if item is not None else None
-
-    def record_value(self, record_id: str, key: str) -> FieldValue:
-        if record_id in self.projections:
-            return self.projections[record_id][key]
-        return self.synced_record(record_id).get(key)
-
-    def record_status(self, record_id: str) -> str | None:
-        for record in self.changed:
-            if record.ref.id == record_id and record.status is not None:
-                return record.status
-        return self.synced_record_state(record_id)
-
-    def issue_value(self, key: str) -> FieldValue:
-        if self.issue is not None and key in self.issue.fields:
-            return self.issue.fields[key]
-        return self.state.issue.fields.get(key)
-
-    def issue_status(self) -> str | None:
-        if self.issue is not None and self.issue.status is not None:
-            return self.issue.status
-        return self.state.issue.status
-
-
 def plan(mapping: MappingSpec, given: PlanInput) -> Plan:
     """Plan one cycle of ``mapping`` (see the module docstring for every rule)."""
     return _Planner(mapping, given).run()
@@ -808,9 +619,6 @@ __all__ = [
     "Plan",
     "PlanProblem",
     "issue_view",
-    "pending_issue",
-    "pending_record_id",
     "plan",
     "project",
-    "resolve_pending",
 ]

@@ -11,7 +11,7 @@ import pytest
 
 from bridge.errors import AuthError, PermanentError, SafetyRailError, TransientError
 from bridge.model import Marker, Side
-from bridge.sync.cycle import itsm_fields, jira_fields, resync_link
+from bridge.sync.cycle import itsm_fields, jira_fields, plan_cycle, resync_link
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"
@@ -129,7 +129,7 @@ def test_dry_run_writes_nothing_anywhere(world: World) -> None:
     world.itsm.edit(record, priority="1")
     world.incident("Another one", state="2")
     rows, itsm_before, jira_before = world.store.dump(), world.itsm.snapshot(), world.jira.snapshot()
-    report = world.cycle(dry_run=True)
+    report = plan_cycle(world.engine, M)
     assert report.actions_by_kind["create_issue"] == 1
     assert report.actions_by_kind["update_fields"] == 1
     assert report.outcomes == []

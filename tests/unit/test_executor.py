@@ -22,8 +22,8 @@ from bridge.sync.actions import (
     UpdateFields,
     WriteBackReference,
 )
-from bridge.sync.executor import APPLIED, BLOCKED, DEFERRED, NOT_RUN, REJECTED, REPORTED, SKIPPED, Executor
-from bridge.sync.planner import pending_issue
+from bridge.sync.executor import Executor, Outcome
+from bridge.sync.pending import pending_issue
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"
@@ -62,7 +62,7 @@ def comment_to_issue(world: World, record: Ref, issue: Ref, comment_id: str, lin
 def linked(world: World) -> tuple[Ref, Ref, int]:
     record = world.incident()
     outcome = executor(world).apply(create(record))
-    assert outcome.status == APPLIED
+    assert outcome.status == Outcome.DONE
     link = world.store.link_for_record(M, record.id)
     assert link is not None
     return record, link.issue, link.id
@@ -73,7 +73,7 @@ def test_create_is_journaled_recorded_and_never_applied_twice(world: World) -> N
     action = create(record)
     first = executor(world).apply(action)
     again = executor(world).apply(action)
-    assert (first.status, again.status) == (APPLIED, SKIPPED)
+    assert (first.status, again.status) == (Outcome.DONE, Outcome.SKIPPED)
     assert len(world.jira.issues()) == 1
     issue = world.jira.issues()[0]
     assert record.token in issue.fields["labels"]  # the marker that finds it again after a crash
@@ -94,7 +94,7 @@ def test_crash_after_create_is_reconciled_by_marker_without_a_second_issue(world
     assert world.store.link_for_record(M, record.id) is None
     world.restart()
     [outcome] = executor(world).reconcile()
-    assert outcome.status == APPLIED
+    assert outcome.status == Outcome.DONE
     assert outcome.adopted
     assert len(world.jira.issues()) == 1
     link = world.store.link_for_record(M, record.id)
@@ -106,11 +106,11 @@ def test_pending_create_with_nothing_found_is_written_then(world: World) -> None
     record = world.incident()
     action = create(record)
     world.jira.fail_next("create", TransientError("timeout", side="jira"))
-    assert executor(world).apply(action).status == DEFERRED
+    assert executor(world).apply(action).status == Outcome.PENDING
     assert world.jira.issues() == []
     world.clock.advance(seconds=31)
     [outcome] = executor(world).reconcile()
-    assert outcome.status == APPLIED
+    assert outcome.status == Outcome.DONE
     assert not outcome.adopted
     assert len(world.jira.issues()) == 1
 
@@ -166,7 +166,7 @@ def test_crash_after_field_update_repeats_it_harmlessly(world: World) -> None:
         executor(world).apply(action)
     world.restart()
     [outcome] = executor(world).reconcile()
-    assert outcome.status == APPLIED
+    assert outcome.status == Outcome.DONE
     assert world.jira.issue(issue).fields["priority"] == "High"
 
 
@@ -178,11 +178,11 @@ def test_follow_up_waits_for_its_create_then_is_resolved(world: World) -> None:
     )
     world.jira.fail_next("create", TransientError("timeout", side="jira"))
     outcomes = executor(world).execute([create(record), backref])
-    assert [o.status for o in outcomes] == [DEFERRED, BLOCKED]
+    assert [o.status for o in outcomes] == [Outcome.PENDING, Outcome.BLOCKED]
     assert world.itsm.record(record).fields.get("correlation_id", "") == ""
     world.clock.advance(seconds=60)
     reconciled = executor(world).reconcile()
-    assert [o.status for o in reconciled] == [APPLIED, APPLIED]
+    assert [o.status for o in reconciled] == [Outcome.DONE, Outcome.DONE]
     key = world.issue_of(record)
     assert world.itsm.record(record).fields["correlation_id"] == key
     assert world.itsm.record(record).fields["correlation_display"].endswith(f"/browse/{key}")
@@ -193,14 +193,14 @@ def test_transient_failure_backs_off_and_rate_limits_honour_retry_after(world: W
     _, issue, link_id = linked(world)
     action = UpdateFields(M, link_id, issue, {"priority": "High"})
     world.jira.fail_next("update_fields", RateLimitedError("429", retry_after=120, side="jira"))
-    assert executor(world).apply(action).status == DEFERRED
+    assert executor(world).apply(action).status == Outcome.PENDING
     entry = world.store.journal_entry(action.key)
     assert entry is not None
     assert entry.attempts == 1
     assert entry.next_attempt_at == world.clock() + timedelta(seconds=120)
     assert executor(world).reconcile() == []  # not due yet
     world.clock.advance(seconds=121)
-    assert [o.status for o in executor(world).reconcile()] == [APPLIED]
+    assert [o.status for o in executor(world).reconcile()] == [Outcome.DONE]
 
 
 def test_permanent_failure_goes_on_the_error_list_and_the_rest_flows(world: World) -> None:
@@ -208,7 +208,7 @@ def test_permanent_failure_goes_on_the_error_list_and_the_rest_flows(world: Worl
     refused = SetStatus(M, link_id, issue, "Done", source_version="9")  # Jira demands a resolution
     fine = UpdateFields(M, link_id, issue, {"priority": "High"})
     outcomes = executor(world).execute([refused, fine])
-    assert [o.status for o in outcomes] == [REJECTED, APPLIED]
+    assert [o.status for o in outcomes] == [Outcome.FAILED, Outcome.DONE]
     [error] = world.store.errors(M)
     assert error.kind == "workflow"
     assert "Field Resolution is required" in error.message
@@ -231,8 +231,8 @@ def test_conflict_is_reported_without_any_write(world: World) -> None:
     record, issue, link_id = linked(world)
     before = world.jira.calls.total + world.itsm.calls.total
     conflict = ReportConflict(M, link_id, "priority", record, issue, "High", "Low")
-    assert executor(world).apply(conflict).status == REPORTED
-    assert executor(world).apply(conflict).status == REJECTED  # already on the error list
+    assert executor(world).apply(conflict).status == Outcome.REPORTED
+    assert executor(world).apply(conflict).status == Outcome.FAILED  # already on the error list
     assert world.jira.calls.total + world.itsm.calls.total == before
     [error] = world.store.errors(M)
     assert error.kind == "conflict"
@@ -247,21 +247,21 @@ def test_stop_flag_finishes_the_current_action_and_skips_the_rest(world: World) 
     first = UpdateFields(M, link_id, issue, {"priority": "High"})
     second = UpdateFields(M, link_id, issue, {"priority": "Low"})
     outcomes = ex.execute([first, second])
-    assert [o.status for o in outcomes] == [APPLIED, NOT_RUN]
+    assert [o.status for o in outcomes] == [Outcome.DONE, Outcome.NOT_RUN]
     assert world.jira.issue(issue).fields["priority"] == "High"
     # journaled before the stop: the next run applies it first thing, nothing is forgotten
     assert world.store.journal_entry(second.key).state == PENDING  # type: ignore[union-attr]
     world.jira.after_write = None
-    assert [o.status for o in executor(world).reconcile()] == [APPLIED]
+    assert [o.status for o in executor(world).reconcile()] == [Outcome.DONE]
     assert world.jira.issue(issue).fields["priority"] == "Low"
 
 
 def test_the_same_values_wanted_again_later_are_written_again(world: World) -> None:
     _, issue, link_id = linked(world)
     high = UpdateFields(M, link_id, issue, {"priority": "High"})
-    assert executor(world).apply(high).status == APPLIED
-    assert executor(world).apply(UpdateFields(M, link_id, issue, {"priority": "Low"})).status == APPLIED
-    assert executor(world).apply(high).status == APPLIED  # A -> B -> A: not "already done"
+    assert executor(world).apply(high).status == Outcome.DONE
+    assert executor(world).apply(UpdateFields(M, link_id, issue, {"priority": "Low"})).status == Outcome.DONE
+    assert executor(world).apply(high).status == Outcome.DONE  # A -> B -> A: not "already done"
     assert world.jira.issue(issue).fields["priority"] == "High"
     trail = [e for e in world.store.journal_for_link(link_id) if e.kind == "update_fields"]
     assert len(trail) == 3  # the first High stays in the audit trail under an archived key
@@ -275,7 +275,7 @@ def test_a_whole_plan_is_journaled_before_the_first_write(world: World) -> None:
     with pytest.raises(SimulatedCrash):
         executor(world).execute([create(record), backref])
     world.restart()
-    assert [o.status for o in executor(world).reconcile()] == [APPLIED, APPLIED]
+    assert [o.status for o in executor(world).reconcile()] == [Outcome.DONE, Outcome.DONE]
     assert world.itsm.record(record).fields["correlation_id"] == world.issue_of(record)
 
 

@@ -13,8 +13,8 @@ from bridge.errors import PermanentError, TransientError
 from bridge.model import Ref
 from bridge.store import DONE, FAILED, PENDING
 from bridge.sync.actions import CreateIssue, SetStatus, WriteBackReference
-from bridge.sync.executor import APPLIED, DEFERRED, REJECTED, Executor
-from bridge.sync.planner import pending_issue
+from bridge.sync.executor import Executor, Outcome
+from bridge.sync.pending import pending_issue
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"
@@ -49,7 +49,7 @@ def test_creates_of_a_plan_go_in_one_bulk_call_and_follow_ups_run_after_their_ow
     records = [world.incident(f"Printer {n}") for n in range(3)]
     plan = [a for r in records for a in (create(r), follow_up(r))]  # the planner's order: interleaved
     outcomes = executor(world).execute(plan)
-    assert [o.status for o in outcomes] == [APPLIED] * 6
+    assert [o.status for o in outcomes] == [Outcome.DONE] * 6
     assert world.jira.calls.snapshot().get("POST /rest/api/3/issue") == 3  # the fake loops create: 3 writes
     issues = {i.ref.id: i for i in world.jira.issues()}
     assert len(issues) == 3
@@ -64,7 +64,7 @@ def test_a_refused_element_goes_on_the_error_list_alone(world: World) -> None:
     records = [world.incident(f"Printer {n}") for n in range(3)]
     world.jira.fail_next("create", PermanentError("summary: too long", side="jira", status=400))
     outcomes = executor(world).execute([create(r) for r in records])
-    assert [o.status for o in outcomes] == [REJECTED, APPLIED, APPLIED]
+    assert [o.status for o in outcomes] == [Outcome.FAILED, Outcome.DONE, Outcome.DONE]
     [error] = world.store.errors(M)
     assert error.item_ref == records[0].key
     assert "summary: too long" in error.message
@@ -77,10 +77,10 @@ def test_a_transient_failure_defers_the_element_and_those_not_tried(world: World
     world.jira.fail_next("create", PermanentError("refused", side="jira", status=400))
     world.jira.fail_next("create", TransientError("timeout", side="jira"))
     outcomes = executor(world).execute([create(r) for r in records])
-    assert [o.status for o in outcomes] == [REJECTED, DEFERRED, DEFERRED]
+    assert [o.status for o in outcomes] == [Outcome.FAILED, Outcome.PENDING, Outcome.PENDING]
     assert world.jira.issues() == []
     world.clock.advance(seconds=31)
-    assert [o.status for o in executor(world).reconcile()] == [APPLIED, APPLIED]
+    assert [o.status for o in executor(world).reconcile()] == [Outcome.DONE, Outcome.DONE]
     assert len(world.jira.issues()) == 2
 
 
@@ -94,7 +94,7 @@ def test_a_crash_inside_the_bulk_call_is_reconciled_by_marker_without_duplicates
     assert all(world.store.journal_entry(a.key).state == PENDING for a in plan)  # type: ignore[union-attr]
     world.restart()
     outcomes = executor(world).reconcile()
-    assert [o.status for o in outcomes] == [APPLIED] * 4
+    assert [o.status for o in outcomes] == [Outcome.DONE] * 4
     assert [o.adopted for o in outcomes[:3]] == [True, False, False]
     assert len(world.jira.issues()) == 3  # none twice
     assert all(world.store.journal_entry(a.key).state == DONE for a in plan)  # type: ignore[union-attr]
@@ -108,7 +108,7 @@ def test_a_status_follow_up_that_the_new_issue_already_has_costs_no_call(world: 
     initial = SetStatus(M, None, pending_issue(record), "To Do")
     moved = SetStatus(M, None, pending_issue(record), "In Progress", source_version="2")
     outcomes = executor(world).execute([create(record), initial, moved])
-    assert [o.status for o in outcomes] == [APPLIED] * 3
+    assert [o.status for o in outcomes] == [Outcome.DONE] * 3
     calls = world.jira.calls.snapshot()
     assert sum(n for endpoint, n in calls.items() if endpoint.startswith("GET")) == 1  # only the real move reads
     link = world.store.link_for_record(M, record.id)
@@ -136,7 +136,7 @@ def test_both_sides_at_once_apply_everything_and_keep_each_links_order(world: Wo
             SetStatus(M, None, placeholder, "Done", {"resolution": "Done"}, source_version="2"),
         ]
     outcomes = parallel(world).execute(plan)
-    assert [o.status for o in outcomes] == [APPLIED] * len(plan)
+    assert [o.status for o in outcomes] == [Outcome.DONE] * len(plan)
     for r in records:
         link = world.store.link_for_record(M, r.id)
         assert link is not None

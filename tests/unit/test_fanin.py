@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from bridge.sync.actions import CreateIssue, LinkExisting, MarkLinked, WriteBackReference, from_json, to_json
 from bridge.sync.fanin import LabelEdit, fields_to_read, label_edit
-from bridge.sync.planner import Plan, pending_issue, pending_record_id, plan, resolve_pending
+from bridge.sync.pending import pending_issue, pending_record_id, resolve_pending
+from bridge.sync.planner import Plan, plan
 from tests.fixtures.planning import given, issue_ref, mapping, record
 
 COUNTED = {"link_existing": "u_jira_key", "linked_count_field": "Linked records", "linked_count_label_prefix": "inc-"}

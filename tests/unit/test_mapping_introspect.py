@@ -52,7 +52,7 @@ MAPPING = Mapping.model_validate(
 
 
 def test_itsm_fields_needed() -> None:
-    assert itsm_fields_needed(MAPPING) == {
+    assert itsm_fields_needed(MAPPING, status_field="state") == {
         "assignment_group",
         "category",
         "state",
@@ -99,7 +99,7 @@ def test_shipped_example_needs() -> None:
         "short_description",
         "description",
         "state",
-    } <= itsm_fields_needed(incident)
+    } <= itsm_fields_needed(incident, status_field="state")
     assert {"summary", "description", "priority", "ServiceNow number", "status", "labels", "resolution"} <= (
         jira_fields_needed(incident)
     )

@@ -20,7 +20,8 @@ from bridge.sync.actions import (
     from_json,
     to_json,
 )
-from bridge.sync.planner import Plan, pending_issue, pending_record_id, plan, resolve_pending
+from bridge.sync.pending import pending_issue, pending_record_id, resolve_pending
+from bridge.sync.planner import Plan, plan
 from bridge.sync.state import CommentPair
 from tests.fixtures.planning import (
     apply_synced,

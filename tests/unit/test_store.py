@@ -9,12 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 
-from bridge.errors import StoreError
-from bridge.model import Ref, Side
-from bridge.store import DONE, FAILED, PENDING, ActionResult, Store
-from bridge.store.migrate import current_revision, head_revision
-from bridge.store.tables import metadata
-from bridge.sync.actions import (
+from bridge.core.actions import (
     AddComment,
     CreateIssue,
     LinkExisting,
@@ -23,7 +18,14 @@ from bridge.sync.actions import (
     SyncedUpdate,
     UpdateFields,
 )
-from bridge.sync.state import CommentPair
+from bridge.core.effects import MarkDone, NewLink
+from bridge.core.state import CommentPair
+from bridge.errors import StoreError
+from bridge.model import Ref, Side
+from bridge.store import DONE, FAILED, PENDING, Store
+from bridge.store.migrate import current_revision, head_revision
+from bridge.store.tables import metadata
+from bridge.sync.effects import ActionResult, effects_for
 from tests.fixtures.store import store, store_db_url  # noqa: F401
 
 M = "incidents"
@@ -54,8 +56,9 @@ def create_action(n: int) -> CreateIssue:
 def linked(store: Store, n: int) -> int:  # noqa: F811
     action = create_action(n)
     entry = store.journal_begin(action)
-    link = store.apply_success(
-        entry.id, action, ActionResult(issue=iss(n), issue_status="To Do", issue_version="v1", remote_id=iss(n).id)
+    link = store.apply(
+        entry.id,
+        effects_for(action, ActionResult(issue=iss(n), issue_status="To Do", issue_version="v1", remote_id=iss(n).id)),
     )
     assert link is not None
     return link.id
@@ -126,7 +129,7 @@ def test_link_existing_fans_records_into_one_link(store: Store) -> None:  # noqa
     link_id = linked(store, 1)
     action = LinkExisting(M, None, rec(2), "OPS-1", record_fields={"summary": "other"}, record_status="1")
     entry = store.journal_begin(action)
-    link = store.apply_success(entry.id, action, ActionResult(issue=iss(1), issue_status="To Do"))
+    link = store.apply(entry.id, effects_for(action, ActionResult(issue=iss(1), issue_status="To Do")))
     assert link is not None
     assert link.id == link_id
     assert link.records == (rec(1), rec(2))
@@ -159,7 +162,7 @@ def test_synced_updates_merge_over_stored_values(store: Store) -> None:  # noqa:
         ),
     )
     entry = store.journal_begin(action)
-    store.apply_success(entry.id, action, ActionResult())
+    store.apply(entry.id, effects_for(action, ActionResult()))
     state = store.link_state(link_id)
     assert state is not None
     assert state.issue.fields == {"summary": "Printer 1 on fire", "labels": ("a", "b"), "priority": "High"}
@@ -168,7 +171,7 @@ def test_synced_updates_merge_over_stored_values(store: Store) -> None:  # noqa:
         M, None, iss(1), "Done", source_version="7", updates=(SyncedUpdate(Side.JIRA, iss(1).id, status="Done"),)
     )
     entry = store.journal_begin(status)
-    store.apply_success(entry.id, status, ActionResult())
+    store.apply(entry.id, effects_for(status, ActionResult()))
     state = store.link_state(link_id)
     assert state is not None
     assert state.issue.status == "Done"
@@ -179,7 +182,7 @@ def test_comment_pairs_are_recorded_once_and_survive_a_resync(store: Store) -> N
     link_id = linked(store, 1)
     action = AddComment(M, link_id, iss(1), rec(1), "c1", "hello", "comment")
     entry = store.journal_begin(action)
-    store.apply_success(entry.id, action, ActionResult(comment_id="jc9"))
+    store.apply(entry.id, effects_for(action, ActionResult(comment_id="jc9")))
     store.add_comment_pair(link_id, CommentPair(Side.ITSM, "c1", "sys1", iss(1).id, "jc9"))
     state = store.link_state(link_id)
     assert state is not None
@@ -197,7 +200,17 @@ def test_apply_success_is_all_or_nothing(store: Store) -> None:  # noqa: F811
     action = create_action(1)
     entry = store.journal_begin(action)
     with pytest.raises(StoreError):
-        store.apply_success(entry.id, action, ActionResult(issue=None))
+        store.apply(entry.id, effects_for(action, ActionResult(issue=None)))
+    assert store.journal_get(entry.id).state == PENDING  # type: ignore[union-attr]
+    assert store.link_count(M) == 0
+
+
+def test_apply_writes_every_effect_or_none(store: Store) -> None:  # noqa: F811
+    action = create_action(1)
+    entry = store.journal_begin(action)
+    effects = [NewLink(M, iss(1), rec(1)), MarkDone("{}"), object()]
+    with pytest.raises(StoreError):
+        store.apply(entry.id, effects)  # type: ignore[arg-type]
     assert store.journal_get(entry.id).state == PENDING  # type: ignore[union-attr]
     assert store.link_count(M) == 0
 
@@ -234,7 +247,7 @@ def test_failed_action_goes_on_the_error_list_and_retry_requeues_it(store: Store
     assert store.errors(M) == []
     assert [e.id for e in store.pending_entries(M, due_before=datetime.now(UTC))] == [entry.id]
     assert store.journal_get(entry.id).attempts == 0  # type: ignore[union-attr]
-    store.apply_success(entry.id, action, ActionResult(issue=iss(1)))
+    store.apply(entry.id, effects_for(action, ActionResult(issue=iss(1))))
     assert store.errors(M, include_resolved=True)[0].resolved
 
 

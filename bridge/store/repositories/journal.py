@@ -1,0 +1,295 @@
+"""The journal: every action before (pending) and after (done/failed) its remote write, and
+:meth:`JournalRepository.apply`, which marks one done together with its store effects.
+
+The journal keeps an action as opaque data (its JSON text, kind, key and mapping): the store never
+switches on action types. What an action changed arrives as :mod:`bridge.core.effects`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bridge.core.actions import Action, from_json, to_json
+from bridge.core.effects import AddCommentPair, Effect, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.errors import StoreError
+from bridge.model import Link, Side
+from bridge.store.entries import DONE, FAILED, PENDING, ErrorEntry, JournalEntry
+from bridge.store.repositories.base import inserted_id as _inserted_id
+from bridge.store.repositories.base import now as _now
+from bridge.store.repositories.errors import ErrorListRepository
+from bridge.store.repositories.synced import SyncedRepository
+from bridge.store.tables import errors, journal, link_records, links
+
+
+class JournalRepository(SyncedRepository, ErrorListRepository):
+    """The journal of actions, and the one transaction that records what a succeeded action changed."""
+
+
+    @staticmethod
+    def _entry(row: Any) -> JournalEntry:
+        return JournalEntry(
+            id=row.id,
+            mapping=row.mapping,
+            key=row.idempotency_key,
+            kind=row.kind,
+            link_id=row.link_id,
+            action=from_json(row.action),
+            state=row.state,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            remote_id=row.remote_id,
+            created=row.created,
+            updated=row.updated,
+        )
+
+    def journal_entry(self, key: str) -> JournalEntry | None:
+        """The journal row of an idempotency key, if the action was ever journaled."""
+        with self._conn() as c:
+            row = c.execute(select(journal).where(journal.c.idempotency_key == key)).first()
+        return self._entry(row) if row is not None else None
+
+    def journal_get(self, journal_id: int) -> JournalEntry | None:
+        with self._conn() as c:
+            row = c.execute(select(journal).where(journal.c.id == journal_id)).first()
+        return self._entry(row) if row is not None else None
+
+    def journal_begin(self, action: Action, *, supersede_done: bool = False) -> JournalEntry:
+        """Journal ``action`` as pending before its remote write; return the existing row if already there.
+
+        With ``supersede_done``, a *done* row of the same key is kept in the audit trail under an
+        archived key (``<key>#<id>``) and a new pending row is made: for actions that set a state
+        (fields, status, back-reference) the same values may legitimately be wanted again after they
+        changed in between (A → B → A → B), and skipping the second B would lose it.
+        """
+        now = _now()
+        with self._conn() as c:
+            row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
+            if row is not None and supersede_done and row.state == DONE:
+                c.execute(
+                    update(journal)
+                    .where(journal.c.id == row.id)
+                    .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
+                )
+                row = None
+            if row is None:
+                _insert_journal(c, action, PENDING, now)
+                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
+        return self._entry(row)
+
+    def journal_replace_action(self, journal_id: int, action: Action) -> None:
+        """Store the resolved form of a pending action (a follow-up whose issue now exists)."""
+        with self._conn() as c:
+            c.execute(
+                update(journal)
+                .where(journal.c.id == journal_id)
+                .values(action=to_json(action), link_id=action.link_id, updated=_now())
+            )
+
+    def journal_retry_later(self, journal_id: int, error: str, next_attempt_at: datetime) -> None:
+        """A transient failure: the action stays pending, one attempt more, not before ``next_attempt_at``."""
+        with self._conn() as c:
+            c.execute(
+                update(journal)
+                .where(journal.c.id == journal_id)
+                .values(
+                    attempts=journal.c.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt_at,
+                    updated=_now(),
+                )
+            )
+
+    def journal_fail(
+        self, journal_id: int, error: str, *, kind: str = "action_failed", item_ref: str | None = None
+    ) -> ErrorEntry:
+        """A permanent failure: the action is failed and goes on the error list."""
+        with self._conn() as c:
+            row = c.execute(select(journal).where(journal.c.id == journal_id)).one()
+            c.execute(
+                update(journal)
+                .where(journal.c.id == journal_id)
+                .values(state=FAILED, attempts=journal.c.attempts + 1, last_error=error, updated=_now())
+            )
+            return self._report(
+                c,
+                row.mapping,
+                f"journal:{row.idempotency_key}",
+                kind,
+                error,
+                item_ref=item_ref,
+                link_id=row.link_id,
+                journal_id=journal_id,
+            )
+
+    def journal_report(self, action: Action, message: str, *, kind: str, item_ref: str | None = None) -> ErrorEntry:
+        """Journal an action that writes nowhere (a reported conflict) straight onto the error list."""
+        now = _now()
+        with self._conn() as c:
+            row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
+            if row is None:
+                journal_id = _insert_journal(c, action, FAILED, now, last_error=message)
+            else:
+                journal_id = row.id
+                c.execute(update(journal).where(journal.c.id == row.id).values(state=FAILED, last_error=message))
+            return self._report(
+                c,
+                action.mapping,
+                f"journal:{action.key}",
+                kind,
+                message,
+                item_ref=item_ref,
+                link_id=action.link_id,
+                journal_id=int(journal_id),
+            )
+
+    def pending_entries(self, mapping: str, *, due_before: datetime | None = None) -> list[JournalEntry]:
+        """Pending actions of a mapping, oldest first; with ``due_before``, only those due by then."""
+        query = select(journal).where(journal.c.mapping == mapping, journal.c.state == PENDING)
+        if due_before is not None:
+            query = query.where(or_(journal.c.next_attempt_at.is_(None), journal.c.next_attempt_at <= due_before))
+        with self._conn() as c:
+            return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
+
+    def unfinished_entries(self, mapping: str) -> list[JournalEntry]:
+        """Actions of a mapping still pending or on the error list, oldest first."""
+        query = select(journal).where(journal.c.mapping == mapping, journal.c.state.in_((PENDING, FAILED)))
+        with self._conn() as c:
+            return [self._entry(r) for r in c.execute(query.order_by(journal.c.id))]
+
+    def pending_keys(self, mapping: str) -> frozenset[str]:
+        """Keys of actions still pending or on the error list: the planner does not plan them again."""
+        with self._conn() as c:
+            return frozenset(
+                c.execute(
+                    select(journal.c.idempotency_key).where(
+                        journal.c.mapping == mapping, journal.c.state.in_((PENDING, FAILED))
+                    )
+                ).scalars()
+            )
+
+    def journal_for_link(self, link_id: int) -> list[JournalEntry]:
+        """The audit trail of one link, oldest first."""
+        with self._conn() as c:
+            rows = c.execute(select(journal).where(journal.c.link_id == link_id).order_by(journal.c.id)).all()
+        return [self._entry(r) for r in rows]
+
+    def journal_counts(self, mapping: str | None = None) -> dict[str, int]:
+        query = select(journal.c.state, func.count()).group_by(journal.c.state)
+        if mapping is not None:
+            query = query.where(journal.c.mapping == mapping)
+        with self._conn() as c:
+            return {state: int(n) for state, n in c.execute(query)}
+
+    def apply(self, journal_id: int, effects: Sequence[Effect]) -> Link | None:
+        """Write the effects of a succeeded action and mark its journal row done, in ONE transaction.
+
+        Any failure rolls all of it back: the row stays pending and is reconciled next time. Returns
+        the current link after the effects (the link the action touched), if any.
+        """
+        with self.transaction(), self._conn() as c:
+            link_id: int | None = None
+            for effect in effects:
+                if isinstance(effect, NewLink):
+                    link_id = self._new_link(c, effect)
+                elif isinstance(effect, InLink):
+                    link_id = effect.link_id
+                    for ref in effect.items if link_id is None else ():
+                        link_id = self._link_of_item(c, effect.mapping, ref.side, ref.id)
+                        if link_id is not None:
+                            break
+                elif isinstance(effect, MergeSynced):
+                    if link_id is not None:
+                        for synced in effect.updates:
+                            self._merge_state(c, link_id, synced.side, synced.item_id, synced.fields, synced.status)
+                elif isinstance(effect, AddCommentPair):
+                    if link_id is not None:
+                        self._insert_pair(c, link_id, effect.pair)
+                elif isinstance(effect, MarkDone):
+                    c.execute(
+                        update(journal)
+                        .where(journal.c.id == journal_id)
+                        .values(
+                            state=DONE,
+                            attempts=journal.c.attempts + 1,
+                            remote_id=effect.remote_id,
+                            link_id=link_id,
+                            last_error=None,
+                            next_attempt_at=None,
+                            action=effect.payload,
+                            updated=_now(),
+                        )
+                    )
+                elif isinstance(effect, ResolveErrors):
+                    c.execute(
+                        update(errors).where(errors.c.journal_id == journal_id).values(resolved=True, last_seen=_now())
+                    )
+                else:  # pragma: no cover - the Effect union is closed
+                    raise StoreError(f"unknown store effect {type(effect).__name__}")
+            return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
+
+    def _new_link(self, c: Connection, effect: NewLink) -> int:
+        """The link of ``effect.issue`` (made, with the issue's synced values, when there is none) with
+        ``effect.record`` in it and the record's synced values."""
+        issue = effect.issue
+        existing = c.execute(
+            select(links.c.id).where(links.c.mapping == effect.mapping, links.c.issue_id == issue.id)
+        ).scalar()
+        if existing is None:
+            link_id = _inserted_id(
+                c.execute(
+                    insert(links).values(
+                        mapping=effect.mapping,
+                        issue_id=issue.id,
+                        issue_key=issue.key,
+                        issue_url=issue.url,
+                        created=_now(),
+                    )
+                )
+            )
+            self._merge_state(
+                c,
+                link_id,
+                Side.JIRA,
+                issue.id,
+                effect.issue_fields,
+                effect.issue_status,
+                version=effect.issue_version,
+                updated=effect.issue_updated,
+            )
+        else:
+            link_id = int(existing)
+        already = c.execute(
+            select(link_records.c.link_id).where(
+                link_records.c.mapping == effect.mapping, link_records.c.record_id == effect.record.id
+            )
+        ).scalar()
+        if already is None:
+            self._insert_record(c, link_id, effect.mapping, effect.record)
+        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status)
+        return link_id
+
+
+def _insert_journal(c: Connection, action: Action, state: str, now: datetime, *, last_error: str | None = None) -> int:
+    """A new journal row for ``action`` in ``state``; returns its id."""
+    result = c.execute(
+        insert(journal).values(
+            mapping=action.mapping,
+            idempotency_key=action.key,
+            kind=action.kind,
+            link_id=action.link_id,
+            action=to_json(action),
+            state=state,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=last_error,
+            created=now,
+            updated=now,
+        )
+    )
+    return _inserted_id(result)

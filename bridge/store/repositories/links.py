@@ -1,0 +1,206 @@
+"""Links: which records are linked to which issue, per mapping, and the state the planner reads of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.engine import Connection
+
+from bridge.core.state import CommentPair, ItemState, LinkState
+from bridge.model import Link, Ref, Side
+from bridge.store.repositories.base import Database
+from bridge.store.repositories.base import chunks as _chunks
+from bridge.store.repositories.base import field_values as _field_values
+from bridge.store.repositories.base import inserted_id as _inserted_id
+from bridge.store.repositories.base import now as _now
+from bridge.store.tables import comment_map, item_state, link_records, links
+
+
+class LinkRepository(Database):
+    """Links and their records; :meth:`load_link_states` adds the synced values and comment pairs."""
+
+    def create_link(self, mapping: str, issue: Ref, records: Sequence[Ref], *, created: datetime | None = None) -> Link:
+        """Store a new link of ``issue`` with ``records``."""
+        created = created or _now()
+        with self._conn() as c:
+            link_id = _inserted_id(c.execute(
+                insert(links).values(
+                    mapping=mapping, issue_id=issue.id, issue_key=issue.key, issue_url=issue.url, created=created
+                )
+            ))
+            for record in records:
+                self._insert_record(c, int(link_id), mapping, record)
+        return Link(int(link_id), mapping, issue, tuple(records), created)
+
+    @staticmethod
+    def _insert_record(c: Connection, link_id: int, mapping: str, record: Ref) -> None:
+        c.execute(
+            insert(link_records).values(
+                link_id=link_id,
+                mapping=mapping,
+                side=record.side.value,
+                kind=record.kind,
+                record_id=record.id,
+                record_key=record.key,
+                record_url=record.url,
+            )
+        )
+
+    def _links_by_ids(self, c: Connection, ids: Iterable[int]) -> dict[int, Link]:
+        ids = sorted(set(ids))
+        rows: list[Any] = []
+        recs: dict[int, list[Ref]] = {}
+        for chunk in _chunks(ids):  # type: ignore[arg-type]
+            rows.extend(c.execute(select(links).where(links.c.id.in_(chunk))).all())
+            for r in c.execute(
+                select(link_records).where(link_records.c.link_id.in_(chunk)).order_by(link_records.c.id)
+            ):
+                recs.setdefault(r.link_id, []).append(
+                    Ref(Side(r.side), r.kind, r.record_id, r.record_key, r.record_url)
+                )
+        return {
+            row.id: Link(
+                row.id,
+                row.mapping,
+                Ref(Side.JIRA, "issue", row.issue_id, row.issue_key, row.issue_url),
+                tuple(recs.get(row.id, ())),
+                row.created,
+            )
+            for row in rows
+        }
+
+    def links(self, mapping: str | None = None, *, limit: int | None = None, offset: int = 0) -> list[Link]:
+        """Links, oldest first, optionally of one mapping (paged with ``limit``/``offset``)."""
+        query = select(links.c.id).order_by(links.c.id).offset(offset)
+        if mapping is not None:
+            query = query.where(links.c.mapping == mapping)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._conn() as c:
+            ids = list(c.execute(query).scalars())
+            found = self._links_by_ids(c, ids)
+        return [found[i] for i in ids]
+
+    def link_count(self, mapping: str) -> int:
+        with self._conn() as c:
+            return int(
+                c.execute(select(func.count()).select_from(links).where(links.c.mapping == mapping)).scalar_one()
+            )
+
+    def link_for_record(self, mapping: str, record_id: str) -> Link | None:
+        with self._conn() as c:
+            link_id = c.execute(
+                select(link_records.c.link_id).where(
+                    link_records.c.mapping == mapping, link_records.c.record_id == record_id
+                )
+            ).scalar()
+            return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
+
+    def link_for_issue(self, mapping: str, issue_id: str) -> Link | None:
+        with self._conn() as c:
+            link_id = c.execute(
+                select(links.c.id).where(links.c.mapping == mapping, links.c.issue_id == issue_id)
+            ).scalar()
+            return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
+
+    def find_link(self, ref: str, mapping: str | None = None) -> Link | None:
+        """The link named by ``ref``: a link id, an issue key or id, or a record key or id."""
+        with self._conn() as c:
+            candidates: list[int] = []
+            if ref.isdigit():
+                candidates += list(c.execute(select(links.c.id).where(links.c.id == int(ref))).scalars())
+            issue_q = select(links.c.id).where(or_(links.c.issue_key == ref, links.c.issue_id == ref))
+            record_q = select(link_records.c.link_id).where(
+                or_(link_records.c.record_key == ref, link_records.c.record_id == ref)
+            )
+            if mapping is not None:
+                issue_q = issue_q.where(links.c.mapping == mapping)
+                record_q = record_q.where(link_records.c.mapping == mapping)
+            candidates += list(c.execute(issue_q).scalars()) + list(c.execute(record_q).scalars())
+            if not candidates:
+                return None
+            found = self._links_by_ids(c, candidates[:1])
+            return found.get(candidates[0])
+
+    def load_link_states(self, mapping: str, record_ids: Iterable[str], issue_ids: Iterable[str]) -> list[LinkState]:
+        """The links touching the given records or issues, with synced values and comment pairs.
+
+        A handful of queries whatever the number of ids (batched ``IN`` lists), and only for the ids
+        given: the cycle passes the changed items, never every link.
+        """
+        record_ids = sorted(set(record_ids))
+        issue_ids = sorted(set(issue_ids))
+        with self._conn() as c:
+            ids: set[int] = set()
+            for chunk in _chunks(record_ids):
+                ids.update(
+                    c.execute(
+                        select(link_records.c.link_id).where(
+                            link_records.c.mapping == mapping, link_records.c.record_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+            for chunk in _chunks(issue_ids):
+                ids.update(
+                    c.execute(
+                        select(links.c.id).where(links.c.mapping == mapping, links.c.issue_id.in_(chunk))
+                    ).scalars()
+                )
+            return self._states(c, ids)
+
+    def _states(self, c: Connection, ids: Iterable[int]) -> list[LinkState]:
+        found = self._links_by_ids(c, ids)
+        if not found:
+            return []
+        states: dict[int, dict[tuple[str, str], Any]] = {}
+        pairs: dict[int, list[CommentPair]] = {}
+        for chunk in _chunks(sorted(found)):  # type: ignore[arg-type]
+            for row in c.execute(select(item_state).where(item_state.c.link_id.in_(chunk))):
+                states.setdefault(row.link_id, {})[(row.side, row.item_id)] = row
+            for row in c.execute(
+                select(comment_map).where(comment_map.c.link_id.in_(chunk)).order_by(comment_map.c.id)
+            ):
+                pairs.setdefault(row.link_id, []).append(
+                    CommentPair(Side(row.origin_side), row.origin_id, row.origin_item, row.mirror_item, row.mirror_id)
+                )
+        result = []
+        for link_id, link in sorted(found.items()):
+            rows = states.get(link_id, {})
+
+            def item(ref: Ref, rows: dict[tuple[str, str], Any] = rows) -> ItemState:
+                row = rows.get((ref.side.value, ref.id))
+                if row is None:
+                    return ItemState(ref)
+                return ItemState(ref, _field_values(row.fields), row.status, row.version, row.updated)
+
+            result.append(
+                LinkState(
+                    link=link,
+                    issue=item(link.issue),
+                    records={r.id: item(r) for r in link.records},
+                    comments=tuple(pairs.get(link_id, ())),
+                )
+            )
+        return result
+
+    def link_state(self, link_id: int) -> LinkState | None:
+        with self._conn() as c:
+            found = self._states(c, [link_id])
+        return found[0] if found else None
+    @staticmethod
+    def _link_of_item(c: Connection, mapping: str, side: Side, item_id: str) -> int | None:
+        if side is Side.JIRA:
+            found = c.execute(
+                select(links.c.id).where(links.c.mapping == mapping, links.c.issue_id == item_id)
+            ).scalar()
+        else:
+            found = c.execute(
+                select(link_records.c.link_id).where(
+                    link_records.c.mapping == mapping, link_records.c.record_id == item_id
+                )
+            ).scalar()
+        return int(found) if found is not None else None
+

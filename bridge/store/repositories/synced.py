@@ -1,0 +1,121 @@
+"""Synced values (what each item of a link had at the last sync) and mirrored comment pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from bridge.core.actions import SyncedUpdate
+from bridge.core.state import CommentPair
+from bridge.model import FieldValue, Side
+from bridge.store.repositories.base import json_fields as _json_fields
+from bridge.store.repositories.base import now as _now
+from bridge.store.repositories.links import LinkRepository
+from bridge.store.tables import comment_map, item_state
+
+
+class SyncedRepository(LinkRepository):
+    """Synced values per item of a link, and the comment pairs already mirrored across it."""
+
+
+    def record_synced(self, link_id: int, update: SyncedUpdate) -> None:
+        """Merge ``update`` over the stored synced values of one item of a link."""
+        with self._conn() as c:
+            self._merge_state(c, link_id, update.side, update.item_id, update.fields, update.status)
+
+    @staticmethod
+    def _merge_state(
+        c: Connection,
+        link_id: int,
+        side: Side,
+        item_id: str,
+        values: Mapping[str, FieldValue],
+        status: str | None,
+        *,
+        version: str | None = None,
+        updated: datetime | None = None,
+    ) -> None:
+        key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
+        row = c.execute(select(item_state).where(key)).first()
+        if row is None:
+            c.execute(
+                insert(item_state).values(
+                    link_id=link_id,
+                    side=side.value,
+                    item_id=item_id,
+                    fields=_json_fields(values),
+                    status=status,
+                    version=version or "",
+                    updated=updated,
+                )
+            )
+            return
+        changes: dict[str, Any] = {}
+        if values:
+            changes["fields"] = {**dict(row.fields or {}), **_json_fields(values)}
+        if status is not None:
+            changes["status"] = status
+        if version is not None:
+            changes["version"] = version
+        if updated is not None:
+            changes["updated"] = updated
+        if changes:
+            c.execute(update(item_state).where(key).values(**changes))
+
+    def acknowledge(self, mapping: str, updates: Iterable[SyncedUpdate]) -> int:
+        """Store synced values that need no remote write (the planner's acknowledgements), in one
+        transaction. Updates for items that belong to no link of ``mapping`` are ignored; returns how
+        many were stored."""
+        stored = 0
+        with self.transaction(), self._conn() as c:
+            for synced in updates:
+                link_id = self._link_of_item(c, mapping, synced.side, synced.item_id)
+                if link_id is not None:
+                    self._merge_state(c, link_id, synced.side, synced.item_id, synced.fields, synced.status)
+                    stored += 1
+        return stored
+
+
+    def mark_seen(self, link_id: int, side: Side, item_id: str, version: str, updated: datetime) -> None:
+        """Remember that the change ``version`` of an item was fully processed (the cycle skips it next time)."""
+        with self._conn() as c:
+            self._merge_state(c, link_id, side, item_id, {}, None, version=version, updated=updated)
+
+    def forget_synced(self, link_id: int) -> None:
+        """Drop the synced values of a link (``bridge resync``): the next plan compares both sides afresh.
+
+        The comment pairs stay: they are facts about what exists on both sides, not synced values.
+        """
+        with self._conn() as c:
+            c.execute(delete(item_state).where(item_state.c.link_id == link_id))
+
+    def add_comment_pair(self, link_id: int, pair: CommentPair) -> None:
+        with self._conn() as c:
+            self._insert_pair(c, link_id, pair)
+
+    @staticmethod
+    def _insert_pair(c: Connection, link_id: int, pair: CommentPair) -> None:
+        exists = c.execute(
+            select(comment_map.c.id).where(
+                comment_map.c.origin_side == pair.origin_side.value,
+                comment_map.c.origin_id == pair.origin_id,
+                comment_map.c.mirror_item == pair.mirror_item,
+            )
+        ).first()
+        if exists is None:
+            c.execute(
+                insert(comment_map).values(
+                    link_id=link_id,
+                    origin_side=pair.origin_side.value,
+                    origin_id=pair.origin_id,
+                    origin_item=pair.origin_item,
+                    mirror_item=pair.mirror_item,
+                    mirror_id=pair.mirror_id,
+                    created=_now(),
+                )
+            )
+

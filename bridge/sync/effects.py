@@ -1,0 +1,83 @@
+"""What a succeeded action changes in the store: the executor's (action, result) → store effects.
+
+This is the one place that knows, per action type, what must be remembered after its remote write; the
+store only writes the :mod:`bridge.core.effects` it is given (:meth:`bridge.store.Store.apply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bridge.core.actions import Action, AddComment, CreateIssue, LinkExisting, to_json
+from bridge.core.effects import AddCommentPair, Effect, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.state import CommentPair
+from bridge.errors import StoreError
+from bridge.model import FieldValue, Ref
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What a remote write produced.
+
+    ``link_id`` is the link the action belongs to (resolved by the executor for follow-ups of a create).
+    ``issue`` is the issue a CreateIssue made (or adopted) or a LinkExisting linked, with its status,
+    version and current mapped values in ``issue_fields``. ``comment_id`` is the id of a mirrored comment.
+    """
+
+    link_id: int | None = None
+    issue: Ref | None = None
+    issue_status: str | None = None
+    issue_version: str = ""
+    issue_updated: datetime | None = None
+    issue_fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    comment_id: str | None = None
+    remote_id: str | None = None
+    adopted: bool = False
+
+
+def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
+    """The store effects of ``action`` having succeeded with ``result``, the journal row's done mark last.
+
+    CreateIssue / LinkExisting: the record joins the issue's link (made if needed, with the issue's
+    synced values: for a create, the values it sent). Every other action: its link, given or found
+    through its items. Then every action's :attr:`~bridge.core.actions.Action.synced` updates, an
+    AddComment's comment pair, and the journal row done with its errors resolved.
+    """
+    effects: list[Effect] = []
+    if isinstance(action, CreateIssue | LinkExisting):
+        if result.issue is None:
+            raise StoreError(f"{action.kind} succeeded without an issue to link")
+        effects.append(
+            NewLink(
+                mapping=action.mapping,
+                issue=result.issue,
+                record=action.record,
+                issue_fields=action.fields if isinstance(action, CreateIssue) else result.issue_fields,
+                issue_status=result.issue_status,
+                issue_version=result.issue_version,
+                issue_updated=result.issue_updated,
+                record_fields=action.record_fields,
+                record_status=action.record_status,
+            )
+        )
+    else:
+        link_id = result.link_id if result.link_id is not None else action.link_id
+        effects.append(InLink(action.mapping, link_id, action.refs))
+    if action.synced:
+        effects.append(MergeSynced(action.synced))
+    if isinstance(action, AddComment) and result.comment_id is not None:
+        effects.append(
+            AddCommentPair(
+                CommentPair(
+                    action.origin.side, action.origin_comment_id, action.origin.id, action.target.id, result.comment_id
+                )
+            )
+        )
+    effects.append(MarkDone(to_json(action), result.remote_id))
+    effects.append(ResolveErrors())
+    return tuple(effects)
+
+
+__all__ = ["ActionResult", "effects_for"]

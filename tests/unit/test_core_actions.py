@@ -1,0 +1,104 @@
+"""Action.refs (the one answer to "which items does this action touch") and the store effects of a success."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.core.actions import (
+    ACTION_TYPES,
+    AddComment,
+    CreateIssue,
+    LinkExisting,
+    MarkLinked,
+    ReportConflict,
+    SetStatus,
+    SyncedUpdate,
+    UpdateFields,
+    WriteBackReference,
+    from_json,
+    to_json,
+)
+from bridge.core.effects import AddCommentPair, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.errors import StoreError
+from bridge.model import Ref, Side
+from bridge.sync.effects import ActionResult, effects_for
+from bridge.sync.executor import Outcome
+from bridge.sync.pending import pending_issue, pending_record_id, resolve_pending
+
+M = "incidents"
+REC = Ref(Side.ITSM, "incident", "sys1", "INC0000001", "https://snow/1")
+OTHER = Ref(Side.ITSM, "incident", "sys2", "INC0000002", "https://snow/2")
+ISS = Ref(Side.JIRA, "issue", "10001", "OPS-1", "https://jira/OPS-1")
+
+ACTIONS = [
+    CreateIssue(M, None, REC, "OPS", "Bug", {"summary": "x"}, REC.token),
+    LinkExisting(M, None, REC, "OPS-1"),
+    MarkLinked(M, 1, ISS, "bridge"),
+    UpdateFields(M, 1, ISS, {"summary": "y"}, (SyncedUpdate(Side.JIRA, ISS.id, {"summary": "y"}),)),
+    SetStatus(M, 1, REC, "6"),
+    AddComment(M, 1, ISS, REC, "c1", "hello", "comment"),
+    WriteBackReference(M, 1, REC, ISS, {"correlation_id": "OPS-1"}),
+    ReportConflict(M, 1, "priority", OTHER, ISS, "High", "Low"),
+]
+
+
+def test_every_action_type_is_covered_here() -> None:
+    assert {type(a) for a in ACTIONS} == set(ACTION_TYPES.values())
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.kind)
+def test_refs_name_the_item_the_action_is_about_first(action: object) -> None:
+    expected = {
+        "create_issue": (REC,),
+        "link_existing": (REC,),
+        "mark_linked": (ISS,),
+        "update_fields": (ISS,),
+        "set_status": (REC,),
+        "add_comment": (ISS, REC),
+        "back_reference": (REC, ISS),
+        "report_conflict": (ISS, OTHER),
+    }
+    assert action.refs == expected[action.kind]  # type: ignore[attr-defined]
+    assert from_json(to_json(action)) == action  # type: ignore[arg-type]
+
+
+def test_placeholder_found_and_resolved_through_refs() -> None:
+    placeholder = pending_issue(REC)
+    follow_up = WriteBackReference(M, None, REC, placeholder, {"correlation_id": placeholder.key})
+    assert pending_record_id(follow_up) == REC.id
+    resolved = resolve_pending(follow_up, ISS)
+    assert isinstance(resolved, WriteBackReference)
+    assert resolved.refs == (REC, ISS)
+    assert resolved.values == {"correlation_id": "OPS-1"}
+    assert pending_record_id(resolved) is None
+
+
+def test_effects_of_a_create_link_the_record_then_mark_the_row_done() -> None:
+    action = ACTIONS[0]
+    effects = effects_for(action, ActionResult(issue=ISS, issue_status="To Do", remote_id=ISS.id))
+    assert effects == (
+        NewLink(M, ISS, REC, {"summary": "x"}, "To Do", "", None, {}, None),
+        MarkDone(to_json(action), ISS.id),
+        ResolveErrors(),
+    )
+    with pytest.raises(StoreError):
+        effects_for(action, ActionResult())
+
+
+def test_effects_of_a_comment_find_the_link_by_its_items_and_keep_the_pair() -> None:
+    action = AddComment(M, None, ISS, REC, "c1", "hello", "comment")
+    effects = effects_for(action, ActionResult(comment_id="jc9", remote_id="jc9"))
+    assert effects[0] == InLink(M, None, (ISS, REC))
+    pair = effects[1]
+    assert isinstance(pair, AddCommentPair)
+    assert (pair.pair.origin_id, pair.pair.mirror_item, pair.pair.mirror_id) == ("c1", ISS.id, "jc9")
+
+
+def test_effects_of_a_field_write_merge_its_synced_values() -> None:
+    action = ACTIONS[3]
+    effects = effects_for(action, ActionResult(link_id=7))
+    assert effects[:2] == (InLink(M, 7, (ISS,)), MergeSynced(action.synced))
+
+
+def test_outcomes_are_named_after_what_they_print() -> None:
+    assert all(member.value == member.name.lower() for member in Outcome)
