@@ -28,6 +28,9 @@ from bridge.sync.actions import Action, CreateIssue, SetStatus, UpdateFields
 from bridge.sync.engine import Engine
 from bridge.sync.pending import PENDING_KEY_PREFIX, pending_issue
 from bridge.sync.state import ItemState, LinkState
+from bridge.vendors import jsm as jsm_facts
+from bridge.vendors import rt as rt_facts
+from bridge.vendors import servicenow as sn_facts
 
 #: How a condition reads when it holds, and when it does not (so "priority 4 > 3: not selected").
 _RELATIONS: dict[str, tuple[str, str]] = {
@@ -211,7 +214,7 @@ def _find_record(engine: Engine, ref: str) -> tuple[MappingSpec, Record] | None:
     """An unlinked record, looked up by its key through each mapping's route: the key as the one condition."""
     from bridge.sync.cycle import itsm_fields
 
-    key_field = {"servicenow": "number", "rt": "id", "jsm": "key"}
+    key_field = {"servicenow": sn_facts.KEY_FIELD, "rt": rt_facts.KEY_FIELD, "jsm": jsm_facts.KEY_FIELD}
     for spec in engine.enabled_mappings() or engine.mappings:
         system = system_of(spec.route.record_type, spec.route.system)
         name = key_field.get(system)

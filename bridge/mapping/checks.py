@@ -389,8 +389,7 @@ def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
 # ---------------------------------------------------------------------------------- can it ever run
 
 
-JSM_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,254}$")
-"""Jira project keys: an upper-case letter, then upper-case letters, digits and underscores."""
+JSM_PROJECT_KEY = re.compile(jira_facts.PROJECT_KEY_PATTERN)
 
 
 def record_type_problem(mapping: Mapping) -> tuple[str, str] | None:

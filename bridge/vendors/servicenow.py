@@ -69,6 +69,8 @@ INTEGER_FIELDS = frozenset({
 """Task fields stored as integers (choice lists with numeric values): queries compare them as numbers."""
 
 STATE_FIELD = "state"
+KEY_FIELD = "number"
+"""The field holding what people call a record (``INC0010001``)."""
 
 INCIDENT_STATES = StateTable(
     names={"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"},
