@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bridge tests $(wildcard bench)
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests $(wildcard bench)
+	$(BIN)/mypy
+
+# The sdist and the wheel in dist/, as docs/operations.md installs them (section 1).
+dist: $(STAMP)
+	$(BIN)/python -m build
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist

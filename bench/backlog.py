@@ -23,7 +23,7 @@ from typing import Any
 
 from bench._common import Bridge, common_arguments, emit, quiet_logs, stopwatch, table
 from bench._sandboxes import SandboxProcess
-from bridge.sync.executor import BLOCKED
+from bridge.sync.executor import Outcome
 
 MAX_CYCLES = 60
 CLIENT_SHARE = 0.95
@@ -44,7 +44,7 @@ def run(records: int, latency: float, rate: int, parallel: bool, workers: int) -
                     report = bridge.cycle()
                     cycles.append({"actions": report.actions_by_kind, "outcomes": report.outcomes_by_status,
                                    "seconds": report.duration})
-                    idle = not report.actions and all(o.status == BLOCKED for o in report.reconciled)
+                    idle = not report.actions and all(o.status == Outcome.BLOCKED for o in report.reconciled)
                     if idle and not report.pending:
                         break
             stats = sandboxes.stats()

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import click
 
-from bridge import __version__
 from bridge.commands._common import GlobalOptions
 from bridge.commands.check import check
 from bridge.commands.demo import demo
 from bridge.commands.doctor import doctor
 from bridge.commands.errors import errors
 from bridge.commands.explain import explain
+from bridge.commands.init import init
 from bridge.commands.links import links
 from bridge.commands.plan import plan
 from bridge.commands.resync import resync
@@ -25,13 +25,14 @@ from bridge.commands.retry import retry
 from bridge.commands.run import run
 from bridge.commands.sync import sync
 from bridge.logging import configure_logging
+from bridge.resources import version_text
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("auto", "json", "console")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="bridge", message="%(prog)s %(version)s")
+@click.version_option(version_text(), "--version", prog_name="bridge", message="%(prog)s %(version)s")
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -59,7 +60,7 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
 
 
-for command in (check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo):
+for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo):
     cli.add_command(command)
 
 

@@ -39,7 +39,7 @@ DAEMON_INTERVAL_SECONDS = 5
     "mappings_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="The mappings to run (default: ./mappings, the shipped ones in a checkout).",
+    help="The mappings to run (default: the shipped ones, installed with bridge).",
 )
 @click.option(
     "--workdir",

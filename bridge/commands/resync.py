@@ -6,7 +6,7 @@ import click
 
 from bridge.commands._common import GlobalOptions, bridge_command, load_engine, stop_on_signals, summary
 from bridge.exitcodes import ExitCode
-from bridge.sync.cycle import resync_link
+from bridge.sync.cycle import plan_resync, resync_link
 
 
 @click.command()
@@ -23,7 +23,7 @@ def resync(opts: GlobalOptions, ref: str, dry_run: bool) -> int:
     _, engine = load_engine(opts)
     try:
         with stop_on_signals(engine):
-            report = resync_link(engine, ref, dry_run=dry_run)
+            report = plan_resync(engine, ref) if dry_run else resync_link(engine, ref)
     finally:
         engine.close()
     click.echo(summary(report))

@@ -2,16 +2,16 @@
 
 Why one layer: retries stacked in several places multiply (the ``jira`` library's own ``ResilientSession``
 would sleep inside our retry and cannot read an HTTP-date ``Retry-After``), and a connector that forgets
-a timeout hangs a daemon forever. Every adapter sends its requests through :class:`HttpClient` (or, for
-the ``jira`` library, mounts :class:`BudgetAdapter` on the library's session and wraps calls with
-:func:`call_with_retry`), so all of them:
+a timeout hangs a daemon forever. Every adapter sends its requests through :class:`HttpClient` (the Jira
+connector included: it speaks REST through it rather than through the ``jira`` library's session,
+docs/connectors/jira.md "Transport"), so all of them:
 
 * time out (connect and read) and verify TLS unless told otherwise;
 * spend a client-side budget of requests per second (token bucket), below the vendor's published limits;
 * retry connection errors, timeouts, 429 and 502/503/504 with jittered exponential backoff capped at
   ``max_backoff``, honouring ``Retry-After`` given in seconds or as an HTTP-date (RFC 9110 §10.2.3);
 * raise :mod:`bridge.errors` exceptions carrying the vendor's own message, never credentials or bodies;
-* count every request per endpoint template in a :class:`~bridge.connectors.base.CallCounter`.
+* count every request per endpoint template in a :class:`~bridge.callcount.CallCounter`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from bridge import __version__
-from bridge.connectors.base import CallCounter
+from bridge.callcount import CallCounter
 from bridge.errors import (
     AuthError,
     ConnectorError,
@@ -217,10 +218,10 @@ class BudgetAdapter(HTTPAdapter):
         self.bucket = bucket
         self.on_response = on_response
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if self.bucket is not None:
             self.bucket.acquire()
-        endpoint = endpoint_template(request.method or "GET", requests.utils.urlparse(request.url or "").path)
+        endpoint = endpoint_template(request.method or "GET", urlparse(request.url or "").path)
         try:
             response = super().send(request, *args, **kwargs)
         except Exception:
@@ -250,7 +251,7 @@ def error_for(
     """The typed error for an unsuccessful response (the caller decides what counts as success)."""
     status = response.status_code
     method = response.request.method if response.request is not None else None
-    path = requests.utils.urlparse(response.url or "").path or None
+    path = urlparse(response.url or "").path or None
     try:
         message = vendor_message(response)
     except ValueError:
@@ -285,8 +286,17 @@ def never_sent(exc: requests.ConnectionError) -> bool:
     return any(s in text for s in ("NewConnectionError", "Connection refused", "NameResolutionError"))
 
 
+#: A vendor's own reading of an answer, before the status decides: the error a response hides (Jira
+#: answers 200 as anonymous after refusing the credentials) or None to let :func:`error_for` decide.
+Inspect = Callable[[requests.Response], ConnectorError | None]
+
+
 class HttpClient:
-    """A side's HTTP client: base URL, auth, timeouts, TLS, budget, retry, counting, typed errors."""
+    """A side's HTTP client: base URL, auth, timeouts, TLS, budget, retry, counting, typed errors.
+
+    ``inspect`` sees every response first; an error it returns is raised as it is (retried only when it
+    is a :class:`TransientError`), so a vendor's quirks stay in its connector, not in a second retry loop.
+    """
 
     def __init__(
         self,
@@ -298,8 +308,10 @@ class HttpClient:
         vendor_message: VendorMessage = plain_message,
         counter: CallCounter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        inspect: Inspect | None = None,
     ) -> None:
         self.side = side
+        self.inspect = inspect
         self.options = options
         self.base_url = options.base_url.rstrip("/")
         self.counter = counter or CallCounter()
@@ -336,7 +348,7 @@ class HttpClient:
         process them (429, a refused connection); after a read timeout the error goes up and the
         executor reconciles by marker before it writes again.
         """
-        endpoint = requests.utils.urlparse(self.url(path)).path
+        endpoint = urlparse(self.url(path)).path
 
         def once() -> requests.Response:
             try:
@@ -357,6 +369,8 @@ class HttpClient:
             except requests.Timeout as exc:
                 raise TransientError(f"{self.side} did not answer in time ({type(exc).__name__})",
                                      side=self.side, method=method, endpoint=endpoint) from None
+            if self.inspect is not None and (error := self.inspect(response)) is not None:
+                raise error
             if response.status_code not in ok:
                 raise error_for(response, side=self.side, vendor_message=self.vendor_message)
             return response

@@ -205,9 +205,9 @@ def _blocks_to_text(nodes: list[Any] | None) -> list[str]:
         elif kind in ("mediaSingle", "mediaGroup"):
             parts.append("[attachment]")
         else:
-            inner = _blocks_to_text(node.get("content"))
-            if inner:
-                parts.append("\n\n".join(inner))
+            blocks = _blocks_to_text(node.get("content"))
+            if blocks:
+                parts.append("\n\n".join(blocks))
             elif node.get("type") == "text":
                 parts.append(str(node.get("text", "")))
     return parts

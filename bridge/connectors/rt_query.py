@@ -183,10 +183,11 @@ def compile_condition(condition: Condition | None) -> str | None:
         parts = [p for p in (compile_condition(c) for c in condition.all) if p is not None]
         return _join(parts, "AND") if parts else None
     if isinstance(condition, AnyOf):
-        parts = [compile_condition(c) for c in condition.any]
-        if any(p is None for p in parts):
+        compiled = [compile_condition(c) for c in condition.any]
+        alternatives = [p for p in compiled if p is not None]
+        if len(alternatives) != len(compiled):
             return None
-        return _join(parts, "OR")  # type: ignore[arg-type]
+        return _join(alternatives, "OR")
     if isinstance(condition, NotOf):
         return None
     assert isinstance(condition, FieldCondition)

@@ -69,18 +69,25 @@ class DemoEnvironment:
         return env
 
 
-def find_mappings(given: Path | None, cwd: Path | None = None) -> Path:
-    """The mappings directory: ``given``, else ``./mappings``. :class:`ConfigError` (exit 2) when it is
-    missing or holds no mapping file, saying where the demo looked and how to point it elsewhere."""
-    directory = given if given is not None else (cwd or Path.cwd()) / "mappings"
-    directory = directory.expanduser().absolute()
+def find_mappings(given: Path | None) -> Path:
+    """The mappings directory: ``given``, else the shipped ones (the installed package's copy, or the
+    checkout's ``mappings/``), so the demo runs from any directory. :class:`ConfigError` (exit 2) when it
+    is missing or holds no mapping file, saying where the demo looked and how to point it elsewhere."""
+    from bridge.resources import example_mappings_dir
+
+    if given is None:
+        try:
+            given = example_mappings_dir()
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                "the shipped mappings are missing from this installation",
+                [f"{exc}; reinstall bridge, or give --mappings DIR"],
+            ) from exc
+    directory = given.expanduser().absolute()
     if not directory.is_dir():
         raise ConfigError(
             f"mappings directory {directory} not found",
-            [
-                f"{directory}: not a directory; run `bridge demo` from a checkout of bridge "
-                "(it uses the shipped mappings/) or give --mappings DIR"
-            ],
+            [f"{directory}: not a directory; give --mappings DIR, or leave it out for the shipped mappings"],
         )
     if not any(directory.glob("*.yaml")) and not any(directory.glob("*.yml")):
         raise ConfigError(

@@ -20,7 +20,7 @@ from bridge.sandbox.servicenow_schema import CHOICES, REFERENCE, TABLES
 from bridge.sync.actions import AddComment, SetStatus
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
-from bridge.sync.executor import APPLIED, ActionOutcome
+from bridge.sync.executor import ActionOutcome, Outcome
 
 DEVELOPER = "dana"
 IDLE_CYCLES = 3
@@ -116,7 +116,7 @@ class Scenario:
     def applied(self, outcomes: Sequence[ActionOutcome], kind: type, side: Side, target_id: str) -> list[ActionOutcome]:
         return [
             o for o in outcomes
-            if o.status == APPLIED and isinstance(o.action, kind) and o.action.side is side
+            if o.status == Outcome.DONE and isinstance(o.action, kind) and o.action.side is side
             and getattr(getattr(o.action, "target", None), "id", None) == target_id
         ]
 
@@ -283,4 +283,4 @@ class Scenario:
         return {side: sum(r.calls_total(side) for r in self.reports) for side in Side}
 
     def mirrored_changes(self) -> int:
-        return sum(1 for r in self.reports for o in [*r.reconciled, *r.outcomes] if o.status == APPLIED)
+        return sum(1 for r in self.reports for o in [*r.reconciled, *r.outcomes] if o.status == Outcome.DONE)

@@ -20,7 +20,7 @@ from bridge.sync.actions import (
     UpdateFields,
     WriteBackReference,
 )
-from bridge.sync.executor import APPLIED, SKIPPED, ActionOutcome
+from bridge.sync.executor import ActionOutcome, Outcome
 
 ARROW = "→"
 
@@ -57,9 +57,9 @@ class Line:
 def describe(outcome: ActionOutcome, names: Names) -> Line | None:
     """The line for one outcome; ``None`` for outcomes not worth a line (already done before)."""
     action = outcome.action
-    if outcome.status == SKIPPED:
+    if outcome.status == Outcome.SKIPPED:
         return None
-    if outcome.status != APPLIED:
+    if outcome.status != Outcome.DONE:
         why = f": {outcome.message}" if outcome.message else ""
         return Line(f"✖ {outcome.status}: {_plain(action.describe(), names, action)}{why}", "fail")
     if isinstance(action, CreateIssue):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from bridge.sandbox import jira as base
 from bridge.sandbox.jira import EDITABLE, FIELDS, PROJECTS, STATUSES, JiraSandbox, fail
@@ -86,12 +86,11 @@ class JsmSandbox(JiraSandbox):
     """A Jira site with the service project ``SUP`` (Cloud or Data Center, like the base sandbox)."""
 
     name = "jira"
-    # the base declares these as instance attributes (a site may change them), so no ClassVar here
-    projects: dict[str, dict[str, Any]] = {  # noqa: RUF012
+    projects: ClassVar[dict[str, dict[str, Any]]] = {
         **PROJECTS,
         SERVICE_PROJECT: {"id": "10002", "name": "Support", "offset": 900, "components": {}},
     }
-    statuses: dict[str, tuple[str, str]] = {**STATUSES, **JSM_STATUSES}  # noqa: RUF012
+    statuses: ClassVar[dict[str, tuple[str, str]]] = {**STATUSES, **JSM_STATUSES}
     editable = EDITABLE | _JSM_FIELDS
     creatable = EDITABLE | _JSM_FIELDS | {"project", "issuetype", "reporter"}
 

@@ -515,12 +515,10 @@ def plan_resync(engine: Engine, ref: str) -> CycleReport:
     return report
 
 
-def resync_link(engine: Engine, ref: str, *, dry_run: bool = False) -> CycleReport:
+def resync_link(engine: Engine, ref: str) -> CycleReport:
     """``bridge resync REF``: forget the synced values of one link and re-plan it from both sides'
     current state (read with ``get`` and every comment). Comment pairs are kept, so nothing already
-    mirrored is mirrored again. Cursors are not touched. (``dry_run``: see :func:`plan_resync`.)"""
-    if dry_run:
-        return plan_resync(engine, ref)
+    mirrored is mirrored again. Cursors are not touched. (To see it first: :func:`plan_resync`.)"""
     link, spec = _resync_target(engine, ref)
     report = CycleReport(spec.name, uuid.uuid4().hex[:12])
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):

@@ -94,16 +94,6 @@ class Outcome(StrEnum):
     NOT_RUN = "not_run"  # the stop flag was raised before its turn (journaled pending: reconciled next time)
 
 
-# The names the outcomes had before :class:`Outcome`, some not saying their value (APPLIED was "done"):
-# kept only until bridge/demo and tests/fixtures use :class:`Outcome`; new code must not use them.
-APPLIED = Outcome.DONE
-SKIPPED = Outcome.SKIPPED
-DEFERRED = Outcome.PENDING
-BLOCKED = Outcome.BLOCKED
-REJECTED = Outcome.FAILED
-REPORTED = Outcome.REPORTED
-NOT_RUN = Outcome.NOT_RUN
-
 #: Actions that set a state on the target: when the same values are planned again after a done
 #: action of the same key (the value went A → B → A → B), they are applied again. The planner plans
 #: them only when the target differs from what was last synced, so a done key cannot mean "already there".
@@ -541,13 +531,6 @@ def _item_ref(action: Action) -> str | None:
 
 
 __all__ = [
-    "APPLIED",
-    "BLOCKED",
-    "DEFERRED",
-    "NOT_RUN",
-    "REJECTED",
-    "REPORTED",
-    "SKIPPED",
     "ActionOutcome",
     "Executor",
     "Outcome",

@@ -87,7 +87,7 @@ def test_demo_workdir_keeps_a_config_with_no_secret_in_it(tmp_path: Path) -> Non
 
 
 def test_demo_without_mappings_is_a_configuration_error(tmp_path: Path) -> None:
-    result = run_demo(tmp_path)
+    result = run_demo(tmp_path, "--mappings", str(tmp_path / "mappings"))
     assert result.returncode == 2
     assert f"{tmp_path / 'mappings'}" in result.stderr
     assert "--mappings" in result.stderr

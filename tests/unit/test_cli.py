@@ -13,6 +13,7 @@ from bridge.cli import cli
 from bridge.commands._common import GlobalOptions, bridge_command
 from bridge.errors import AuthError
 from bridge.logging import configure_logging, register_secret
+from bridge.resources import git_revision
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
@@ -36,7 +37,8 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
 def test_version(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--version"])
     assert result.exit_code == 0
-    assert result.output.strip() == f"bridge {__version__}"
+    # The package version, then the git revision when bridge runs from a checkout (as the tests do).
+    assert result.output.strip() == f"bridge {__version__} (git {git_revision()})"
 
 
 def test_check_example_config(runner: CliRunner) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bridge.demo.story import Line, Names, Style, describe, indent, story
 from bridge.model import Ref, Side
 from bridge.sync.actions import AddComment, CreateIssue, SetStatus, WriteBackReference
-from bridge.sync.executor import APPLIED, REJECTED, SKIPPED, ActionOutcome
+from bridge.sync.executor import ActionOutcome, Outcome
 
 RECORD = Ref(Side.ITSM, "incident", "a1", "INC0010001", "https://sn/incident.do?sys_id=a1")
 ISSUE = Ref(Side.JIRA, "issue", "10002", "DEMO-1", "https://jira/browse/DEMO-1")
@@ -23,7 +23,7 @@ def names() -> Names:
 
 
 def done(action: object) -> ActionOutcome:
-    return ActionOutcome(action, APPLIED)  # type: ignore[arg-type]
+    return ActionOutcome(action, Outcome.DONE)  # type: ignore[arg-type]
 
 
 def test_create_names_the_new_issue_key_type_and_summary() -> None:
@@ -56,13 +56,13 @@ def test_unknown_state_values_print_as_they_are() -> None:
 
 def test_failures_are_told_skips_are_not() -> None:
     action = SetStatus("m", 1, PENDING, "To Do")
-    failed = describe(ActionOutcome(action, REJECTED, "Workflow has no path"), names())
+    failed = describe(ActionOutcome(action, Outcome.FAILED, "Workflow has no path"), names())
     assert failed is not None
     assert failed.kind == "fail"
     assert "DEMO-1" in failed.text
     assert "pending-key" not in failed.text
     assert "Workflow has no path" in failed.text
-    assert describe(ActionOutcome(action, SKIPPED), names()) is None
+    assert describe(ActionOutcome(action, Outcome.SKIPPED), names()) is None
 
 
 def test_back_references_are_details() -> None:

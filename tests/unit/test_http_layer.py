@@ -363,3 +363,34 @@ def test_read_timeouts_are_transient_and_not_repeated_for_writes() -> None:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+# ------------------------------------------------------------------------------ vendor inspection
+
+
+@responses.activate
+def test_inspect_turns_a_success_into_the_vendors_error_without_retrying_it() -> None:
+    """Jira answers 200 as anonymous after refusing the credentials: the connector's hook says so."""
+    sleep = SleepRecorder()
+    responses.get(f"{BASE}/api/x", json={}, headers={"X-Login": "FAILED"})
+
+    def inspect(response: requests.Response) -> AuthError | None:
+        return AuthError("served as anonymous", side="vendor") if response.headers.get("X-Login") else None
+
+    opts = HttpOptions(base_url=BASE, requests_per_second=1000, burst=1000, max_attempts=4)
+    http = HttpClient("vendor", opts, sleep=sleep, inspect=inspect)
+    with pytest.raises(AuthError, match="anonymous"):
+        http.request("GET", "/api/x")
+    assert len(responses.calls) == 1
+    assert http.counter.statuses() == {("GET /api/x", 200): 1}
+
+
+@responses.activate
+def test_inspect_returning_none_leaves_the_status_to_decide() -> None:
+    sleep = SleepRecorder()
+    responses.get(f"{BASE}/api/x", status=429, headers={"Retry-After": "2"})
+    responses.get(f"{BASE}/api/x", json={"ok": True})
+    opts = HttpOptions(base_url=BASE, requests_per_second=1000, burst=1000, max_attempts=4)
+    http = HttpClient("vendor", opts, sleep=sleep, inspect=lambda response: None)
+    assert http.request("GET", "/api/x").json() == {"ok": True}
+    assert len(responses.calls) == 2

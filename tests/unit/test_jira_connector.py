@@ -274,6 +274,19 @@ def test_dc_uses_bearer_and_cloud_basic_auth() -> None:
     assert responses.calls[1].request.headers["Authorization"] == f"Bearer {SECRET}"
 
 
+@responses.activate
+def test_requests_carry_the_headers_jira_expects_through_the_shared_client() -> None:
+    """Same headers as when the ``jira`` library built the session: JSON both ways, no XSRF refusal on DC."""
+    responses.put(api("issue/10001", "dc"), status=204)
+    connector("datacenter").update_fields(REF, {"summary": "x"})
+    headers = responses.calls[0].request.headers
+    assert headers["X-Atlassian-Token"] == "no-check"
+    assert headers["Accept"] == "application/json"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("bridge/")
+    assert json.loads(responses.calls[0].request.body) == {"fields": {"summary": "x"}}
+
+
 # ------------------------------------------------------------------------------------------ parsing
 
 

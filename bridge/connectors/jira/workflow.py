@@ -1,0 +1,140 @@
+"""Moving an issue to a status: path finding over the transitions Jira offers.
+
+Transition ids differ per workflow, so statuses are reached by walking the graph learnt from
+``GET /issue/{id}/transitions?expand=transitions.fields`` (:mod:`bridge.connectors.jira_workflow`);
+screen fields such as ``resolution`` are sent only on the transition whose screen has them
+(docs/connectors/jira.md, "Workflows" and "Transitions").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.connectors.jira.fields import JiraFields
+from bridge.connectors.jira_workflow import Edge, WorkflowGraph
+from bridge.errors import PermanentError, WorkflowError
+from bridge.model import FieldValue, Ref
+
+
+class JiraWorkflow(JiraFields):
+    """``set_status`` and the transition walk behind it."""
+
+    def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
+        self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
+        current_raw = self._json("GET", f"issue/{ref.id or ref.key}", params={"fields": "status,issuetype,project"})
+        raw_fields = current_raw.get("fields") or {}
+        current = str((raw_fields.get("status") or {}).get("name", ""))
+        if current.lower() == status.lower():
+            return
+        graph_key = (
+            str((raw_fields.get("project") or {}).get("key", "")),
+            str((raw_fields.get("issuetype") or {}).get("id", "")),
+        )
+        graph = self._graphs.setdefault(graph_key, WorkflowGraph())
+        reached = [current]
+        try:
+            self._walk(ref, graph, current, status, fields, reached)
+        except WorkflowError:
+            # Exploring an unknown workflow may have moved the issue before the dead end showed: put it
+            # back where people left it (over known, field-free transitions) rather than half-way.
+            if reached[-1].lower() != current.lower():
+                back = graph.path(reached[-1], current, set())
+                for edge in back or []:
+                    self._transition(ref, graph, reached[-1], edge, {}, set())
+                    reached.append(edge.to_display)
+            raise
+
+    def _walk(
+        self,
+        ref: Ref,
+        graph: WorkflowGraph,
+        current: str,
+        status: str,
+        fields: Mapping[str, FieldValue],
+        reached: list[str],
+    ) -> None:
+        explored: set[str] = set()
+        wanted_fields = {self.field_id(name) for name in fields}
+        steps = 0
+        sent_fields: set[str] = set()
+        while current.lower() != status.lower():
+            if steps >= self.max_transition_steps:
+                raise WorkflowError(
+                    f"no path to status {status!r} within {steps} transitions from {current!r}",
+                    side="jira",
+                    endpoint=f"issue/{ref.key}/transitions",
+                )
+            if not graph.known(current):
+                self._learn(ref, graph, current)
+                explored.add(current.lower())
+            usable = set(wanted_fields)
+            path = graph.path(current, status, usable) or graph.exploration(current, status, explored, usable)
+            if not path:
+                blocked = graph.path(current, status, None)
+                if blocked:
+                    needs = sorted({f for e in blocked for f, required in e.screen.items() if required} - usable)
+                    raise WorkflowError(
+                        f"the path from {current!r} to {status!r} requires {', '.join(needs)}, which the mapping "
+                        "does not give (add them under status.to_jira.<state>.fields)",
+                        side="jira",
+                        endpoint=f"issue/{ref.key}/transitions",
+                    )
+                offered = ", ".join(e.to_display for e in graph.edges.get(current.lower(), [])) or "none"
+                raise WorkflowError(
+                    f"no transition path from {current!r} to {status!r} (the workflow offers from here: {offered})",
+                    side="jira",
+                    endpoint=f"issue/{ref.key}/transitions",
+                )
+            edge = path[0]
+            moved = self._transition(ref, graph, current, edge, fields, sent_fields)
+            steps += 1
+            if moved:
+                current = edge.to_display
+                reached.append(current)
+
+    def _learn(self, ref: Ref, graph: WorkflowGraph, current: str) -> list[Edge]:
+        data = (
+            self._json("GET", f"issue/{ref.id or ref.key}/transitions", params={"expand": "transitions.fields"}) or {}
+        )
+        return graph.learn(current, data.get("transitions") or [])
+
+    def _transition(
+        self,
+        ref: Ref,
+        graph: WorkflowGraph,
+        current: str,
+        edge: Edge,
+        fields: Mapping[str, FieldValue],
+        sent_fields: set[str],
+    ) -> bool:
+        """POST one transition; False when the known graph was stale (it is re-read, nothing moved)."""
+        wanted = {self.field_id(name): value for name, value in fields.items()}
+        on_screen = {fid: value for fid, value in wanted.items() if fid in edge.screen}
+        missing = [fid for fid, required in edge.screen.items() if required and fid not in wanted]
+        if missing:
+            raise WorkflowError(
+                f"transition {edge.name!r} to {edge.to_display!r} requires {', '.join(missing)}, which the mapping "
+                "does not give (add them under status.to_jira.<state>.fields)",
+                side="jira",
+                endpoint=f"issue/{ref.key}/transitions",
+            )
+        body: dict[str, Any] = {"transition": {"id": edge.id}}
+        if on_screen:
+            body["fields"] = {fid: self.to_jira(fid, value) for fid, value in on_screen.items()}
+        try:
+            self._request("POST", f"issue/{ref.id or ref.key}/transitions", body=body)
+        except PermanentError as exc:
+            message = exc.vendor_message or ""
+            if "is not valid for this issue" in message:
+                graph.forget(current)  # the workflow or the issue moved: learn it again
+                self._learn(ref, graph, current)
+                return False
+            refused = [fid for fid in on_screen if f"{fid}: " in message and "cannot be set" in message]
+            if refused:
+                # transitions.fields can over-report a field (netresearch/jira-skill#211): drop it, once.
+                edge.screen.clear()
+                return self._transition(ref, graph, current, edge, {}, sent_fields)
+            raise
+        sent_fields.update(on_screen)
+        return True
