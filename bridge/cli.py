@@ -24,6 +24,7 @@ from bridge.commands.resync import resync
 from bridge.commands.retry import retry
 from bridge.commands.run import run
 from bridge.commands.sync import sync
+from bridge.commands.trends import trends
 from bridge.logging import configure_logging
 from bridge.resources import version_text
 
@@ -60,7 +61,7 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
 
 
-for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo):
+for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo, trends):
     cli.add_command(command)
 
 

@@ -56,7 +56,7 @@ from bridge.errors import (
     SafetyRailError,
     StoreError,
 )
-from bridge.health import HealthState, MetricsServer, serve
+from bridge.health import HealthState, MetricsServer, StatusPageHandler, serve
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
@@ -82,6 +82,7 @@ class Daemon:
         environ: Mapping[str, str] | None = None,
         takeover_grace_seconds: float | None = None,
         reload: Callable[[], list[MappingSpec]] | None = None,
+        status_page: StatusPageHandler | None = None,
     ) -> None:
         self.engine = engine
         #: re-reads and validates the configuration on SIGHUP; raises ConfigError/MappingError to refuse
@@ -101,6 +102,7 @@ class Daemon:
         #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
+        self.status_page = status_page
         if metrics_bind is not None and engine.metrics is None:
             engine.metrics = Metrics(interval_seconds=self.interval)
         self.health = health or HealthState(self.interval, self._names())
@@ -271,6 +273,10 @@ class Daemon:
             watchdog_seconds=watchdog,
         )
 
+    def schedule(self, func: Callable[[], None], trigger: Any, job_id: str) -> None:
+        """Run ``func`` on an APScheduler ``trigger`` beside the cycles (the trends digest's cron job)."""
+        self._scheduler.add_job(func, trigger, id=job_id, max_instances=1, coalesce=True, misfire_grace_time=3600)
+
     def _watchdog(self) -> None:
         systemd.notify_watchdog(self.environ)
 
@@ -280,7 +286,7 @@ class Daemon:
             return None
         assert self.engine.metrics is not None  # set in __init__ when metrics_bind is
         try:
-            self.server = serve(self.metrics_bind, self.engine.metrics, self.health)
+            self.server = serve(self.metrics_bind, self.engine.metrics, self.health, self.status_page)
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve metrics on {self.metrics_bind}: {exc.strerror or exc}",

@@ -47,6 +47,10 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_STALE_AFTER = 3
 
+#: ``(client address, request headers) -> (HTTP status, headers incl. Content-Type, body)``: the status
+#: page of :mod:`bridge.status.page`, served at ``/`` when configured.
+StatusPageHandler = Callable[[str, dict[str, str]], tuple[int, dict[str, str], bytes]]
+
 
 def _iso(ts: float | None) -> str | None:
     if ts is None:
@@ -228,10 +232,13 @@ class _Server(ThreadingHTTPServer):
     # Another replica or a restart within TIME_WAIT must be able to bind again at once.
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], metrics: Metrics, health: HealthState) -> None:
+    def __init__(
+        self, address: tuple[str, int], metrics: Metrics, health: HealthState, status_page: StatusPageHandler | None
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.metrics = metrics
         self.health = health
+        self.status_page = status_page
         super().__init__(address, _Handler)
 
 
@@ -255,15 +262,22 @@ class _Handler(BaseHTTPRequestHandler):
             report = self.server.health.check()
             body = json.dumps(report.body, sort_keys=True).encode() + b"\n"
             self._send(HTTPStatus(report.http_status), "application/json", body, head)
+        elif path == "/" and self.server.status_page is not None:  # bridge.status.page (status_page.enabled)
+            status, headers, body = self.server.status_page(self.client_address[0], dict(self.headers.items()))
+            self._send(HTTPStatus(status), headers.pop("Content-Type"), body, head, headers)
         elif path == "/":
             body = b"bridge: /metrics (Prometheus) and /healthz (JSON)\n"
             self._send(HTTPStatus.OK, "text/plain; charset=utf-8", body, head)
         else:
             self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n", head)
 
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes, head: bool) -> None:
+    def _send(
+        self, status: HTTPStatus, content_type: str, body: bytes, head: bool, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
@@ -311,13 +325,15 @@ class MetricsServer:
         self.stop()
 
 
-def serve(bind: str, metrics: Metrics, health: HealthState) -> MetricsServer:
+def serve(
+    bind: str, metrics: Metrics, health: HealthState, status_page: StatusPageHandler | None = None
+) -> MetricsServer:
     """Start serving ``/metrics`` and ``/healthz`` on ``bind`` (``HOST:PORT``) in a background thread.
 
     Raises :class:`OSError` when the address cannot be bound (port taken, address not local),
     which the daemon reports before telling systemd it is ready.
     """
     host, port = parse_bind(bind)
-    server = _Server((host, port), metrics, health)
+    server = _Server((host, port), metrics, health, status_page)
     log.info("metrics endpoint listening", bind=bind, port=server.server_address[1])
     return MetricsServer(server)

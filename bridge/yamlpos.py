@@ -7,6 +7,13 @@ each node's position by its path (dict keys as ``str``, list indices as ``int``)
 A validation error's location is such a path, so :meth:`Marks.get` finds the line to report.
 
 Used by :mod:`bridge.settings` and :mod:`bridge.mapping.loader`; each formats its own problems.
+
+Both files are input a person (or an attacker with write access to a mapping repository) controls, so
+:func:`parse` bounds it before ruamel builds anything: :data:`MAX_FILE_BYTES`, :data:`MAX_DEPTH` levels
+of nesting (ruamel composes recursively, and its scanner is quadratic in flow nesting), no explicit tags
+(``!!python/object/apply:…`` and friends: neither file has a use for one) and, in :func:`to_plain`,
+:data:`MAX_NODES` values after aliases are expanded. Each is an :class:`InputBoundError`, a
+``MarkedYAMLError`` with the line and column, so callers report it like a syntax error (exit code 2).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import FileMark, MarkedYAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 PathKey = tuple[str | int, ...]
@@ -24,6 +33,21 @@ PathKey = tuple[str | int, ...]
 
 MAX_NODES = 50_000
 """More nodes than any real config or mapping file has: beyond it the file is an alias bomb ("billion laughs")."""
+
+
+MAX_FILE_BYTES = 1_000_000
+"""Largest config or mapping file read: real ones are a few kilobytes."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists: real files nest fewer than ten levels."""
+
+
+class InputBoundError(MarkedYAMLError):
+    """The text breaks one of the input bounds; ``problem`` says which, ``problem_mark`` where."""
+
+    def __init__(self, problem: str, line: int = 0, column: int = 0, hint: str | None = None) -> None:
+        super().__init__(problem=problem, problem_mark=FileMark("<yaml>", 0, line, column), note=hint)
+        self.hint = hint
 
 
 class TooLarge(Exception):
@@ -74,10 +98,93 @@ class Marks:
 
 
 def parse(text: str, *, allow_duplicate_keys: bool = False) -> object:
-    """The round-trip tree of one YAML document (``None`` when empty); raises ruamel's ``YAMLError``."""
+    """The round-trip tree of one YAML document (``None`` when empty).
+
+    Raises :class:`InputBoundError` for text outside the bounds (see the module docstring), else ruamel's
+    ``YAMLError`` for invalid YAML.
+    """
+    check_bounds(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = allow_duplicate_keys
     return yaml.load(text)
+
+
+def check_size(size: int) -> None:
+    """:class:`InputBoundError` when a file of ``size`` bytes is too large to read."""
+    if size > MAX_FILE_BYTES:
+        raise InputBoundError(
+            f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}",
+            hint="config and mapping files are a few kilobytes; is this the right file?",
+        )
+
+
+def check_bounds(text: str) -> None:
+    """Size, nesting and tags of ``text``, checked on the event stream (no tree, no recursion)."""
+    if len(text) > MAX_FILE_BYTES:
+        check_size(len(text.encode("utf-8", "surrogatepass")))
+    _check_flow_depth(text)
+    depth = 0
+    for event in YAML(typ="rt").parse(text):
+        explicit = getattr(event, "tag", None) if isinstance(event, NodeEvent) else None
+        if explicit is not None:
+            mark = event.start_mark
+            tag = str(explicit).replace("tag:yaml.org,2002:", "!!")
+            raise InputBoundError(
+                f"YAML tag `{tag}` is not accepted",
+                mark.line,
+                mark.column,
+                "write the value without a `!`/`!!` tag; these files hold plain text, numbers, lists and mappings",
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                _too_deep(event.start_mark.line, event.start_mark.column)
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _too_deep(line: int, column: int) -> None:
+    raise InputBoundError(
+        f"mappings and lists nest deeper than {MAX_DEPTH} levels",
+        line,
+        column,
+        "real config and mapping files nest a few levels; flatten the structure",
+    )
+
+
+def _check_flow_depth(text: str) -> None:
+    """A lexical pass for ``[``/``{`` nesting, before ruamel's scanner spends quadratic time on it.
+
+    Brackets inside quotes and comments are skipped; a plain scalar with unbalanced brackets can only make
+    the count larger than ruamel's, and only past :data:`MAX_DEPTH` does that matter.
+    """
+    depth = 0
+    line = column = 0
+    quote = ""
+    previous = "\n"
+    in_comment = False
+    for ch in text:
+        if ch == "\n":
+            line, column, in_comment, previous = line + 1, 0, False, ch  # quoted text may span lines
+            continue
+        if in_comment:
+            column += 1
+            continue
+        if quote:
+            if ch == quote and previous != "\\":
+                quote = ""
+        elif ch in "'\"" and (previous in " \t[{,:\n-?"):
+            quote = ch
+        elif ch == "#" and previous in " \t\n":
+            in_comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                _too_deep(line, column)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        previous = ch
+        column += 1
 
 
 def root_mark(tree: CommentedMap | CommentedSeq) -> Mark:

@@ -123,7 +123,9 @@ def load_settings_for(opts: GlobalOptions) -> Settings:
 def load_mappings(settings: Settings) -> list[MappingSpec]:
     """Every mapping of the configured directory; :class:`MappingError` with all problems otherwise."""
     from bridge.mapping.loader import load_or_raise
+    from bridge.mapping.patterns import set_timeout_ms
 
+    set_timeout_ms(settings.mappings.regex_timeout_ms)
     return load_or_raise(settings.mappings.directory)
 
 

@@ -14,8 +14,11 @@ from bridge.mapping.catalog import system_of
 from bridge.mapping.checks import require_enabled
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
+from bridge.notify.hook import build_hook
 from bridge.progress import Progress
 from bridge.settings import Settings
+from bridge.status.page import build_status_page
+from bridge.trends.digest import schedule_digest
 
 log = get_logger(__name__)
 
@@ -45,7 +48,15 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
             mappings=names if mapping_names else None,  # None: every enabled one, as a reload leaves them
             metrics_bind=settings.metrics.bind,
             reload=lambda: reloaded_mappings(opts, settings, mapping_names),
+            on_cycle=build_hook(
+                settings.notify, engine.store, names, interval_seconds=settings.schedule.interval_seconds
+            ),
         )
+        daemon.status_page = build_status_page(
+            settings.status_page, settings.trends, engine.store, lambda: daemon.health.check().body
+        )
+        if settings.trends.digest is not None:
+            schedule_digest(daemon, settings.trends, engine)
         return daemon.run_forever()
     finally:
         engine.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import ConfigError, MappingProblem
-from bridge.mapping import catalog
+from bridge.mapping import catalog, patterns
 from bridge.mapping.context import ISSUE_ATTRIBUTES, JINJA_GLOBALS, PLACES, RECORD_ATTRIBUTES
 from bridge.mapping.sandbox import TemplateError, attribute_uses, parse, private_attribute_uses, render_capped
 from bridge.mapping.schema import (
@@ -548,6 +548,36 @@ def _check_conflicts_and_links(reporter: _Reporter, mapping: Mapping) -> None:
             )
 
 
+def _regex_paths(condition: Condition | None, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    if condition is None:
+        return
+    if isinstance(condition, AllOf | AnyOf):
+        word, children = ("all", condition.all) if isinstance(condition, AllOf) else ("any", condition.any)
+        for i, c in enumerate(children):
+            yield from _regex_paths(c, (*path, word, i))
+    elif isinstance(condition, NotOf):
+        yield from _regex_paths(condition.not_, (*path, "not"))
+    elif condition.operator == "matches":
+        yield (*path, "matches"), condition.operand
+
+
+def _check_patterns(reporter: _Reporter, mapping: Mapping) -> None:
+    """Warn on nested quantifiers: the shape that backtracks exponentially on a crafted value."""
+    candidates = [*_regex_paths(mapping.route.where, ("route", "where"))]
+    candidates += [(("comments", "skip", i), pattern) for i, pattern in enumerate(mapping.comments.skip)]
+    for path, pattern in candidates:
+        for nested in patterns.nested_quantifiers(pattern):
+            reporter.add(
+                path,
+                f"the regular expression repeats a group that itself repeats ({nested.group} at position "
+                f"{nested.offset}): on some text it takes exponential time",
+                f"each search stops after {patterns.timeout_ms():g} ms (the rule is then not applied and the error "
+                "list says so); rewrite without the nested repeat, e.g. `(\\w+\\s?)*` as `[\\w\\s]*`, or make "
+                "the group atomic `(?>…)`",
+                severity="warning",
+            )
+
+
 def _condition_field_paths(condition: Condition | None, path: PathKey) -> Iterator[tuple[PathKey, str]]:
     if condition is None:
         return
@@ -572,6 +602,7 @@ def check_mapping(mapping: Mapping, marks: Marks, file: str) -> list[MappingProb
     _check_summary(reporter, mapping)
     _check_to_itsm_keys(reporter, mapping)
     _check_conflicts_and_links(reporter, mapping)
+    _check_patterns(reporter, mapping)
     if system_known:
         _check_status(reporter, mapping)
         _check_comments(reporter, mapping)

@@ -106,6 +106,9 @@ def _at(data: Any, path: PathKey) -> Any:
 
 
 def _yaml_problem(file: str, exc: YAMLError, text: str) -> MappingProblem:
+    if isinstance(exc, yamlpos.InputBoundError):
+        mark = exc.problem_mark
+        return MappingProblem(file, mark.line + 1, mark.column + 1, "", str(exc.problem), exc.hint)
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         problem = exc.problem or "invalid YAML"
@@ -433,7 +436,10 @@ def load_mapping_file(path: Path) -> LoadResult:
     """Load and validate one mapping file."""
     path = Path(path)
     try:
+        yamlpos.check_size(path.stat().st_size)  # before reading: a 50 MB file is refused, not loaded
         text = path.read_text(encoding="utf-8")
+    except yamlpos.InputBoundError as exc:
+        return LoadResult(problems=[MappingProblem(str(path), 1, 1, "", str(exc.problem), exc.hint)])
     except (OSError, UnicodeDecodeError) as exc:
         return LoadResult(problems=[MappingProblem(str(path), 1, 1, "", f"cannot read the file: {exc}")])
     result = load_mapping_text(text, str(path))

@@ -11,7 +11,6 @@ locally with :func:`bridge.mapping.transform.matches`.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,6 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bridge.mapping.patterns import check_syntax
+
 Scalar = str | int | float | bool
 
 
@@ -39,12 +40,12 @@ def rule_error(message: str, hint: str | None = None) -> PydanticCustomError:
 
 
 def _valid_regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
+    problem = check_syntax(pattern)  # the engine that runs mapping regexes (bridge.mapping.patterns)
+    if problem is not None:
         raise rule_error(
-            f"invalid regular expression: {exc}", "Python `re` syntax; quote the value in YAML, e.g. '^\\[auto\\]'"
-        ) from None
+            f"invalid regular expression: {problem}",
+            "Python `re` syntax; quote the value in YAML, e.g. '^\\[auto\\]'",
+        )
     return pattern
 
 
@@ -354,8 +355,11 @@ class LinkRules(_Strict):
     ``jira_marker_field`` names a custom field to hold the record's marker token; when ``None`` the
     token is a label. ``jira_label`` is put on every issue this mapping manages: it is how the Jira
     side's change query is bounded. ``link_existing`` names an ITSM field that may already hold a Jira
-    key: such records are linked to that issue instead of creating one. ``linked_count_field`` (a Jira
-    number field) or ``linked_count_label_prefix`` shows how many records are linked to the issue.
+    key: such records are linked to that issue instead of creating one, but only when the issue is in
+    ``link_existing_projects`` (by default the target project): the field is typed by whoever edits the
+    record, and bridge's account sees projects the mapping has no business writing to.
+    ``linked_count_field`` (a Jira number field) or ``linked_count_label_prefix`` shows how many records
+    are linked to the issue.
     """
 
     itsm_key_field: str | None = "correlation_id"
@@ -364,6 +368,9 @@ class LinkRules(_Strict):
     jira_label: str = "bridge"
     jira_marker_field: str | None = None
     link_existing: str | None = None
+    link_existing_projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,254}$")]] | None = Field(
+        default=None, examples=[["OPS", "SUPPORT"]]
+    )
     linked_count_field: str | None = None
     linked_count_label_prefix: str | None = None
 

@@ -10,17 +10,20 @@ keep flowing.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from functools import lru_cache
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from bridge.mapping import patterns
+from bridge.mapping.patterns import PatternTimeout
 from bridge.mapping.sandbox import MAX_OUTPUT, TemplateError, compile_template, parse, render_capped
 from bridge.mapping.schema import AllOf, AnyOf, CommentRules, Condition, FieldCondition, FieldRule, NotOf
 from bridge.model import FieldValue, normalise
+from bridge.text import for_vendor
 
 __all__ = [
     "MAX_OUTPUT",
+    "PatternTimeout",
+    "RouteTimeout",
     "TemplateError",
     "apply_comment_rules",
     "attribution",
@@ -29,6 +32,7 @@ __all__ = [
     "is_skipped",
     "matches",
     "render",
+    "selects",
     "template_variables",
     "to_itsm_value",
     "to_jira_value",
@@ -37,13 +41,11 @@ __all__ = [
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render ``source`` with ``context`` as plain text (connectors convert it to ADF or wiki markup)."""
-    return render_capped(source, dict(context))
+    """Render ``source`` with ``context`` as plain text (connectors convert it to ADF or wiki markup).
 
-
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    Control characters are removed (:func:`bridge.text.for_vendor`): the output is written to a vendor.
+    """
+    return str(for_vendor(render_capped(source, dict(context))))
 
 
 # --------------------------------------------------------------------------------------------- route
@@ -71,16 +73,35 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == ()
 
 
-def matches(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
-    """Whether a record with ``fields`` satisfies ``condition`` (``None`` selects everything)."""
-    if condition is None:
-        return True
-    if isinstance(condition, AllOf):
-        return all(matches(c, fields) for c in condition.all)
-    if isinstance(condition, AnyOf):
-        return any(matches(c, fields) for c in condition.any)
+class RouteTimeout(PatternTimeout):
+    """A route's ``matches`` regex ran out of time, so whether the route selects the record is unknown.
+
+    ``path`` is where the condition is in the mapping (``route.where.all[1].matches``).
+    """
+
+    def __init__(self, cause: PatternTimeout, path: str) -> None:
+        super().__init__(cause.pattern, cause.limit_ms)
+        self.path = path
+        self.args = (f"{path}: {cause}",)
+
+
+def _decide(condition: Condition, fields: Mapping[str, Any], path: str) -> bool | RouteTimeout:
+    """True/False, or the timeout that left the answer open (three-valued, so ``not`` stays honest)."""
+    if isinstance(condition, AllOf | AnyOf):
+        children = condition.all if isinstance(condition, AllOf) else condition.any
+        word = "all" if isinstance(condition, AllOf) else "any"
+        decisive = isinstance(condition, AnyOf)  # the value that settles the whole: True for any, False for all
+        unknown: RouteTimeout | None = None
+        for index, child in enumerate(children):
+            result = _decide(child, fields, f"{path}.{word}[{index}]")
+            if isinstance(result, RouteTimeout):
+                unknown = unknown or result
+            elif result is decisive:
+                return decisive
+        return unknown if unknown is not None else not decisive
     if isinstance(condition, NotOf):
-        return not matches(condition.not_, fields)
+        inner = _decide(condition.not_, fields, f"{path}.not")
+        return inner if isinstance(inner, RouteTimeout) else not inner
     assert isinstance(condition, FieldCondition)
     actual = fields.get(condition.field)
     op, operand = condition.operator, condition.operand
@@ -93,7 +114,12 @@ def matches(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
     if op == "not_in":
         return not any(_equal(actual, o) for o in operand)
     if op == "matches":
-        return actual is not None and _regex(operand).search(str(actual)) is not None
+        if actual is None:
+            return False
+        try:
+            return patterns.search(operand, str(actual))
+        except PatternTimeout as exc:
+            return RouteTimeout(exc, f"{path}.matches")
     if op == "is_empty":
         return _empty(actual) is operand
     number = _number(actual)
@@ -105,6 +131,27 @@ def matches(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
         "gt": number > operand,
         "gte": number >= operand,
     }[op]
+
+
+def matches(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
+    """Whether a record with ``fields`` may satisfy ``condition`` (``None`` selects everything).
+
+    For pre-filters (connectors narrowing what they fetch): a ``matches`` regex that runs out of time
+    counts as "may match", so the record reaches the planner, whose :func:`selects` reports it.
+    """
+    if condition is None:
+        return True
+    return _decide(condition, fields, "route.where") is not False
+
+
+def selects(condition: Condition | None, fields: Mapping[str, Any]) -> bool:
+    """Whether the route selects a record with ``fields``; :class:`RouteTimeout` when a regex ran out of time."""
+    if condition is None:
+        return True
+    result = _decide(condition, fields, "route.where")
+    if isinstance(result, RouteTimeout):
+        raise result
+    return result
 
 
 def condition_fields(condition: Condition | None) -> set[str]:
@@ -126,6 +173,9 @@ def condition_fields(condition: Condition | None) -> set[str]:
 def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Mapping[str, Any]) -> FieldValue:
     """The Jira value a record produces through ``rule`` (direction to_jira or both).
 
+    Text copied from the record or rendered is written to Jira, so its control characters are removed
+    (:func:`bridge.text.for_vendor`); the mapping's own constants are written as they are.
+
     ``context`` is the template context (the record's fields plus ``record``: key, id, url, type).
     """
     if rule.value is not None:
@@ -135,7 +185,7 @@ def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Ma
     assert rule.itsm is not None
     raw = record_fields.get(rule.itsm)
     if rule.map is None:
-        return normalise(raw)
+        return for_vendor(normalise(raw))
     key = "" if raw is None else str(raw)
     return normalise(rule.map.get(key, rule.default))
 
@@ -147,11 +197,11 @@ def to_itsm_value(rule: FieldRule, jira_value: FieldValue) -> FieldValue:
     ``itsm_default`` (or the Jira value unchanged when there is no ``itsm_default``).
     """
     if rule.map is None:
-        return jira_value
+        return for_vendor(jira_value)
     for itsm_value, mapped in rule.map.items():
         if normalise(mapped) == jira_value:
             return itsm_value
-    return normalise(rule.itsm_default) if rule.itsm_default is not None else jira_value
+    return normalise(rule.itsm_default) if rule.itsm_default is not None else for_vendor(jira_value)
 
 
 def template_variables(source: str) -> set[str]:
@@ -164,9 +214,22 @@ def template_variables(source: str) -> set[str]:
 # ------------------------------------------------------------------------------------------ comments
 
 
-def is_skipped(body: str, rules: CommentRules) -> bool:
-    """Whether a comment matches one of the mapping's ``skip`` regexes (searched anywhere in the body)."""
-    return any(_regex(pattern).search(body) for pattern in rules.skip)
+def is_skipped(
+    body: str, rules: CommentRules, on_timeout: Callable[[int, PatternTimeout], None] | None = None
+) -> bool:
+    """Whether a comment matches one of the mapping's ``skip`` regexes (searched anywhere in the body).
+
+    A rule that runs out of time is not applied (the comment is mirrored rather than silently dropped);
+    ``on_timeout`` hears its 0-based index so the caller can report it against the comment.
+    """
+    for index, pattern in enumerate(rules.skip):
+        try:
+            if patterns.search(pattern, body):
+                return True
+        except PatternTimeout as exc:
+            if on_timeout is not None:
+                on_timeout(index, exc)
+    return False
 
 
 def attribution(rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any]) -> str:

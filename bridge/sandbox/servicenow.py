@@ -132,7 +132,7 @@ class ServiceNowSandbox(ServiceNowScripting):
 
     def _hidden(self, table: str, record: Mapping[str, str]) -> bool:
         """Rows the API user's ACLs deny: filtered after the query ran [KB3047115]."""
-        if table not in ("incident", "change_request"):
+        if table not in ("incident", "change_request", "problem"):
             return False
         acl = self.state["acl"]
         if record["sys_id"] in acl["hidden"]:

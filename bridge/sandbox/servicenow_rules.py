@@ -87,7 +87,8 @@ class ServiceNowRecords(SandboxApp):
         return self.clock().astimezone(UTC).strftime(eq.DATE_FORMAT)
 
     def _table(self, table: str) -> dict[str, dict[str, str]]:
-        return self.state["tables"][table]
+        # setdefault: a state directory saved before a table existed (problem) still loads
+        return self.state["tables"].setdefault(table, {})
 
     def _insert(self, table: str, values: Mapping[str, str], user: str) -> dict[str, str]:
         now = self._now()
@@ -171,8 +172,8 @@ class ServiceNowRecords(SandboxApp):
         now = self._now()
         if sys_id is None:
             if table in NUMBER_PREFIX and not after.get("number"):
-                prefix, _ = NUMBER_PREFIX[table]
-                self.state["counters"][table] += 1
+                prefix, start = NUMBER_PREFIX[table]
+                self.state["counters"][table] = self.state["counters"].get(table, start) + 1
                 after["number"] = f"{prefix}{self.state['counters'][table]:07d}"
             record = self._insert(table, after, user)
         else:
@@ -197,6 +198,9 @@ class ServiceNowRecords(SandboxApp):
         if table == "incident":
             return {"state": "1", "incident_state": "1", "priority": "4", "impact": "3", "urgency": "3",
                     "active": "true", "opened_at": now, "sys_class_name": "incident", "reopen_count": "0"}
+        if table == "problem":
+            return {"state": "101", "problem_state": "101", "priority": "4", "impact": "3", "urgency": "3",
+                    "active": "true", "opened_at": now, "sys_class_name": "problem", "reopen_count": "0"}
         if table == "change_request":
             return {"state": "-5", "type": "normal", "priority": "4", "impact": "3", "urgency": "3", "risk": "3",
                     "active": "true", "on_hold": "false", "opened_at": now, "sys_class_name": "change_request"}
@@ -209,6 +213,8 @@ class ServiceNowRecords(SandboxApp):
             self._incident_rules(before, after, changes, user)
         elif table == "change_request":
             self._change_rules(before, after, changes, user)
+        elif table == "problem":
+            self._problem_rules(before, after, changes, user)
 
     def _data_policy(self, labels: Iterable[str]) -> Refused:
         # [SN-T, KB1479016]: a data policy violation answers 403 with this detail text
@@ -258,6 +264,32 @@ class ServiceNowRecords(SandboxApp):
                          reopen_count=str(int(before.get("reopen_count") or "0") + 1))
         if target != "3" and "hold_reason" not in changes:
             after["hold_reason"] = ""
+
+    def _problem_rules(
+        self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str
+    ) -> None:
+        """Problem data policies: resolving/closing needs a resolution code and the fields that code
+        demands (docs/connectors/servicenow.md, "Problem records")."""
+        target = after.get("state", "")
+        moving = target != before.get("state")
+        if moving and target in facts.PROBLEM_STATES.requires:
+            needed = facts.PROBLEM_RESOLUTION_NEEDS.get(after.get("resolution_code", ""))
+            if needed is None:
+                raise self._data_policy([facts.FIELD_LABELS[("problem", "resolution_code")]])
+            missing = [facts.FIELD_LABELS[("problem", name)] for name in needed if not (after.get(name) or "").strip()]
+            if missing:
+                raise self._data_policy(missing)
+        if not moving:
+            return
+        now = self._now()
+        after["problem_state"] = target
+        if target == "106":
+            after.update(resolved_at=now, resolved_by=self._person(user)["sys_id"])
+        elif target == "107":
+            after.update(closed_at=now, active="false")
+        if before.get("state") in ("106", "107") and target in ("101", "102", "103", "104"):
+            after.update(active="true", resolved_at="", resolved_by="", closed_at="",
+                         reopen_count=str(int(before.get("reopen_count") or "0") + 1))
 
     def _change_rules(
         self, before: dict[str, str], after: dict[str, str], changes: Mapping[str, str], user: str

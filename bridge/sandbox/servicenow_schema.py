@@ -68,6 +68,22 @@ TABLES: dict[str, dict[str, FieldDef]] = {
         "resolved_at": (DATETIME, "Resolved", None),
         "resolved_by": (REFERENCE, "Resolved by", "sys_user"),
         "reopen_count": (INTEGER, "Reopen count", None),
+        "problem_id": (REFERENCE, "Problem", "problem"),
+    },
+    # problem management (Madrid and later); states and close fields: docs/connectors/servicenow.md,
+    # "Problem records"
+    "problem": {
+        **_TASK,
+        "category": (STRING, "Category", None),
+        "problem_state": (INTEGER, "Problem state", None),
+        "resolution_code": (STRING, "Resolution code", None),
+        "cause_notes": (STRING, "Cause notes", None),
+        "fix_notes": (STRING, "Fix notes", None),
+        "workaround": (STRING, "Workaround", None),
+        "duplicate_of": (REFERENCE, "Duplicate of", "problem"),
+        "resolved_at": (DATETIME, "Resolved", None),
+        "resolved_by": (REFERENCE, "Resolved by", "sys_user"),
+        "reopen_count": (INTEGER, "Reopen count", None),
     },
     "change_request": {
         **_TASK,
@@ -138,13 +154,15 @@ DISPLAY_FIELD = {
     "sys_user_group": "name",
     "incident": "number",
     "change_request": "number",
+    "problem": "number",
     "sys_journal_field": "value",
     "sys_choice": "label",
     "sys_dictionary": "column_label",
 }
 
 NUMBER_PREFIX = {"incident": (facts.NUMBER_PREFIXES["incident"], 10000),
-                 "change_request": (facts.NUMBER_PREFIXES["change_request"], 30000)}
+                 "change_request": (facts.NUMBER_PREFIXES["change_request"], 30000),
+                 "problem": (facts.NUMBER_PREFIXES["problem"], 40000)}
 
 # (table, element) -> [(value, label)] — the vendor's choice lists (bridge.vendors.servicenow)
 CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
@@ -156,11 +174,13 @@ CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
         facts.CHANGE_CLOSE_CODES, ("Successful", "Successful with issues", "Unsuccessful"), strict=True
     )),
     ("change_request", "type"): [("standard", "Standard"), ("normal", "Normal"), ("emergency", "Emergency")],
+    ("problem", "state"): list(facts.PROBLEM_STATES.names.items()),
+    ("problem", "resolution_code"): list(facts.PROBLEM_RESOLUTION_CODES),
     ("change_request", "on_hold_reason"): [
         ("awaiting_info", "Awaiting Information"), ("awaiting_approval", "Awaiting Approval"),
     ],
 }
-for _table in ("incident", "change_request"):
+for _table in ("incident", "change_request", "problem"):
     for _element in ("priority", "impact", "urgency"):
         CHOICES[(_table, _element)] = [("1", "1 - Critical" if _element == "priority" else "1 - High"),
                                        ("2", "2 - High" if _element == "priority" else "2 - Medium"),

@@ -42,6 +42,26 @@ class ServiceNowScripting(ServiceNowRecords):
             self.save()
             return dict(record)
 
+    def create_problem(
+        self,
+        short_description: str,
+        *,
+        description: str = "",
+        assignment_group: str = "Application Support L3",
+        priority: int | str = 3,
+        author: str = "Sam Support",
+        **fields: Any,
+    ) -> dict[str, str]:
+        """Record a problem as a problem manager would (it starts in New, state 101)."""
+        with self.lock:
+            record = self.write("problem", None, {
+                "short_description": short_description, "description": description,
+                "assignment_group": assignment_group, "priority": priority,
+                "opened_by": self._person(author)["sys_id"], **fields,
+            }, self._person(author)["user_name"])
+            self.save()
+            return dict(record)
+
     def create_change(
         self,
         short_description: str,

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bridge.notify.config import NotifySettings
 from bridge.settings.sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -34,6 +35,8 @@ from bridge.settings.sources import (
     current_context,
     read_credentials,
 )
+from bridge.status.config import StatusPageSettings
+from bridge.trends.config import TrendsSettings
 
 DEFAULT_STATE_FILE = "bridge.sqlite3"
 
@@ -185,6 +188,8 @@ class MappingsSettings(_Section):
     """The directory of mapping YAML files, relative to the config file's directory."""
 
     directory: Path = Path("mappings")
+    regex_timeout_ms: float = Field(default=50, gt=0, le=10_000)
+    """How long one mapping regex (route ``matches``, ``comments.skip``) may search one value."""
 
 
 class LoggingSettings(_Section):
@@ -232,6 +237,9 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    trends: TrendsSettings = Field(default_factory=TrendsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _warnings: list[str] = PrivateAttr(default_factory=list)

@@ -19,14 +19,22 @@ detection (markers, comments already mirrored) is the planner's, because it need
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bridge.mapping.context import record_context
 from bridge.mapping.schema import CommentRules
-from bridge.mapping.transform import attribution, is_skipped, truncate
+from bridge.mapping.transform import PatternTimeout, attribution, is_skipped, truncate
 from bridge.model import Comment, Ref, Side
 
 
-def skip_reason(comment: Comment, rules: CommentRules, to_side: Side) -> str | None:
-    """Why the mapping's policy keeps ``comment`` from crossing to ``to_side``, or ``None`` to mirror it."""
+def skip_reason(
+    comment: Comment, rules: CommentRules, to_side: Side, on_problem: Callable[[str], None] | None = None
+) -> str | None:
+    """Why the mapping's policy keeps ``comment`` from crossing to ``to_side``, or ``None`` to mirror it.
+
+    A skip rule that runs out of time is not applied; ``on_problem`` hears a sentence naming the rule and
+    the comment, for the error list.
+    """
     if rules.direction == "none":
         return "comments are not mirrored by this mapping"
     wanted = "to_jira" if to_side is Side.JIRA else "to_itsm"
@@ -34,7 +42,15 @@ def skip_reason(comment: Comment, rules: CommentRules, to_side: Side) -> str | N
         return f"comments only flow {rules.direction.replace('_', ' ')}"
     if to_side is Side.JIRA and comment.channel not in rules.from_itsm_channels:
         return f"channel {comment.channel!r} is not in from_itsm_channels"
-    if is_skipped(comment.body, rules):
+
+    def timed_out(index: int, exc: PatternTimeout) -> None:
+        if on_problem is not None:
+            on_problem(
+                f"skip rule {index + 1} ({exc.pattern!r}) took longer than {exc.limit_ms:g} ms on comment "
+                f"{comment.id}: not applied, comment mirrored"
+            )
+
+    if is_skipped(comment.body, rules, timed_out):
         return "body matches a skip pattern"
     return None
 

@@ -18,6 +18,7 @@ from bridge.mapping.schema import FieldRule
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import to_jira_value
 from bridge.model import FieldValue, Issue, Record, Ref, Side
+from bridge.text import for_vendor
 
 STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
 
@@ -42,7 +43,10 @@ def issue_view(issue: Issue) -> dict[str, Any]:
 def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
     """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
     context = to_jira_context(record.fields, record.ref)
-    return {key: to_jira_value(rule, record.fields, context) for key, rule in mapping.fields.items()}
+    return {
+        key: for_vendor(to_jira_value(rule, record.fields, context), field=key)  # bidi escaped in the summary
+        for key, rule in mapping.fields.items()
+    }
 
 
 def written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:

@@ -86,7 +86,7 @@ journal: ``work_notes`` by default; Request Tracker has no ``work_notes``), orig
 New records and the issue that does not exist yet
 =================================================
 A record without a link that the route selects (re-checked with
-:func:`~bridge.mapping.transform.matches`) gets, in ONE plan and in this order:
+:func:`~bridge.mapping.transform.selects`) gets, in ONE plan and in this order:
 
 1. :class:`CreateIssue` (all ``to_jira``/``both`` rule values except ``None``; labels = target labels
    + ``links.jira_label``; ``marker`` = ``record.ref.token``; ``record_fields`` = the full projection;
@@ -120,6 +120,7 @@ by marker). A linked record that the route no longer selects keeps syncing: the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -142,7 +143,7 @@ from bridge.core.state import LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import TemplateError, matches, render, to_itsm_value
+from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects, to_itsm_value
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
@@ -153,6 +154,7 @@ from bridge.sync.plan_views import Updates as _Updates
 from bridge.sync.plan_views import Write as _Write
 from bridge.sync.plan_views import is_mirror as _is_mirror
 from bridge.sync.plan_views import written_projection as _written_projection
+from bridge.text import strip_controls
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 
@@ -226,7 +228,11 @@ class _Planner:
 
     def plan_new(self, record: Record) -> None:
         mapping = self.mapping
-        if not matches(mapping.route.where, record.fields):
+        try:
+            if not selects(mapping.route.where, record.fields):
+                return
+        except RouteTimeout as exc:
+            self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")
             return
         try:
             projection = project(mapping, record)
@@ -242,6 +248,16 @@ class _Planner:
                     record.ref,
                     f"{mapping.links.link_existing} of {record.ref.key} holds {issue_key!r}, which is not a Jira "
                     "issue key (like OPS-12): fix the field or clear it to create a new issue",
+                )
+                return
+            key_project = issue_key.rsplit("-", 1)[0]
+            allowed = mapping.links.link_existing_projects or [mapping.target.project]
+            if key_project not in allowed:
+                self.problem(
+                    record.ref,
+                    f"{mapping.links.link_existing} of {record.ref.key} holds {issue_key}, an issue in project "
+                    f"{key_project}; this mapping links only to issues in {', '.join(allowed)} "
+                    "(links.link_existing_projects): fix the field or clear it to create a new issue",
                 )
                 return
             self.emit(LinkExisting(name, None, record.ref, issue_key, projection, record.status))
@@ -317,10 +333,10 @@ class _Planner:
 
     def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
         rules = self.mapping.comments
-        if skip_reason(comment, rules, Side.JIRA) is not None:
+        if skip_reason(comment, rules, Side.JIRA, functools.partial(self.problem, record)) is not None:
             return
         try:
-            body = mirror_body(comment, rules, system=self.given.itsm_system, record=record)
+            body = strip_controls(mirror_body(comment, rules, system=self.given.itsm_system, record=record))
         except TemplateError as exc:
             self.problem(record, f"cannot render the mirror of comment {comment.id}: {exc}")
             return
@@ -552,13 +568,13 @@ class _Planner:
         for comment in comments.get(ctx.issue.ref.id, ()):
             if comment.marker is not None or _is_mirror(state, Side.JIRA, comment.id):
                 continue
-            if skip_reason(comment, rules, Side.ITSM) is not None:
+            if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, ctx.issue_ref)) is not None:
                 continue
             for ref in record_refs:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
                 try:
-                    body = mirror_body(comment, rules, system=self.given.jira_system, record=ref)
+                    body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=ref))
                 except TemplateError as exc:
                     self.problem(ctx.issue_ref, f"cannot render the mirror of comment {comment.id}: {exc}")
                     break

@@ -59,6 +59,13 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
         "chg_model", "conflict_status", "outside_maintenance_schedule", "production_system",
         "std_change_producer_version",
     },
+    "problem": TASK_FIELDS
+    | {
+        "category", "subcategory", "problem_state", "resolution_code", "cause_notes", "fix_notes", "workaround",
+        "known_error", "major_problem", "duplicate_of", "related_incidents", "first_reported_by_task",
+        "resolved_at", "resolved_by", "reopen_count", "reopened_at", "reopened_by", "rfc", "confirmed_at",
+        "confirmed_by", "fix_communicated_at", "fix_communicated_by", "workaround_applied", "u_jira_key",
+    },
 }
 """Common fields per table; ``u_*`` custom fields are accepted on top."""
 
@@ -88,12 +95,30 @@ CHANGE_STATES = StateTable(
 )
 """Closing a change needs ``close_code`` (one of :data:`CHANGE_CLOSE_CODES`) and ``close_notes``."""
 
-STATES: dict[str, StateTable] = {"incident": INCIDENT_STATES, "change_request": CHANGE_STATES}
+PROBLEM_STATES = StateTable(
+    names={
+        "101": "New", "102": "Assess", "103": "Root Cause Analysis", "104": "Fix in Progress", "106": "Resolved",
+        "107": "Closed",
+    },
+    requires={"106": ("resolution_code",), "107": ("resolution_code",)},
+    recommends={"104": ("cause_notes", "fix_notes"), "106": ("cause_notes", "fix_notes"),
+                "107": ("cause_notes", "fix_notes")},
+)
+"""Problem management (Madrid and later): resolving or closing needs a resolution code; which notes it
+needs besides depends on the code (:data:`PROBLEM_RESOLUTION_NEEDS`), so the notes of the usual
+``fix_applied`` are recommended. See docs/connectors/servicenow.md, "Problem records"."""
+
+STATES: dict[str, StateTable] = {
+    "incident": INCIDENT_STATES, "change_request": CHANGE_STATES, "problem": PROBLEM_STATES,
+}
 
 FIELD_LABELS = {
     ("incident", "close_code"): "Resolution code", ("incident", "close_notes"): "Resolution notes",
     ("incident", "hold_reason"): "On hold reason", ("change_request", "close_code"): "Close code",
     ("change_request", "close_notes"): "Close notes", ("change_request", "on_hold_reason"): "On hold reason",
+    ("problem", "resolution_code"): "Resolution code", ("problem", "cause_notes"): "Cause notes",
+    ("problem", "fix_notes"): "Fix notes", ("problem", "close_notes"): "Close notes",
+    ("problem", "duplicate_of"): "Duplicate of",
 }
 """The column labels a data-policy refusal names instead of the field names."""
 
@@ -107,6 +132,15 @@ INCIDENT_CLOSE_CODES = (
     "Not Solved (Not Reproducible)", "Not Solved (Too Costly)", "Closed/Resolved by Caller",
 )
 CHANGE_CLOSE_CODES = ("successful", "successful_issues", "unsuccessful")
+PROBLEM_RESOLUTION_CODES = (
+    ("fix_applied", "Fix Applied"), ("risk_accepted", "Risk Accepted"), ("duplicate", "Duplicate"),
+    ("canceled", "Canceled"),
+)
+PROBLEM_RESOLUTION_NEEDS: dict[str, tuple[str, ...]] = {
+    "fix_applied": ("cause_notes", "fix_notes"), "risk_accepted": ("cause_notes", "close_notes"),
+    "canceled": ("close_notes",), "duplicate": ("duplicate_of",),
+}
+"""The fields resolving/closing a problem needs besides its ``resolution_code``, per code."""
 
 JOURNALS = (
     Channel("work_notes", customer_visible=False, label="Work notes"),

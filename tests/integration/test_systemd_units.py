@@ -184,6 +184,17 @@ def test_both_services_share_identity_and_hardening(service: str) -> None:
     assert unit["CapabilityBoundingSet"] == ""
 
 
+@pytest.mark.parametrize("service", SERVICES)
+def test_memory_is_capped_and_the_cap_is_documented(service: str) -> None:
+    """A runaway render or parse must end in a restart, not in the host swapping (docs: "Limits")."""
+    unit = dict(parse(service).items("Service"))
+    assert unit["MemoryMax"] == "512M"
+    assert unit["MemorySwapMax"] == "0"
+    doc = OPERATIONS_DOC.read_text(encoding="utf-8")
+    assert "## 15. Limits" in doc
+    assert "MemoryMax=512M" in doc
+
+
 def test_daemon_is_notify_and_restarts_on_failure() -> None:
     service = dict(parse("bridge.service").items("Service"))
     assert service["Type"] == "notify"

@@ -10,6 +10,7 @@ and fails on any arrow listed as forbidden below.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,9 @@ def _under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+@functools.cache
 def _all_imports() -> dict[str, set[str]]:
+    """Every module's imports, read once per test session (the parametrised cases share it)."""
     return {_module_name(p): _imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
