@@ -165,7 +165,13 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Record(Item):
-    """An ITSM record: a ServiceNow incident or change request, an RT ticket, a JSM request."""
+    """An ITSM record: a ServiceNow incident or change request, an RT ticket, a JSM request.
+
+    ``first_message`` is what the requester first wrote (RT: the ticket's Create transaction), filled only
+    by connectors that keep it apart from the record's fields and only when a template reads it.
+    """
+
+    first_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

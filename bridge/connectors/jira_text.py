@@ -3,9 +3,11 @@
 Why a converter of our own: bridge moves *plain text* between an ITSM and Jira, and two things must hold.
 Structure people rely on survives (paragraphs, line breaks, ``- `` bullet and ``1.`` numbered lists,
 fenced code blocks); and record text never turns into markup — an incident that says ``*urgent*`` or
-``{color:red}`` must read exactly so in Jira. ADF text nodes are literal by construction; wiki markup
-is escaped. Both round-trip: ``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and
-``wiki_to_text(text_to_wiki(t)) == normalise_text(t)`` (hypothesis tests hold us to it).
+``{color:red}`` must read exactly so in Jira. ADF text nodes are literal by construction; in wiki markup
+only what Jira would render as markup gets a backslash, so ``(agent-note-1)`` stays as typed (a developer
+editing a mirrored comment sees the text, and text search finds its words). Both round-trip:
+``adf_to_text(text_to_adf(t)) == normalise_text(t)`` and ``wiki_to_text(text_to_wiki(t)) == normalise_text(t)``
+(hypothesis tests hold us to it, and to wiki that renders as the original text).
 
 The plain-text grammar (shared by both directions):
 
@@ -226,37 +228,91 @@ def adf_to_text(doc: Any) -> str:
 
 # ------------------------------------------------------------------------------------------ wiki
 
-# Characters that start or end wiki markup anywhere in a line (bold, italic, monospace, citations,
-# insert/delete, super/subscript, macros, links, tables, images, anchors, mentions, emoticons).
-_WIKI_SPECIAL = set("*_-+^~?{}[]|!#()")
+# Wiki escaping: only what Jira's renderer would read as markup gets a backslash, so mirrored prose stays
+# readable and searchable when a developer opens it in the editor. What counts as markup follows Atlassian's
+# text formatting notation (https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all),
+# read conservatively: when in doubt, escape.
 _ENTITY = re.compile(r"&(#\d+|amp|lt|gt|quot);")
+_URL = re.compile(r"(?<![A-Za-z0-9])https?://[A-Za-z0-9._~:/?@!$'()*+,=%-]+")  # as wiki_to_text finds them
+#: Phrase markup: *strong* _emphasis_ -deleted- +inserted+ ^superscript^ ~subscript~ (??citation?? apart).
+_PHRASE = "*_-+^~"
+#: Emoticons Jira turns into pictures wherever they appear (notation help, "Misc").
+_EMOTICON = re.compile(
+    r"\((?:y|n|i|/|x|!|\+|-|\?|on|off|\*|\*r|\*g|\*b|\*y|flag|flagoff)\)|[:;][()PpDd]", re.IGNORECASE
+)
+#: A line starting so is a list item (``*``, ``-``, ``#`` runs), a table row (``|``) or a horizontal rule.
+_LINE_MARKUP = re.compile(r"^(\s*)([*#-]+(?=\s|$)|\|)")
+_BLOCK_PREFIX = re.compile(r"^(\s*)(h[1-6]|bq)\.", re.IGNORECASE)
+_DASHES = re.compile(r"(?<!\S)-{2,}(?!\S)")  # ` -- ` is an en dash, ` --- ` an em dash
 
 
-_URL = re.compile(r"https?://[A-Za-z0-9._~:/?@!$'()*+,=%-]+")
+def _is_word(ch: str) -> bool:
+    return bool(re.match(r"\w", ch))
+
+
+def _escaped_positions(line: str, urls: list[tuple[int, int]]) -> set[int]:
+    """Indexes of the characters of ``line`` that would start markup unescaped."""
+    inside_url = {i for start, end in urls for i in range(start, end)}
+    marks: set[int] = set()
+    match = _LINE_MARKUP.match(line)
+    if match:
+        marks.add(len(match.group(1)))
+    for found in _DASHES.finditer(line):
+        marks.add(found.start())
+    for i, ch in enumerate(line):
+        nxt = line[i + 1] if i + 1 < len(line) else ""
+        if _EMOTICON.match(line, i):  # tried at every position: ":(i)" holds two
+            marks.add(i)
+        if ch in "[":
+            marks.add(i)  # links, mentions [~user], anchors [#a], attachments [^file]
+        elif ch == "{" and (nxt == "{" or nxt.isalpha()):
+            marks.add(i)  # macros ({code}, {color:red}, {quote}, …) and {{monospace}}
+        elif ch == "!" and "!" in re.split(r"\s", line[i + 1 :], maxsplit=1)[0][1:]:
+            marks.add(i)  # !image.png! (an escaped "!" inside the run no longer ends it, so any later one)
+    # Phrase openers: a mark after a non-word character (or an escaped one), before a non-space, with the
+    # same mark later on the line after a non-space (a possible closer).
+    previous_escaped = False
+    for i, ch in enumerate(line):
+        if i in inside_url:
+            previous_escaped = True  # wiki_to_text holds a URL as one non-word placeholder
+            continue
+        if ch in _PHRASE or (ch == "?" and line.startswith("??", i)):
+            width = 2 if ch == "?" else 1
+            after = line[i + width] if i + width < len(line) else ""
+            before_ok = i == 0 or previous_escaped or not _is_word(line[i - 1])
+            token = line[i : i + width]
+            closer = any(
+                line.startswith(token, j) and not line[j - 1].isspace() for j in range(i + width + 1, len(line))
+            )
+            if before_ok and after and not after.isspace() and closer:
+                marks.add(i)
+        previous_escaped = i in marks or ch in "\\&"
+    return marks - inside_url
 
 
 def _escape_wiki_line(line: str) -> str:
+    urls = [(m.start(), m.end()) for m in _URL.finditer(line)]
+    marks = _escaped_positions(line, urls)
     out: list[str] = []
+    url_at = dict(urls)
     i = 0
     while i < len(line):
-        url = _URL.match(line, i)
-        if url and (i == 0 or not re.match(r"[A-Za-z0-9]", line[i - 1])):
-            out.append(url.group(0))  # URLs stay verbatim so Jira still links them
-            i = url.end()
+        if i in url_at:
+            out.append(line[i : url_at[i]])  # URLs stay verbatim so Jira still links them
+            i = url_at[i]
             continue
         ch = line[i]
         if ch == "\\":
             out.append("&#92;")  # a double backslash is a forced line break in wiki markup: use an entity
         elif ch == "&" and _ENTITY.match(line, i):
             out.append("&#38;")  # a literal "&amp;" must not be read back as "&"
-        elif ch in _WIKI_SPECIAL:
+        elif i in marks:
             out.append("\\" + ch)
         else:
             out.append(ch)
         i += 1
-    escaped = "".join(out)
     # Line-start block markup that no single special character introduces: headings, quotes.
-    return re.sub(r"^(h[1-6]|bq)\.", r"\1\\.", escaped)
+    return _BLOCK_PREFIX.sub(r"\1\2\\.", "".join(out))
 
 
 def text_to_wiki(text: str) -> str:
@@ -311,7 +367,11 @@ def wiki_to_text(wiki: str | None) -> str:
         verbatim.append(f"```{language}\n{body}\n```" if body else f"```{language}\n```")
         return chr(_PLACEHOLDER_BASE + len(verbatim) - 1)
 
-    text = re.sub(r"\{(noformat|code)(:[^}]*)?\}(.*?)\{\1\}", keep, text, flags=re.DOTALL)
+    # A tag escaped with one backslash (``\{code}``) is literal text; a forced line break (``\\``) is not an escape.
+    not_escaped = r"(?<!(?<!\\)\\)"
+    text = re.sub(
+        not_escaped + r"\{(noformat|code)(:[^}]*)?\}(.*?)" + not_escaped + r"\{\1\}", keep, text, flags=re.DOTALL
+    )
     # 2. URLs and escapes become placeholders so markup stripping cannot touch them.
     text = re.sub(r"(?<![A-Za-z0-9])https?://[A-Za-z0-9._~:/?@!$'()*+,=%-]+", lambda m: hold(m.group(0)), text)
     text = text.replace("\\\\", "\n")  # a forced line break, before single escapes

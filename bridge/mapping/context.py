@@ -25,7 +25,7 @@ from typing import Any
 
 from bridge.model import Ref
 
-RECORD_ATTRIBUTES = ("key", "id", "url", "type")
+RECORD_ATTRIBUTES = ("key", "id", "url", "type", "first_message")
 ISSUE_ATTRIBUTES = ("key", "url", "status", "resolution", "summary", "fields")
 JINJA_GLOBALS = frozenset(
     {"range", "dict", "cycler", "joiner", "namespace", "loop", "self", "caller", "varargs", "kwargs"}
@@ -52,9 +52,13 @@ PLACES: dict[str, Place] = {
 }
 
 
-def record_context(ref: Ref) -> dict[str, str]:
-    """``record``: the ITSM record as templates see it."""
-    return {"key": ref.key, "id": ref.id, "url": ref.url, "type": ref.kind}
+def record_context(ref: Ref, *, first_message: str | None = None) -> dict[str, str]:
+    """``record``: the ITSM record as templates see it.
+
+    ``first_message`` (what the requester first wrote) is only known to ITSM→Jira field templates of
+    systems that keep it apart from the fields (Request Tracker); elsewhere it is empty.
+    """
+    return {"key": ref.key, "id": ref.id, "url": ref.url, "type": ref.kind, "first_message": first_message or ""}
 
 
 def issue_context(
@@ -76,9 +80,11 @@ def issue_context(
     }
 
 
-def to_jira_context(record_fields: Mapping[str, Any], record: Ref) -> dict[str, Any]:
-    """Context of ``fields.<f>.template``: the record's fields plus ``record``."""
-    return {**record_fields, "record": record_context(record)}
+def to_jira_context(
+    record_fields: Mapping[str, Any], record: Ref, *, first_message: str | None = None
+) -> dict[str, Any]:
+    """Context of ``fields.<f>.template``: the record's fields plus ``record`` (with its first message)."""
+    return {**record_fields, "record": record_context(record, first_message=first_message)}
 
 
 def to_itsm_context(record_fields: Mapping[str, Any], record: Ref, issue: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def issue_view(issue: Issue) -> dict[str, Any]:
 
 def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
     """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
-    context = to_jira_context(record.fields, record.ref)
+    context = to_jira_context(record.fields, record.ref, first_message=record.first_message)
     return {
         key: for_vendor(to_jira_value(rule, record.fields, context), field=key)  # bidi escaped in the summary
         for key, rule in mapping.fields.items()

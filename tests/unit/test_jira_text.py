@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -95,7 +97,7 @@ def test_structure_becomes_wiki_and_markup_is_escaped() -> None:
         "Call {color:red} *now* [here|http://evil]\n\n- a_b\n\n1. one\n2. two\n\n```\n{noformat} *x*\n```"
     )
     assert wiki == (
-        "Call \\{color:red\\} \\*now\\* \\[here\\|http://evil\\]\n\n* a\\_b\n\n# one\n# two\n\n"
+        "Call \\{color:red} \\*now* \\[here|http://evil]\n\n* a_b\n\n# one\n# two\n\n"
         "{noformat}\n{noformat\u200b} *x*\n{noformat}"
     )
 
@@ -161,3 +163,121 @@ def test_empty_and_missing_values() -> None:
     assert wiki_to_text("") == ""
     assert text_to_adf("") == {"type": "doc", "version": 1, "content": []}
     assert text_to_wiki("\n\n") == ""
+
+
+# --------------------------------------------------- wiki as a person sees it (issue 16: no needless escapes)
+
+
+def render_wiki(wiki: str) -> str:
+    """What a person reads on a Jira Data Center page for ``wiki``, written from Atlassian's notation help
+    (https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all) independently of the
+    connector's reader: every piece of markup visibly changes the text (emphasis marks vanish, emoticons
+    and images become pictures, `` -- `` an en dash, links their alias), so unescaped markup is caught.
+    """
+    held: list[str] = []
+
+    def hold(value: str) -> str:
+        held.append(value)
+        return chr(0xF0000 + len(held) - 1)
+
+    def unhold(value: str) -> str:
+        return re.sub(r"[\U000F0000-\U000FFFFF]", lambda m: held[ord(m.group(0)) - 0xF0000], value)
+
+    def fence(language: str | None, body: str) -> str:
+        return f"```{language or ''}\n{unhold(body)}\n```" if body else f"```{language or ''}\n```"
+
+    text = re.sub(r"[\U000F0000-\U000FFFFF]", lambda m: hold(m.group(0)), wiki)
+    text = re.sub(
+        r"(?<!\\)\{(noformat|code)(?::([^}]*))?\}\n?(.*?)\n?(?<!\\)\{\1\}",
+        lambda m: hold(fence(m.group(2), m.group(3).replace(f"{{{m.group(1)}\u200b}}", f"{{{m.group(1)}}}"))),
+        text,
+        flags=re.DOTALL,
+    )
+    text = re.sub(r"(?<![A-Za-z0-9])https?://[A-Za-z0-9._~:/?@!$'()*+,=%-]+", lambda m: hold(m.group(0)), text)
+    text = text.replace("\\\\", "\n")
+    text = re.sub(r"\\(\S)", lambda m: hold(unhold(m.group(1))), text)
+    text = re.sub(r"&#(\d+);", lambda m: hold(chr(int(m.group(1)))), text)
+    text = re.sub(r"&(amp|lt|gt|quot);", lambda m: hold({"amp": "&", "lt": "<", "gt": ">", "quot": '"'}[m.group(1)]),
+                  text)
+    lines = []
+    counter = 0
+    for line in text.split("\n"):
+        numbered = re.match(r"^\s*#+ (.*)$", line)  # HTML collapses the item's leading blanks anyway
+        counter = counter + 1 if numbered else 0
+        if numbered:
+            line = f"{counter}. {numbered.group(1)}"
+        elif re.match(r"^\s*----\s*$", line):
+            line = "<hr>"
+        elif bullet := re.match(r"^\s*[*-]+ (.*)$", line):
+            line = f"- {bullet.group(1)}"
+        elif heading := re.match(r"^\s*(h[1-6]|bq)\.\s*(.*)$", line, re.IGNORECASE):
+            line = f"<{heading.group(1)}>{heading.group(2)}"
+        elif line.lstrip().startswith("|"):
+            line = "<table>" + line.replace("|", " ")
+        lines.append(line)
+    text = "\n".join(lines)
+    text = re.sub(r"\{\{(.+?)\}\}", r"<tt>\1</tt>", text)
+    text = re.sub(r"\{[A-Za-z][^}]*\}", "<macro>", text)
+    text = re.sub(r"\[([^\]\n]*)\]", r"<a>\1</a>", text)
+    text = re.sub(r"!([^!\s]+)!", "<img>", text)
+    text = re.sub(r"\((?:y|n|i|/|x|!|\+|-|\?|on|off|\*|\*[rgby]|flag|flagoff)\)|[:;][()PpDd]", "<emoticon>", text,
+                  flags=re.IGNORECASE)
+    text = re.sub(r"(?<!\S)---(?!\S)", "\u2014", text)
+    text = re.sub(r"(?<!\S)--(?!\S)", "\u2013", text)
+    for mark in ("??", "*", "_", "-", "+", "^", "~"):
+        m = re.escape(mark)
+        text = re.sub(rf"(?<!\w){m}(?=\S)(.+?)(?<=\S){m}(?!\w)", r"<em>\1</em>", text)
+    return unhold(text)
+
+
+@given(TEXT)
+def test_wiki_renders_as_the_original_text(text: str) -> None:
+    assert render_wiki(text_to_wiki(text)) == normalise_text(text)
+
+
+_WORD = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789"), min_size=3, max_size=8).filter(
+    lambda w: w.lower() not in {"off", "flag", "flagoff"}
+)
+_TOKEN = st.one_of(
+    _WORD,
+    st.lists(_WORD, min_size=2, max_size=3).map("-".join),  # agent-note-1
+    st.lists(_WORD, min_size=2, max_size=3).map(".".join),  # v1.2.3, example.com
+    _WORD.map(lambda w: f"({w})"),
+    st.lists(_WORD, min_size=2, max_size=3).map(lambda ws: "(" + "-".join(ws) + ")"),
+    _WORD.map(lambda w: w + "."),
+    _WORD.map(lambda w: w + ","),
+    st.just("-"),  # a dash between words
+)
+PROSE = st.lists(_TOKEN, min_size=1, max_size=20).map(" ".join).filter(lambda t: not t.startswith("-"))
+
+
+@given(PROSE)
+def test_plain_prose_is_written_without_backslashes(text: str) -> None:
+    wiki = text_to_wiki(text)
+    assert "\\" not in wiki
+    assert wiki == text
+    assert render_wiki(wiki) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "wiki"),
+    [
+        ("(agent-note-1) done.", "(agent-note-1) done."),
+        ("*bold* and _it_", "\\*bold* and \\_it_"),
+        ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4"),
+        ("{code} {{mono}} {\"json\": 1}", "\\{code} \\{\\{mono}} {\"json\": 1}"),
+        ("[link] [~dana]", "\\[link] \\[~dana]"),
+        ("| not a table", "\\| not a table"),
+        ("# not a list", "\\# not a list"),
+        ("h1. not a heading", "h1\\. not a heading"),
+        ("bq. not a quote", "bq\\. not a quote"),
+        ("!image.png!", "\\!image.png!"),
+        ("??cite?? +ins+ ^sup^ ~sub~ -del-", "\\??cite?? \\+ins+ \\^sup^ \\~sub~ \\-del-"),
+        ("ok (y) :) f(x)", "ok \\(y) \\:) f\\(x)"),
+        ("a -- b", "a \\-- b"),
+        ("5 - 3 - 1", "5 - 3 - 1"),
+    ],
+)
+def test_only_markup_is_escaped(text: str, wiki: str) -> None:
+    assert text_to_wiki(text) == wiki
+    assert render_wiki(wiki) == text

@@ -17,7 +17,8 @@ How the port maps onto RT (details and traps in ``docs/connectors/rt.md``, "What
 * Comments are the ticket transactions of type ``Comment`` (internal) and ``Correspond`` (to the
   requestor). Transactions carry no text in REST2 (``Content`` is always ``""``); the text lives in their
   attachments. :meth:`RTConnector.comments_since` reads them for *all* changed tickets with one
-  TransactionSQL search plus one attachments search (``TransactionId IN …``), not one call per ticket.
+  TransactionSQL search plus one attachments search (``TransactionId IN …``), not one call per ticket,
+  and takes the message body, never an attached file (:mod:`bridge.connectors.rt.content`).
 * Bridge writes comments with its :class:`~bridge.model.Marker` as the final line and parses it back.
 * Every write's answer (a 200/201 with a message list) is read: RT says "…isn't a valid status…" with
   a 200. Refusals raise :class:`~bridge.errors.PermanentError` (:class:`~bridge.errors.WorkflowError` for

@@ -2,13 +2,13 @@
 (transactions plus their attachments, in bulk for all changed tickets).
 
 Why the version is ``LastUpdated`` plus a field digest, and why comment text comes from attachments: the
-package docstring and "What bridge does about RT's traps" in ``docs/connectors/rt.md``.
+package docstring and "What bridge does about RT's traps" in ``docs/connectors/rt.md``; how the text is
+told apart from attached files: :mod:`bridge.connectors.rt.content`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,12 +17,11 @@ from bridge.connectors.rt.client import (
     BASE_FIELDS,
     COMMENT_TYPES,
     IDS_PER_QUERY,
-    MAX_PER_PAGE,
     MAX_REPAIR_PASSES,
     VERSION_FIELDS,
-    RTClient,
     chunks,
 )
+from bridge.connectors.rt.content import RTContent
 from bridge.connectors.rt_parse import (
     custom_field_values,
     normalise_value,
@@ -37,7 +36,7 @@ from bridge.mapping.transform import condition_fields, matches
 from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref
 
 
-class RTReading(RTClient):
+class RTReading(RTContent):
     """The read half of the port on RT: searches, tickets, comments, marker lookups."""
 
     def search_changed(self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]) -> Iterator[Item]:
@@ -51,6 +50,7 @@ class RTReading(RTClient):
             on_pages: set[str] = set()
             shifted = False
             for data, _ in self._pages("tickets", params):
+                selected: list[Record] = []
                 for raw in data["items"]:
                     record, all_fields = self._record(raw, queue, mapping, fields)
                     if record.ref.id in on_pages:
@@ -62,7 +62,8 @@ class RTReading(RTClient):
                     if record.ref.id in yielded or not matches(mapping.route.where, all_fields):
                         continue
                     yielded.add(record.ref.id)
-                    yield record
+                    selected.append(record)
+                yield from self._with_first_messages(selected, mapping)  # one batch per page
             if not shifted:
                 return
 
@@ -121,7 +122,7 @@ class RTReading(RTClient):
         params = self._search_params(f"id = {rt_id}", _fields_to_read(mapping, fields))
         for data, _ in self._pages("tickets", params):
             for raw in data["items"]:
-                return self._record(raw, ref.kind, mapping, fields)[0]
+                return self._with_first_messages([self._record(raw, ref.kind, mapping, fields)[0]], mapping)[0]
         raise NotFoundError("rt: ticket not found or not visible to the account", side="rt",
                             method="GET", endpoint="/REST/2.0/tickets", status=200)
 
@@ -160,30 +161,6 @@ class RTReading(RTClient):
                 )
             )
         return result
-
-    def _transaction_texts(self, transaction_ids: Sequence[str]) -> dict[str, str]:
-        """The plain text of each transaction, from its attachments (one search per 100 transactions, paged).
-
-        ``fields=Parent`` makes RT 5.0.3 answer 500, so it is not asked for; the first ``text/plain``
-        part with content wins (RT's own rule), ``text/html`` reduced to text when there is no plain part.
-        """
-        plain: dict[str, str] = {}
-        html: dict[str, str] = {}
-        for chunk in chunks(list(dict.fromkeys(transaction_ids)), MAX_PER_PAGE):
-            query = json.dumps([{"field": "TransactionId", "operator": "IN", "value": [int(i) for i in chunk]}])
-            params = {"query": query, "fields": "TransactionId,ContentType,Content", "orderby": "id", "order": "ASC"}
-            for data, _ in self._pages("attachments", params):
-                for attachment in data["items"]:
-                    owner = str(attachment.get("TransactionId") or "")
-                    content = attachment.get("Content")
-                    if not owner or not isinstance(content, str) or not content.strip():
-                        continue
-                    content_type = str(attachment.get("ContentType") or "").lower()
-                    if content_type == "text/plain":
-                        plain.setdefault(owner, content)
-                    elif content_type == "text/html":
-                        html.setdefault(owner, _html_to_text(content))
-        return {**html, **plain}
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
         self._mappings[mapping.route.record_type] = mapping
@@ -238,22 +215,3 @@ def _fields_to_read(mapping: MappingSpec | None, fields: Sequence[str]) -> list[
         extra = sorted(condition_fields(mapping.route.where)) + _cf_link_fields(mapping)
     return list(dict.fromkeys([*fields, *extra]))
 
-
-def _html_to_text(html: str) -> str:
-    from html.parser import HTMLParser
-
-    class _Text(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.parts: list[str] = []
-
-        def handle_data(self, data: str) -> None:
-            self.parts.append(data)
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            if tag in ("br", "p", "div", "li"):
-                self.parts.append("\n")
-
-    parser = _Text()
-    parser.feed(html)
-    return "".join(parser.parts).strip()
