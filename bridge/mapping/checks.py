@@ -413,7 +413,8 @@ def record_type_problem(mapping: Mapping) -> tuple[str, str] | None:
             f"`{record_type}` is not a ServiceNow table",
             f"did you mean `{close[0]}`? (custom tables start with `u_` or `x_`)",
         )
-    if system == "rt" and declared is None:
+    if system == "rt" and declared is None and record_type == record_type.lower():
+        # table names are lower-case snake_case; a queue named like `Incidents` is a queue
         close = difflib.get_close_matches(record_type, tables, n=1, cutoff=0.75)
         if close:
             return (

@@ -157,3 +157,9 @@ def test_run_and_sync_refuse_to_start_with_nothing_enabled() -> None:
     assert "m0 (ServiceNow, disabled), m1 (Request Tracker, enabled)" in refused.value.problems[0]
     require_enabled(specs, "rt", "mappings")  # the RT one runs when the ITSM is RT
     require_enabled(specs, "servicenow", "mappings", named=("m0",))  # named on the command line: the operator's call
+
+
+def test_a_capitalised_queue_name_is_a_queue_not_a_table_typo() -> None:
+    document = doc("Incidents", comments=RT_COMMENTS)
+    problems = load_mapping_text(yaml.safe_dump(document, sort_keys=False), "case.yaml").problems
+    assert not [p for p in problems if p.path == "route.record_type"]
