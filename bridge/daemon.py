@@ -11,11 +11,20 @@ mappings released, new ones tried), an invalid one is refused with its problems 
 goes on with the previous one. Settings other than the mappings (URLs, credentials, schedule) need a
 restart.
 
-Stopping: SIGTERM or SIGINT raise the engine's stop flag; the executor finishes the action in hand,
-commits it and stops between actions; the scheduler is shut down after the running job returns and
-:meth:`Daemon.run_forever` returns 0. Nothing is lost: unfinished actions were either never journaled
+Stopping: SIGTERM or SIGINT raise the engine's stop flag and the HTTP layer's
+(:data:`bridge.connectors.http.stopping`): every wait (retry backoff, ``Retry-After``, the request
+budget, the takeover grace, the scheduler's) wakes at once, a retry woken so gives up with its last
+error (the action stays pending), the executor finishes the action in hand, commits it and stops
+between actions; the scheduler is shut down after the running job returns and
+:meth:`Daemon.run_forever` returns 0 — within seconds, well inside systemd's ``TimeoutStopSec=``.
+Nothing is lost: unfinished actions were either never journaled
 (they are planned again) or are pending in the journal (reconciled first next time), and cursors never
 move past an unsettled change.
+
+Rate limits: a ``Retry-After`` longer than the HTTP layer's backoff cap ends the cycle for that side
+(:class:`~bridge.connectors.http.RateLimitWindowError`, "rate-limited until 17:42Z"); the daemon logs
+it and runs no cycle of the mapping before the window ends, so a vendor's long pause is never met with
+a retry loop.
 
 Several replicas: each mapping is synced by the process holding its lock. A replica that cannot take
 a lock stays on standby for that mapping and tries again every interval, so it takes over within one
@@ -47,6 +56,8 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge import systemd
+from bridge.connectors import http
+from bridge.connectors.http import RateLimitWindowError, until_text
 from bridge.errors import (
     AuthError,
     ConfigError,
@@ -99,6 +110,10 @@ class Daemon:
         #: mappings whose lock this replica lost (its database connection died): it sits the next pass
         #: out, so that a healthy standby takes the mapping over rather than the replica that just failed
         self.standing_back: set[str] = set()
+        #: mappings a vendor closed with a long ``Retry-After``: no cycle of them before that moment
+        self.rate_limited_until: dict[str, datetime] = {}
+        #: mappings whose rate limit is on the error list (resolved by the next cycle that runs)
+        self.listed_rate_limits: set[str] = set()
         #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
         self.metrics_bind = metrics_bind
@@ -183,6 +198,11 @@ class Daemon:
         return None
 
     def _one(self, name: str) -> CycleReport | BaseException:
+        until = self.rate_limited_until.get(name)
+        if until is not None:
+            if datetime.now(UTC) < until:
+                return RateLimitWindowError(f"rate-limited until {until_text(until)}: cycle skipped", until=until)
+            del self.rate_limited_until[name]
         if name in self.standing_back:
             self.standing_back.discard(name)
             return LockHeldError(f"lost the lock of mapping {name!r}: standing back one interval for a standby")
@@ -216,6 +236,12 @@ class Daemon:
             if self.engine.metrics is not None:
                 self.engine.metrics.leader(name, False)
             return exc
+        except RateLimitWindowError as exc:
+            self.rate_limited_until[name] = exc.until
+            log.error("a side is rate-limited: no cycle of this mapping before its window ends",
+                      side=exc.side, until=exc.until.isoformat(), error=str(exc))
+            self._error_list(name, exc)
+            return exc
         except ConnectorError as exc:
             log.warning("a side could not be read; the next interval retries", error=str(exc))
             return exc
@@ -225,7 +251,22 @@ class Daemon:
         if name in self.standby:  # it took the lock inside the cycle (no takeover grace was asked for)
             log.info("took over the mapping: now syncing it")
             self.standby.discard(name)
+        if name in self.listed_rate_limits:
+            self._error_list(name, None)
         return report
+
+    def _error_list(self, name: str, limited: RateLimitWindowError | None) -> None:
+        """A long rate limit is on the error list ("rate-limited until 17:42Z") until a cycle runs again."""
+        fingerprint = f"rate-limit:{name}"
+        try:
+            if limited is not None:
+                self.engine.store.report_problem(name, fingerprint, "rate_limited", str(limited))
+                self.listed_rate_limits.add(name)
+            else:
+                self.engine.store.resolve_problems(name, [fingerprint])
+                self.listed_rate_limits.discard(name)
+        except StoreError as exc:
+            log.warning("could not update the error list", error=str(exc))
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -330,6 +371,7 @@ class Daemon:
     def request_stop(self, *_: Any) -> None:
         """Ask for a clean stop: finish the current action, commit, exit. Safe from a signal handler."""
         self.engine.stop.set()
+        http.request_stop()
         self._stopping.set()
         self._notify_stopping()
 
@@ -345,6 +387,8 @@ class Daemon:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self._on_signal)
             previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_reload_signal)
+        if not self._stopping.is_set():
+            http.reset_stop()  # a stop of an earlier run in this process (tests, the demo) is over
         try:
             self.serve_metrics()
             self.start()
@@ -363,6 +407,7 @@ class Daemon:
                 self.server = None
             for number, handler in previous.items():
                 signal.signal(number, handler)
+            http.reset_stop()  # nothing of this run waits any more; a later run in this process starts fresh
         log.info("daemon stopped", cycles=self.runs)
         return 0
 

@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from bridge.bootstrap import ConnectorFactory, build_engine, open_store
+from bridge.connectors.http import request_stop, reset_stop
 from bridge.errors import BridgeError, ConfigError, MappingError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
@@ -176,12 +177,14 @@ def parse_when(value: str) -> datetime:
 @contextmanager
 def stop_on_signals(engine: Engine) -> Iterator[None]:
     """SIGTERM/SIGINT raise the engine's stop flag: the current action finishes and is committed."""
+    reset_stop()  # a stop of an earlier command in this process (tests) is over
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(_signum: int, _frame: Any) -> None:
         engine.stop.set()
+        request_stop()  # the HTTP layer's waits (backoff, Retry-After) wake too
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -189,6 +192,7 @@ def stop_on_signals(engine: Engine) -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        reset_stop()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

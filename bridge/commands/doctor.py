@@ -4,8 +4,9 @@ It walks the chain a cycle depends on, in order, and says for each link ✔ or �
 
 1. **configuration**: settings and mappings valid (exit 2 here: nothing further can be trusted);
 2. **state store**: there (a missing database is ✖: the doctor never creates one), reachable, at the schema
-   this bridge expects (migrations run at start; the doctor
-   itself never migrates, locks or writes anything, so it is safe next to a running daemon);
+   this bridge expects (migrations run at start; the doctor itself never migrates, locks or writes
+   anything, so it is safe next to a running daemon); a SQLite database, journal or lock file the
+   group or others can read is a ⚠ (the state holds work notes);
 3. **each side**: reachable with the configured credentials, and what the account may do there —
    the connector's own :meth:`~bridge.connectors.base.Connector.check` (projects, issue types, fields,
    statuses, permissions; ITSM tables, fields, states) — plus the **clock skew** against the vendor
@@ -21,10 +22,13 @@ invalid configuration. ``bridge check --online`` runs step 3 only (:func:`side_s
 
 from __future__ import annotations
 
+import shlex
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -48,6 +52,7 @@ from bridge.settings.schema import DEFAULT_STATE_FILE
 from bridge.store import Store
 from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
 from bridge.store.existing import SYSTEMD_STATE_DIRECTORY, StateMissingError
+from bridge.store.permissions import exposed_state_files
 from bridge.sync.engine import EngineOptions
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -217,6 +222,8 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
         missing = StateMissingError(f"no state database at {path}", [])
         section.add(FAIL, str(missing), _state_hint(str(path)))
         return [section]
+    if path is not None:
+        _permission_finding(section, path)
     try:
         store = Store.open(url, migrate_schema=False)
     except StoreError as exc:
@@ -251,6 +258,20 @@ def _state_hint(looked: str) -> str:
     return (f"not where the daemon keeps it? under systemd that is its StateDirectory, likely "
             f"{SYSTEMD_STATE_DIRECTORY}/{DEFAULT_STATE_FILE} (set STATE_DIRECTORY or state.url); a fresh "
             "install gets it from the first `bridge sync` or `bridge run`")
+
+
+def _permission_finding(section: Section, database: Path) -> None:
+    """The state holds descriptions and work notes: warn about every state file others can read."""
+    exposed = exposed_state_files(database)
+    if not exposed:
+        return
+    files = ", ".join(f"{p.name} ({stat.filemode(m)[1:]})" for p, m in exposed)
+    section.add(
+        WARN,
+        f"state files readable by the group or others: {files}",
+        f"chmod 600 {' '.join(shlex.quote(str(p)) for p, _ in exposed)}; chmod 700 "
+        f"{shlex.quote(str(database.parent))} (bridge creates new ones private; systemd's UMask=0077 too)",
+    )
 
 
 def _state_sections(settings: Settings, store: Store, mappings: Sequence[MappingSpec]) -> list[Section]:

@@ -10,6 +10,12 @@ docs/connectors/jira.md "Transport"), so all of them:
 * spend a client-side budget of requests per second (token bucket), below the vendor's published limits;
 * retry connection errors, timeouts, 429 and 502/503/504 with jittered exponential backoff capped at
   ``max_backoff``, honouring ``Retry-After`` given in seconds or as an HTTP-date (RFC 9110 §10.2.3);
+  a ``Retry-After`` longer than ``max_backoff`` is not slept through: the side is closed until then
+  (:class:`RateLimitWindowError`, "rate-limited until 17:42Z") and no request is sent before it ends;
+* wake from every wait (backoff, ``Retry-After``, the budget) as soon as the process is asked to stop
+  (:data:`stopping`), so SIGTERM is obeyed within seconds whatever the vendor said;
+* never follow a redirect to another host, and follow same-host redirects for GET only: a 307/308
+  would replay a comment's text or a write's body to wherever the ``Location`` points;
 * raise :mod:`bridge.errors` exceptions carrying the vendor's own message, never credentials or bodies;
 * count every request per endpoint template in a :class:`~bridge.callcount.CallCounter`.
 """
@@ -23,13 +29,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    stop_when_event_set,
+)
 
 from bridge import __version__
 from bridge.callcount import CallCounter
@@ -46,6 +59,57 @@ from bridge.errors import (
 USER_AGENT = f"bridge/{__version__} (+https://github.com/bridge-sync/bridge)"
 
 T = TypeVar("T")
+
+#: Raised when this process is asked to stop (SIGTERM/SIGINT: :mod:`bridge.daemon`, the one-shot
+#: commands). Process-wide on purpose: connectors are built far from the code that handles signals,
+#: and a stopping process stops every side. Every wait of this layer wakes on it; :func:`reset_stop`
+#: lowers it again for a new run in the same process (tests, the demo).
+stopping = threading.Event()
+
+#: The most redirects followed for one GET (all on the same host).
+MAX_REDIRECTS = 5
+
+
+def request_stop() -> None:
+    """Wake every wait of the HTTP layer and let no retry begin: the process is stopping."""
+    stopping.set()
+
+
+def reset_stop() -> None:
+    """Lower :data:`stopping` (a new run starts in this process)."""
+    stopping.clear()
+
+
+def pause(seconds: float) -> None:
+    """``time.sleep`` that returns early when the process is asked to stop."""
+    if seconds > 0:
+        stopping.wait(seconds)
+
+
+def _stop_aware(sleep: Callable[[float], None]) -> Callable[[float], None]:
+    """The plain ``time.sleep`` (every connector's default) becomes :func:`pause`; an injected sleep
+    (tests recording waits) is kept as it is."""
+    return pause if sleep is time.sleep else sleep
+
+
+class RateLimitWindowError(RateLimitedError):
+    """The vendor asked for a pause longer than the backoff cap: this side is closed until ``until``.
+
+    Never retried inside a cycle (six retries inside the vendor's window only lengthen it): the cycle
+    ends for that side, the action stays pending, and the client refuses to send anything to the side
+    before ``until`` (each refusal is this error again, without a request).
+    """
+
+    def __init__(self, message: str, *, until: datetime, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.until = until
+
+
+def until_text(until: datetime) -> str:
+    """``17:42Z`` today, ``2026-12-04 03:10Z`` on another day: how people read a rate-limit window."""
+    now = datetime.now(UTC)
+    when = until.astimezone(UTC)
+    return when.strftime("%H:%MZ") if when.date() == now.date() else when.strftime("%Y-%m-%d %H:%MZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +181,9 @@ def call_with_retry(
     Each retry is noted in ``counter`` (``bridge_retries_total``)."""
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(max_attempts),
+        stop=stop_after_attempt(max_attempts) | stop_when_event_set(stopping),
         wait=BackoffWait(backoff_base, max_backoff),
-        sleep=sleep,
+        sleep=_stop_aware(sleep),
         reraise=True,
         before_sleep=_note_retry(counter),
     )
@@ -155,15 +219,21 @@ class TokenBucket:
         self.rate = rate
         self.burst = max(1, burst)
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = _stop_aware(sleep)
         self._tokens = float(self.burst)
         self._last = clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
-        """Take one token, sleeping until one is free; returns the seconds waited."""
+        """Take one token, sleeping until one is free; returns the seconds waited.
+
+        A stopping process skips the wait: the budget is ours (below the vendor's limit), and the few
+        requests that finish the action in hand must not hold SIGTERM up.
+        """
         waited = 0.0
         while True:
+            if stopping.is_set():
+                return waited
             with self._lock:
                 now = self._clock()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -316,7 +386,10 @@ class HttpClient:
         self.base_url = options.base_url.rstrip("/")
         self.counter = counter or CallCounter()
         self.vendor_message = vendor_message
-        self._sleep = sleep
+        self._sleep = _stop_aware(sleep)
+        #: the end of the vendor's rate-limit window when its ``Retry-After`` exceeded ``max_backoff``:
+        #: nothing is sent to this side before then (see :class:`RateLimitWindowError`)
+        self.closed_until: datetime | None = None
         self.session = requests.Session()
         self.session.auth = auth
         self.session.verify = options.verify_tls
@@ -349,16 +422,25 @@ class HttpClient:
         executor reconciles by marker before it writes again.
         """
         endpoint = urlparse(self.url(path)).path
+        #: the errors of the attempts so far: a retry woken by a stop re-raises the last one unsent
+        failures: list[ConnectorError] = []
 
         def once() -> requests.Response:
             try:
-                response = self.session.request(
-                    method,
-                    self.url(path),
-                    params=params,
-                    json=json,
-                    timeout=(self.options.connect_timeout, self.options.read_timeout),
-                )
+                return attempt()
+            except ConnectorError as exc:
+                error = self._window(exc)
+                failures.append(error)
+                if error is exc:
+                    raise
+                raise error from None
+
+        def attempt() -> requests.Response:
+            self._refuse_while_closed(method, endpoint)
+            if failures and stopping.is_set():
+                raise failures[-1]
+            try:
+                response = self._send(method, self.url(path), params=params, json=json, endpoint=endpoint)
             except requests.ConnectTimeout:
                 raise NotSentError(f"{self.side} unreachable (connect timeout)", side=self.side,
                                method=method, endpoint=endpoint) from None
@@ -379,8 +461,8 @@ class HttpClient:
             TransientError if idempotent else (RateLimitedError, NotSentError)
         )
         retrying = Retrying(
-            retry=retry_if_exception_type(retry_on),
-            stop=stop_after_attempt(self.options.max_attempts),
+            retry=retry_if_exception_type(retry_on) & retry_if_not_exception_type(RateLimitWindowError),
+            stop=stop_after_attempt(self.options.max_attempts) | stop_when_event_set(stopping),
             wait=BackoffWait(self.options.backoff_base, self.options.max_backoff),
             sleep=self._sleep,
             reraise=True,
@@ -388,5 +470,97 @@ class HttpClient:
         )
         return retrying(once)
 
+    def _send(
+        self, method: str, url: str, *, params: Mapping[str, Any] | None, json: Any, endpoint: str
+    ) -> requests.Response:
+        """One request, following redirects only to the same origin and only for GET.
+
+        ``requests`` would follow any redirect, keeping the body of a 307/308 (it strips the
+        credentials on another host, not the comment text being posted): API calls never need one, so
+        a redirect elsewhere is a configuration problem to report, not a detour to take.
+        """
+        timeout = (self.options.connect_timeout, self.options.read_timeout)
+        response = self.session.request(
+            method, url, params=params, json=json, timeout=timeout, allow_redirects=False
+        )
+        hops = 0
+        while response.is_redirect:
+            source = response.url or url
+            target = urljoin(source, response.headers["Location"])
+            details: dict[str, Any] = {
+                "side": self.side, "method": method, "endpoint": endpoint, "status": response.status_code
+            }
+            if _origin(target) != _origin(source):
+                raise RedirectRefusedError(
+                    f"{self.side}: refused to follow a redirect from {_host(source)} to another host "
+                    f"{_host(target)} (set the side's url to the address the API answers on)",
+                    **details,
+                )
+            if method.upper() != "GET":
+                raise RedirectRefusedError(
+                    f"{self.side}: refused to follow a redirect of a {method.upper()} to {urlparse(target).path} "
+                    "(only reads follow redirects; set the side's url to the address the API answers on)",
+                    **details,
+                )
+            if hops >= MAX_REDIRECTS:
+                raise RedirectRefusedError(f"{self.side}: more than {MAX_REDIRECTS} redirects", **details)
+            response.close()
+            response = self.session.request("GET", target, timeout=timeout, allow_redirects=False)
+            hops += 1
+        return response
+
+    def _window(self, error: ConnectorError) -> ConnectorError:
+        """A ``Retry-After`` beyond ``max_backoff`` closes the side until it ends (see
+        :class:`RateLimitWindowError`); any other error is returned as it is."""
+        if (
+            not isinstance(error, RateLimitedError)
+            or isinstance(error, RateLimitWindowError)
+            or error.retry_after is None
+            or error.retry_after <= self.options.max_backoff
+        ):
+            return error
+        until = datetime.now(UTC) + timedelta(seconds=error.retry_after)
+        if self.closed_until is None or until > self.closed_until:
+            self.closed_until = until
+        return RateLimitWindowError(
+            f"{self.side} rate-limited until {until_text(until)}",
+            until=until,
+            retry_after=error.retry_after,
+            side=self.side,
+            method=error.method,
+            endpoint=error.endpoint,
+            status=error.status,
+            vendor_message=error.vendor_message,
+        )
+
+    def _refuse_while_closed(self, method: str, endpoint: str) -> None:
+        """Inside a rate-limit window nothing is sent: each request fails at once, unsent."""
+        until = self.closed_until
+        if until is None:
+            return
+        left = (until - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            self.closed_until = None
+            return
+        raise RateLimitWindowError(
+            f"{self.side} rate-limited until {until_text(until)} (not sent)",
+            until=until, retry_after=left, side=self.side, method=method, endpoint=endpoint,
+        )
+
     def close(self) -> None:
         self.session.close()
+
+
+class RedirectRefusedError(PermanentError):
+    """The vendor answered an API call with a redirect bridge will not follow (see :meth:`HttpClient._send`)."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlparse(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def _host(url: str) -> str:
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc

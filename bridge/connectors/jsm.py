@@ -54,6 +54,7 @@ from bridge.connectors.jira import (
 )
 from bridge.connectors.jira_text import text_to_adf, text_to_wiki
 from bridge.connectors.jsm_query import FieldInfo, compile_route, field_info
+from bridge.connectors.unreadable import Unreadable, readable
 from bridge.errors import AuthError, ConfigError, ConnectorError, NotFoundError, PermanentError, WorkflowError
 from bridge.mapping.schema import FieldCondition, ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -279,7 +280,11 @@ class JsmConnector(Connector):
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         seen: set[tuple[str, str]] = set()
         for raw in self.site.search(jql, self._fetch(wanted, key_fields)):
-            record = self._record(raw, project, wanted, key_fields)
+            record = readable(lambda: self._record(raw, project, wanted, key_fields),  # noqa: B023 - called at once
+                              Side.ITSM, project, raw.get("id"), raw.get("key"))
+            if isinstance(record, Unreadable):
+                yield record
+                continue
             identity = (record.ref.id, record.version)
             if identity in seen:
                 continue

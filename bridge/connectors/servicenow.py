@@ -41,6 +41,7 @@ from pydantic import SecretStr
 from bridge.connectors.base import CheckResult, Connector, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
+from bridge.connectors.unreadable import readable
 from bridge.errors import (
     AuthError,
     ConfigError,
@@ -302,7 +303,8 @@ class ServiceNowConnector(Connector):
         for row in self._pages(table, query, ",".join(dict.fromkeys(wanted))):
             values = {k: _raw(v) for k, v in row.items()}
             if matches(where, values):  # the compiled query may be broader, never narrower
-                yield self._record(table, row, fields, key_fields)
+                yield readable(lambda: self._record(table, row, fields, key_fields),  # noqa: B023 - called at once
+                               Side.ITSM, table, row.get("sys_id"), row.get("number"))
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         key_fields = self._key_fields.get(ref.kind, (facts.BACK_REFERENCE_FIELD,))

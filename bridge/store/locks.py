@@ -1,7 +1,7 @@
 """One writer per mapping: the lock a process must hold before it syncs a mapping.
 
-* SQLite: ``fcntl.flock`` on a file next to the database (``<db>.<mapping>.lock``). The kernel drops
-  the lock when the process dies, so a crash never leaves a stale lock behind.
+* SQLite: ``fcntl.flock`` on a file next to the database (``<db>.<mapping>.lock``, created 0600). The
+  kernel drops the lock when the process dies, so a crash never leaves a stale lock behind.
 * PostgreSQL: ``pg_try_advisory_lock(key)`` with a key hashed from the mapping name, taken on a
   connection dedicated to the lock and kept open for the life of the process. The server drops the
   lock when that connection goes away, so losing the connection means losing leadership:
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import LockHeldError, StoreError
+from bridge.store.permissions import open_private, private_directory
 
 
 class LeadershipLostError(StoreError):
@@ -54,8 +55,8 @@ class FileLock:
         self.mapping = mapping
         self.path = path
         self._file: IO[bytes] | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+b")  # noqa: SIM115 - held open for the life of the lock
+        private_directory(path.parent)
+        handle = os.fdopen(open_private(path), "r+b")  # 0600: held open for the life of the lock
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -26,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 from bridge.errors import StoreError
 from bridge.store import migrate
 from bridge.store.locks import AdvisoryLock, FileLock, MappingLock, MemoryLock
+from bridge.store.permissions import create_private_database
 from bridge.store.repositories.base import reason as _reason
 from bridge.store.repositories.cursors import CursorRepository
 from bridge.store.repositories.journal import JournalRepository
@@ -88,7 +89,12 @@ class Store(JournalRepository, CursorRepository):
                 kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
             else:
                 path = Path(database)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    create_private_database(path)  # 0600 in a 0700 directory, whatever the umask
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot create the state database {path}: {exc.strerror or exc}"
+                    ) from None
                 lock_dir = path.parent
                 kwargs = {"connect_args": {"timeout": 30}}
         elif parsed.get_backend_name() == "postgresql":

@@ -34,6 +34,7 @@ from typing import cast
 
 import structlog
 
+from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue
 from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
@@ -246,6 +247,7 @@ class _Seen:
     by_issue: dict[str, LinkState]
     changed_records: list[Record]
     changed_issues: list[Issue]
+    unreadable: list[Unreadable] = field(default_factory=list)
 
 
 def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
@@ -255,10 +257,15 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
     # The ITSM connector reads records and the Jira connector issues (the connector contract).
-    records = cast(list[Record], _dedupe(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec))))
-    issues = cast(list[Issue], _dedupe(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec))))
+    records_read = list(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))
+    issues_read = list(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))
+    # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
+    unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
+    records = cast(list[Record], _dedupe(i for i in records_read if not isinstance(i, Unreadable)))
+    issues = cast(list[Issue], _dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
     report.records_seen, report.issues_seen = len(records), len(issues)
-    for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
+    report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
+    for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
         if window[side] is None and not items and store.link_count(spec.name):
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
@@ -273,7 +280,9 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
     changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
-    return _Seen(cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues)
+    return _Seen(
+        cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable
+    )
 
 
 def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
@@ -291,7 +300,7 @@ def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -
         ),
     )
     report.actions = list(the_plan.actions)
-    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
+    report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
     return the_plan
 
 
@@ -302,6 +311,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     report.reconciled = executor.reconcile()
 
     seen = _read(engine, spec, report, since)
+    _record_unreadable(engine, spec, seen.unreadable)
     if not seen.changed_records and not seen.changed_issues:
         _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set())
         return
@@ -446,6 +456,18 @@ def _record_problems(engine: Engine, spec: MappingSpec, the_plan: Plan, changed:
     clean = {_problem_fingerprint(spec.name, item.ref) for item in changed} - troubled
     if clean:
         store.resolve_problems(spec.name, clean)
+
+
+def _record_unreadable(engine: Engine, spec: MappingSpec, unreadable: Sequence[Unreadable]) -> None:
+    """Items a connector could not parse go on the error list under their id; the cycle goes on with
+    the others. The entry is resolved when the item is next read and planned cleanly (it changes)."""
+    for item in unreadable:
+        message = f"cannot be read from {item.ref.side.value} ({item.ref.kind} {item.ref.id}): {item.reason}"
+        engine.store.report_problem(
+            spec.name, _problem_fingerprint(spec.name, item.ref), "unreadable", message, item_ref=item.ref.key
+        )
+        log.warning("item could not be read; on the error list, the others go on", item=item.ref.key,
+                    item_id=item.ref.id, reason=item.reason)
 
 
 def _problem_fingerprint(mapping: str, ref: Ref) -> str:

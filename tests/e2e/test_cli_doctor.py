@@ -255,3 +255,15 @@ def test_doctor_against_both_sandboxes_with_the_real_connectors(
         assert "not-the-password-42" not in refused.output
     finally:
         snow.stop()
+
+
+def test_state_files_others_can_read_are_a_warning_with_the_fix(site: Path) -> None:
+    database = site / "state" / "bridge.sqlite3"
+    Store.open(f"sqlite:///{database}").close()
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
+    assert "readable by the group or others" not in result.output  # bridge created it 0600
+    database.chmod(0o644)
+    result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    assert "⚠ state files readable by the group or others: bridge.sqlite3 (rw-r--r--)" in result.output
+    assert f"→ chmod 600 {database}; chmod 700 {database.parent}" in result.output

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bridge.connectors.http import RateLimitWindowError
+from bridge.connectors.memory import MemoryItsm
 from bridge.daemon import Daemon
 from bridge.errors import LockHeldError
-from bridge.model import Ref
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.model import Item, Ref
 from bridge.store import Store
 from bridge.sync.cycle import CycleReport
 from bridge.sync.engine import Engine
@@ -78,3 +82,37 @@ def test_sigterm_finishes_the_current_action_and_exits_0(world: World) -> None:
     world.settle()
     assert len(world.jira.issues()) == 2
     assert world.itsm.record(first).fields["correlation_id"] == world.issue_of(first)
+
+
+class ClosedItsm(MemoryItsm):
+    """A vendor that answered a 10-hour ``Retry-After``: the HTTP layer closed the side until then."""
+
+    def __init__(self, until: datetime, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.until = until
+        self.searches = 0
+
+    def search_changed(self, mapping: MappingSpec, since: datetime | None, fields: Sequence[str]) -> Iterator[Item]:
+        self.searches += 1
+        if datetime.now(UTC) < self.until:
+            raise RateLimitWindowError("itsm rate-limited until 17:42Z", until=self.until, side="itsm")
+        yield from super().search_changed(mapping, since, fields)
+
+
+def test_a_long_rate_limit_skips_the_mapping_until_it_ends_and_is_on_the_error_list(world: World) -> None:
+    closed = ClosedItsm(datetime.now(UTC) + timedelta(hours=10), clock=world.clock)
+    world.itsm = world.engine.itsm = closed
+    daemon = Daemon(world.engine, interval_seconds=60)
+    first = daemon.run_all()["incidents"]
+    assert isinstance(first, RateLimitWindowError)
+    assert closed.searches == 1
+    (entry,) = world.store.errors("incidents")
+    assert "rate-limited until 17:42Z" in entry.message
+    again = daemon.run_all()["incidents"]  # the next interval: no cycle, no request
+    assert isinstance(again, RateLimitWindowError)
+    assert "cycle skipped" in str(again)
+    assert closed.searches == 1
+    closed.until = datetime.now(UTC) - timedelta(seconds=1)  # the window ends
+    daemon.rate_limited_until["incidents"] = closed.until
+    assert isinstance(daemon.run_all()["incidents"], CycleReport)
+    assert world.store.errors("incidents") == []  # resolved by the cycle that ran

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import email.utils
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,11 +21,17 @@ from bridge.connectors.http import (
     USER_AGENT,
     HttpClient,
     HttpOptions,
+    RateLimitWindowError,
+    RedirectRefusedError,
     TokenBucket,
     call_with_retry,
     endpoint_template,
     error_for,
     parse_retry_after,
+    pause,
+    request_stop,
+    reset_stop,
+    until_text,
 )
 from bridge.errors import (
     AuthError,
@@ -92,12 +100,75 @@ def test_retry_after_http_date_is_honoured() -> None:
 
 
 @responses.activate
-def test_retry_after_is_capped_by_max_backoff() -> None:
+def test_retry_after_within_the_cap_plus_jitter_is_capped_by_max_backoff() -> None:
     sleep = SleepRecorder()
-    responses.get(f"{BASE}/api/x", status=429, headers={"Retry-After": "3600"})
+    responses.get(f"{BASE}/api/x", status=429, headers={"Retry-After": "8"})
     responses.get(f"{BASE}/api/x", status=200, json={})
     client(sleep).request("GET", "/api/x")
-    assert sleep.waits == [8.0]
+    assert sleep.waits == [8.0]  # 8 s plus up to 10 % jitter, capped at max_backoff
+
+
+@responses.activate
+def test_a_retry_after_beyond_the_cap_closes_the_side_until_it_ends() -> None:
+    """Issue 15: a 10-hour Retry-After was capped to 60 s and retried six times inside the window."""
+    sleep = SleepRecorder()
+    responses.get(f"{BASE}/api/x", status=429, headers={"Retry-After": "36000"})
+    responses.get(f"{BASE}/api/x", status=200, json={})
+    http = client(sleep)
+    before = datetime.now(UTC)
+    with pytest.raises(RateLimitWindowError) as caught:
+        http.request("GET", "/api/x")
+    assert sleep.waits == []  # no sleep, no retry inside the vendor's window
+    assert len(responses.calls) == 1
+    until = caught.value.until
+    assert before + timedelta(seconds=35990) <= until <= datetime.now(UTC) + timedelta(seconds=36010)
+    assert f"rate-limited until {until_text(until)}" in str(caught.value)
+    assert isinstance(caught.value, RateLimitedError)  # the executor leaves the action pending
+    with pytest.raises(RateLimitWindowError, match="not sent"):
+        http.request("POST", "/api/y", json={"text": "a comment"}, idempotent=False)
+    assert len(responses.calls) == 1  # nothing was sent inside the window
+    http.closed_until = datetime.now(UTC) - timedelta(seconds=1)  # the window ends
+    assert http.request("GET", "/api/x").status_code == 200
+
+
+def test_until_text_shows_the_date_only_for_another_day() -> None:
+    now = datetime.now(UTC)
+    assert until_text(now.replace(hour=17, minute=42)) == "17:42Z"
+    assert until_text(now + timedelta(days=2)).startswith((now + timedelta(days=2)).strftime("%Y-%m-%d "))
+
+
+@responses.activate
+def test_a_stop_request_wakes_the_backoff_and_ends_the_retries() -> None:
+    """A stopping process re-raises the last error instead of waiting or sending again."""
+    responses.get(f"{BASE}/api/x", status=503, headers={"Retry-After": "50"})  # within the cap: waited
+    responses.get(f"{BASE}/api/x", status=200, json={})
+    opts = HttpOptions(base_url=BASE, max_attempts=6, backoff_base=30.0, max_backoff=60.0)
+    http = HttpClient("vendor", opts)  # the real, stop-aware sleep
+    timer = threading.Timer(0.3, request_stop)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(RateLimitedError) as caught:
+            http.request("GET", "/api/x")
+    finally:
+        timer.cancel()
+        reset_stop()
+    assert caught.value.status == 503
+    assert len(responses.calls) == 1
+    assert time.monotonic() - started < 5
+
+
+def test_pause_and_the_budget_wake_on_stop() -> None:
+    bucket = TokenBucket(rate=0.01, burst=1)  # the second token comes after 100 s
+    bucket.acquire()
+    threading.Timer(0.2, request_stop).start()
+    started = time.monotonic()
+    try:
+        bucket.acquire()
+        pause(100)
+    finally:
+        reset_stop()
+    assert time.monotonic() - started < 5
 
 
 @responses.activate
@@ -394,3 +465,55 @@ def test_inspect_returning_none_leaves_the_status_to_decide() -> None:
     http = HttpClient("vendor", opts, sleep=sleep, inspect=lambda response: None)
     assert http.request("GET", "/api/x").json() == {"ok": True}
     assert len(responses.calls) == 2
+
+
+# ------------------------------------------------------------------------------ redirects
+
+
+@responses.activate
+def test_a_redirect_to_another_host_is_refused_naming_both_hosts() -> None:
+    responses.get(f"{BASE}/api/x", status=302, headers={"Location": "https://elsewhere.example/api/x"})
+    responses.get("https://elsewhere.example/api/x", status=200, json={})
+    with pytest.raises(RedirectRefusedError) as caught:
+        client(SleepRecorder()).request("GET", "/api/x")
+    assert "https://vendor.example" in str(caught.value)
+    assert "https://elsewhere.example" in str(caught.value)
+    assert [c.request.url for c in responses.calls] == [f"{BASE}/api/x"]
+
+
+@responses.activate
+def test_a_307_on_a_post_is_never_followed_even_on_the_same_host() -> None:
+    """A 307/308 keeps the body: following it would send a comment's text wherever Location points."""
+    responses.post(f"{BASE}/api/comment", status=307, headers={"Location": "https://evil.example/collect"})
+    responses.post("https://evil.example/collect", status=201, json={})
+    responses.post(f"{BASE}/api/other", status=308, headers={"Location": f"{BASE}/api/moved"})
+    responses.post(f"{BASE}/api/moved", status=201, json={})
+    http = client(SleepRecorder())
+    with pytest.raises(RedirectRefusedError, match=r"evil\.example"):
+        http.request("POST", "/api/comment", json={"body": "private text"}, idempotent=False)
+    with pytest.raises(RedirectRefusedError, match="POST"):
+        http.request("POST", "/api/other", json={"body": "private text"})
+    assert [c.request.url for c in responses.calls] == [f"{BASE}/api/comment", f"{BASE}/api/other"]
+
+
+@responses.activate
+def test_same_host_redirects_are_followed_for_get() -> None:
+    responses.get(f"{BASE}/api/old", status=301, headers={"Location": "/api/new?page=2"})
+    responses.get(f"{BASE}/api/new", status=200, json={"ok": True})
+    response = client(SleepRecorder()).request("GET", "/api/old")
+    assert response.json() == {"ok": True}
+    assert responses.calls[1].request.url == f"{BASE}/api/new?page=2"
+
+
+@responses.activate
+def test_a_redirect_loop_ends_with_a_clear_error() -> None:
+    responses.get(f"{BASE}/api/a", status=302, headers={"Location": f"{BASE}/api/a"})
+    with pytest.raises(RedirectRefusedError, match="redirects"):
+        client(SleepRecorder()).request("GET", "/api/a")
+
+
+@responses.activate
+def test_an_https_to_http_downgrade_counts_as_another_host() -> None:
+    responses.get(f"{BASE}/api/x", status=301, headers={"Location": "http://vendor.example/api/x"})
+    with pytest.raises(RedirectRefusedError, match=r"http://vendor\.example"):
+        client(SleepRecorder()).request("GET", "/api/x")

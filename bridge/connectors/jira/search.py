@@ -16,9 +16,10 @@ from typing import Any
 from bridge.connectors.jira.comments import comment_hint
 from bridge.connectors.jira.common import jql_string
 from bridge.connectors.jira.fields import JiraFields
+from bridge.connectors.unreadable import Unreadable, readable
 from bridge.errors import TransientError
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Item, Ref
+from bridge.model import Item, Ref, Side
 
 
 class JiraSearch(JiraFields):
@@ -78,7 +79,11 @@ class JiraSearch(JiraFields):
         seen: set[tuple[str, str]] = set()
         self._comment_hints = {}
         for raw in self.search(jql, [*self._fetch_list(wanted, marker_fields), "comment"]):
-            issue = self._to_issue(raw, wanted, marker_fields)
+            issue = readable(lambda: self._to_issue(raw, wanted, marker_fields),  # noqa: B023 - called at once
+                             Side.JIRA, "issue", raw.get("id"), raw.get("key"))
+            if isinstance(issue, Unreadable):
+                yield issue
+                continue
             identity = (issue.ref.id, issue.version)
             if identity in seen:
                 continue  # a page boundary moved under an update: same issue, same version

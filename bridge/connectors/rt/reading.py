@@ -30,10 +30,11 @@ from bridge.connectors.rt_parse import (
     ticket_id,
 )
 from bridge.connectors.rt_query import custom_field_name, quote, ticket_query, transaction_query
+from bridge.connectors.unreadable import PARSE_ERRORS, unreadable
 from bridge.errors import NotFoundError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
-from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref
+from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side
 
 
 class RTReading(RTContent):
@@ -52,7 +53,11 @@ class RTReading(RTContent):
             for data, _ in self._pages("tickets", params):
                 selected: list[Record] = []
                 for raw in data["items"]:
-                    record, all_fields = self._record(raw, queue, mapping, fields)
+                    try:
+                        record, all_fields = self._record(raw, queue, mapping, fields)
+                    except PARSE_ERRORS as exc:  # one unreadable ticket must not stop the others
+                        yield unreadable(exc, Side.ITSM, queue, raw.get("id"), f"RT#{raw.get('id')}")
+                        continue
                     if record.ref.id in on_pages:
                         # Updated while we paged: it moved to the end and pushed every later ticket one
                         # place up, so the first ticket of some page went unread. Read the pages again.
