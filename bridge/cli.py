@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from bridge.commands._common import GlobalOptions
+from bridge.commands.adopt import adopt
 from bridge.commands.check import check
 from bridge.commands.demo import demo
 from bridge.commands.doctor import doctor
@@ -61,7 +62,7 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
 
 
-for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, doctor, demo, trends):
+for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, adopt, doctor, demo, trends):
     cli.add_command(command)
 
 

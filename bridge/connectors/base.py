@@ -110,6 +110,27 @@ class Connector(ABC):
         Used only to reconcile a create or back-reference that crashed before its journal commit.
         """
 
+    #: how many markers :meth:`find_by_markers` puts in one query (JQL and URL length stay bounded)
+    marker_batch_size: int = 50
+
+    def find_by_markers(
+        self, mapping: MappingSpec, markers: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, list[Item]]:
+        """Every item carrying one of ``markers``, by marker (each marker present, maybe with ``[]``).
+
+        The batched form of :meth:`find_by_marker`, for adoption: before creating issues for the records
+        of a cycle that have no stored link, the cycle asks once for all of them (Jira: ``labels in
+        (…)``, chunked by :attr:`marker_batch_size`), so a lost state store never duplicates an issue.
+        ``fields`` are read into each item as in :meth:`search_changed`. Two items for one marker are
+        both returned: the caller reports that, never guesses. This default asks one marker at a time.
+        """
+        found: dict[str, list[Item]] = {marker: [] for marker in markers}
+        for marker in found:
+            item = self.find_by_marker(mapping, marker)
+            if item is not None:
+                found[marker].append(self.get(item.ref, fields))
+        return found
+
     @abstractmethod
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
         """The comment on ``ref`` that carries ``marker``, or ``None`` (crash reconciliation)."""

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar
 
+from bridge.core.state import CommentPair
 from bridge.model import FieldValue, Marker, Ref, Side, Visibility
 
 
@@ -310,10 +311,68 @@ class ReportConflict(Action):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AdoptIssue(Action):
+    """Link ``record`` to ``issue``, an issue that already exists for it (found by the record's
+    back-reference or by its marker on the issue): store-only, no vendor call.
+
+    Planned instead of :class:`CreateIssue` when the state store lost the link (a deleted or restored
+    database, a crash before the journal commit). The synced values are the CURRENT values on both
+    sides (``issue_fields``/``issue_status``, ``record_fields``/``record_status``), so nothing is sent
+    again; ``comment_pairs`` are the mirrors already on the other side, found by their markers;
+    ``evidence`` says what proved the pairing (``marker``, ``back-reference`` or both), for the journal.
+    """
+
+    kind: ClassVar[str] = "adopt_issue"
+    ref_fields: ClassVar[tuple[str, ...]] = ("record", "issue")
+    record: Ref
+    issue: Ref
+    issue_fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    issue_status: str | None = None
+    issue_version: str = ""
+    record_fields: Mapping[str, FieldValue] = field(default_factory=dict)
+    record_status: str | None = None
+    evidence: str = "marker"
+    comment_pairs: tuple[CommentPair, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"adopt:{self.mapping}:{self.record.id}:{self.issue.id}"
+
+    def describe(self) -> str:
+        pairs = f", {len(self.comment_pairs)} mirrored comment(s)" if self.comment_pairs else ""
+        return f"adopt {self.issue.key} for {self.record.key} (by {self.evidence}{pairs})"
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptComment(Action):
+    """Remember that the comment ``origin_comment_id`` on ``origin`` already has its mirror ``mirror_id``
+    on ``target`` (a comment there carries the origin's marker): store-only, never posted again."""
+
+    kind: ClassVar[str] = "adopt_comment"
+    ref_fields: ClassVar[tuple[str, ...]] = ("target", "origin")
+    target: Ref
+    origin: Ref
+    origin_comment_id: str
+    mirror_id: str
+
+    @property
+    def pair(self) -> CommentPair:
+        return CommentPair(self.origin.side, self.origin_comment_id, self.origin.id, self.target.id, self.mirror_id)
+
+    @property
+    def key(self) -> str:
+        return f"adopt-comment:{self.origin.side.value}:{self.origin_comment_id}:{self.target.id}"
+
+    def describe(self) -> str:
+        return f"adopt comment {self.mirror_id} on {self.target.key} as the mirror of {self.origin.key}"
+
+
 ACTION_TYPES: dict[str, type[Action]] = {
     cls.kind: cls
     for cls in (
-        CreateIssue, LinkExisting, MarkLinked, UpdateFields, SetStatus, AddComment, WriteBackReference, ReportConflict
+        CreateIssue, LinkExisting, MarkLinked, UpdateFields, SetStatus, AddComment, WriteBackReference, ReportConflict,
+        AdoptIssue, AdoptComment,
     )
 }
 
@@ -357,7 +416,7 @@ def from_json(text: str) -> Action:
         raw = data[f.name]
         if f.name in cls.ref_fields:
             kwargs[f.name] = _ref(raw)
-        elif f.name in ("fields", "values", "record_fields"):
+        elif f.name in ("fields", "values", "record_fields", "issue_fields"):
             kwargs[f.name] = {k: _value(v) for k, v in raw.items()}
         elif f.name in ("labels", "components"):
             kwargs[f.name] = tuple(raw)
@@ -368,6 +427,11 @@ def from_json(text: str) -> Action:
                 SyncedUpdate(Side(u["side"]), u["item_id"], {k: _value(v) for k, v in u["fields"].items()},
                              u["status"])
                 for u in raw
+            )
+        elif f.name == "comment_pairs":
+            kwargs[f.name] = tuple(
+                CommentPair(Side(p["origin_side"]), p["origin_id"], p["origin_item"], p["mirror_item"], p["mirror_id"])
+                for p in raw
             )
         elif f.name in ("itsm_value", "jira_value"):
             kwargs[f.name] = _value(raw)
@@ -380,6 +444,8 @@ __all__ = [
     "ACTION_TYPES",
     "Action",
     "AddComment",
+    "AdoptComment",
+    "AdoptIssue",
     "CreateIssue",
     "LinkExisting",
     "MarkLinked",

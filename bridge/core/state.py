@@ -88,6 +88,19 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class Partners:
+    """What the vendors say about a record without a stored link: the issues carrying its marker (label
+    or marker field) and the issue its back-reference names, each read with its current values.
+
+    The cycle gathers them in one batched search for every record about to be created, so the pure
+    planner can adopt an existing partner instead of creating a duplicate.
+    """
+
+    by_marker: tuple[Issue, ...] = ()
+    by_back_reference: Issue | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanInput:
     """Everything :func:`bridge.sync.planner.plan` reads.
 
@@ -102,6 +115,8 @@ class PlanInput:
     pending_keys: frozenset[str] = frozenset()
     jira_system: str = "Jira"
     itsm_system: str = "ServiceNow"
+    #: by record id, for records without a link: the existing issues that may be theirs (adoption)
+    partners: Mapping[str, Partners] = field(default_factory=dict, hash=False)
 
 
 def index_links(states: Sequence[LinkState]) -> tuple[dict[str, LinkState], dict[str, LinkState]]:

@@ -36,12 +36,14 @@ import structlog
 
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue
-from bridge.core.state import Changes, ItemState, LinkState, PlanInput, index_links
+from bridge.core.state import Changes, ItemState, LinkState, Partners, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
+from bridge.sync.adoption import back_reference_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.pending import pending_record_id, unplannable_keys
@@ -288,6 +290,11 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
 def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -> Plan:
     """Steps 3 and 4b: the comments of the changed items, then the (pure) plan."""
     comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
+    partners = _partners(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record])
+    partner_issues = {i.ref.id: i.ref for p in partners.values() for i in _partner_issues(p)}
+    if partner_issues:
+        # Their mirrors prove which comments are paired already (one read per found issue, all history).
+        comments.update(engine.jira.comments_since(list(partner_issues.values()), None))
     the_plan = plan(
         spec,
         PlanInput(
@@ -297,11 +304,64 @@ def _plan(engine: Engine, spec: MappingSpec, seen: _Seen, report: CycleReport) -
             pending_keys=unplannable_keys(engine.store, spec.name),
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
+            partners=partners,
         ),
     )
     report.actions = list(the_plan.actions)
     report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
     return the_plan
+
+
+def _partner_issues(partners: Partners) -> list[Issue]:
+    found = list(partners.by_marker)
+    if partners.by_back_reference is not None:
+        found.append(partners.by_back_reference)
+    return found
+
+
+def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> dict[str, Partners]:
+    """The existing issues that may belong to the records about to be created (adoption).
+
+    ONE batched marker search for all of them (``find_by_markers``), plus a read of each issue a
+    back-reference names that the search did not return (rare: an issue that lost its marker). Only
+    records the route selects and that name no ``link_existing`` issue are asked about; without such
+    records this costs nothing.
+    """
+    link_existing = spec.links.link_existing
+    wanted = [
+        r for r in unlinked
+        if matches(spec.route.where, r.fields)
+        and not (link_existing and str(r.fields.get(link_existing) or "").strip())
+    ]
+    if not wanted:
+        return {}
+    fields = jira_fields(spec)
+    by_marker = engine.jira.find_by_markers(spec, [r.ref.token for r in wanted], fields)
+    known: dict[str, Issue] = {}
+    for items in by_marker.values():
+        for item in items:
+            known[item.ref.key] = cast(Issue, item)
+    result: dict[str, Partners] = {}
+    for record in wanted:
+        named: Issue | None = None
+        key = back_reference_key(record)
+        if key is not None:
+            named = known.get(key)
+            if named is None:
+                try:
+                    named = cast(Issue, engine.jira.get(Ref(Side.JIRA, "issue", key, key), fields))
+                except NotFoundError:
+                    named = None
+                if named is not None and named.ref.key != key:
+                    named = None  # moved to another project: not this record's evidence
+                if named is not None:
+                    known[key] = named
+        marked = tuple(cast(Issue, i) for i in by_marker.get(record.ref.token, ()))
+        if marked or named is not None:
+            result[record.ref.id] = Partners(marked, named)
+            log.info("existing issue found for a record without a link", record=record.ref.key,
+                     by_marker=[i.ref.key for i in marked], by_back_reference=named.ref.key if named else None)
+    return result
 
 
 def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:

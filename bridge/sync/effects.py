@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.core.actions import Action, AddComment, CreateIssue, LinkExisting, to_json
+from bridge.core.actions import Action, AddComment, AdoptComment, AdoptIssue, CreateIssue, LinkExisting, to_json
 from bridge.core.effects import AddCommentPair, Effect, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
 from bridge.core.state import CommentPair
 from bridge.errors import StoreError
@@ -40,13 +40,30 @@ class ActionResult:
 def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
     """The store effects of ``action`` having succeeded with ``result``, the journal row's done mark last.
 
-    CreateIssue / LinkExisting: the record joins the issue's link (made if needed, with the issue's
+    AdoptIssue: the record joins the issue's link with both sides' current values and the comment pairs
+    found by marker. AdoptComment: its pair in its link. CreateIssue / LinkExisting: the record joins
+    the issue's link (made if needed, with the issue's
     synced values: for a create, the values it sent). Every other action: its link, given or found
     through its items. Then every action's :attr:`~bridge.core.actions.Action.synced` updates, an
     AddComment's comment pair, and the journal row done with its errors resolved.
     """
     effects: list[Effect] = []
-    if isinstance(action, CreateIssue | LinkExisting):
+    if isinstance(action, AdoptIssue):
+        # Both sides' current values become the synced ones: adopting re-sends nothing.
+        effects.append(
+            NewLink(
+                mapping=action.mapping,
+                issue=action.issue,
+                record=action.record,
+                issue_fields=action.issue_fields,
+                issue_status=action.issue_status,
+                issue_version=action.issue_version,
+                record_fields=action.record_fields,
+                record_status=action.record_status,
+            )
+        )
+        effects.extend(AddCommentPair(pair) for pair in action.comment_pairs)
+    elif isinstance(action, CreateIssue | LinkExisting):
         if result.issue is None:
             raise StoreError(f"{action.kind} succeeded without an issue to link")
         effects.append(
@@ -67,6 +84,8 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
         effects.append(InLink(action.mapping, link_id, action.refs))
     if action.synced:
         effects.append(MergeSynced(action.synced))
+    if isinstance(action, AdoptComment):
+        effects.append(AddCommentPair(action.pair))
     if isinstance(action, AddComment) and result.comment_id is not None:
         effects.append(
             AddCommentPair(

@@ -52,6 +52,8 @@ from bridge.connectors.base import Connector, CreateSpec
 from bridge.core.actions import (
     Action,
     AddComment,
+    AdoptComment,
+    AdoptIssue,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -198,8 +200,10 @@ class Executor:
                     outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
         # Creates go first, in bulk: a follow-up (write-back, status, comment of the new record) waits for
         # its own create only, so running every create before the rest keeps each link's order.
+        # Adoptions (store-only) before the creates: a record's follow-ups find the adopted link.
+        self._run_in_order([q for q in queued if isinstance(q[1], AdoptIssue)], outcomes)
         creates = [q for q in queued if isinstance(q[1], CreateIssue)]
-        rest = [q for q in queued if not isinstance(q[1], CreateIssue)]
+        rest = [q for q in queued if not isinstance(q[1], CreateIssue | AdoptIssue)]
         size = max(1, getattr(self._connector(Side.JIRA), "create_batch_size", 1))
         for start in range(0, len(creates), size):
             outcomes.update(self._run_creates(creates[start : start + size]))
@@ -454,6 +458,10 @@ class Executor:
         return None
 
     def _write(self, action: Action) -> ActionResult:
+        if isinstance(action, AdoptIssue | AdoptComment):
+            # Store-only: what the vendors already show is recorded (bridge.sync.adoption).
+            log.info("adopted what the vendors already show", action=action.kind, description=action.describe())
+            return ActionResult(link_id=action.link_id, adopted=True)
         if isinstance(action, CreateIssue):
             item = self._connector(Side.JIRA).create(_create_spec(action))
             return _issue_result(item, adopted=False)

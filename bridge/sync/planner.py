@@ -129,6 +129,8 @@ from typing import Any
 from bridge.core.actions import (
     Action,
     AddComment,
+    AdoptComment,
+    AdoptIssue,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -139,12 +141,13 @@ from bridge.core.actions import (
     WriteBackReference,
     digest,
 )
-from bridge.core.state import LinkState, PlanInput
+from bridge.core.state import ItemState, LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects, to_itsm_value
-from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
+from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side, Visibility, normalise
+from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
@@ -184,6 +187,8 @@ class _Planner:
         self.acks = _Updates()
         self._keys: set[str] = set()
         self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
+        #: mirrors already on either side, by their markers (adopted instead of posted again)
+        self.mirrors = MirrorIndex(given.changes.comments)
         rules = mapping.comments
         self.visibility = (
             Visibility(rules.jira_visibility.type, rules.jira_visibility.value) if rules.jira_visibility else None
@@ -241,6 +246,14 @@ class _Planner:
             return
         name = mapping.name
         existing = record.fields.get(mapping.links.link_existing) if mapping.links.link_existing else None
+        if not (isinstance(existing, str) and existing.strip()):
+            decision = choose_partner(record, self.given.partners.get(record.ref.id))
+            if decision.problem is not None:
+                self.problem(record.ref, decision.problem)
+                return
+            if decision.issue is not None:
+                self.plan_adoption(record, decision.issue, decision.evidence, projection)
+                return
         if isinstance(existing, str) and existing.strip():
             issue_key = existing.strip()
             if not JIRA_KEY_RE.match(issue_key):
@@ -304,6 +317,72 @@ class _Planner:
                 continue
             self.comment_to_issue(comment, record.ref, placeholder)
 
+    def plan_adoption(self, record: Record, issue: Issue, evidence: str, projection: Mapping[str, FieldValue]) -> None:
+        """Link ``record`` to its existing ``issue`` instead of creating one (see :mod:`bridge.sync.adoption`).
+
+        Both sides' current values become the synced ones (nothing is re-sent); the comment pairs their
+        markers prove are restored; a missing back-reference is written; comments on either side that
+        have no mirror yet are mirrored as on any link.
+        """
+        comments = self.given.changes.comments
+        record_comments = comments.get(record.ref.id, ())
+        issue_comments = comments.get(issue.ref.id, ())
+        pairs = tuple(self.mirrors.pairs(record.ref.id, issue.ref.id, [c.id for c in record_comments]))
+        agreed = {
+            key: value for key, value in projection.items()
+            if key in issue.fields and issue.fields[key] == value
+        }
+        status_agrees = self.statuses_agree(record, issue)
+        self.emit(AdoptIssue(
+            self.mapping.name, None, record.ref, issue.ref, {**issue.fields, **agreed}, issue.status, issue.version,
+            dict(projection), record.status, evidence, pairs,
+        ))
+        # Where the two sides disagree there is no synced value to tell which side changed: the values
+        # are planned as changed on both sides, so the mapping's direction and conflict policy decide.
+        disagreed = {k for k, rule in self.mapping.fields.items() if rule.sync == "always" and k not in agreed}
+        if disagreed or not status_agrees:
+            link = Link(None, self.mapping.name, issue.ref, (record.ref,), issue.updated)  # type: ignore[arg-type]
+            synced_issue = {k: v for k, v in issue.fields.items() if k not in disagreed}
+            state = LinkState(
+                link,
+                ItemState(issue.ref, synced_issue, issue.status if status_agrees else None),
+                {record.ref.id: ItemState(record.ref, agreed, record.status if status_agrees else None)},
+            )
+            ctx = _LinkContext(state, issue, issue.ref, [record], [record.ref], {record.ref.id: dict(projection)},
+                               {record.ref.id: record.fields})
+            self.plan_fields(ctx)
+            self.plan_status(ctx)
+        if record.back_reference != issue.ref.key:
+            self.back_references(record.ref, issue.ref, projection)
+        paired = {(p.origin_side, p.origin_id) for p in pairs}
+        for comment in record_comments:
+            if comment.marker is None and (Side.ITSM, comment.id) not in paired:
+                self.comment_to_issue(comment, record.ref, issue.ref)
+        rules = self.mapping.comments
+        for comment in issue_comments:
+            if comment.marker is not None or (Side.JIRA, comment.id) in paired:
+                continue
+            if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, issue.ref)) is not None:
+                continue
+            try:
+                body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=record.ref))
+            except TemplateError as exc:
+                self.problem(issue.ref, f"cannot render the mirror of comment {comment.id}: {exc}")
+                continue
+            self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body,
+                                 rules.to_itsm_channel))
+
+    def statuses_agree(self, record: Record, issue: Issue) -> bool:
+        """True when the record's and the issue's statuses map onto each other (or either is unmapped)."""
+        rules = self.mapping.status
+        to_jira = rules.jira_target(record.status)
+        to_itsm = rules.itsm_target(issue.status, issue.status_category)
+        if to_jira is None and to_itsm is None:
+            return True
+        return (to_jira is not None and to_jira.status == issue.status) or (
+            to_itsm is not None and to_itsm.state == record.status
+        )
+
     def mark_linked(self, issue: Ref) -> None:
         links = self.mapping.links
         self.emit(
@@ -333,6 +412,10 @@ class _Planner:
 
     def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
         rules = self.mapping.comments
+        mirror = self.mirrors.mirror_of(Side.ITSM, comment.id, issue.id)
+        if mirror is not None:
+            self.emit(AdoptComment(self.mapping.name, link_id, issue, record, comment.id, mirror))
+            return
         if skip_reason(comment, rules, Side.JIRA, functools.partial(self.problem, record)) is not None:
             return
         try:
@@ -573,6 +656,10 @@ class _Planner:
             for ref in record_refs:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
+                mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, ref.id)
+                if mirror is not None:
+                    self.emit(AdoptComment(self.mapping.name, state.link.id, ref, ctx.issue_ref, comment.id, mirror))
+                    continue
                 try:
                     body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=ref))
                 except TemplateError as exc:
@@ -604,6 +691,10 @@ class _Planner:
             view = issue_view(issue)
             for ref in record_refs:
                 if ctx.state.mirrored_to(Side.JIRA, origin_id, ref.id):
+                    continue
+                mirror = self.mirrors.mirror_of(Side.JIRA, origin_id, ref.id)
+                if mirror is not None:
+                    self.emit(AdoptComment(self.mapping.name, ctx.state.link.id, ref, issue.ref, origin_id, mirror))
                     continue
                 context = note_context(ctx.record_fields(ref.id), ref, view, value=value, previous=previous)
                 try:

@@ -248,6 +248,43 @@ def test_jira_create_with_a_marker_field(jira: JiraSide) -> None:
     assert found.ref.id == created.ref.id
 
 
+def test_jira_find_by_markers_is_one_search_for_many_markers(jira: JiraSide) -> None:
+    first = jira.connector.create(create_spec(jira, "itsm-incident-b1"))
+    second = jira.connector.create(create_spec(jira, "itsm-incident-b2"))
+    twin = jira.connector.create(create_spec(jira, "itsm-incident-b2"))
+    markers = ["itsm-incident-b1", "itsm-incident-b2", "itsm-incident-none"]
+    before = jira.connector.calls.snapshot()
+    found = jira.connector.find_by_markers(jira.mapping, markers, ["summary"])
+    spent = jira.connector.calls.since(before)
+    assert sum(spent.values()) == 1  # ONE search, whatever the number of markers
+    assert [i.ref.id for i in found["itsm-incident-b1"]] == [first.ref.id]
+    assert sorted(i.ref.id for i in found["itsm-incident-b2"]) == sorted([second.ref.id, twin.ref.id])
+    assert found["itsm-incident-none"] == []
+    assert found["itsm-incident-b1"][0].fields["summary"]
+
+
+def test_jira_find_by_markers_chunks_long_lists(jira: JiraSide) -> None:
+    created = jira.connector.create(create_spec(jira, "itsm-incident-c7"))
+    jira.connector.marker_batch_size = 3
+    markers = [f"itsm-incident-c{n}" for n in range(8)]
+    before = jira.connector.calls.snapshot()
+    found = jira.connector.find_by_markers(jira.mapping, markers, [])
+    assert sum(jira.connector.calls.since(before).values()) == 3
+    assert [i.ref.id for i in found["itsm-incident-c7"]] == [created.ref.id]
+
+
+def test_jira_find_by_markers_with_a_marker_field(jira: JiraSide) -> None:
+    mapping = jira.marker_field_mapping
+    if mapping is None:
+        pytest.skip("this harness has no marker custom field")
+    spec = CreateSpec(mapping.target.project, mapping.target.issue_type, {"summary": "x"}, "itsm-incident-g1",
+                      labels=(mapping.links.jira_label,), marker_field=mapping.links.jira_marker_field)
+    created = jira.connector.create(spec)
+    found = jira.connector.find_by_markers(mapping, ["itsm-incident-g1", "itsm-incident-g2"], [])
+    assert [i.ref.id for i in found["itsm-incident-g1"]] == [created.ref.id]
+    assert found["itsm-incident-g2"] == []
+
+
 def test_jira_create_refuses_an_invalid_issue(jira: JiraSide) -> None:
     with pytest.raises(PermanentError):
         jira.connector.create(create_spec(jira, "itsm-incident-x", summary=""))

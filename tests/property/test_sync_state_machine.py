@@ -8,12 +8,15 @@ transiently. After every quiescent point (cycles until nothing is planned) these
 * every selected record has exactly one Jira issue, and no issue was ever created twice;
 * each side holds every comment of the other exactly once, and no mirror ever went back to its origin;
 * statuses and field values agree with the mapping (for links without a conflict on the error list);
-* no change was skipped by the cursors, even with several edits within one minute.
+* no change was skipped by the cursors, even with several edits within one minute;
+* all of the above also after the state database is deleted or restored to an older snapshot (the store
+  is a cache of vendor truth: links and comment pairs are adopted back, never duplicated).
 """
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -43,6 +46,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.directory = Path(tempfile.mkdtemp(prefix="bridge-sm-"))
         self.world = World(self.directory, mapping_spec(), backoff_base=0)
         self.created: list[Ref] = []
+        self.snapshots: list[Path] = []  # backups of the state database (see the state-database rules)
 
     def teardown(self) -> None:
         self.world.close()
@@ -134,6 +138,37 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.world.restart()
+
+    # ------------------------------------------------------------------------------ the state database
+
+    @property
+    def _database(self) -> Path:
+        return self.directory / "bridge.sqlite3"
+
+    def _replace_database(self, snapshot: Path | None) -> None:
+        """The process stops, the database file is removed (or replaced by ``snapshot``), bridge starts again."""
+        self.world.store.close()
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self._database}{suffix}").unlink(missing_ok=True)
+        if snapshot is not None:
+            shutil.copy(snapshot, self._database)
+        self.world._open()
+
+    @rule()
+    def back_up_the_state_database(self) -> None:
+        target = self.directory / f"snapshot-{len(self.snapshots)}.sqlite3"
+        with sqlite3.connect(self._database) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)  # the online backup API, as docs/operations.md §11 says
+        self.snapshots.append(target)
+
+    @rule()
+    def delete_the_state_database(self) -> None:
+        self._replace_database(None)
+
+    @precondition(lambda self: bool(self.snapshots))
+    @rule(pick=st.integers(min_value=0, max_value=7))
+    def restore_the_state_database_to_an_older_snapshot(self, pick: int) -> None:
+        self._replace_database(self.snapshots[pick % len(self.snapshots)])
 
     # ------------------------------------------------------------------------------ invariants
 

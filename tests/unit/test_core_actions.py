@@ -7,6 +7,8 @@ import pytest
 from bridge.core.actions import (
     ACTION_TYPES,
     AddComment,
+    AdoptComment,
+    AdoptIssue,
     CreateIssue,
     LinkExisting,
     MarkLinked,
@@ -19,6 +21,7 @@ from bridge.core.actions import (
     to_json,
 )
 from bridge.core.effects import AddCommentPair, InLink, MarkDone, MergeSynced, NewLink, ResolveErrors
+from bridge.core.state import CommentPair
 from bridge.errors import StoreError
 from bridge.model import Ref, Side
 from bridge.sync.effects import ActionResult, effects_for
@@ -39,6 +42,9 @@ ACTIONS = [
     AddComment(M, 1, ISS, REC, "c1", "hello", "comment"),
     WriteBackReference(M, 1, REC, ISS, {"correlation_id": "OPS-1"}),
     ReportConflict(M, 1, "priority", OTHER, ISS, "High", "Low"),
+    AdoptIssue(M, None, REC, ISS, {"summary": "x", "labels": ("a", "b")}, "To Do", "v1", {"summary": "x"}, "2",
+               "marker", (CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"),)),
+    AdoptComment(M, 1, ISS, REC, "c1", "jc9"),
 ]
 
 
@@ -57,6 +63,8 @@ def test_refs_name_the_item_the_action_is_about_first(action: object) -> None:
         "add_comment": (ISS, REC),
         "back_reference": (REC, ISS),
         "report_conflict": (ISS, OTHER),
+        "adopt_issue": (REC, ISS),
+        "adopt_comment": (ISS, REC),
     }
     assert action.refs == expected[action.kind]  # type: ignore[attr-defined]
     assert from_json(to_json(action)) == action  # type: ignore[arg-type]
@@ -102,3 +110,16 @@ def test_effects_of_a_field_write_merge_its_synced_values() -> None:
 
 def test_outcomes_are_named_after_what_they_print() -> None:
     assert all(member.value == member.name.lower() for member in Outcome)
+
+
+def test_effects_of_an_adoption_link_with_current_values_and_pairs_without_a_write() -> None:
+    action = ACTIONS[-2]
+    assert isinstance(action, AdoptIssue)
+    effects = effects_for(action, ActionResult(adopted=True))
+    assert effects[0] == NewLink(M, ISS, REC, action.issue_fields, "To Do", "v1", None, {"summary": "x"}, "2")
+    assert effects[1] == AddCommentPair(CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"))
+    assert effects[-2:] == (MarkDone(to_json(action), None), ResolveErrors())
+    comment = ACTIONS[-1]
+    assert effects_for(comment, ActionResult(link_id=1))[:2] == (
+        InLink(M, 1, (ISS, REC)), AddCommentPair(CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"))
+    )

@@ -121,3 +121,31 @@ class JiraSearch(JiraFields):
             if marker in (values.get("labels") or []) or any(values.get(fid) == marker for fid in markers):
                 return issue
         return None
+
+    def find_by_markers(
+        self, mapping: MappingSpec, markers: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, list[Item]]:
+        """ONE JQL search per :attr:`marker_batch_size` markers: ``labels in (…)``, or with a marker
+        field one ``cf[N] ~ "…"`` clause per marker joined by ``OR`` (a text field has no ``in``; the
+        exact value is checked on the answer). Cloud and Data Center take the same JQL."""
+        marker_fields = self._mapping_marker_fields(mapping)
+        wanted = self._wanted(fields)
+        found: dict[str, list[Item]] = {marker: [] for marker in markers}
+        unique = list(found)
+        for start in range(0, len(unique), max(1, self.marker_batch_size)):
+            chunk = unique[start : start + max(1, self.marker_batch_size)]
+            if marker_fields:
+                number = marker_fields[0].removeprefix("customfield_")
+                clause = " OR ".join(f"cf[{number}] ~ {jql_string(chr(34) + m + chr(34))}" for m in chunk)
+            else:
+                clause = f"labels in ({', '.join(jql_string(m) for m in chunk)})"
+            jql = f"project = {jql_string(mapping.target.project)} AND ({clause}) ORDER BY created ASC"
+            for raw in self.search(jql, self._fetch_list(wanted, marker_fields)):
+                values = raw.get("fields") or {}
+                carried = {str(label) for label in values.get("labels") or []}
+                carried |= {str(values[fid]).strip() for fid in marker_fields if isinstance(values.get(fid), str)}
+                issue = self._to_issue(raw, wanted, marker_fields)
+                for marker in chunk:
+                    if marker in carried and all(i.ref.id != issue.ref.id for i in found[marker]):
+                        found[marker].append(issue)
+        return found

@@ -245,6 +245,31 @@ class MemoryJira(MemoryConnector):
             ]
             return self._item(found[0], None) if found else None
 
+    def find_by_markers(
+        self, mapping: MappingSpec, markers: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, list[Item]]:
+        """One counted search per :attr:`marker_batch_size` markers, as the Jira connector's JQL."""
+        endpoint = "POST /rest/api/3/search/jql"
+        self._fault("find_by_markers", endpoint)
+        found: dict[str, list[Item]] = {marker: [] for marker in markers}
+        unique = list(found)
+        size = max(1, self.marker_batch_size)
+        with self._lock:
+            for start in range(0, len(unique), size):
+                self.calls.count(endpoint, 200)
+                for marker in unique[start : start + size]:
+                    for item in sorted(self._items.values(), key=lambda i: int(i.ref.id)):
+                        if item.fields.get("project") != mapping.target.project:
+                            continue
+                        carried = (
+                            item.fields.get(mapping.links.jira_marker_field) == marker
+                            if mapping.links.jira_marker_field
+                            else marker in _labels(item)
+                        )
+                        if carried:
+                            found[marker].append(self._item(item, fields))
+        return found
+
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
         endpoint = "GET /rest/api/3/issue/{issueIdOrKey}/comment"
         self._fault("find_comment_by_marker", endpoint)
