@@ -132,21 +132,15 @@ def foreign_mappings(settings: Settings, mappings: Sequence[MappingSpec]) -> lis
     return found
 
 
-def check_systems(settings: Settings, directory: Path) -> list[Problem]:
-    """Warn about enabled mappings that will not run because they are written for another ITSM."""
+def check_systems(settings: Settings, directory: Path) -> list[ProblemLike]:
+    """Errors only ``itsm.kind`` reveals: enabled mappings for another ITSM, no enabled mapping at all."""
+    from bridge.mapping.checks import check_for_system
     from bridge.mapping.loader import load_mappings
 
-    specs = [loaded.mapping for loaded in load_mappings(directory).mappings]
-    return [
-        Problem(
-            f"mapping {spec.name}",
-            f"written for {system} but itsm.kind is {settings.itsm.kind}: it will not run "
-            "(set enabled: false, or route.system if the record type was misread)",
-            "warning",
-        )
-        for spec, system in foreign_mappings(settings, specs)
-        if spec.enabled
-    ]
+    result = load_mappings(directory)
+    if result.errors or not result.mappings:
+        return []  # the files' own errors (or the empty directory's warning) already say it
+    return list(check_for_system(result.mappings, settings.itsm.kind))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class CallCounter:
         self._statuses: Counter[tuple[str, int]] = Counter()
         self._clock_offset: float | None = None
         self._window_time: datetime | None = None
+        self._retries = 0
 
     def note_server_date(self, header: str | None, received: float | None = None) -> None:
         """Remember the vendor's clock from a response's ``Date`` header (RFC 9110 §6.6.1).
@@ -84,6 +85,16 @@ class CallCounter:
             self._calls[endpoint] += 1
             if status is not None:
                 self._statuses[(endpoint, status)] += 1
+
+    def note_retry(self) -> None:
+        """The shared HTTP layer is about to retry a call after a transient error (its retry callback)."""
+        with self._lock:
+            self._retries += 1
+
+    @property
+    def retries(self) -> int:
+        with self._lock:
+            return self._retries
 
     @property
     def total(self) -> int:

@@ -17,6 +17,7 @@ from bridge.commands.check import check
 from bridge.commands.demo import demo
 from bridge.commands.doctor import doctor
 from bridge.commands.errors import errors
+from bridge.commands.explain import explain
 from bridge.commands.init import init
 from bridge.commands.links import links
 from bridge.commands.plan import plan
@@ -61,7 +62,7 @@ def cli(ctx: click.Context, config: Path | None, log_level: str | None, log_form
     configure_logging(ctx.obj.log_level or "INFO", ctx.obj.log_format or "auto")
 
 
-for command in (init, check, sync, plan, run, links, errors, retry, resync, adopt, doctor, demo, trends):
+for command in (init, check, sync, plan, run, links, errors, explain, retry, resync, adopt, doctor, demo, trends):
     cli.add_command(command)
 
 

@@ -5,6 +5,12 @@ next; ``coalesce=True``: runs missed while busy collapse into one; ``misfire_gra
 interval, because APScheduler's default of 1 s silently skips a cycle that starts a little late). The
 first cycle starts at once.
 
+Reloading: SIGHUP (``systemctl reload bridge``) re-reads the settings and the mappings and validates them
+as ``bridge check`` does; a valid set of mappings is swapped in between two passes (locks of removed
+mappings released, new ones tried), an invalid one is refused with its problems logged and the daemon
+goes on with the previous one. Settings other than the mappings (URLs, credentials, schedule) need a
+restart.
+
 Stopping: SIGTERM or SIGINT raise the engine's stop flag and the HTTP layer's
 (:data:`bridge.connectors.http.stopping`): every wait (retry backoff, ``Retry-After``, the request
 budget, the takeover grace, the scheduler's) wakes at once, a retry woken so gives up with its last
@@ -52,9 +58,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bridge import systemd
 from bridge.connectors import http
 from bridge.connectors.http import RateLimitWindowError, until_text
-from bridge.errors import AuthError, ConfigError, ConnectorError, LockHeldError, SafetyRailError, StoreError
+from bridge.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    LockHeldError,
+    MappingError,
+    SafetyRailError,
+    StoreError,
+)
 from bridge.health import HealthState, MetricsServer, StatusPageHandler, serve
 from bridge.logging import get_logger
+from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
@@ -77,9 +92,14 @@ class Daemon:
         health: HealthState | None = None,
         environ: Mapping[str, str] | None = None,
         takeover_grace_seconds: float | None = None,
+        reload: Callable[[], list[MappingSpec]] | None = None,
         status_page: StatusPageHandler | None = None,
     ) -> None:
         self.engine = engine
+        #: re-reads and validates the configuration on SIGHUP; raises ConfigError/MappingError to refuse
+        self.reload_mappings = reload
+        self._reload_requested = threading.Event()
+        self._pass = threading.Lock()
         self.interval = float(interval_seconds)
         self.misfire_grace = int(misfire_grace_seconds or max(1, round(self.interval)))
         self.mapping_names = mappings
@@ -117,6 +137,10 @@ class Daemon:
     def run_all(self) -> dict[str, CycleReport | BaseException]:
         """One pass over the mappings (the scheduled job). Never raises: each mapping's failure is
         logged and the next interval tries again."""
+        with self._pass:
+            return self._run_all()
+
+    def _run_all(self) -> dict[str, CycleReport | BaseException]:
         results: dict[str, CycleReport | BaseException] = {}
         for name in self._names():
             if self.engine.stop.is_set():
@@ -311,6 +335,39 @@ class Daemon:
             ) from None
         return self.server
 
+    def reload(self) -> bool:
+        """Re-read the mappings and swap them in between two passes; an invalid configuration is refused
+        (its problems logged) and the daemon keeps running the previous one. Returns whether it swapped."""
+        if self.reload_mappings is None:
+            log.warning("reload requested but this daemon has no configuration to re-read")
+            return False
+        systemd.notify_status("reloading the configuration", self.environ)
+        try:
+            mappings = self.reload_mappings()
+        except (ConfigError, MappingError) as exc:
+            log.error("reload refused: the new configuration is invalid; still running the previous one",
+                      error=str(exc), problems=[str(p) for p in exc.problems])
+            systemd.notify_status("reload refused (invalid configuration); " + self.status_line(), self.environ)
+            return False
+        with self._pass:  # never in the middle of a pass
+            before = set(self._names())
+            self.engine.replace_mappings(mappings)
+            after = set(self._names())
+            for name in sorted(before - after):
+                self.engine.store.release_lock(name)
+                self.standby.discard(name)
+                self.last.pop(name, None)
+            self.health.set_mappings(after)
+            self.decide_leadership()
+        log.info("configuration reloaded", added=sorted(after - before), removed=sorted(before - after),
+                 mappings=sorted(after))
+        systemd.notify_status(self.status_line(), self.environ)
+        return True
+
+    def request_reload(self, *_: Any) -> None:
+        """Ask for a reload at the next second of the main loop. Safe from a signal handler."""
+        self._reload_requested.set()
+
     def request_stop(self, *_: Any) -> None:
         """Ask for a clean stop: finish the current action, commit, exit. Safe from a signal handler."""
         self.engine.stop.set()
@@ -329,6 +386,7 @@ class Daemon:
         if install_signals and threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self._on_signal)
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_reload_signal)
         if not self._stopping.is_set():
             http.reset_stop()  # a stop of an earlier run in this process (tests, the demo) is over
         try:
@@ -336,7 +394,9 @@ class Daemon:
             self.start()
             systemd.notify_ready(self.status_line(), self.environ)
             while not self._stopping.wait(timeout=1.0):
-                pass
+                if self._reload_requested.is_set():
+                    self._reload_requested.clear()
+                    self.reload()
         finally:
             log.info("stopping: finishing the current action")
             self._notify_stopping()
@@ -350,6 +410,10 @@ class Daemon:
             http.reset_stop()  # nothing of this run waits any more; a later run in this process starts fresh
         log.info("daemon stopped", cycles=self.runs)
         return 0
+
+    def _on_reload_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received: reloading the configuration", signal=signal.Signals(signum).name)
+        self.request_reload()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal received", signal=signal.Signals(signum).name)

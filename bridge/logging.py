@@ -40,8 +40,9 @@ MIN_SECRET_LENGTH = 4
 LIBRARY_LOGGERS = ("urllib3", "requests", "jira", "apscheduler", "alembic", "sqlalchemy")
 #: Libraries too talkative for the configured level: SQLAlchemy's engine logs every statement with its
 #: parameters at INFO and result rows at DEBUG (customer data: never wanted in bridge's log); APScheduler
-#: logs every job run at INFO (each second with a short interval). Their warnings still come through.
-LIBRARY_FLOORS = {"sqlalchemy": logging.WARNING, "apscheduler": logging.WARNING}
+#: logs every job run at INFO (each second with a short interval); Alembic announces its context and each
+#: migration at INFO on every start (bridge logs the migration itself). Their warnings still come through.
+LIBRARY_FLOORS = {"sqlalchemy": logging.WARNING, "apscheduler": logging.WARNING, "alembic": logging.WARNING}
 
 _SECRET_KEY = re.compile(
     r"(token|passw(or)?d|passwd|secret|authori[sz]ation|api[_-]?key|cookie|credential|private[_-]?key)",

@@ -21,9 +21,12 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -33,12 +36,36 @@ from bridge import __version__
 from bridge.callcount import CallCounter
 
 SIDES = frozenset({"itsm", "jira"})
+#: Kinds of error-list entries (the store's ``kind``), each exported per mapping even when zero.
+ERROR_KINDS = ("action_failed", "conflict", "plan_problem")
 ACTION_OUTCOMES = frozenset({"done", "failed", "pending", "skipped"})
 CYCLE_OUTCOMES = ("ok", "failed")
 #: Status label of a vendor call that got no HTTP response (connection refused, timeout, TLS).
 NO_RESPONSE = "error"
+#: Answers that mean "slow down": 429 Too Many Requests, and 503, which ServiceNow's rate-limit rules and
+#: Atlassian's overload protection both send (counted in ``bridge_rate_limited_total``).
+BUSY_STATUSES = frozenset({429, 503})
 #: Cycle durations: a quiet cycle takes about a second; a backlog after downtime takes minutes.
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class _ErrorEntry(Protocol):
+    @property
+    def mapping(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _PendingEntry(Protocol):
+    @property
+    def created(self) -> datetime: ...
+
+
+class StoreFigures(Protocol):
+    """What :meth:`Metrics.record_store` reads from :class:`bridge.store.Store` (metrics sit below the store)."""
+
+    def errors(self) -> Sequence[_ErrorEntry]: ...
+    def pending_entries(self, mapping: str) -> Sequence[_PendingEntry]: ...
 
 
 def _side(side: object) -> str:
@@ -54,10 +81,11 @@ class CallSnapshot:
 
     calls: Mapping[str, int] = field(default_factory=dict)
     statuses: Mapping[tuple[str, int], int] = field(default_factory=dict)
+    retries: int = 0
 
     @classmethod
     def take(cls, counter: CallCounter) -> CallSnapshot:
-        return cls(calls=counter.snapshot(), statuses=counter.statuses())
+        return cls(calls=counter.snapshot(), statuses=counter.statuses(), retries=counter.retries)
 
 
 class _SinceLastSuccess(Collector):
@@ -151,7 +179,7 @@ class Metrics:
         )
         self._rate_limited = Counter(
             "bridge_rate_limited_total",
-            "Responses telling bridge to slow down (429, 503 with Retry-After).",
+            "Responses telling bridge to slow down (429 and 503), every one, retried or not.",
             ["side"],
             registry=r,
         )
@@ -159,7 +187,18 @@ class Metrics:
             "bridge_retries_total", "Vendor calls retried after a transient error.", ["side"], registry=r
         )
         self._error_list = Gauge(
-            "bridge_error_list_size", "Entries on the error list awaiting an operator.", registry=r
+            "bridge_error_list_size",
+            "Entries on the error list awaiting an operator, by mapping and kind "
+            "(action_failed|conflict|plan_problem).",
+            ["mapping", "kind"],
+            registry=r,
+        )
+        self._error_series: set[tuple[str, str]] = set()
+        self._oldest_pending = Gauge(
+            "bridge_oldest_pending_action_age_seconds",
+            "Age of the mapping's oldest action waiting in the journal for a retry (0: none waits).",
+            ["mapping"],
+            registry=r,
         )
         self._links = Gauge("bridge_links", "Stored links (issue <-> records) per mapping.", ["mapping"], registry=r)
         self._pending = Gauge(
@@ -258,6 +297,9 @@ class Metrics:
     def record_calls(self, side: str, counter: CallCounter, since: CallSnapshot | None = None) -> CallSnapshot:
         """Add the calls ``counter`` saw after ``since`` and return the new baseline.
 
+        The same delta feeds ``bridge_rate_limited_total`` (every 429/503 response) and
+        ``bridge_retries_total`` (every retry the shared HTTP layer noted in ``counter``).
+
         With ``since=None`` the baseline is the snapshot this method returned last time for this
         very counter (empty the first time), so the engine can simply call
         ``metrics.record_calls("jira", connector.calls)`` after each cycle and nothing is counted
@@ -276,6 +318,10 @@ class Metrics:
             if delta > 0:
                 self.vendor_calls(side, endpoint, status, delta)
                 with_status[endpoint] = with_status.get(endpoint, 0) + delta
+                if status in BUSY_STATUSES:
+                    self.rate_limited(side, delta)
+        if now.retries > base.retries:
+            self.retried(side, now.retries - base.retries)
         for endpoint, total in now.calls.items():
             no_response = total - base.calls.get(endpoint, 0) - with_status.get(endpoint, 0)
             if no_response > 0:
@@ -291,9 +337,33 @@ class Metrics:
         self._retries.labels(_side(side)).inc(count)
 
     # ----------------------------------------------------------------------------------- gauges
-    def error_list_size(self, n: int) -> None:
-        """Entries on the error list now (all mappings)."""
-        self._error_list.set(n)
+    def error_list(self, counts: Mapping[tuple[str, str], int], mappings: Iterable[str] = ()) -> None:
+        """Open entries on the error list now, by ``(mapping, kind)``.
+
+        Every kind of every mapping in ``mappings`` gets a series (0 when empty) so an alert sees the
+        first entry arrive, and a series seen before that has no entry now drops to 0 rather than
+        keeping its last value.
+        """
+        wanted = {(mapping, kind) for mapping in mappings for kind in ERROR_KINDS}
+        with self._lock:
+            series = self._error_series | wanted | set(counts)
+            self._error_series = series
+        for mapping, kind in sorted(series):
+            self._error_list.labels(mapping, kind).set(counts.get((mapping, kind), 0))
+
+    def oldest_pending(self, mapping: str, age_seconds: float) -> None:
+        """Seconds the mapping's oldest pending action has waited (0 when none waits)."""
+        self._oldest_pending.labels(mapping).set(max(0.0, age_seconds))
+
+    def record_store(self, store: StoreFigures, mappings: Iterable[str]) -> None:
+        """The figures only the state store knows: the error list and the oldest pending action."""
+        names = list(mappings)
+        counts = Tally((entry.mapping, entry.kind) for entry in store.errors())
+        self.error_list(counts, names)
+        now = self.clock()
+        for mapping in names:
+            created = [entry.created.timestamp() for entry in store.pending_entries(mapping)]
+            self.oldest_pending(mapping, now - min(created) if created else 0.0)
 
     def links(self, mapping: str, n: int) -> None:
         self._links.labels(mapping).set(n)

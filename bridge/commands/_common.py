@@ -35,6 +35,7 @@ from bridge.logging import configure_logging, get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.settings import Settings, load_settings
 from bridge.store import Store
+from bridge.store.existing import StateMissingError
 from bridge.sync.cycle import CycleReport
 from bridge.sync.engine import Engine
 
@@ -83,7 +84,7 @@ def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
             # click would and mapped to the configuration exit code.
             exc.show()
             code = ExitCode.CONFIG
-        except (ConfigError, MappingError) as exc:
+        except (ConfigError, MappingError, StateMissingError) as exc:
             _, cross, _ = symbols()
             click.echo(f"{cross} {exc}", err=True)
             for problem in exc.problems:
@@ -129,14 +130,30 @@ def load_mappings(settings: Settings) -> list[MappingSpec]:
     return load_or_raise(settings.mappings.directory)
 
 
-def load_engine(opts: GlobalOptions) -> tuple[Settings, Engine]:
+def load_engine(opts: GlobalOptions, *, existing_state: bool = False) -> tuple[Settings, Engine]:
+    """Settings and engine; ``existing_state``: a read-only command, refused when no state database exists."""
     settings = load_settings_for(opts)
+    if existing_state:
+        from bridge.store.existing import require_state
+
+        assert settings.state.url is not None  # the settings resolve a default
+        require_state(settings.state.url.get_secret_value())
     return settings, build_engine(settings, load_mappings(settings), factories=opts.connector_factories)
 
 
 def load_store(opts: GlobalOptions) -> Store:
     """The state store only: for commands that read or edit bridge's own state (no vendor call)."""
     return open_store(load_settings_for(opts))
+
+
+def load_existing_store(opts: GlobalOptions) -> Store:
+    """The state store for a read-only command: :class:`StateMissingError` (exit 3, saying where it
+    looked) instead of creating an empty database."""
+    from bridge.store.existing import open_existing
+
+    settings = load_settings_for(opts)
+    assert settings.state.url is not None  # the settings resolve a default
+    return open_existing(settings.state.url.get_secret_value())
 
 
 def select_mappings(engine: Engine, names: Sequence[str]) -> list[MappingSpec]:

@@ -3,9 +3,10 @@
 It walks the chain a cycle depends on, in order, and says for each link ✔ or ✖ with a fix:
 
 1. **configuration**: settings and mappings valid (exit 2 here: nothing further can be trusted);
-2. **state store**: reachable, at the schema this bridge expects (migrations run at start; the doctor
-   itself never migrates, locks or writes anything, so it is safe next to a running daemon); a SQLite
-   database, journal or lock file the group or others can read is a ⚠ (the state holds work notes);
+2. **state store**: there (a missing database is ✖: the doctor never creates one), reachable, at the schema
+   this bridge expects (migrations run at start; the doctor itself never migrates, locks or writes
+   anything, so it is safe next to a running daemon); a SQLite database, journal or lock file the
+   group or others can read is a ⚠ (the state holds work notes);
 3. **each side**: reachable with the configured credentials, and what the account may do there —
    the connector's own :meth:`~bridge.connectors.base.Connector.check` (projects, issue types, fields,
    statuses, permissions; ITSM tables, fields, states) — plus the **clock skew** against the vendor
@@ -34,12 +35,23 @@ import click
 from bridge.bootstrap import ITSM_APPLICATIONS, ConnectorFactory, build_connector, check_configuration
 from bridge.commands._common import GlobalOptions, bridge_command, load_settings_for, symbols
 from bridge.connectors.base import CheckResult, Connector
-from bridge.errors import AuthError, BridgeError, ConfigError, ConnectorError, MappingError, StoreError
+from bridge.errors import (
+    AuthError,
+    BridgeError,
+    ConfigError,
+    ConnectorError,
+    MappingError,
+    NotFoundError,
+    RateLimitedError,
+    StoreError,
+)
 from bridge.exitcodes import ExitCode
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.settings import Settings
+from bridge.settings.schema import DEFAULT_STATE_FILE
 from bridge.store import Store
 from bridge.store.diagnostics import lock_holders, schema_status, sqlite_file
+from bridge.store.existing import SYSTEMD_STATE_DIRECTORY, StateMissingError
 from bridge.store.permissions import exposed_state_files
 from bridge.sync.engine import EngineOptions
 
@@ -81,14 +93,45 @@ def _symbols() -> dict[str, str]:
     return {OK: tick, FAIL: cross, WARN: warn}
 
 
-def print_sections(sections: Sequence[Section]) -> None:
+def print_sections(sections: Sequence[Section], *, quiet: bool = False) -> None:
+    """Each section's findings, each distinct finding once; ``quiet``: only ✖ and ⚠ (under their title)."""
     symbols = _symbols()
     for section in sections:
+        findings = list(dict.fromkeys(section.findings))
+        if quiet:
+            findings = [f for f in findings if f.status != OK]
+            if not findings:
+                continue
         click.echo(section.title)
-        for finding in section.findings:
+        for finding in findings:
             click.echo(f"  {symbols[finding.status]} {finding.text}")
             if finding.hint and finding.status != OK:
                 click.echo(f"      → {finding.hint}")
+
+
+def count(sections: Sequence[Section], status: str) -> int:
+    """Distinct findings of ``status`` (the same line printed once is counted once)."""
+    return sum(1 for s in sections for f in dict.fromkeys(s.findings) if f.status == status)
+
+
+BUSY_STATUSES = (429, 503)
+
+
+def connector_failure(exc: ConnectorError, side: str) -> CheckResult:
+    """What an error while checking a side means to an operator: busy, one endpoint missing, or unreachable."""
+    where = " ".join(p for p in (exc.method, exc.endpoint) if p) or "a request"
+    if isinstance(exc, RateLimitedError) or exc.status in BUSY_STATUSES:
+        return CheckResult(False, f"{side} is busy: {where} answered {exc.status} — try again later",
+                           "the vendor is rate-limiting or under maintenance; nothing to change here if a later "
+                           "run passes (bridge retries such answers itself)")
+    if isinstance(exc, NotFoundError):
+        return CheckResult(False, f"{side}: {where} answered 404 (the rest of this side was not checked)",
+                           "that endpoint is missing at this URL: check the URL's path (context path, API "
+                           "version) and the account's access to it")
+    if exc.status is not None:
+        return CheckResult(False, f"{side}: {where} answered {exc.status}: {exc}",
+                           "the side is reachable but refused this request")
+    return CheckResult(False, f"not reachable: {exc}", "check the URL, the network and TLS")
 
 
 def _ago(seconds: float) -> str:
@@ -141,7 +184,8 @@ def _side_section(
         except AuthError as exc:
             results = [CheckResult(False, f"credentials refused: {exc}", "check the user and token/password")]
         except ConnectorError as exc:
-            results = [CheckResult(False, f"not reachable: {exc}", "check the URL, the network and TLS")]
+            label = "Jira" if kind == "jira" else ITSM_APPLICATIONS.get(kind, (kind, kind))[1]
+            results = [connector_failure(exc, label)]
         for result in results:
             section.add(OK if result.ok else FAIL, result.what, result.hint)
         _clock_finding(section, connector)
@@ -175,8 +219,8 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
     section = Section(f"state store: {settings.state.display_url()}")
     path = sqlite_file(url)
     if path is not None and not path.exists():
-        section.add(WARN, f"no state database yet at {path}",
-                    "the first `bridge sync` or `bridge run` creates it (check the directory is writable)")
+        missing = StateMissingError(f"no state database at {path}", [])
+        section.add(FAIL, str(missing), _state_hint(str(path)))
         return [section]
     if path is not None:
         _permission_finding(section, path)
@@ -194,9 +238,7 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
         if schema.up_to_date:
             section.add(OK, f"reachable; schema at revision {schema.head} (current)")
         elif schema.current is None:
-            section.add(
-                WARN, "reachable but empty (no schema yet)", "the first `bridge sync` or `bridge run` creates it"
-            )
+            section.add(FAIL, "reachable but holds no bridge state (no schema yet)", _state_hint(section.title))
             return [section]
         else:
             section.add(
@@ -209,6 +251,13 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
         return [section, *_state_sections(settings, store, mappings)]
     finally:
         store.close()
+
+
+def _state_hint(looked: str) -> str:
+    """Where the daemon's state probably is, and that only a sync creates it."""
+    return (f"not where the daemon keeps it? under systemd that is its StateDirectory, likely "
+            f"{SYSTEMD_STATE_DIRECTORY}/{DEFAULT_STATE_FILE} (set STATE_DIRECTORY or state.url); a fresh "
+            "install gets it from the first `bridge sync` or `bridge run`")
 
 
 def _permission_finding(section: Section, database: Path) -> None:
@@ -317,9 +366,10 @@ def _configuration(opts: GlobalOptions) -> tuple[Settings, list[MappingSpec], Se
 
 
 @click.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print only ✖ and ⚠ findings (and the closing line).")
 @click.pass_obj
 @bridge_command
-def doctor(opts: GlobalOptions) -> int:
+def doctor(opts: GlobalOptions, quiet: bool) -> int:
     """Diagnose a bridge installation: configuration, state store, both sides, locks, pending work.
 
     Prints ✔/✖ per check with a fix. Exit codes: 0 nothing wrong; 3 something is ✖; 2 invalid
@@ -331,12 +381,12 @@ def doctor(opts: GlobalOptions) -> int:
     settings, mappings, section = configured
     enabled = [m for m in mappings if m.enabled]
     sections = [section]
-    print_sections(sections)
+    print_sections(sections, quiet=quiet)
     for part in (*_store_sections(settings, mappings), *side_sections(settings, enabled, opts.connector_factories)):
-        print_sections([part])
+        print_sections([part], quiet=quiet)
         sections.append(part)
-    failures = sum(1 for s in sections for f in s.findings if f.status == FAIL)
-    warnings = sum(1 for s in sections for f in s.findings if f.status == WARN)
+    failures = count(sections, FAIL)
+    warnings = count(sections, WARN)
     symbols = _symbols()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     if failures:

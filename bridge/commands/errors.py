@@ -6,7 +6,7 @@ import json
 
 import click
 
-from bridge.commands._common import GlobalOptions, bridge_command, load_store, table, when
+from bridge.commands._common import GlobalOptions, bridge_command, load_existing_store, table, when
 from bridge.exitcodes import ExitCode
 
 
@@ -18,7 +18,7 @@ from bridge.exitcodes import ExitCode
 @bridge_command
 def errors(opts: GlobalOptions, mapping: str | None, include_resolved: bool, as_json: bool) -> int:
     """Show what needs an operator: re-queue with `bridge retry ID` once the cause is fixed."""
-    store = load_store(opts)
+    store = load_existing_store(opts)
     try:
         entries = store.errors(mapping, include_resolved=include_resolved)
     finally:

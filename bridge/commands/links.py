@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.commands._common import GlobalOptions, bridge_command, load_store, table, when
-from bridge.errors import StoreError
+from bridge.commands._common import GlobalOptions, bridge_command, load_existing_store, table, when
 from bridge.exitcodes import ExitCode
 from bridge.model import Link
 
@@ -25,7 +24,7 @@ def _state(link: Link) -> str:
 @bridge_command
 def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int | None) -> int:
     """List links (issue ↔ records), or show one link's journal."""
-    store = load_store(opts)
+    store = load_existing_store(opts)
     try:
         if ref is None:
             rows = [
@@ -37,7 +36,7 @@ def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int 
             return ExitCode.OK
         link = store.find_link(ref, mapping)
         if link is None:
-            raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
+            return _explain_unlinked(opts, ref)
         click.echo(f"link {link.id} ({link.mapping}), created {when(link.created)}, {_state(link)}")
         click.echo(f"  issue   {link.issue.key}  {link.issue.url}")
         for record in link.records:
@@ -55,3 +54,12 @@ def links(opts: GlobalOptions, mapping: str | None, ref: str | None, limit: int 
         return ExitCode.OK
     finally:
         store.close()
+
+
+def _explain_unlinked(opts: GlobalOptions, ref: str) -> int:
+    """No link has that name: say why (``bridge explain``), e.g. the route does not select the record."""
+    from bridge.commands.explain import explain
+
+    click.echo(f"no link for {ref!r}; what bridge knows about it:")
+    ctx = click.get_current_context()
+    return int(ctx.invoke(explain, ref=ref, offline=False) or ExitCode.OK)

@@ -1,5 +1,8 @@
 """``bridge plan``: a dry run. Reads both sides, plans, prints the actions; writes nothing at all
-(no journal row, no cursor, no lock file content, no vendor write)."""
+(no journal row, no cursor, no lock file content, no vendor write).
+
+Each action reads as the operator needs it: old → new where the last synced value is known, and
+``(new Bug)`` for an issue the same plan creates instead of the internal placeholder key."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import json
 import click
 
 from bridge.commands._common import GlobalOptions, bridge_command, load_engine, parse_when, select_mappings, table
+from bridge.commands.explain import describe_action, new_issue_labels
 from bridge.exitcodes import ExitCode
 from bridge.sync.actions import to_json
 from bridge.sync.cycle import plan_cycle
@@ -22,11 +26,14 @@ from bridge.sync.cycle import plan_cycle
 def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None, as_json: bool) -> int:
     """Show what the next sync would do, without doing it."""
     start = parse_when(since) if since else None
-    _, engine = load_engine(opts)
+    _, engine = load_engine(opts, existing_state=True)
     try:
         reports = [
             plan_cycle(engine, spec, since=start) for spec in select_mappings(engine, mapping_names)
         ]
+        described = {
+            id(a): describe_action(a, engine.store, new_issue_labels(r.actions)) for r in reports for a in r.actions
+        }
     finally:
         engine.close()
     if as_json:
@@ -38,7 +45,7 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
                         "kind": a.kind,
                         "key": a.key,
                         "side": a.side.value if a.side else None,
-                        "description": a.describe(),
+                        "description": described[id(a)],
                         "action": json.loads(to_json(a)),
                     }
                     for a in r.actions
@@ -50,7 +57,7 @@ def plan(opts: GlobalOptions, mapping_names: tuple[str, ...], since: str | None,
         ]
         click.echo(json.dumps(document, indent=2, sort_keys=True))
         return ExitCode.OK
-    rows = [(r.mapping, a.kind, a.side.value if a.side else "-", a.describe()) for r in reports for a in r.actions]
+    rows = [(r.mapping, a.kind, a.side.value if a.side else "-", described[id(a)]) for r in reports for a in r.actions]
     if rows:
         click.echo(table(("MAPPING", "ACTION", "SIDE", "WHAT"), rows))
     else:

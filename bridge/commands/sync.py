@@ -21,7 +21,9 @@ from bridge.commands._common import (
 from bridge.errors import SafetyRailError, StoreError
 from bridge.exitcodes import ExitCode
 from bridge.logging import get_logger
+from bridge.mapping.checks import require_enabled
 from bridge.metrics import Metrics, write_textfile
+from bridge.progress import Progress
 from bridge.sync.cycle import run_cycle
 from bridge.sync.engine import Engine
 
@@ -66,7 +68,10 @@ def sync(
         raise click.BadParameter(f"{textfile}: node_exporter only reads files ending in .prom", param_hint="--textfile")
     settings = load_settings_for(opts)
     metrics = Metrics(interval_seconds=settings.schedule.interval_seconds) if textfile is not None else None
-    engine = build_engine(settings, load_mappings(settings), metrics=metrics, factories=opts.connector_factories)
+    mappings = load_mappings(settings)
+    require_enabled(mappings, settings.itsm.kind, str(settings.mappings.directory), mapping_names)
+    engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
+    engine.progress = Progress()
     code = ExitCode.OK
     try:
         if metrics is not None:
@@ -115,7 +120,7 @@ def _write(textfile: Path, engine: Engine, metrics: Metrics) -> bool:
     """The textfile is written whatever happened (a failed run is what the alerts must see). Never raises,
     so a write failure cannot hide the exit code of the run's own failure."""
     try:
-        metrics.error_list_size(engine.store.open_error_count())
+        metrics.record_store(engine.store, [m.name for m in engine.enabled_mappings()])
     except StoreError as exc:
         log.warning("could not count the error list for the metrics", error=str(exc))
     try:

@@ -174,16 +174,31 @@ def call_with_retry(
     backoff_base: float = 0.5,
     max_backoff: float = 60.0,
     sleep: Callable[[float], None] = time.sleep,
+    counter: CallCounter | None = None,
 ) -> T:
-    """Run ``fn`` under the one retry policy; re-raise the last :class:`TransientError` when it persists."""
+    """Run ``fn`` under the one retry policy; re-raise the last :class:`TransientError` when it persists.
+
+    Each retry is noted in ``counter`` (``bridge_retries_total``)."""
     retrying = Retrying(
         retry=retry_if_exception_type(TransientError),
         stop=stop_after_attempt(max_attempts) | stop_when_event_set(stopping),
         wait=BackoffWait(backoff_base, max_backoff),
         sleep=_stop_aware(sleep),
         reraise=True,
+        before_sleep=_note_retry(counter),
     )
     return retrying(fn)
+
+
+def _note_retry(counter: CallCounter | None) -> Callable[[RetryCallState], None] | None:
+    """tenacity's ``before_sleep``: the one place every retry of every side passes."""
+    if counter is None:
+        return None
+
+    def note(_state: RetryCallState) -> None:
+        counter.note_retry()
+
+    return note
 
 
 # ------------------------------------------------------------------------------------------ budget
@@ -451,6 +466,7 @@ class HttpClient:
             wait=BackoffWait(self.options.backoff_base, self.options.max_backoff),
             sleep=self._sleep,
             reraise=True,
+            before_sleep=_note_retry(self.counter),
         )
         return retrying(once)
 

@@ -613,15 +613,17 @@ class ServiceNowConnector(Connector):
         results: list[CheckResult] = []
         try:
             # fields inherited from task live in task's dictionary entries
-            rows = list(self._pages("sys_dictionary", f"nameIN{table},task^elementISNOTEMPTY", "element"))
-            existing = {_raw(r.get("element")) for r in rows}
+            rows = list(self._pages("sys_dictionary", f"nameIN{table},task^elementISNOTEMPTY", "element,reference"))
+            existing = {_raw(r.get("element")): _raw(r.get("reference")) for r in rows}
         except ConnectorError as exc:
             return [CheckResult(False, f"{table}: fields named by the mappings", _hint(
                 "grant the integration user read on sys_dictionary (role personalize_dictionary, or a read "
                 "ACL) so bridge doctor can check field names", exc))]
         for field in sorted(named):
             where = ", ".join(sorted(named[field]))
-            if field in existing:
+            if "." in field and field.split(".", 1)[0] in existing:
+                results.append(self._check_dot_walk(table, field, existing, where))
+            elif field in existing:
                 results.append(CheckResult(True, f"{table}.{field} exists (mapping {where})"))
             else:
                 close = difflib.get_close_matches(field, sorted(existing), n=1)
@@ -652,6 +654,27 @@ class ServiceNowConnector(Connector):
                     results.append(CheckResult(False, what, f"use one of: {listed}" if listed else
                                                f"the instance defines no active {element} choices on {table}"))
         return results
+
+    def _check_dot_walk(self, table: str, field: str, existing: dict[str, str], where: str) -> CheckResult:
+        """``assignment_group.name``: each step but the last must be a reference (``sys_dictionary.reference``
+        names its table), and the last a field of the table the walk ends on."""
+        what = f"{table}.{field} exists (mapping {where})"
+        columns, at = existing, table
+        *steps, last = field.split(".")
+        for step in steps:
+            target = columns.get(step)
+            if not target:
+                return CheckResult(False, what, f"{at}.{step} is not a reference field: only references dot-walk")
+            try:
+                rows = self._pages("sys_dictionary", f"name={target}^elementISNOTEMPTY", "element,reference")
+                columns, at = {_raw(r.get("element")): _raw(r.get("reference")) for r in rows}, target
+            except ConnectorError as exc:
+                return CheckResult(False, what, _hint(f"cannot read the dictionary of {target}", exc))
+        if last in columns:
+            return CheckResult(True, what)
+        close = difflib.get_close_matches(last, sorted(columns), n=1)
+        return CheckResult(False, what, (f"did you mean {close[0]!r}? " if close else "")
+                           + f"{at} has no field {last!r} — ServiceNow silently ignores unknown fields in queries")
 
     def close(self) -> None:
         self.http.close()

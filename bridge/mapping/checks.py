@@ -9,10 +9,12 @@ same project. Errors stop a mapping from loading; warnings are printed and the m
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bridge.errors import MappingProblem
+from bridge.errors import ConfigError, MappingProblem
 from bridge.mapping import catalog, patterns
 from bridge.mapping.context import ISSUE_ATTRIBUTES, JINJA_GLOBALS, PLACES, RECORD_ATTRIBUTES
 from bridge.mapping.sandbox import TemplateError, attribute_uses, parse, private_attribute_uses, render_capped
@@ -31,6 +33,7 @@ from bridge.vendors import jira as jira_facts
 from bridge.vendors import jsm as jsm_facts
 from bridge.vendors import rt as rt_facts
 from bridge.vendors import servicenow as sn_facts
+from bridge.vendors.facts import Channel, System
 
 if TYPE_CHECKING:
     from bridge.mapping.loader import LoadedMapping, Marks
@@ -38,9 +41,10 @@ if TYPE_CHECKING:
 PathKey = tuple[str | int, ...]
 JIRA_CATEGORIES = jira_facts.STATUS_CATEGORIES
 SERVICENOW_JOURNALS = sn_facts.JOURNAL_NAMES
-_SYSTEM_NAMES = {
+SYSTEM_NAMES: dict[str, str] = {
     "servicenow": sn_facts.DISPLAY_NAME, "rt": rt_facts.DISPLAY_NAME, "jsm": jsm_facts.DISPLAY_NAME,
 }
+_SYSTEM_NAMES = SYSTEM_NAMES
 
 
 class _Reporter:
@@ -139,7 +143,9 @@ def _line_offset(reporter: _Reporter, path: PathKey, lineno: int | None) -> int:
     return (1 if mark.block_scalar else 0) + lineno - 1
 
 
-def _check_template(reporter: _Reporter, mapping: Mapping, path: PathKey, source: str, place_name: str) -> None:
+def _check_template(
+    reporter: _Reporter, mapping: Mapping, path: PathKey, source: str, place_name: str, *, fields_known: bool = True
+) -> None:
     place = PLACES[place_name]
     try:
         tree = parse(source)
@@ -157,7 +163,7 @@ def _check_template(reporter: _Reporter, mapping: Mapping, path: PathKey, source
             line_offset=_line_offset(reporter, path, lineno),
         )
     system = catalog.system_of(mapping.route.record_type, mapping.route.system)
-    known = catalog.known_fields(system, mapping.route.record_type)
+    known = catalog.known_fields(system, mapping.route.record_type) if fields_known else None
     from jinja2 import meta
 
     for variable in sorted(meta.find_undeclared_variables(tree)):
@@ -320,29 +326,172 @@ def _check_status(reporter: _Reporter, mapping: Mapping) -> None:
 # ----------------------------------------------------------------------------------- other checks
 
 
-def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
-    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
-    if system != "servicenow":
-        return
-    rules = mapping.comments
-    journals = " or ".join(
-        f"`{j.name}` ({'visible to the caller' if j.customer_visible else 'internal'}"
-        + (", the default)" if j.name == sn_facts.DEFAULT_CHANNEL else ")")
-        for j in sn_facts.JOURNALS
+CHANNELS: dict[System, tuple[Channel, ...]] = {
+    "servicenow": sn_facts.JOURNALS, "rt": rt_facts.CHANNELS, "jsm": jsm_facts.CHANNELS,
+}
+"""The comment channels of each system, from the vendor facts (the mapping's defaults are ServiceNow's)."""
+DEFAULT_CHANNEL: dict[System, str] = {
+    "servicenow": sn_facts.DEFAULT_CHANNEL, "rt": rt_facts.DEFAULT_CHANNEL, "jsm": jsm_facts.DEFAULT_CHANNEL,
+}
+_CHANNEL_KIND = {"servicenow": "journal", "rt": "comment channel", "jsm": "comment channel"}
+
+
+def _describe_channels(system: System) -> str:
+    default = DEFAULT_CHANNEL[system]
+    return " or ".join(
+        f"`{c.name}` ({'visible to the caller' if c.customer_visible else 'internal'}"
+        + (", the default)" if c.name == default else ")")
+        for c in CHANNELS[system]
     )
-    if rules.to_itsm_channel not in SERVICENOW_JOURNALS:
+
+
+def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
+    """Every channel a comment is written to or read from exists on the mapping's system.
+
+    ``comments:`` defaults to ServiceNow's journals; an RT or JSM mapping that leaves them out would fail
+    every mirrored comment, so the hint names the block to write.
+    """
+    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
+    rules = mapping.comments
+    if rules.direction == "none":
+        return
+    channels = CHANNELS[system]
+    names = [c.name for c in channels]
+    kind = _CHANNEL_KIND[system]
+    label = _SYSTEM_NAMES[system]
+    if "comments" not in mapping.model_fields_set:
+        defaults = "without a `comments:` block a mapping takes ServiceNow's journals; "
+    else:
+        defaults = ""
+    example = (
+        f"`comments: {{to_itsm_channel: {DEFAULT_CHANNEL[system]}, from_itsm_channels: [{', '.join(names)}]}}`"
+    )
+    if rules.direction in ("both", "to_itsm") and rules.to_itsm_channel not in names:
         reporter.add(
             ("comments", "to_itsm_channel"),
-            f"`{rules.to_itsm_channel}` is not a ServiceNow journal",
-            f"use {journals}",
+            f"`{rules.to_itsm_channel}` is not a {label} {kind}: every Jira comment would fail to post",
+            defaults + f"use {_describe_channels(system)}"
+            + (f", e.g. {example}" if system != "servicenow" else ""),
         )
-    for index, channel in enumerate(rules.from_itsm_channels):
-        if channel not in SERVICENOW_JOURNALS:
-            reporter.add(
-                ("comments", "from_itsm_channels", index),
-                f"`{channel}` is not a ServiceNow journal",
-                f"ServiceNow journals: {', '.join(SERVICENOW_JOURNALS)}",
+    if rules.direction in ("both", "to_jira"):
+        for index, channel in enumerate(rules.from_itsm_channels):
+            if channel not in names:
+                close = difflib.get_close_matches(channel, names, n=1, cutoff=0.6)
+                reporter.add(
+                    ("comments", "from_itsm_channels", index),
+                    f"`{channel}` is not a {label} {kind}",
+                    (f"did you mean `{close[0]}`? " if close else "") + defaults
+                    + f"{label} {kind}s: {', '.join(names)}"
+                    + (f", e.g. {example}" if system != "servicenow" else ""),
+                )
+
+
+# ---------------------------------------------------------------------------------- can it ever run
+
+
+JSM_PROJECT_KEY = re.compile(jira_facts.PROJECT_KEY_PATTERN)
+
+
+def record_type_problem(mapping: Mapping) -> tuple[str, str] | None:
+    """``(message, hint)`` when the route's record type cannot exist on its system (else ``None``).
+
+    Decided from the vendor facts only: a ServiceNow table bridge does not know is a problem only when it
+    is a near miss of one it knows (``incidnet``), since instances have tables of their own; an undeclared
+    system reads any other name as an RT queue, so a near miss of a ServiceNow table is a typo, not a queue.
+    """
+    record_type = mapping.route.record_type
+    declared = mapping.route.system
+    system = catalog.system_of(record_type, declared)
+    tables = sorted(sn_facts.TABLES)
+    if system == "servicenow" and not sn_facts.is_table(record_type):
+        if sn_facts.is_custom_table(record_type):
+            return None
+        close = difflib.get_close_matches(record_type, tables, n=1, cutoff=0.75)
+        if not close:
+            return None
+        return (
+            f"`{record_type}` is not a ServiceNow table",
+            f"did you mean `{close[0]}`? (custom tables start with `u_` or `x_`)",
+        )
+    if system == "rt" and declared is None and record_type == record_type.lower():
+        # table names are lower-case snake_case; a queue named like `Incidents` is a queue
+        close = difflib.get_close_matches(record_type, tables, n=1, cutoff=0.75)
+        if close:
+            return (
+                f"`{record_type}` is not a ServiceNow table (without `route.system` it would be read as a "
+                "Request Tracker queue)",
+                f"did you mean `{close[0]}`? if it is an RT queue, say so with `route.system: rt`",
             )
+    if system == "jsm" and not JSM_PROJECT_KEY.match(record_type):
+        return (
+            f"`{record_type}` is not a Jira Service Management project key",
+            f"for JSM, `route.record_type` is the service project's key, e.g. `{record_type.upper()[:10] or 'SUP'}`",
+        )
+    return None
+
+
+def _check_record_type(reporter: _Reporter, mapping: Mapping) -> bool:
+    """Whether the record type can exist on its system; the checks that read its fields and states
+    depend on this (a typo would otherwise bury the one real problem under warnings about every field)."""
+    problem = record_type_problem(mapping)
+    if problem is None:
+        return True
+    reporter.add(("route", "record_type"), problem[0], problem[1])
+    return False
+
+
+def _check_summary(reporter: _Reporter, mapping: Mapping) -> None:
+    """Jira refuses an issue without a summary, so a mapping with no rule for it can never create one."""
+    rule = mapping.fields.get("summary")
+    if rule is not None and rule.direction != "to_itsm":
+        return
+    example = "`summary: {template: \"{{ record.key }}: …\"}`"
+    if rule is None:
+        reporter.add(
+            ("fields",) if "fields" in mapping.model_fields_set else ("target",),
+            "no `summary` rule: Jira refuses to create an issue without a summary, so every create would fail",
+            f"add {example} under `fields:`",
+            at_key=True,
+        )
+    else:
+        reporter.add(
+            ("fields", "summary", "direction"),
+            "`summary` flows only to the ITSM: Jira refuses to create an issue without a summary",
+            f"use `direction: both`, or {example}",
+        )
+
+
+def jira_status_names(mapping: Mapping) -> list[str]:
+    """The Jira statuses a mapping names outside ``status.to_itsm``, plus Jira's default workflow's."""
+    named = [t if isinstance(t, str) else t.status for t in mapping.status.to_jira.values()]
+    return list(dict.fromkeys([*named, *jira_facts.DEFAULT_STATUSES]))
+
+
+def unknown_to_itsm_keys(mapping: Mapping, statuses: list[str] | None = None) -> list[tuple[str, str | None]]:
+    """``(key, nearest known status)`` for each ``status.to_itsm`` key that is no status in ``statuses``
+    (default: :func:`jira_status_names`) and no ``category:`` (case-insensitive, as Jira compares)."""
+    known = statuses if statuses is not None else jira_status_names(mapping)
+    lowered = {s.lower() for s in known}
+    found: list[tuple[str, str | None]] = []
+    for key in mapping.status.to_itsm:
+        if key.startswith("category:") or key.lower() in lowered:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        found.append((key, close[0] if close else None))
+    return found
+
+
+def _check_to_itsm_keys(reporter: _Reporter, mapping: Mapping) -> None:
+    for key, close in unknown_to_itsm_keys(mapping):
+        reporter.add(
+            ("status", "to_itsm", key),
+            f"`{key}` is not a Jira status this mapping names elsewhere: a typo never matches, so issues in "
+            "that status would never move the record",
+            (f"did you mean `{close}`? " if close else "")
+            + "`bridge check --online` looks it up in the project's workflows",
+            severity="warning",
+            at_key=True,
+        )
 
 
 def _check_field_names(reporter: _Reporter, mapping: Mapping) -> None:
@@ -459,14 +608,96 @@ def _condition_field_paths(condition: Condition | None, path: PathKey) -> Iterat
 def check_mapping(mapping: Mapping, marks: Marks, file: str) -> list[MappingProblem]:
     """Every semantic problem of one schema-valid mapping."""
     reporter = _Reporter(marks, file)
+    system_known = _check_record_type(reporter, mapping)
     for path, source, place in templates(mapping):
-        _check_template(reporter, mapping, path, source, place)
-    _check_status(reporter, mapping)
-    _check_comments(reporter, mapping)
-    _check_field_names(reporter, mapping)
+        _check_template(reporter, mapping, path, source, place, fields_known=system_known)
+    _check_summary(reporter, mapping)
+    _check_to_itsm_keys(reporter, mapping)
     _check_conflicts_and_links(reporter, mapping)
     _check_patterns(reporter, mapping)
+    if system_known:
+        _check_status(reporter, mapping)
+        _check_comments(reporter, mapping)
+        _check_field_names(reporter, mapping)
     return reporter.problems
+
+
+_REQUIRED_KEYS = frozenset({"name", "route", "target"})
+_MAX_PRUNES = 50
+
+
+def _prune_path(loc: tuple[str | int, ...]) -> PathKey | None:
+    """The part of the document to drop so the rest validates: the one rule, status entry or section
+    an error lies in (never a required key, whose absence would only be another error)."""
+    if not loc or not isinstance(loc[0], str) or loc[0] in _REQUIRED_KEYS:
+        return None
+    if loc[0] == "fields" and len(loc) >= 2:
+        return loc[:2]
+    if loc[0] == "status" and len(loc) >= 3:
+        return loc[:3]
+    return loc[:1]
+
+
+def _drop(data: dict[str, Any], path: PathKey) -> bool:
+    parent: Any = data
+    for key in path[:-1]:
+        if not isinstance(parent, dict) or key not in parent:
+            return False
+        parent = parent[key]
+    if not isinstance(parent, dict) or path[-1] not in parent:
+        return False
+    del parent[path[-1]]
+    return True
+
+
+def _under(problem_path: str, dropped: list[PathKey]) -> bool:
+    from bridge.mapping.loader import dotted
+
+    return any(problem_path == dotted(p) or problem_path.startswith((dotted(p) + ".", dotted(p) + "["))
+               for p in dropped)
+
+
+def check_despite_schema_errors(data: Any, error: Any, marks: Marks, file: str) -> list[MappingProblem]:
+    """The semantic problems of a file that failed the schema, so one typo does not hide the rest.
+
+    The parts the schema refused are dropped (one field rule, one status entry, or a whole optional
+    section) until the rest validates; problems about dropped parts, or that a dropped part could have
+    avoided (a missing summary rule, default comment channels), are left out: the schema errors cover them.
+    """
+    import copy
+
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        return []
+    trial = copy.deepcopy(data)
+    dropped: list[PathKey] = []
+    for _ in range(_MAX_PRUNES):
+        paths = [_prune_path(tuple(e["loc"])) for e in error.errors()]
+        if any(p is None for p in paths):
+            return []
+        if not any(_drop(trial, p) for p in paths if p is not None):
+            return []
+        dropped.extend(p for p in paths if p is not None)
+        try:
+            mapping = Mapping.model_validate(trial)
+        except ValidationError as exc:
+            error = exc
+            continue
+        break
+    else:
+        return []
+    touched = {p[0] for p in dropped}
+    problems = []
+    for problem in check_mapping(mapping, marks, file):
+        if _under(problem.path, dropped):
+            continue
+        if problem.message.startswith("no `summary` rule") and "fields" in touched:
+            continue
+        if problem.path.startswith("comments") and "comments" in touched:
+            continue
+        problems.append(problem)
+    return problems
 
 
 # ------------------------------------------------------------------------------------- across files
@@ -575,3 +806,75 @@ def check_across(loaded: list[LoadedMapping]) -> list[MappingProblem]:
                     )
                 )
     return problems
+
+
+# ------------------------------------------------------------------------------ against the settings
+
+
+@dataclass(frozen=True, slots=True)
+class SystemProblem:
+    """A finding about a mapping as a whole against the settings (``bridge check`` prints it as is)."""
+
+    where: str
+    message: str
+    hint: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}\n    hint: {self.hint}" if self.where else self.message
+
+
+NO_ENABLED_MAPPING = "no enabled mapping for itsm.kind {kind}"
+
+
+def check_for_system(loaded: list[LoadedMapping], itsm_kind: str) -> list[SystemProblem]:
+    """Problems only the configured ITSM (``itsm.kind``) reveals: an enabled mapping written for another
+    system can never run (an error), and with no enabled mapping left ``run`` and ``sync`` refuse to start
+    (a warning here: disabling everything is legitimate while preparing a mapping)."""
+    problems: list[SystemProblem] = []
+    kind_name = _SYSTEM_NAMES.get(itsm_kind, itsm_kind)
+    for item in loaded:
+        spec = item.mapping
+        system = catalog.system_of(spec.route.record_type, spec.route.system)
+        if system == itsm_kind or not spec.enabled:
+            continue
+        close = (
+            difflib.get_close_matches(spec.route.record_type, sorted(sn_facts.TABLES), n=1, cutoff=0.75)
+            if itsm_kind == "servicenow" and spec.route.system is None else []
+        )
+        problems.append(SystemProblem(
+            f"mapping {spec.name}",
+            f"written for {_SYSTEM_NAMES[system]} but itsm.kind is {itsm_kind} ({kind_name}): it can never run",
+            (f"did you mean the table `{close[0]}`? " if close else "")
+            + "set `enabled: false`, fix `route.record_type`, or set `route.system` if the record type was misread",
+        ))
+    if not runnable(loaded, itsm_kind) and not problems:
+        problems.append(SystemProblem(
+            "mappings", NO_ENABLED_MAPPING.format(kind=itsm_kind) + ": `bridge run` and `bridge sync` refuse to start",
+            f"set `enabled: true` in a mapping whose route is for {kind_name}", "warning",
+        ))
+    return problems
+
+
+def require_enabled(mappings: list[Mapping], itsm_kind: str, directory: str, named: tuple[str, ...] = ()) -> None:
+    """Refuse to start ``run``/``sync`` with nothing to sync: a daemon idling on zero mappings looks healthy
+    to every probe while syncing nothing. Mappings named on the command line are the operator's choice."""
+    if named:
+        return
+    if any(m.enabled and catalog.system_of(m.route.record_type, m.route.system) == itsm_kind for m in mappings):
+        return
+    listed = ", ".join(
+        f"{m.name} ({SYSTEM_NAMES[catalog.system_of(m.route.record_type, m.route.system)]}, "
+        f"{'enabled' if m.enabled else 'disabled'})" for m in mappings
+    ) or "none"
+    raise ConfigError(
+        NO_ENABLED_MAPPING.format(kind=itsm_kind) + ": nothing to sync",
+        [f"{directory}: mappings found: {listed}",
+         f"set `enabled: true` in a mapping whose route is for {SYSTEM_NAMES.get(itsm_kind, itsm_kind)}"],
+    )
+
+
+def runnable(loaded: list[LoadedMapping], itsm_kind: str) -> list[LoadedMapping]:
+    """The enabled mappings written for ``itsm_kind``: what ``run`` and ``sync`` would sync."""
+    return [m for m in loaded if m.mapping.enabled
+            and catalog.system_of(m.mapping.route.record_type, m.mapping.route.system) == itsm_kind]

@@ -409,7 +409,7 @@ def validation_problems(exc: ValidationError, data: Any, marks: Marks, file: str
 
 def load_mapping_text(text: str, file: str) -> LoadResult:
     """Validate one mapping given as text; ``file`` is the name used in problems."""
-    from bridge.mapping.checks import check_mapping
+    from bridge.mapping.checks import check_despite_schema_errors, check_mapping
 
     result = LoadResult()
     parsed = parse_yaml(text, file)
@@ -423,6 +423,7 @@ def load_mapping_text(text: str, file: str) -> LoadResult:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:
         result.problems.extend(validation_problems(exc, data, marks, file))
+        result.problems.extend(check_despite_schema_errors(data, exc, marks, file))
         return result
     problems = check_mapping(mapping, marks, file)
     result.problems.extend(problems)

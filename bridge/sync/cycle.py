@@ -225,13 +225,13 @@ def _record_metrics(engine: Engine, spec: MappingSpec, report: CycleReport, *, o
             metrics.leader(spec.name, True)
         metrics.links(spec.name, engine.store.link_count(spec.name))
         metrics.pending_actions(spec.name, engine.store.journal_counts(spec.name).get("pending", 0))
-        metrics.error_list_size(engine.store.open_error_count())
+        metrics.record_store(engine.store, [spec.name])
     except StoreError as exc:
         log.warning("could not read the figures for the metrics", error=str(exc))
 
 
 def _executor(engine: Engine, spec: MappingSpec) -> Executor:
-    return Executor(
+    executor = Executor(
         engine.store,
         engine.connectors,
         spec,
@@ -244,6 +244,8 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         parallel_sides=engine.options.parallel_sides,
         workers_per_side=engine.options.workers_per_side,
     )
+    executor.progress = engine.progress
+    return executor
 
 
 @dataclass

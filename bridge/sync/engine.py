@@ -73,6 +73,8 @@ class Engine:
         self.options = options or EngineOptions()
         self.clock = clock
         self.stop = threading.Event()
+        #: told ``(mapping, done, total)`` as a cycle's actions are applied (:class:`bridge.progress.Progress`)
+        self.progress: Callable[[str, int, int], None] | None = None
         self._mappings: dict[str, MappingSpec] = {}
         for spec in mappings:
             if spec.name in self._mappings:
@@ -88,6 +90,14 @@ class Engine:
     @property
     def mappings(self) -> list[MappingSpec]:
         return list(self._mappings.values())
+
+    def replace_mappings(self, mappings: Iterable[MappingSpec]) -> None:
+        """Swap in a reloaded, already validated set of mappings (``bridge run`` on SIGHUP, between passes)."""
+        specs = list(mappings)
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError("two mappings share a name", [f"mapping names: {', '.join(sorted(names))}"])
+        self._mappings = {spec.name: spec for spec in specs}
 
     def enabled_mappings(self) -> list[MappingSpec]:
         return [m for m in self._mappings.values() if m.enabled]

@@ -54,6 +54,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+import structlog
+
 from bridge.connectors.base import Connector, CreateSpec
 from bridge.core.actions import (
     Action,
@@ -78,6 +80,7 @@ from bridge.errors import (
     NotFoundError,
     PermanentError,
     RateLimitedError,
+    StoreError,
     WorkflowError,
 )
 from bridge.logging import get_logger
@@ -86,7 +89,7 @@ from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.fanin import fields_to_read, label_edit
-from bridge.sync.pending import pending_record_id, resolve_pending
+from bridge.sync.pending import PENDING_ID_PREFIX, pending_record_id, resolve_pending
 from bridge.sync.refusals import refusal_slot
 
 log = get_logger(__name__)
@@ -166,6 +169,10 @@ class Executor:
         self.parallel_sides = parallel_sides
         self.workers_per_side = max(1, workers_per_side)
         self._gate = threading.Lock()
+        #: called with ``(mapping, done, total)`` after each action of :meth:`execute` (``bridge.progress``)
+        self.progress: Callable[[str, int, int], None] | None = None
+        self._done = 0
+        self._total = 0
         #: status of each issue this executor created, by record id (see :meth:`_created_already`)
         self._created_status: dict[str, str | None] = {}
         #: items found gone during this run (never written again) and merged records' survivors
@@ -193,6 +200,7 @@ class Executor:
         stop flag is raised the remaining actions are left pending (``not_run``).
         """
         planned = list(actions)
+        self._done, self._total = 0, len(planned)
         outcomes: dict[int, ActionOutcome] = {}
         queued: list[tuple[int, Action, JournalEntry]] = []
         with self.store.transaction():
@@ -299,17 +307,21 @@ class Executor:
                 refused = result
                 continue
             if isinstance(result, ConnectorError):
-                outcomes[index] = self._settle_failure(action, entry, result)
+                with structlog.contextvars.bound_contextvars(**action_refs(action)):
+                    outcomes[index] = self._settle_failure(action, entry, result)
                 continue
             assert isinstance(action, CreateIssue)
             self._created_status[action.record.id] = result.status
             self.store.apply(entry.id, effects_for(action, _issue_result(result, adopted=False)))
             log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
-                     description=action.describe(), bulk=len(batch))
+                     description=action.describe(), bulk=len(batch), record=action.record.key,
+                     issue=result.ref.key)
             outcomes[index] = ActionOutcome(action, Outcome.DONE, None, entry.id)
         if refused is not None:
             log.error("side refused our credentials; stopping the cycle", error=str(refused))
             raise refused
+        with self._gate:
+            self._advance(len(batch))
         return outcomes
 
     def apply(self, action: Action) -> ActionOutcome:
@@ -352,8 +364,30 @@ class Executor:
             self._gate.acquire()
 
     def _run(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
-        with self._gate:
-            return self._run_gated(planned, entry, reconciling=reconciling)
+        with self._gate, structlog.contextvars.bound_contextvars(**self._refs(planned)):
+            outcome = self._run_gated(planned, entry, reconciling=reconciling)
+            self._advance(1)
+            return outcome
+
+    def _advance(self, count: int) -> None:
+        """Tell :attr:`progress` that ``count`` more actions of the plan are settled."""
+        self._done += count
+        if self.progress is not None and self._total:
+            self.progress(self.mapping.name, min(self._done, self._total), self._total)
+
+    def _refs(self, action: Action) -> dict[str, str]:
+        """:func:`action_refs`, completed from the link: a write to the issue names its record(s) too."""
+        found = action_refs(action)
+        if action.link_id is not None and ("record" not in found or "issue" not in found):
+            try:
+                state = self.store.link_state(action.link_id)
+            except StoreError:
+                state = None
+            if state is not None:
+                link = state.link
+                found.setdefault("record", ",".join(r.key for r in link.records))
+                found.setdefault("issue", link.issue.key)
+        return found
 
     def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
@@ -718,3 +752,17 @@ __all__ = [
     "Outcome",
     "backoff",
 ]
+
+
+def pending_record_id_of(ref: Ref) -> str | None:
+    return ref.id[len(PENDING_ID_PREFIX):] if ref.id.startswith(PENDING_ID_PREFIX) else None
+
+
+def action_refs(action: Action) -> dict[str, str]:
+    """``record`` and ``issue`` of an action, as structured log fields: an operator greps one key and gets
+    every line about it (a placeholder of an issue still to be created is left out)."""
+    found: dict[str, str] = {}
+    for ref in action.refs:
+        if isinstance(ref, Ref) and pending_record_id_of(ref) is None:
+            found.setdefault("record" if ref.side is Side.ITSM else "issue", ref.key)
+    return found

@@ -75,7 +75,9 @@ regexes). A record's comment goes to the issue once, on channel ``comment`` with
 record on ``comments.to_itsm_channel``. Bodies are built by :func:`bridge.sync.comments.mirror_body`.
 A comment is never mirrored back to its origin: the origin is never a target.
 
-``notes_to_itsm``: when the issue's ``when_changed`` field differs from its synced value, each linked
+``notes_to_itsm``: when the issue's ``when_changed`` field differs from its synced value (no value to an
+empty one is no change; the first sight of an issue only records its value; a note whose template
+renders blank is not posted), each linked
 record gets the template rendered with the ``note`` context (as for statuses, plus ``value`` and
 ``previous``) as a comment on ``comments.to_itsm_channel`` (the mapping's internal
 journal: ``work_notes`` by default; Request Tracker has no ``work_notes``), origin = the issue,
@@ -697,7 +699,14 @@ class _Planner:
             if name not in issue.fields:
                 continue
             value, previous = issue.fields[name], ctx.state.issue.fields.get(name)
-            if value == previous:
+            if value == previous or (_blank(value) and _blank(previous)):
+                if name not in synced_rules and name not in ctx.state.issue.fields:
+                    self.acks.add(Side.JIRA, issue.ref.id, {name: value})
+                continue
+            if not ctx.state.issue.fields and not ctx.state.issue.version:
+                # first sight of the issue: its value is where it starts, not a change to announce
+                if name not in synced_rules:
+                    self.acks.add(Side.JIRA, issue.ref.id, {name: value})
                 continue
             origin_id = f"note:{name}:{digest(value)}"
             view = issue_view(issue)
@@ -715,10 +724,17 @@ class _Planner:
                     self.problem(ref, f"cannot render the note for {name} on {ref.key}: {exc}"
                                  + ctx.unknown_fields_hint(ref.id))
                     continue
+                if not body.strip():
+                    continue  # the template chose to say nothing (`{% if %}` around it): no empty note
                 self.emit(AddComment(self.mapping.name, ctx.state.link.id, ref, issue.ref, origin_id, body,
                                      self.mapping.comments.to_itsm_channel))
             if name not in synced_rules:
                 self.acks.add(Side.JIRA, issue.ref.id, {name: value})
+
+
+def _blank(value: object) -> bool:
+    """No value at all: ``None``, empty text or an empty list (Jira sends ``[]`` for no fix version)."""
+    return value is None or value == "" or value == [] or value == ()
 
 
 def plan(mapping: MappingSpec, given: PlanInput) -> Plan:

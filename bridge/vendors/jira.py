@@ -33,6 +33,12 @@ CHANNELS = (Channel("comment", customer_visible=False, label="Comment"),)
 """Jira has one comment channel; a ``visibility`` (role or group) narrows who sees it."""
 DEFAULT_CHANNEL = "comment"
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
+PROJECT_KEY_PATTERN = r"^[A-Z][A-Z0-9_]{0,254}$"
+"""Project keys: an upper-case letter, then upper-case letters, digits and underscores (the default
+project-key format of Cloud and Data Center)."""
+DEFAULT_STATUSES = ("To Do", "In Progress", "In Review", "Done")
+"""The statuses of the workflow Jira gives a new software project (the "In Review" step included):
+names a mapping may use in ``status.to_itsm`` without naming them in ``status.to_jira``."""
 
 
 def markup(cloud: bool) -> str:

@@ -12,6 +12,8 @@ SYSTEM = "jsm"
 DISPLAY_NAME = "Jira Service Management"
 
 STATE_FIELD = "status"
+KEY_FIELD = "key"
+"""Requests are Jira issues, called by their issue key (``SUP-12``)."""
 STATES = StateTable(
     names={
         "Waiting for support": "new", "In Progress": "in progress", "Waiting for customer": "in progress",

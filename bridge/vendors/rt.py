@@ -20,6 +20,8 @@ FIELDS = frozenset(
 """Ticket fields; ``CF.{Name}`` / ``CF_*`` custom fields are accepted on top."""
 
 STATE_FIELD = "Status"
+KEY_FIELD = "id"
+"""A ticket is called by its number (``RT#42`` is ticket 42)."""
 STATES = StateTable(
     names={
         "new": "New", "open": "Open", "stalled": "Stalled", "resolved": "Resolved", "rejected": "Rejected",

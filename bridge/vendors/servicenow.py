@@ -76,6 +76,8 @@ INTEGER_FIELDS = frozenset({
 """Task fields stored as integers (choice lists with numeric values): queries compare them as numbers."""
 
 STATE_FIELD = "state"
+KEY_FIELD = "number"
+"""The field holding what people call a record (``INC0010001``)."""
 
 INCIDENT_STATES = StateTable(
     names={"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"},
@@ -208,6 +210,11 @@ def encode(value: Any) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return ",".join(encode(v) for v in value)
     return str(value)
+
+
+def is_custom_table(name: str) -> bool:
+    """Tables an instance adds: ``u_*`` (global scope) and ``x_<vendor>_*`` (scoped applications)."""
+    return name.startswith(("u_", "x_"))
 
 
 def is_custom_field(name: str) -> bool:

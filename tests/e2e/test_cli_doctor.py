@@ -98,6 +98,7 @@ def test_all_well_is_all_ticks_and_exit_0(site: Path) -> None:
 
 def test_a_wrong_token_is_a_cross_with_a_hint_and_exit_3(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIDGE_JIRA__TOKEN", "not-the-token")
+    Store.open(f"sqlite:///{site / 'state' / 'bridge.sqlite3'}").close()  # only the token is wrong
     result = bridge(site, "doctor", factories=ITSM_IN_MEMORY)
     assert result.exit_code == 3, result.output
     [failed] = lines_with(result.output, "✖ Jira authentication failed")
@@ -241,6 +242,7 @@ def test_doctor_against_both_sandboxes_with_the_real_connectors(
         )
         (tmp_path / "config.yaml").write_text(config)
         monkeypatch.setenv("BRIDGE_ITSM__PASSWORD", API_PASSWORD)
+        Store.open(f"sqlite:///{tmp_path / 'state' / 'bridge.sqlite3'}").close()  # a missing database is ✖
         result = bridge(tmp_path, "doctor")
         assert result.exit_code == 0, result.output
         assert f"✔ ServiceNow {snow.url}: reachable and authenticated" in result.output

@@ -47,7 +47,9 @@ def test_textfile_holds_the_runs_metrics(world: World) -> None:
     assert values[("bridge_cycles_total", (("mapping", "incidents"), ("outcome", "ok")))] == 1
     assert values[("bridge_schedule_interval_seconds", ())] == 300
     assert values[("bridge_links", M)] == 1
-    assert values[("bridge_error_list_size", ())] == 0
+    for kind in ("action_failed", "conflict", "plan_problem"):
+        assert values[("bridge_error_list_size", (("kind", kind), ("mapping", "incidents")))] == 0
+    assert values[("bridge_oldest_pending_action_age_seconds", M)] == 0
     assert target.stat().st_mode & 0o777 == 0o644  # node_exporter runs as another user
     assert not list(world.path.glob(".bridge.prom.*"))  # no temporary file left behind
 

@@ -26,8 +26,8 @@ CONFIG = """\
 jira:
   url: https://example.atlassian.net
 itsm:
-  kind: rt
-  url: https://rt.example.org
+  kind: servicenow
+  url: https://example.service-now.com
 mappings:
   directory: mappings
 """

@@ -49,8 +49,9 @@ def test_mappings_for_another_itsm_do_not_run_and_check_warns(tmp_path: Path) ->
     )
     settings = load_settings(config, env={})
 
-    warnings = [str(p) for p in check_configuration(settings) if p.severity == "warning"]
-    assert any("rt-incident-to-bug" in w and "written for rt but itsm.kind is servicenow" in w for w in warnings)
+    errors = [str(p) for p in check_configuration(settings) if p.severity == "error"]
+    assert any("rt-incident-to-bug" in e and "written for Request Tracker but itsm.kind is servicenow" in e
+               for e in errors)
 
     engine = build_engine(settings, load_or_raise(mappings), {Side.ITSM: MemoryItsm(), Side.JIRA: MemoryJira()})
     try:

@@ -20,6 +20,8 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from bridge.mapping import schema
+from bridge.mapping.catalog import system_of
+from bridge.mapping.checks import CHANNELS, DEFAULT_CHANNEL
 from bridge.mapping.loader import load_mapping_text
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
@@ -39,6 +41,7 @@ def minimal(record_type: str = "incident") -> dict[str, Any]:
         "name": "docs-fragment",
         "route": {"record_type": record_type},
         "target": {"project": "DEMO", "issue_type": "Bug"},
+        "fields": {"summary": {"template": "{{ record.key }}"}},  # Jira creates nothing without one
     }
 
 
@@ -87,7 +90,13 @@ def test_yaml_example(line: int, marker: str, body: str) -> None:
         options = dict(p.split(":", 1) for p in parts[1:])
         data = minimal(options.get("record_type", "incident").strip())
         value = YAML(typ="safe", pure=True).load(body)
+        if parts[0] == "fields" and isinstance(value, dict):
+            value = {**data["fields"], **value}  # a fragment of other fields keeps the minimal summary
         set_path(data, parts[0], value)
+        system = system_of(data["route"]["record_type"], data["route"].get("system"))
+        if "comments" not in data and system != "servicenow":  # the defaults are ServiceNow's journals
+            data["comments"] = {"to_itsm_channel": DEFAULT_CHANNEL[system],
+                                "from_itsm_channels": [c.name for c in CHANNELS[system]]}
         result = load_mapping_text(to_yaml(data), f"{where} (fragment {parts[0]})")
     else:
         assert not marker, f"{where}: unknown marker {marker!r}"

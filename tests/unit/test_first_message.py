@@ -35,7 +35,9 @@ def test_the_documented_example_renders_as_documented() -> None:
     assert f"`{CUSTOMER_HTML}`" in section
     body = "\n".join("  " + line for line in example.group(1).splitlines())
     yaml = ("name: doc\nroute: {record_type: Incidents}\ntarget: {project: DEMO, issue_type: Bug}\n"
-            f"fields:\n{body}\n")
+            # what any RT mapping needs besides the documented rule: RT's comment channels and a summary
+            "comments: {to_itsm_channel: comment, from_itsm_channels: [comment, correspond]}\n"
+            f"fields:\n{body}\n  summary: {{template: \"{{{{ Subject }}}}\"}}\n")
     result = load_mapping_text(yaml, "docs example")
     assert not result.errors
     mapping = result.mappings[0].mapping

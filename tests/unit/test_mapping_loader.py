@@ -20,6 +20,7 @@ def mapping_text(name: str, where: str = "", project: str = "DEMO", record_type:
     if where:
         text += "  where:\n" + "".join(f"    {line}\n" for line in where.splitlines())
     text += f"target:\n  project: {project}\n  issue_type: Bug\n"
+    text += 'fields:\n  summary:\n    template: "{{ record.key }}"\n'  # Jira creates nothing without one
     return text
 
 
@@ -157,6 +158,7 @@ def test_anchors_merge_keys_and_extension_keys(tmp_path: Path) -> None:
         "name: t\nroute: {record_type: incident}\ntarget: {project: DEMO, issue_type: Bug}\n"
         "x-rule: &rule\n  itsm: priority\n  map: {1: a}\n  default: b\n"
         "fields:\n  a: *rule\n  b:\n    <<: *rule\n    itsm: urgency\n    sync: creat\n"
+        '  summary: {template: "{{ number }}"}\n'
     )
     result = load_mapping_text(text, "f.yaml")
     [problem] = result.errors

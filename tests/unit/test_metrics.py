@@ -107,7 +107,7 @@ def test_actions_and_gauges() -> None:
     m.action("incident-to-bug", "AddComment", "failed")
     m.action("incident-to-bug", "SetStatus", "skipped")
     m.action("incident-to-bug", "UpdateFields", "pending")
-    m.error_list_size(7)
+    m.error_list({("incident-to-bug", "action_failed"): 7}, ["incident-to-bug", "change-to-story"])
     m.links("incident-to-bug", 120)
     m.pending_actions("incident-to-bug", 3)
     m.leader("incident-to-bug", True)
@@ -117,7 +117,11 @@ def test_actions_and_gauges() -> None:
     assert got[(key, frozenset({("mapping", "incident-to-bug"), ("kind", "CreateIssue"), ("outcome", "done")}))] == 2
     assert got[(key, frozenset({("mapping", "incident-to-bug"), ("kind", "AddComment"), ("outcome", "failed")}))] == 1
     assert got[(key, frozenset({("mapping", "incident-to-bug"), ("kind", "SetStatus"), ("outcome", "skipped")}))] == 1
-    assert value(m, "bridge_error_list_size") == 7
+    assert value(m, "bridge_error_list_size", mapping="incident-to-bug", kind="action_failed") == 7
+    assert value(m, "bridge_error_list_size", mapping="incident-to-bug", kind="conflict") == 0
+    assert value(m, "bridge_error_list_size", mapping="change-to-story", kind="plan_problem") == 0
+    m.error_list({}, [])  # the entries were retried away: the series drop to 0, they do not keep 7
+    assert value(m, "bridge_error_list_size", mapping="incident-to-bug", kind="action_failed") == 0
     assert value(m, "bridge_links", mapping="incident-to-bug") == 120
     assert value(m, "bridge_pending_actions", mapping="incident-to-bug") == 3
     assert value(m, "bridge_leader", mapping="incident-to-bug") == 1

@@ -96,7 +96,8 @@ def test_bridge_check_refuses_a_hostile_template_at_its_line(tmp_path: Path) -> 
         "    template: |\n"
         "      {% set a = 'x' * 10000 %}\n"
         "      {% set a = a ~ a ~ a ~ a %}{% set a = a ~ a ~ a ~ a %}{% set a = a ~ a ~ a ~ a %}\n"
-        "      {{ a }}\n",
+        "      {{ a }}\n"
+        '  summary: {template: "{{ number }}"}\n',  # Jira creates nothing without one
         encoding="utf-8",
     )
     started = time.monotonic()

@@ -44,6 +44,8 @@ class JiraChecks(JiraFields):
             )
             return [*results, CheckResult(False, f"Jira authentication failed: {exc}", hint)]
         except ConnectorError as exc:
+            if exc.status is not None:
+                raise  # it answered: the doctor says busy (429/503) or which endpoint refused
             return [*results, CheckResult(False, f"Jira is not reachable: {exc}", "check jira.url and the network")]
         for project in sorted({m.target.project for m in mappings}):
             results.extend(self._check_project(project, [m for m in mappings if m.target.project == project]))
@@ -78,8 +80,9 @@ class JiraChecks(JiraFields):
             for s in t.get("statuses") or []
         }
         for m in mappings:
-            for target in m.status.to_jira.values():
-                name = target if isinstance(target, str) else target.status
+            named = [target if isinstance(target, str) else target.status for target in m.status.to_jira.values()]
+            named += [key for key in m.status.to_itsm if not key.startswith("category:")]  # a typo never matches
+            for name in dict.fromkeys(named):
                 ok = name.lower() in statuses
                 results.append(
                     CheckResult(
