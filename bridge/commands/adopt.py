@@ -6,6 +6,7 @@ import click
 
 from bridge.commands._common import GlobalOptions, bridge_command, load_engine, select_mappings, stop_on_signals
 from bridge.exitcodes import ExitCode
+from bridge.progress import Progress
 from bridge.sync.rebuild import adopt_mapping
 
 
@@ -25,6 +26,7 @@ def adopt(opts: GlobalOptions, mapping_names: tuple[str, ...], dry_run: bool) ->
     Exit codes: 0 done; 1 conflicts were found (on the error list, see `bridge errors`).
     """
     _, engine = load_engine(opts)
+    engine.progress = Progress()  # the adoptions written: "n of N, ETA" on a terminal, a log line otherwise
     conflicts = 0
     try:
         with stop_on_signals(engine):
