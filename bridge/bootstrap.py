@@ -134,7 +134,7 @@ def foreign_mappings(settings: Settings, mappings: Sequence[MappingSpec]) -> lis
 
 def check_systems(settings: Settings, directory: Path) -> list[ProblemLike]:
     """Errors only ``itsm.kind`` reveals: enabled mappings for another ITSM, no enabled mapping at all."""
-    from bridge.mapping.checks import check_for_system
+    from bridge.mapping.checks_across import check_for_system
     from bridge.mapping.loader import load_mappings
 
     result = load_mappings(directory)

@@ -14,7 +14,7 @@ from bridge.commands.doctor import FAIL, count, print_sections, side_sections
 from bridge.errors import ConfigError
 from bridge.exitcodes import ExitCode
 from bridge.mapping.catalog import system_of
-from bridge.mapping.checks import SYSTEM_NAMES
+from bridge.mapping.checks_across import SYSTEM_NAMES
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.settings import Settings
 

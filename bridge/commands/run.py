@@ -11,7 +11,7 @@ from bridge.daemon import Daemon
 from bridge.errors import ConfigError
 from bridge.logging import get_logger
 from bridge.mapping.catalog import system_of
-from bridge.mapping.checks import require_enabled
+from bridge.mapping.checks_across import require_enabled
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.notify.hook import build_hook

@@ -21,7 +21,7 @@ from bridge.commands._common import (
 from bridge.errors import SafetyRailError, StoreError
 from bridge.exitcodes import ExitCode
 from bridge.logging import get_logger
-from bridge.mapping.checks import require_enabled
+from bridge.mapping.checks_across import require_enabled
 from bridge.metrics import Metrics, write_textfile
 from bridge.progress import Progress
 from bridge.sync.cycle import run_cycle

@@ -455,7 +455,7 @@ def mapping_files(directory: Path) -> list[Path]:
 
 def load_mappings(directory: Path) -> LoadResult:
     """Load every mapping file in ``directory`` and run the cross-file checks."""
-    from bridge.mapping.checks import check_across
+    from bridge.mapping.checks_across import check_across
 
     directory = Path(directory)
     result = LoadResult()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.mapping.checks import check_for_system
+from bridge.mapping.checks_across import check_for_system
 from bridge.mapping.loader import LoadedMapping, load_mapping_text
 
 SUMMARY = {"summary": {"template": "{{ record.key }}"}}
@@ -148,7 +148,7 @@ def test_against_the_configured_system(documents: list[dict[str, Any]], kind: st
 
 def test_run_and_sync_refuse_to_start_with_nothing_enabled() -> None:
     from bridge.errors import ConfigError
-    from bridge.mapping.checks import require_enabled
+    from bridge.mapping.checks_across import require_enabled
 
     specs = [m.mapping for m in _loaded(doc(enabled=False), doc("Incidents", system="rt", comments=RT_COMMENTS))]
     with pytest.raises(ConfigError) as refused:

@@ -8,7 +8,8 @@ import pytest
 
 from bridge.errors import MappingError
 from bridge.mapping.check import check_mappings, format_problems
-from bridge.mapping.checks import routes_overlap, selectable_states
+from bridge.mapping.checks import selectable_states
+from bridge.mapping.checks_across import routes_overlap
 from bridge.mapping.loader import load_mapping_text, load_mappings, load_or_raise
 from bridge.mapping.schema import Mapping
 
