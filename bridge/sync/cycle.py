@@ -26,10 +26,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 
 import structlog
@@ -48,8 +48,9 @@ from bridge.sync.adoption import back_reference_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
-from bridge.sync.pending import pending_record_id, unplannable_keys
+from bridge.sync.pending import unplannable_keys
 from bridge.sync.planner import Plan, plan
+from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
 
 log = get_logger(__name__)
 
@@ -275,7 +276,7 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     store = engine.store
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
-    window = {side: _since(since, cursors[side], engine.options.overlap) for side in Side}
+    window = {side: since_window(since, cursors[side], engine.options.overlap) for side in Side}
     # The ITSM connector reads records and the Jira connector issues (the connector contract).
     searched: dict[Side, datetime] = {}
     engine.itsm.calls.start_window()
@@ -286,8 +287,8 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
-    records = cast(list[Record], _dedupe(i for i in records_read if not isinstance(i, Unreadable)))
-    issues = cast(list[Issue], _dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
+    records = cast(list[Record], dedupe(i for i in records_read if not isinstance(i, Unreadable)))
+    issues = cast(list[Issue], dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
     report.records_seen, report.issues_seen = len(records), len(issues)
     report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
     for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
@@ -307,7 +308,7 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
     changed_records = [
         r for r in _owned(engine, spec, records, by_record)
-        if r.ref.id not in closed and not _processed(r, by_record.get(r.ref.id))
+        if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))
     ]
     duplicates: list[tuple[Record, str]] = []
     if spec.links.follow_duplicate_of:
@@ -317,7 +318,7 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
         changed_records = [r for r in changed_records if r.ref.id not in marked]
     # An issue without a link in this mapping (another mapping's issue in the same project, one a person
     # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
-    changed_issues = [i for i in issues if i.ref.id in by_issue and not _processed(i, by_issue[i.ref.id])]
+    changed_issues = [i for i in issues if i.ref.id in by_issue and not processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
@@ -475,7 +476,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
         _read_again(engine, spec, seen, requeued)
     if not seen.changed_records and not seen.changed_issues:
         report.outcomes = followed
-        _advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
+        advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
                  idle=None if since is not None else _idle_marks(engine, seen))
         return
 
@@ -492,9 +493,9 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
     report.outcomes = [*followed, *executor.execute(actions)]
 
-    held = _held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
-    _mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
-    _advance(engine, spec, seen.records, seen.issues, seen.cursors, held)
+    held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
+    mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
+    advance(engine, spec, seen.records, seen.issues, seen.cursors, held)
 
 
 def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals.Requeued) -> None:
@@ -525,31 +526,6 @@ def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals
     seen.changed_issues = [i for i in issues.values() if i.ref.id in seen.by_issue]
 
 
-def _since(override: datetime | None, cursor: datetime | None, overlap: timedelta) -> datetime | None:
-    if override is not None:
-        return override
-    return cursor - overlap if cursor is not None else None
-
-
-def _dedupe(items: Iterable[Item]) -> list[Item]:
-    """One entry per item id (the newest), oldest first: a paginated search may repeat an item that
-    changed while it was being paged."""
-    by_id: dict[str, Item] = {}
-    for item in items:
-        seen = by_id.get(item.ref.id)
-        if seen is None or item.updated >= seen.updated:
-            by_id[item.ref.id] = item
-    return sorted(by_id.values(), key=lambda i: (i.updated, i.ref.id))
-
-
-def _processed(item: Item, state: LinkState | None) -> bool:
-    """True when this very change of the item (same version) was fully processed by an earlier cycle."""
-    if state is None or not item.version:
-        return False
-    synced = state.issue if item.ref.side is Side.JIRA else state.record_state(item.ref.id)
-    return synced is not None and synced.version == item.version
-
-
 def _comments(
     engine: Engine,
     records: Sequence[Record],
@@ -571,31 +547,6 @@ def _comments(
     if issues:
         result.update(engine.jira.comments_since([i.ref for i in issues], window[Side.JIRA]))
     return result
-
-
-def _refs_of(action: Action) -> set[str]:
-    """The ids of the items ``action`` touches; for a create's follow-up, its record's id too."""
-    ids = {ref.id for ref in action.refs}
-    record_id = pending_record_id(action)
-    if record_id is not None:
-        ids.add(record_id)
-    return ids
-
-
-def _held_items(
-    outcomes: Iterable[ActionOutcome], by_record: Mapping[str, LinkState], by_issue: Mapping[str, LinkState]
-) -> set[str]:
-    """Ids of items whose change is not settled: every item of a link with an action still pending."""
-    held: set[str] = set()
-    for outcome in outcomes:
-        if outcome.holds_cursor:
-            held |= _refs_of(outcome.action)
-    for item_id in list(held):
-        state = by_record.get(item_id) or by_issue.get(item_id)
-        if state is not None:
-            held.add(state.link.issue.id)
-            held |= {r.id for r in state.link.records}
-    return held
 
 
 def _record_problems(engine: Engine, spec: MappingSpec, the_plan: Plan, changed: Sequence[Item]) -> None:
@@ -629,26 +580,6 @@ def _problem_fingerprint(mapping: str, ref: Ref) -> str:
     return f"problem:{mapping}:{ref.side.value}:{ref.id}"
 
 
-def _mark_processed(
-    engine: Engine, spec: MappingSpec, records: Sequence[Record], issues: Sequence[Issue], held: set[str]
-) -> None:
-    """Remember the version of every linked item whose change is settled, so the overlap skips it."""
-    settled = [i for i in [*records, *issues] if i.ref.id not in held and i.version]
-    if not settled:
-        return
-    states = engine.store.load_link_states(
-        spec.name,
-        [i.ref.id for i in settled if i.ref.side is Side.ITSM],
-        [i.ref.id for i in settled if i.ref.side is Side.JIRA],
-    )
-    by_record, by_issue = index_links(states)
-    with engine.store.transaction():
-        for item in settled:
-            state = (by_issue if item.ref.side is Side.JIRA else by_record).get(item.ref.id)
-            if state is not None:
-                engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, item.version, item.updated)
-
-
 def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
     """Where each side's cursor may go after a cycle that found nothing new: the vendor's time of the
     search minus its index lag. Only sides that already have a cursor: a first full read stays one."""
@@ -658,47 +589,6 @@ def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
         for side in Side
         if seen.cursors[side] is not None and side in seen.searched
     }
-
-
-def _advance(
-    engine: Engine,
-    spec: MappingSpec,
-    records: Sequence[Item],
-    issues: Sequence[Item],
-    cursors: Mapping[Side, datetime | None],
-    held: set[str],
-    idle: Mapping[Side, datetime] | None = None,
-) -> None:
-    """Move each side's cursor to its newest settled change, but never past a held one.
-
-    After an idle cycle (``idle``: nothing new on either side) a side's cursor moves on to the vendor's
-    time of the search minus its index lag, so the next overlap window starts after a burst that is long
-    past: otherwise every idle cycle re-reads that burst — several pages — forever.
-    """
-    for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
-        current = cursors[side]
-        mark = (idle or {}).get(side)
-        if not items:
-            if mark is not None and current is not None and mark > current:
-                _store_cursor(engine, spec, side, mark)
-            continue
-        newest = max(i.updated for i in items)
-        holding = [i.updated for i in items if i.ref.id in held]
-        value = newest if current is None else max(current, newest)
-        if mark is not None:
-            value = max(value, mark)
-        if holding:
-            value = min(holding)
-        if value != current:
-            _store_cursor(engine, spec, side, value)
-
-
-def _store_cursor(engine: Engine, spec: MappingSpec, side: Side, value: datetime) -> None:
-    try:
-        engine.store.set_cursor(spec.name, side, value)
-    except StoreError:
-        log.error("could not store the cursor; the changes will be read again", side=side.value)
-        raise
 
 
 def plan_resync(engine: Engine, ref: str) -> CycleReport:
@@ -741,8 +631,8 @@ def resync_link(engine: Engine, ref: str) -> CycleReport:
             _record_problems(engine, spec, the_plan, [*records, issue])
             report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
             report.outcomes = executor.execute(the_plan.actions)
-            held = _held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
-            _mark_processed(engine, spec, records, [issue], held)
+            held = held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
+            mark_processed(engine, spec, records, [issue], held)
         log.info("link resynced", link=link.id, actions=report.actions_by_kind, outcomes=report.outcomes_by_status)
     return report
 
