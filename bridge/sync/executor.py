@@ -51,12 +51,12 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import structlog
 
-from bridge.connectors.base import Connector, CreateSpec
+from bridge.connectors.base import Connector
 from bridge.core.actions import (
     Action,
     AddComment,
@@ -81,15 +81,15 @@ from bridge.errors import (
     PermanentError,
     RateLimitedError,
     StoreError,
-    WorkflowError,
 )
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Item, Link, Ref, Side
+from bridge.model import Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
+from bridge.sync.executor_parts import action_refs, affinity, backoff, create_spec, error_kind, issue_result, item_ref
 from bridge.sync.fanin import fields_to_read, label_edit
-from bridge.sync.pending import PENDING_ID_PREFIX, pending_record_id, resolve_pending
+from bridge.sync.pending import pending_record_id, resolve_pending
 from bridge.sync.refusals import refusal_slot
 
 log = get_logger(__name__)
@@ -129,13 +129,6 @@ class ActionOutcome:
     def holds_cursor(self) -> bool:
         """True when the change behind this action must be read again (not done, not on the error list)."""
         return self.status in (Outcome.PENDING, Outcome.NOT_RUN)
-
-
-def backoff(attempts: int, *, base: float, cap: float, retry_after: float | None = None) -> timedelta:
-    """Delay before the next attempt: the vendor's Retry-After if given, else exponential, capped."""
-    if retry_after is not None:
-        return timedelta(seconds=min(max(retry_after, 0.0), cap))
-    return timedelta(seconds=min(base * (2 ** max(attempts, 0)), cap))
 
 
 class Executor:
@@ -256,7 +249,7 @@ class Executor:
         """
         lanes: dict[tuple[bool, int], list[tuple[int, Action, JournalEntry]]] = {}
         for item in queued:
-            lane = zlib.crc32(_affinity(item[1]).encode()) % max(1, self.workers_per_side)
+            lane = zlib.crc32(affinity(item[1]).encode()) % max(1, self.workers_per_side)
             lanes.setdefault((item[1].side is Side.ITSM, lane), []).append(item)
         if len(lanes) <= 1:
             self._run_in_order(queued, outcomes)
@@ -297,7 +290,7 @@ class Executor:
             return {index: self._run(action, entry, reconciling=False)}
         if self.lock is not None:
             self.lock.check()
-        specs = [_create_spec(action) for _, action, _ in batch if isinstance(action, CreateIssue)]
+        specs = [create_spec(action) for _, action, _ in batch if isinstance(action, CreateIssue)]
         results = self._connector(Side.JIRA).create_many(specs)
         outcomes: dict[int, ActionOutcome] = {}
         refused: AuthError | None = None
@@ -312,7 +305,7 @@ class Executor:
                 continue
             assert isinstance(action, CreateIssue)
             self._created_status[action.record.id] = result.status
-            self.store.apply(entry.id, effects_for(action, _issue_result(result, adopted=False)))
+            self.store.apply(entry.id, effects_for(action, issue_result(result, adopted=False)))
             log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
                      description=action.describe(), bulk=len(batch), record=action.record.key,
                      issue=result.ref.key)
@@ -588,7 +581,7 @@ class Executor:
         if isinstance(exc, PermanentError | NotFoundError):
             message = f"{action.describe()}: {exc}"
             error = self.store.journal_fail(
-                entry.id, message, kind=_error_kind(exc), item_ref=_item_ref(action), slot=refusal_slot(action)
+                entry.id, message, kind=error_kind(exc), item_ref=item_ref(action), slot=refusal_slot(action)
             )
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
             return ActionOutcome(action, Outcome.FAILED, message, entry.id)
@@ -621,7 +614,7 @@ class Executor:
         """After a crash: find what a previous attempt already did; ``None`` when the write must be made."""
         if isinstance(action, CreateIssue):
             found = self._connector(Side.JIRA).find_by_marker(self.mapping, action.marker)
-            return _issue_result(found, adopted=True) if found is not None else None
+            return issue_result(found, adopted=True) if found is not None else None
         if isinstance(action, AddComment):
             comment = self._connector(action.target.side).find_comment_by_marker(action.target, action.marker)
             if comment is None:
@@ -650,12 +643,12 @@ class Executor:
             log.info("adopted what the vendors already show", action=action.kind, description=action.describe())
             return ActionResult(link_id=action.link_id, adopted=True)
         if isinstance(action, CreateIssue):
-            item = self._connector(Side.JIRA).create(_create_spec(action))
-            return _issue_result(item, adopted=False)
+            item = self._connector(Side.JIRA).create(create_spec(action))
+            return issue_result(item, adopted=False)
         if isinstance(action, LinkExisting):
             ref = Ref(Side.JIRA, "issue", action.issue_key, action.issue_key)
             item = self._connector(Side.JIRA).get(ref, self.jira_fields or list(self.mapping.fields))
-            return _issue_result(item, adopted=False)
+            return issue_result(item, adopted=False)
         if isinstance(action, MarkLinked):
             jira = self._connector(Side.JIRA)
             edit = label_edit(action, jira.get(action.issue, fields_to_read(action)).fields)
@@ -700,69 +693,4 @@ class Executor:
         return ActionResult(link_id=action.link_id, remote_id=note_id)
 
 
-def _affinity(action: Action) -> str:
-    """What an action's order is kept with: its link, or for a create's follow-up, its record."""
-    record_id = pending_record_id(action)
-    if record_id is not None:
-        return f"record:{record_id}"
-    if action.link_id is not None:
-        return f"link:{action.link_id}"
-    return f"item:{action.refs[0].id}" if action.refs else "item:"
-
-
-def _create_spec(action: CreateIssue) -> CreateSpec:
-    return CreateSpec(
-        project=action.project,
-        issue_type=action.issue_type,
-        fields=action.fields,
-        marker=action.marker,
-        labels=action.labels,
-        components=action.components,
-        marker_field=action.marker_field,
-    )
-
-
-def _issue_result(item: Item, *, adopted: bool) -> ActionResult:
-    return ActionResult(
-        issue=item.ref,
-        issue_status=item.status,
-        issue_version=item.version,
-        issue_updated=item.updated,
-        issue_fields=dict(item.fields),
-        remote_id=item.ref.id,
-        adopted=adopted,
-    )
-
-
-def _error_kind(exc: ConnectorError) -> str:
-    if isinstance(exc, WorkflowError):
-        return "workflow"
-    if isinstance(exc, NotFoundError):
-        return "not_found"
-    return "rejected"
-
-
-def _item_ref(action: Action) -> str | None:
-    return action.refs[0].key if action.refs else None
-
-
-__all__ = [
-    "ActionOutcome",
-    "Executor",
-    "Outcome",
-    "backoff",
-]
-
-
-def pending_record_id_of(ref: Ref) -> str | None:
-    return ref.id[len(PENDING_ID_PREFIX):] if ref.id.startswith(PENDING_ID_PREFIX) else None
-
-
-def action_refs(action: Action) -> dict[str, str]:
-    """``record`` and ``issue`` of an action, as structured log fields: an operator greps one key and gets
-    every line about it (a placeholder of an issue still to be created is left out)."""
-    found: dict[str, str] = {}
-    for ref in action.refs:
-        if isinstance(ref, Ref) and pending_record_id_of(ref) is None:
-            found.setdefault("record" if ref.side is Side.ITSM else "issue", ref.key)
-    return found
+__all__ = ["ActionOutcome", "Executor", "Outcome", "backoff"]

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from bridge.errors import PermanentError
 from bridge.model import Ref, Side
 from bridge.sync.actions import SetStatus
-from bridge.sync.executor import action_refs
+from bridge.sync.executor_parts import action_refs
 from tests.fixtures.engine import World, mapping_spec
 
 
