@@ -51,6 +51,7 @@ from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.planner import Plan, plan
 from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
+from bridge.vendors import system_of
 
 log = get_logger(__name__)
 
@@ -341,7 +342,14 @@ def _owned(
     (one record has at most one link, across mappings — the owner keeps syncing it) and keys a person
     typed. Dropping them here keeps them from costing a comment read.
     """
-    candidates = [r for r in records if r.ref.id not in by_record and matches(spec.route.where, r.fields)]
+    # the route is its system's table or queue AND its conditions: a search that also returns linked
+    # records brings other queues' tickets (RT) that no condition of ``where`` excludes
+    system = system_of(spec.route.record_type, spec.route.system)
+    candidates = [
+        r for r in records
+        if r.ref.id not in by_record and matches(spec.route.where, r.fields)
+        and (system == "jsm" or r.ref.kind == spec.route.record_type)
+    ]
     owners = engine.store.record_owners([r.ref.id for r in candidates]) if candidates else {}
     kept: list[Record] = []
     for record in records:
