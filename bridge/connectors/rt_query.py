@@ -22,7 +22,7 @@ the second (RT's precision), which errs on the early side as the port demands.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -200,12 +200,17 @@ def ticket_query(
     since: datetime | None,
     timezone: ZoneInfo,
     linked_field: str | None = None,
+    linked_projects: Sequence[str] = (),
 ) -> str:
     """The whole TicketSQL of a change search: (queue and compiled route, or linked), and the cursor.
 
     ``linked_field`` is the mapping's back-reference custom field (``CF.{Jira Key}``): tickets where it
-    is set are returned whatever their queue and route say, in the same query, so a ticket that moves
-    queue or leaves the route's statuses keeps syncing (docs/mappings.md, "Links").
+    holds a key of one of ``linked_projects`` (the mapping's Jira projects) are returned whatever their
+    queue and route say, in the same query, so a ticket that moves queue or leaves the route's statuses
+    keeps syncing (docs/mappings.md, "Links"). RT's ``LIKE`` is a substring match: ``LIKE 'OPS-'``
+    may over-select (``DEVOPS-1``), which the cycle drops; it never misses a key of the project, and it
+    keeps tickets linked by other mappings (other projects) out of this search. Without projects, any
+    ticket with the field set is selected.
     """
     parts = [f"Queue = {quote(queue)}"]
     compiled = compile_condition(condition)
@@ -214,7 +219,11 @@ def ticket_query(
     route = " AND ".join(parts)
     linked = ticketsql_field(linked_field) if linked_field else None
     if linked is not None and linked.startswith("CF."):
-        route = f"({route}) OR {linked} IS NOT NULL"
+        if linked_projects:
+            keys = _join((f"{linked} LIKE {quote(p + '-')}" for p in dict.fromkeys(linked_projects)), "OR")
+        else:
+            keys = f"{linked} IS NOT NULL"
+        route = f"({route}) OR {keys}"
     if since is None:
         return route
     if linked is not None and linked.startswith("CF."):

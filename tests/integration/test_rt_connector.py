@@ -5,6 +5,7 @@ Each test that asserts on "every ticket of a queue" takes a fresh queue from the
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,12 +26,18 @@ pytestmark = pytest.mark.integration
 FIELDS = ["Subject", "Priority", "Owner", "CF.{Severity}", "CF.{Jira Key}"]
 
 
+def project_of(queue: str) -> str:
+    """A Jira project key of this queue's own: the RT server is shared by the whole session, and a
+    search also selects tickets linked to the mapping's project in *other* queues (route exit)."""
+    return "T" + re.sub(r"[^A-Z0-9]", "", queue.upper())
+
+
 def mapping(queue: str, where: Any = None, **extra: Any) -> Mapping:
     return Mapping.model_validate(
         {
             "name": "rt-test",
             "route": {"record_type": queue, **({"where": where} if where is not None else {})},
-            "target": {"project": "DEMO", "issue_type": "Bug"},
+            "target": {"project": project_of(queue), "issue_type": "Bug"},
             "links": {"itsm_key_field": "CF.{Jira Key}", "itsm_url_field": "CF.{Jira URL}"},
             "comments": {"to_itsm_channel": "comment", "from_itsm_channels": ["comment", "correspond"]},
             **extra,
@@ -79,7 +86,7 @@ def test_search_also_returns_linked_tickets_that_left_the_route_in_the_same_call
     agent = rt_server.person()
     routed = agent.create_ticket("Printer on fire", queue=queue, custom_fields={"Severity": "high"})
     resolved = agent.create_ticket("Linked, now rejected", queue=queue,
-                                   custom_fields={"Severity": "high", "Jira Key": "DEMO-5"})
+                                   custom_fields={"Severity": "high", "Jira Key": f"{project_of(queue)}-5"})
     agent.set_status(resolved, "rejected")
     unlinked = agent.create_ticket("Not linked, rejected", queue=queue, custom_fields={"Severity": "high"})
     agent.set_status(unlinked, "rejected")

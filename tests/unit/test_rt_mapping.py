@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bridge.connectors.rt.reading import linked_projects
 from bridge.connectors.rt_query import custom_field_name, ticket_query
 from bridge.mapping.loader import load_mapping_file
 from bridge.mapping.transform import matches
@@ -49,6 +50,6 @@ def test_example_keeps_syncing_tickets_that_leave_its_route() -> None:
     assert not matches(mapping.route.where, {"CF.{Severity}": "high", "Status": "rejected"})
     assert "rejected" in mapping.status.to_jira
     query = ticket_query(mapping.route.record_type, mapping.route.where, None, ZoneInfo("UTC"),
-                         mapping.links.itsm_key_field)
-    assert query.endswith(") OR CF.{Jira Key} IS NOT NULL")
+                         mapping.links.itsm_key_field, linked_projects(mapping))
+    assert query.endswith(f") OR CF.{{Jira Key}} LIKE '{mapping.target.project}-'")
     assert query.startswith("(Queue = 'Incidents' AND ")

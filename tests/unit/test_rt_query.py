@@ -151,3 +151,13 @@ def test_ticket_query_also_selects_linked_tickets_whatever_their_queue_and_route
         "(Queue = 'Incidents') OR CF.{Jira Key} IS NOT NULL"
     )
     assert ticket_query("Incidents", None, None, NEW_YORK, "Subject") == "Queue = 'Incidents'"  # not a CF
+
+
+def test_linked_tickets_elsewhere_are_narrowed_to_the_mappings_projects() -> None:
+    """Tickets another mapping linked to another project's issues stay out of this mapping's search."""
+    assert ticket_query("Incidents", None, None, NEW_YORK, "CF.{Jira Key}", ["OPS"]) == (
+        "(Queue = 'Incidents') OR CF.{Jira Key} LIKE 'OPS-'"
+    )
+    assert ticket_query("Incidents", None, None, NEW_YORK, "CF.{Jira Key}", ["OPS", "SUP", "OPS"]) == (
+        "(Queue = 'Incidents') OR (CF.{Jira Key} LIKE 'OPS-' OR CF.{Jira Key} LIKE 'SUP-')"
+    )

@@ -44,7 +44,8 @@ class RTReading(RTContent):
         queue = mapping.route.record_type
         self._mappings[queue] = mapping
         wanted = _fields_to_read(mapping, fields)
-        query = ticket_query(queue, mapping.route.where, since, self.timezone, mapping.links.itsm_key_field)
+        query = ticket_query(queue, mapping.route.where, since, self.timezone, mapping.links.itsm_key_field,
+                             linked_projects(mapping))
         params = self._search_params(query, wanted)
         yielded: set[str] = set()
         for _attempt in range(1 + MAX_REPAIR_PASSES):
@@ -226,8 +227,20 @@ def _fields_to_read(mapping: MappingSpec | None, fields: Sequence[str]) -> list[
     return list(dict.fromkeys([*fields, *extra]))
 
 
+def linked_projects(mapping: MappingSpec) -> list[str]:
+    """The Jira projects whose keys this mapping writes into the back-reference field."""
+    return list(dict.fromkeys([mapping.target.project, *(mapping.links.link_existing_projects or [])]))
+
+
 def _linked(mapping: MappingSpec, values: Mapping[str, FieldValue]) -> bool:
-    """Whether the ticket carries the mapping's back-reference (the Jira key bridge wrote)."""
+    """Whether the ticket carries the mapping's back-reference: a key of one of its projects.
+
+    A key of another project was written by another mapping (or typed by a person): not this
+    mapping's ticket once it left the queue.
+    """
     field = mapping.links.itsm_key_field
     value = values.get(field) if field else None
-    return bool(value.strip()) if isinstance(value, str) else bool(value)
+    if not isinstance(value, str) or not value.strip():
+        return False
+    key = value.strip().upper()
+    return any(key.startswith(f"{project}-") for project in linked_projects(mapping))
