@@ -24,7 +24,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,36 +134,46 @@ def _empty(_data: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     ("damage", "says"),
-    [
-        (_garbage, "file is not a database"),
-        (_truncated, "it is truncated"),
-        (_garbage_pages, "database disk image is malformed"),
-        (_empty, "it is empty (0 bytes)"),
+    [  # one case in the fast tier, the others in the whole suite (each run costs a first sync)
+        pytest.param(_garbage, "file is not a database", id="not-a-database"),
+        pytest.param(_truncated, "it is truncated", id="truncated", marks=pytest.mark.slow),
+        pytest.param(_garbage_pages, "database disk image is malformed", id="garbage-pages", marks=pytest.mark.slow),
+        pytest.param(_empty, "it is empty (0 bytes)", id="empty", marks=pytest.mark.slow),
     ],
-    ids=["not-a-database", "truncated", "garbage-pages", "empty"],
 )
-@pytest.mark.parametrize("command", [("sync", "--once"), ("errors",)], ids=["sync", "errors"])
 def test_a_damaged_database_exits_3_naming_the_file_and_is_never_replaced(
-    bridge_env: BridgeEnv, damage: object, says: str, command: tuple[str, ...]
+    bridge_env: BridgeEnv, damage: object, says: str
 ) -> None:
-    synced_once(bridge_env)
-    database = bridge_env.database
     assert callable(damage)
-    damaged: bytes = damage(database.read_bytes())
+    _damaged_run(bridge_env, damage, says, ("sync", "--once"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [("run",), ("errors",), ("doctor",)], ids=["run", "errors", "doctor"])
+def test_every_command_refuses_a_damaged_database_the_same_way(bridge_env: BridgeEnv, command: tuple[str, ...]) -> None:
+    _damaged_run(bridge_env, _garbage, "file is not a database", command)
+
+
+def _damaged_run(env: BridgeEnv, damage: Callable[[bytes], bytes], says: str, command: tuple[str, ...]) -> None:
+    synced_once(env)
+    database = env.database
+    damaged = damage(database.read_bytes())
     database.write_bytes(damaged)
-    written = writes(bridge_env)
-    result = bridge_env.bridge(*command)
+    written = writes(env)
+    result = env.bridge(*command)
+    shown = result.stdout + result.stderr  # the doctor prints its findings on stdout
     assert result.code == 3, result.output
-    assert f"the state database {database} is damaged: " in result.stderr, result.output
-    assert says in result.stderr, result.output
-    assert "restore the last backup" in result.stderr
-    assert "bridge adopt" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert f"the state database {database} is damaged: " in shown, result.output
+    assert says in shown, result.output
+    assert "restore the last backup" in shown
+    assert "bridge adopt" in shown
+    assert "Traceback" not in shown
     assert database.read_bytes() == damaged, "a damaged database must never be replaced by a new one"
-    assert writes(bridge_env) == written
-    assert len(bridge_env.jira.issues()) == 1
+    assert writes(env) == written
+    assert len(env.jira.issues()) == 1
 
 
+@pytest.mark.slow
 def test_the_operator_path_after_damage_adopt_into_a_fresh_database_creates_nothing_twice(
     bridge_env: BridgeEnv,
 ) -> None:
