@@ -88,6 +88,7 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
         except Exception:  # the URL may hold a password: never echo it
             raise StoreError("invalid state database URL (expected sqlite:///PATH or postgresql+psycopg://…)") from None
         lock_dir: Path | None = None
+        created: Path | None = None  # a file this call creates: removed again if it never became a database
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
@@ -97,6 +98,8 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
                 path = Path(database)
                 if os.path.lexists(path):
                     faults.check_file(path, write=write)
+                else:
+                    created = path
                 try:
                     create_private_database(path)  # 0600 in a 0700 directory, whatever the umask
                 except PermissionError as exc:
@@ -129,6 +132,9 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
                     ) from None
         except StoreError:
             engine.dispose()
+            if created is not None:  # e.g. the disk filled up during the first migration: an empty file
+                for leftover in (created, created.with_name(created.name + "-journal")):  # would read as damaged
+                    leftover.unlink(missing_ok=True)
             raise
         return store
 
