@@ -256,3 +256,23 @@ def test_a_full_disk_while_journaling_leaves_the_actions_pending_and_the_next_ru
         summaries = Counter(issue["summary"] for issue in bridge_env.jira.issues())
         assert len(summaries) == 1 + len(incidents)
         assert set(summaries.values()) == {1}, f"an issue was created twice: {summaries}"
+
+
+@pytest.mark.slow
+def test_a_first_run_on_a_full_disk_leaves_no_empty_database_behind(bridge_env: BridgeEnv) -> None:
+    """An empty file would be refused as damaged by every later run: the file the run created goes again."""
+    with tiny_tmpfs(bridge_env.root / "state", size="1m") as state:
+        database = state / "bridge.sqlite3"
+        config = bridge_env.config.read_text().replace(f"sqlite:///{bridge_env.database}", f"sqlite:///{database}")
+        bridge_env.config.write_text(config)
+        bridge_env.snow.app.create_incident("Login fails", priority=1)
+        filler = fill(state, 0)
+        result = bridge_env.bridge("sync", "--once")
+        assert result.code == 3, result.output
+        assert f"the disk holding the state database {database} is full" in result.stderr, result.output
+        assert not database.exists()
+        assert bridge_env.jira.issues() == []
+        filler.unlink()
+        again = bridge_env.bridge("sync", "--once")
+        assert again.code == 0, again.output
+        assert len(bridge_env.jira.issues()) == 1
