@@ -37,13 +37,13 @@ import structlog
 from bridge.connectors.base import Connector
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue, LinkExisting
-from bridge.core.state import Changes, ItemState, LinkState, Partners, PlanInput, index_links
+from bridge.core.state import Changes, LinkState, Partners, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
-from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
+from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key
 from bridge.sync.budget import deferred_sides, link_states, within_budget

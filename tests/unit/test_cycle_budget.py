@@ -52,7 +52,8 @@ def test_a_backlog_of_three_budgets_drains_in_three_cycles_and_a_new_change_wait
     assert first.deferred == 6
     assert len(linked(world, old)) == 3
     # the newest and the oldest ends both progress
-    assert old[-1].id in linked(world, old) and old[0].id in linked(world, old)
+    assert old[-1].id in linked(world, old)
+    assert old[0].id in linked(world, old)
     # the ITSM cursor stays where it was (none yet): the next search reads the left-out changes again
     assert world.store.get_cursor(M, Side.ITSM) is None
 
@@ -88,9 +89,11 @@ def test_a_held_cursor_does_not_move_past_a_left_out_change(world: World) -> Non
     world.cycle()
     assert linked(world, new) == {r.id for r in new}
     final = world.cycle()
-    assert final.actions == [] and final.deferred == 0
+    assert final.actions == []
+    assert final.deferred == 0
     moved = world.store.get_cursor(M, Side.ITSM)
-    assert moved is not None and moved > cursor + timedelta(minutes=4)
+    assert moved is not None
+    assert moved > cursor + timedelta(minutes=4)
     assert steady.id in linked(world, [steady])
 
 
