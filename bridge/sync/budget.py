@@ -94,10 +94,18 @@ def within_budget(
     # units without a changed item (a followed duplicate's cleanup) are always applied: they hold no cursor
     always = {root for root in size if root not in newest}
     ordered = sorted((root for root in size if root in newest), key=lambda root: (newest[root], root))
-    kept = set(always)
-    used = sum(size[root] for root in always)
-    low, high, from_newest = 0, len(ordered) - 1, True
-    while low <= high and (used < budget or not kept - always):
+    kept = _alternate(ordered, size, budget - sum(size[root] for root in always)) | always
+    deferred = frozenset(item_id for root in ordered if root not in kept for item_id in members[root])
+    kept_actions = [a for a in actions if units.find(next(iter(sorted(refs_of(a))), "")) in kept]
+    return Budgeted(kept_actions, deferred)
+
+
+def _alternate(ordered: Sequence[str], size: Mapping[str, int], budget: int) -> set[str]:
+    """Units taken alternately from the newest end and the oldest end of ``ordered`` (oldest first) until
+    their sizes reach ``budget``; at least one unit."""
+    kept: set[str] = set()
+    used, low, high, from_newest = 0, 0, len(ordered) - 1, True
+    while low <= high and (used < budget or not kept):
         if from_newest:
             root, high = ordered[high], high - 1
         else:
@@ -105,9 +113,29 @@ def within_budget(
         from_newest = not from_newest
         kept.add(root)
         used += size[root]
-    deferred = frozenset(item_id for root in ordered if root not in kept for item_id in members[root])
-    kept_actions = [a for a in actions if units.find(next(iter(sorted(refs_of(a))), "")) in kept]
-    return Budgeted(kept_actions, deferred)
+    return kept
+
+
+def precut(changed: Sequence[Item], links: Iterable[LinkState], budget: int | None) -> frozenset[str]:
+    """Before anything is read for them: the changed items left for a later cycle when there are more
+    than ``budget`` of them (each changed item costs at least about one action). Their comments, their
+    adoption search and their planning then wait too, so a backlog is not re-read in full every cycle.
+    Same units and the same fair order as :func:`within_budget`."""
+    if not budget or len(changed) <= budget:
+        return frozenset()
+    units = _Units()
+    for state in links:
+        units.join([state.link.issue.id, *(r.id for r in state.link.records)])
+    newest: dict[str, datetime] = {}
+    members: dict[str, list[str]] = {}
+    for item in changed:
+        root = units.find(item.ref.id)
+        members.setdefault(root, []).append(item.ref.id)
+        if root not in newest or item.updated > newest[root]:
+            newest[root] = item.updated
+    ordered = sorted(newest, key=lambda root: (newest[root], root))
+    kept = _alternate(ordered, {root: len(ids) for root, ids in members.items()}, budget)
+    return frozenset(item_id for root in ordered if root not in kept for item_id in members[root])
 
 
 def deferred_sides(changed: Sequence[Item], deferred: frozenset[str]) -> set[Side]:

@@ -28,7 +28,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -46,7 +46,7 @@ from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key
-from bridge.sync.budget import deferred_sides, link_states, within_budget
+from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -197,6 +197,7 @@ def _log_summary(event: str, report: CycleReport) -> None:
         outcomes=report.outcomes_by_status,
         errors=report.errors,
         pending=report.pending,
+        deferred=report.deferred,
         calls_itsm=report.calls_total(Side.ITSM),
         calls_jira=report.calls_total(Side.JIRA),
         calls=report.calls,
@@ -518,12 +519,21 @@ def _cycle(
     )
     if release.reread:
         _read_again(engine, spec, seen, release.reread)
-    the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
     changed: list[Item] = [*seen.changed_records, *seen.changed_issues]
-    budgeted = within_budget(refusals.settle_unlinked(store, spec.name, the_plan.actions, release), changed,
-                             link_states(seen.by_record, seen.by_issue), engine.options.cycle_budget)
+    links = link_states(seen.by_record, seen.by_issue)
+    later = precut(changed, links, engine.options.cycle_budget)
+    seen.changed_records = [r for r in seen.changed_records if r.ref.id not in later]
+    seen.changed_issues = [i for i in seen.changed_issues if i.ref.id not in later]
+    the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
+    planned: list[Item] = [*seen.changed_records, *seen.changed_issues]
+    budgeted = within_budget(refusals.settle_unlinked(store, spec.name, the_plan.actions, release), planned,
+                             links, engine.options.cycle_budget)
+    budgeted = replace(budgeted, deferred=budgeted.deferred | later)
     report.actions, report.deferred = budgeted.actions, len(budgeted.deferred)
-    _record_problems(engine, spec, the_plan, changed)
+    if budgeted.deferred:
+        report.notes.append(f"{report.deferred} changed item(s) left for the next cycle (engine.cycle_budget = "
+                            f"{engine.options.cycle_budget} actions); they are read again, nothing is skipped")
+    _record_problems(engine, spec, the_plan, planned)
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )

@@ -103,3 +103,26 @@ def test_without_a_budget_everything_is_applied_at_once(world: World) -> None:
     assert report.deferred == 0
     assert len(report.actions) == 5 * PER_RECORD
     assert linked(world, refs) == {r.id for r in refs}
+
+
+def test_a_large_backlog_is_cut_before_its_comments_are_read(world: World) -> None:
+    """Only the items a cycle can apply are read further (comments, adoption search): a Jira-side
+    backlog of linked issues would otherwise cost one comment read per issue in every cycle."""
+    budgeted(world, None)
+    refs = backlog(world, 6)
+    world.cycle()
+    world.settle()
+    budgeted(world, 2)
+    world.clock.advance(minutes=5)
+    for ref in refs:
+        world.jira.comment(world.issue_of(ref), "from Jira")
+        world.clock.advance(seconds=1)
+    report = world.cycle()
+    comment_reads = report.calls["jira"].get("GET /rest/api/3/issue/{issueIdOrKey}/comment", 0)
+    assert comment_reads == 2
+    assert report.deferred == 4
+    for _ in range(8):  # bridge's own writes come back as changes too; each cycle takes two units
+        if not world.cycle().deferred:
+            break
+    for ref in refs:
+        assert any("from Jira" in c.body for c in world.itsm.comments(ref))
