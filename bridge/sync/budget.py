@@ -147,5 +147,5 @@ def link_states(by_record: Mapping[str, LinkState], by_issue: Mapping[str, LinkS
     """Each link state once (a link is indexed under its issue and under each of its records)."""
     unique: dict[int, LinkState] = {}
     for state in [*by_record.values(), *by_issue.values()]:
-        unique[id(state)] = state
+        unique[state.link.id] = state
     return list(unique.values())

@@ -52,7 +52,8 @@ from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.planner import Plan, plan
-from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
+from bridge.sync.reading import SideRead, read_side, whole_units
+from bridge.sync.watermarks import advance, held_items, mark_processed, processed, since_window
 from bridge.vendors import system_of
 
 log = get_logger(__name__)
@@ -277,6 +278,8 @@ class _Seen:
     duplicates: list[tuple[Record, str]] = field(default_factory=list)
     #: comments read beyond the window (items ``bridge retry`` asked to read again)
     comments: dict[str, list[Comment]] = field(default_factory=dict)
+    #: changed items the reading left for later cycles, by side (:mod:`bridge.sync.reading`)
+    left_out: dict[Side, set[str]] = field(default_factory=dict)
 
 
 def _read(
@@ -288,27 +291,33 @@ def _read(
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: since_window(since, cursors[side], engine.options.overlap) for side in Side}
-    # The ITSM connector reads records and the Jira connector issues (the connector contract).
+    # The ITSM connector reads records and the Jira connector issues (the connector contract). Each
+    # search is consumed as it is paged, a chunk at a time (bridge.sync.reading: bounded memory).
     searched: dict[Side, datetime] = {}
+    limit = None if hinted else engine.options.cycle_budget
     if hinted:
-        records_read = _read_hinted(engine.itsm, [r for r in hinted if r.side is Side.ITSM], itsm_fields(spec))
-        issues_read = _read_hinted(engine.jira, [r for r in hinted if r.side is Side.JIRA], jira_fields(spec))
+        itsm = read_side(_read_hinted(engine.itsm, [r for r in hinted if r.side is Side.ITSM], itsm_fields(spec)),
+                         lambda chunk: _changed_records(engine, spec, chunk), None)
+        jira = read_side(_read_hinted(engine.jira, [r for r in hinted if r.side is Side.JIRA], jira_fields(spec)),
+                         lambda chunk: _changed_issues(engine, spec, chunk), None)
     else:
         engine.itsm.calls.start_window()
-        records_read = list(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))
+        itsm = read_side(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)),
+                         lambda chunk: _changed_records(engine, spec, chunk), limit)
         searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
         engine.jira.calls.start_window()
-        issues_read = list(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))
+        jira = read_side(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)),
+                         lambda chunk: _changed_issues(engine, spec, chunk), limit)
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
+    whole_units([itsm, jira])
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
-    unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
-    records = cast(list[Record], dedupe(i for i in records_read if not isinstance(i, Unreadable)))
-    issues = cast(list[Issue], dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
-    report.records_seen, report.issues_seen = len(records), len(issues)
+    unreadable = [*itsm.unreadable, *jira.unreadable]
+    report.records_seen, report.issues_seen = itsm.seen, jira.seen
     report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
-    for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
+    for side, read in ((Side.ITSM, itsm), (Side.JIRA, jira)):
         full_read = window[side] is None and not hinted
-        open_links = store.link_count(spec.name, open_only=True) if full_read and not items else 0
+        nothing = not read.seen and not read.unreadable
+        open_links = store.link_count(spec.name, open_only=True) if full_read and nothing else 0
         if open_links:
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
@@ -316,30 +325,53 @@ def _read(
                 "(check the account's permissions and the mapping's route)"
             )
 
-    states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
-    by_record, by_issue = index_links(states)
-    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
-    # even as new records to escalate: the link's closing is final.
-    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
-    closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
-    changed_records = [
-        r for r in _owned(engine, spec, records, by_record)
-        if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))
-    ]
+    by_record, by_issue = index_links(link_states(itsm.states, jira.states))
+    changed_records = cast(list[Record], itsm.changed)
+    changed_issues = cast(list[Issue], jira.changed)
+    # for the cursors: the changes kept, and the newest item each search returned
+    records = cast(list[Record], _with_newest(itsm))
+    issues = cast(list[Issue], _with_newest(jira))
     duplicates: list[tuple[Record, str]] = []
     if spec.links.follow_duplicate_of:
         duplicates = [(r, str(r.fields[DUPLICATE_OF])) for r in changed_records
                       if r.fields.get(DUPLICATE_OF) not in (None, "", r.ref.id)]
         marked = {r.ref.id for r, _ in duplicates}
         changed_records = [r for r in changed_records if r.ref.id not in marked]
-    # An issue without a link in this mapping (another mapping's issue in the same project, one a person
-    # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
-    changed_issues = [i for i in issues if i.ref.id in by_issue and not processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
-        duplicates,
+        duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped},
     )
+
+
+def _changed_records(engine: Engine, spec: MappingSpec, chunk: list[Item]) -> tuple[list[Item], dict[str, LinkState]]:
+    """The records of a chunk this mapping plans (owned, not of a closed link, not processed yet)."""
+    records = cast(list[Record], chunk)
+    by_record, _ = index_links(engine.store.load_link_states(spec.name, [r.ref.id for r in records], []))
+    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
+    # even as new records to escalate: the link's closing is final.
+    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
+    closed = engine.store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
+    changed: list[Item] = [
+        r for r in _owned(engine, spec, records, by_record)
+        if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))
+    ]
+    return changed, by_record
+
+
+def _changed_issues(engine: Engine, spec: MappingSpec, chunk: list[Item]) -> tuple[list[Item], dict[str, LinkState]]:
+    """The issues of a chunk with a link in this mapping whose change is not processed yet. An issue
+    without a link here (another mapping's issue in the same project, one a person labelled) plans
+    nothing: reading its comments would break the one-search idle cycle for nothing."""
+    _, by_issue = index_links(engine.store.load_link_states(spec.name, [], [i.ref.id for i in chunk]))
+    changed = [i for i in chunk if i.ref.id in by_issue and not processed(i, by_issue[i.ref.id])]
+    return changed, by_issue
+
+
+def _with_newest(read: SideRead) -> list[Item]:
+    if read.newest is None or any(i.ref.id == read.newest.ref.id for i in read.changed):
+        return list(read.changed)
+    return [*read.changed, read.newest]
 
 
 def _read_hinted(connector: Connector, refs: Sequence[Ref], fields: Sequence[str]) -> list[Item | Unreadable]:
@@ -509,8 +541,10 @@ def _cycle(
         report.outcomes = followed
         if hinted:
             return
+        stay = {side for side, ids in seen.left_out.items() if ids}
+        report.deferred = sum(len(ids) for ids in seen.left_out.values())
         advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
-                 idle=None if since is not None else _idle_marks(engine, seen))
+                idle=None if since is not None or stay else _idle_marks(engine, seen), stay=stay)
         return
 
     release = refusals.release_changed(
@@ -528,7 +562,8 @@ def _cycle(
     planned: list[Item] = [*seen.changed_records, *seen.changed_issues]
     budgeted = within_budget(refusals.settle_unlinked(store, spec.name, the_plan.actions, release), planned,
                              links, engine.options.cycle_budget)
-    budgeted = replace(budgeted, deferred=budgeted.deferred | later)
+    left_out = frozenset().union(*seen.left_out.values())
+    budgeted = replace(budgeted, deferred=budgeted.deferred | later | left_out)
     report.actions, report.deferred = budgeted.actions, len(budgeted.deferred)
     if budgeted.deferred:
         report.notes.append(f"{report.deferred} changed item(s) left for the next cycle (engine.cycle_budget = "
@@ -543,7 +578,7 @@ def _cycle(
     mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
     if not hinted:
         advance(engine, spec, seen.records, seen.issues, seen.cursors, held,
-                stay=deferred_sides(changed, budgeted.deferred))
+                stay=deferred_sides(changed, budgeted.deferred) | {side for side, ids in seen.left_out.items() if ids})
 
 
 def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals.Requeued) -> None:
