@@ -49,8 +49,8 @@ def run_concurrently(
 
     lanes: dict[tuple[bool, int], list[Queued]] = {}
     for item in rest:
-        lane = zlib.crc32(affinity(item[1]).encode()) % max(1, executor.workers_per_side)
-        lanes.setdefault((item[1].side is Side.ITSM, lane), []).append(item)
+        number = zlib.crc32(affinity(item[1]).encode()) % max(1, executor.workers_per_side)
+        lanes.setdefault((item[1].side is Side.ITSM, number), []).append(item)
     if not create_batches and len(lanes) <= 1:
         executor._run_in_order(rest, outcomes)
         return
