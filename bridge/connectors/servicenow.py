@@ -114,6 +114,12 @@ def trailing_marker(text: str) -> Marker | None:
     return Marker.find(lines[-1])
 
 
+def marker_comment_id(ref: Ref, marker: Marker) -> str:
+    """The id of a journal entry bridge wrote: from its marker, so :meth:`ServiceNowConnector.add_comment`
+    needs no read to name the entry it made, and every later read names it the same way."""
+    return f"{ref.id}:{marker.origin_id}"
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """OAuth 2.0 bearer token; its repr never shows the token."""
 
@@ -454,7 +460,7 @@ class ServiceNowConnector(Connector):
         element = _raw(row.get("element"))
         author = _raw(row.get("sys_created_by"))
         return Comment(
-            id=_raw(row.get("sys_id")),
+            id=marker_comment_id(ref, marker) if marker is not None else _raw(row.get("sys_id")),
             parent=ref,
             author=names.get(author, author),
             body=Marker.strip(text) if marker else text,
@@ -526,15 +532,12 @@ class ServiceNowConnector(Connector):
         # A journal PATCH appends an entry each time it is processed: never retried once it may have
         # reached the instance (idempotent=False); the executor reconciles with find_comment_by_marker.
         self._patch(ref, {channel: text}, "sys_id,sys_mod_count", idempotent=False)
-        # The PATCH response cannot say which journal row it made (the field reads "" on the record),
-        # so one query finds it: bounded by element_id (indexed) and the unique marker on the last line.
-        # Two calls per comment is the minimum the Table API allows.
-        for row in self._journal_with_marker(ref, marker, (channel,)):
-            if trailing_marker(_raw(row.get("value"))) == marker:
-                return self._comment(ref, row, {self.api_user or "": self.api_user or ""})
-        # The write happened but the row is not visible (no read ACL on sys_journal_field): return what
-        # was written with an id derived from the marker, which is unique per mirrored comment.
-        return Comment(id=f"{ref.id}:{marker.origin_id}", parent=ref, author=self.api_user or "", body=body,
+        # The PATCH response cannot say which journal row it made (the field reads "" on the record).
+        # No query for it: a journal entry bridge wrote is known by the marker on its last line, and its
+        # id is derived from that marker (unique per mirrored comment and record) here, in comments_since
+        # and in find_comment_by_marker alike — one call per comment
+        # (docs/connectors/servicenow.md, "Comments and work notes").
+        return Comment(id=marker_comment_id(ref, marker), parent=ref, author=self.api_user or "", body=body,
                        created=datetime.now(UTC).replace(microsecond=0), channel=channel,
                        internal=facts.journal_is_internal(channel), marker=marker)
 
