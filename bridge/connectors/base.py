@@ -179,6 +179,10 @@ class Connector(ABC):
         state took (ServiceNow change models and RT may refuse quietly) or raise PermanentError.
         """
 
+    def note_status(self, ref: Ref, status: str, item_type: str) -> None:
+        """Where bridge last synced ``ref``'s status (``item_type``: its issue type) before a set_status;
+        a connector that can start a move from there saves a read (Jira), the others ignore it."""
+
     @abstractmethod
     def add_comment(
         self,

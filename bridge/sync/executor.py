@@ -372,6 +372,7 @@ class Executor:
             if result is None:
                 result = self._created_already(planned, action)
             if result is None:
+                self._note_status(action)
                 with self._remote():
                     result = self._write(action)
         except AuthError as exc:
@@ -573,6 +574,15 @@ class Executor:
         if created is not None and created.lower() == action.status.lower():
             return ActionResult(link_id=action.link_id)
         return None
+
+    def _note_status(self, action: Action) -> None:
+        """Tell the connector the status bridge last synced before it moves an item (Jira then POSTs the
+        known path at once instead of reading the issue first)."""
+        if isinstance(action, SetStatus) and action.link_id is not None and action.target.side is Side.JIRA:
+            state = self.store.link_state(action.link_id)
+            if state is not None and state.issue.status and state.issue.ref.id == action.target.id:
+                jira = self._connector(Side.JIRA)
+                jira.note_status(action.target, state.issue.status, self.mapping.target.issue_type)
 
     def _connector(self, side: Side) -> Connector:
         return self.connectors[side]

@@ -193,3 +193,18 @@ def test_both_sides_at_once_start_a_batchs_follow_ups_before_the_next_bulk_creat
         link = world.store.link_for_record(M, record.id)
         assert link is not None
         assert world.itsm.record(record).fields["correlation_id"] == link.issue.key
+
+
+def test_a_jira_status_write_is_told_the_status_bridge_last_synced(world: World) -> None:
+    """So the Jira connector POSTs the known path at once instead of reading the issue first."""
+    record = world.incident()
+    world.settle()
+    link = world.store.link_for_record(M, record.id)
+    assert link is not None
+    synced = world.store.link_state(link.id)
+    assert synced is not None
+    told: list[tuple[str, str, str]] = []
+    world.jira.note_status = lambda ref, status, item_type: told.append((ref.id, status, item_type))  # type: ignore[method-assign]
+    outcome = executor(world).apply(SetStatus(M, link.id, link.issue, "In Progress", source_version="9"))
+    assert outcome.status == Outcome.DONE
+    assert told == [(link.issue.id, synced.issue.status, world.spec.target.issue_type)]

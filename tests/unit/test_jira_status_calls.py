@@ -69,3 +69,16 @@ def test_a_status_seen_by_the_change_search_is_used_and_a_stale_one_costs_one_re
     connector.set_status(second, "In Progress", {})
     assert spent(connector, before) == {"POST transitions": 2, "GET {id}": 1}
     assert {s["key"]: s["status"] for s in jira_env.sandbox.snapshot()}[second.key] == "In Progress"
+
+
+def test_the_status_the_store_last_synced_saves_the_read_on_a_fresh_connector(jira_env: JiraEnv) -> None:
+    """A one-shot run (a new process): the executor tells the connector the status it last synced."""
+    learner = jira_env.connector()
+    first = create(learner, 1)
+    second = create(learner, 2)
+    connector = jira_env.connector()
+    connector.set_status(first, "In Progress", {})  # learns the workflow from To Do
+    before = connector.calls.snapshot()
+    connector.note_status(second, "To Do", "Bug")
+    connector.set_status(second, "In Progress", {})
+    assert spent(connector, before) == {"POST transitions": 1}

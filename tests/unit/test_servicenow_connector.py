@@ -232,7 +232,8 @@ def test_add_comment_is_one_non_retried_patch_and_its_id_is_the_one_every_read_g
     reader = connector()
     assert [c.id for c in reader.comments_since([ref], None)[SYS_ID]] == [comment.id]
     found = reader.find_comment_by_marker(ref, Marker(Side.JIRA, "5"))
-    assert found is not None and found.id == comment.id
+    assert found is not None
+    assert found.id == comment.id
     assert any("valueLIKE[bridge:jira:5]" in query(c).get("sysparm_query", "") for c in responses.calls[2:])
 
 

@@ -169,7 +169,7 @@ class JiraFields(JiraTransport):
         """Keep the status (and its workflow) an answer showed, for :meth:`JiraWorkflow.set_status`."""
         status = str((fields.get("status") or {}).get("name") or "")
         project = str((fields.get("project") or {}).get("key") or "")
-        issue_type = str((fields.get("issuetype") or {}).get("id") or "")
+        issue_type = str((fields.get("issuetype") or {}).get("name") or "")
         if not (status and project and issue_type):
             return
         self._issue_states.pop(issue_id, None)

@@ -119,9 +119,9 @@ class JiraTransport(Connector):
         self._myself: dict[str, Any] | None = None
         self._fields_by_id: dict[str, dict[str, Any]] | None = None
         self._marker_fields: set[str] = set()
-        # workflow.py: the transitions learnt per (project, issue type)
+        # workflow.py: the transitions learnt per (project key, issue type name)
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
-        #: workflow.py: each issue's status and workflow (project key, issue type id) as the last answer that
+        #: workflow.py: each issue's status and workflow (project key, issue type name) as the last answer that
         #: read the issue showed it (insertion-ordered, bounded): set_status starts from it without a GET
         self._issue_states: dict[str, tuple[str, tuple[str, str]]] = {}
         # comments.py

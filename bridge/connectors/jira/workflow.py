@@ -39,9 +39,15 @@ class JiraWorkflow(JiraFields):
             return
         graph_key = (
             str((raw_fields.get("project") or {}).get("key", "")),
-            str((raw_fields.get("issuetype") or {}).get("id", "")),
+            str((raw_fields.get("issuetype") or {}).get("name", "")),
         )
         self._walk_and_settle(ref, graph_key, current, status, fields)
+
+    def note_status(self, ref: Ref, status: str, item_type: str) -> None:
+        """The status the state store last synced for ``ref`` (an issue of ``item_type`` in the project its
+        key names): set_status starts from it unless this process has seen the issue itself since."""
+        if ref.id not in self._issue_states and status and item_type and "-" in ref.key:
+            self._issue_states[ref.id] = (status, (ref.key.rsplit("-", 1)[0], item_type))
 
     def _walk_from_known(
         self, ref: Ref, known: tuple[str, tuple[str, str]], status: str, fields: Mapping[str, FieldValue]
