@@ -44,6 +44,15 @@ from pydantic import SecretStr
 from bridge.connectors.base import CheckResult, Connector, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
+from bridge.connectors.servicenow_values import (
+    _raw,
+    format_time,
+    marker_comment_id,
+    parse_time,
+    sn_message,
+    to_servicenow,
+    trailing_marker,
+)
 from bridge.connectors.unreadable import readable
 from bridge.errors import (
     AuthError,
@@ -55,7 +64,7 @@ from bridge.errors import (
 from bridge.mapping.schema import ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
-from bridge.model import MARKER_RE, Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
+from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
 from bridge.vendors import servicenow as facts
 
 DATE_FORMAT = facts.DATE_FORMAT
@@ -66,58 +75,6 @@ SYSTEM_FIELDS = ("sys_id", "number", "state", "sys_updated_on", "sys_mod_count",
 JOURNAL_READ_FIELDS = "sys_id,element,element_id,name,value,sys_created_on,sys_created_by"
 _TABLE_NAME = re.compile(r"^[a-z0-9_]+$")
 _FIELD_NAME = re.compile(r"^[a-z0-9_]+$")
-
-
-def sn_message(response: requests.Response) -> str | None:
-    """ServiceNow's ``{"error": {"message", "detail"}, "status": "failure"}`` as one line [KB1479016]."""
-    body = response.json()  # ValueError for non-JSON: the HTTP layer falls back to the plain text
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        raise ValueError("not a ServiceNow error envelope")
-    parts = [" ".join(str(error.get(k) or "").split()) for k in ("message", "detail")]
-    return ": ".join(p for p in parts if p) or None
-
-
-def format_time(value: datetime) -> str:
-    """A UTC instant as an encoded-query literal, floored to the second (ServiceNow's precision)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: bridge only handles timezone-aware timestamps")
-    return value.astimezone(UTC).strftime(DATE_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """``yyyy-MM-dd HH:mm:ss`` (UTC with ``display_value=false``) as an aware datetime."""
-    return datetime.strptime(text.strip(), DATE_FORMAT).replace(tzinfo=UTC)
-
-
-def to_servicenow(value: FieldValue) -> str:
-    """A normalised value as the string ServiceNow stores (``3.0`` → ``"3"``, lists as glide lists)."""
-    return facts.encode(value)
-
-
-def _raw(value: Any) -> str:
-    """A response value as a string (a reference object, should one appear, gives its sys_id)."""
-    if isinstance(value, dict):
-        return str(value.get("value") or "")
-    return "" if value is None else str(value)
-
-
-def trailing_marker(text: str) -> Marker | None:
-    """Bridge's marker when it is the last line of ``text`` (as :meth:`add_comment` writes it).
-
-    Only the last line counts: a person quoting a mirrored note mid-text must not make their own
-    entry look like bridge's.
-    """
-    lines = text.rstrip().splitlines()
-    if not lines or not MARKER_RE.fullmatch(lines[-1].strip()):
-        return None
-    return Marker.find(lines[-1])
-
-
-def marker_comment_id(ref: Ref, marker: Marker) -> str:
-    """The id of a journal entry bridge wrote: from its marker, so :meth:`ServiceNowConnector.add_comment`
-    needs no read to name the entry it made, and every later read names it the same way."""
-    return f"{ref.id}:{marker.origin_id}"
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -190,6 +147,8 @@ class ServiceNowConnector(Connector):
             self.http.session.verify = str(ca_bundle)
         self._key_fields: dict[str, tuple[str, ...]] = {}
         self._people: dict[str, str] = {}
+        #: per record, the ``sys_mod_count`` and ``sys_updated_on`` bridge's last PATCH answered (written_version)
+        self._written: dict[str, tuple[str, datetime]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> ServiceNowConnector:
@@ -289,11 +248,32 @@ class ServiceNowConnector(Connector):
     def _patch(self, ref: Ref, body: Mapping[str, str], fields: str, *, idempotent: bool = True) -> dict[str, Any]:
         response = self.http.request(
             "PATCH", self._path(ref.kind, ref.id), json=dict(body), idempotent=idempotent,
-            params={"sysparm_fields": fields, "sysparm_display_value": "false",
+            params={"sysparm_fields": f"{fields},sys_updated_on", "sysparm_display_value": "false",
                     "sysparm_exclude_reference_link": "true"},
         )
         result = self._result(response)
-        return result if isinstance(result, dict) else {}
+        result = result if isinstance(result, dict) else {}
+        count, stamp = _raw(result.get("sys_mod_count")), _raw(result.get("sys_updated_on"))
+        try:
+            when = parse_time(stamp) if count.isdigit() and stamp else None
+        except ValueError:
+            when = None
+        if len(self._written) > 10_000:
+            self._written.clear()  # only a write the executor did not ask about leaves an entry behind
+        if when is not None:
+            self._written[ref.id] = (count, when)
+        else:
+            self._written.pop(ref.id, None)
+        return result
+
+    def written_version(self, ref: Ref, before: str) -> tuple[str, datetime] | None:
+        """``sys_mod_count`` counts every update of a record (journal entries too): when bridge's PATCH
+        answered exactly one more than ``before``, nobody else wrote since (docs/connectors/servicenow.md,
+        "Vendor facts bridge relies on")."""
+        written = self._written.pop(ref.id, None)
+        if written is None or not before.isdigit() or int(written[0]) != int(before) + 1:
+            return None
+        return written
 
     # =================================================================================== reading
 

@@ -389,6 +389,7 @@ class Executor:
         if isinstance(action, CreateIssue) and result.issue_status is not None:
             self._created_status[action.record.id] = result.issue_status
         self.store.apply(entry.id, effects_for(action, result))
+        self._record_echo(action)
         bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
         return ActionOutcome(action, Outcome.DONE, None, entry.id, adopted=adopted)
 
@@ -574,6 +575,20 @@ class Executor:
         if created is not None and created.lower() == action.status.lower():
             return ActionResult(link_id=action.link_id)
         return None
+
+    def _record_echo(self, action: Action) -> None:
+        """After a write to a linked record: when the connector proves the write was the only change since
+        the version the store holds, that new version counts as seen (the next cycle skips the echo)."""
+        target = action.refs[0] if action.refs else None
+        if target is None or target.side is not Side.ITSM or action.link_id is None:
+            return
+        state = self.store.link_state(action.link_id)
+        synced = state.record_state(target.id) if state is not None else None
+        if synced is None or not synced.version:
+            return
+        echo = self._connector(Side.ITSM).written_version(target, synced.version)
+        if echo is not None:
+            self.store.mark_seen(action.link_id, Side.ITSM, target.id, echo[0], echo[1])
 
     def _note_status(self, action: Action) -> None:
         """Tell the connector the status bridge last synced before it moves an item (Jira then POSTs the

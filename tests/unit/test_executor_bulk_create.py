@@ -208,3 +208,33 @@ def test_a_jira_status_write_is_told_the_status_bridge_last_synced(world: World)
     outcome = executor(world).apply(SetStatus(M, link.id, link.issue, "In Progress", source_version="9"))
     assert outcome.status == Outcome.DONE
     assert told == [(link.issue.id, synced.issue.status, world.spec.target.issue_type)]
+
+
+def test_a_record_write_the_connector_proves_alone_is_recorded_as_seen(world: World) -> None:
+    """bridge's own echo is then not read again by the next cycle."""
+    from datetime import UTC, datetime
+
+    from bridge.sync.actions import UpdateFields
+
+    record = world.incident()
+    world.settle()
+    link = world.store.link_for_record(M, record.id)
+    assert link is not None
+    state = world.store.link_state(link.id)
+    assert state is not None
+    before = state.record_state(record.id)
+    assert before is not None
+    asked: list[str] = []
+    when = datetime(2026, 1, 5, 9, 0, 12, tzinfo=UTC)
+
+    def proven(ref: Ref, version: str) -> tuple[str, datetime] | None:
+        asked.append(version)
+        return (f"{version}+1", when)
+
+    world.itsm.written_version = proven  # type: ignore[method-assign]
+    action = UpdateFields(M, link.id, record, {"priority": "2"})
+    assert executor(world).apply(action).status == Outcome.DONE
+    assert asked == [before.version]
+    after = world.store.link_state(link.id)
+    assert after is not None
+    assert after.record_state(record.id).version == f"{before.version}+1"  # type: ignore[union-attr]

@@ -252,3 +252,20 @@ def test_credentials_are_required_and_exclusive() -> None:
         ServiceNowConnector(BASE)
     with pytest.raises(ConfigError):
         ServiceNowConnector(BASE, user="u", password=SecretStr("p"), token=SecretStr("t"))
+
+
+@responses.activate
+def test_a_patch_proves_it_was_the_only_change_when_sys_mod_count_moved_by_one() -> None:
+    """The executor records that version, so the next cycle does not read bridge's own echo."""
+    ref = Ref(Side.ITSM, "incident", SYS_ID, "INC1")
+    responses.patch(f"{TABLE}/{SYS_ID}", json={"result": {
+        "sys_id": SYS_ID, "sys_mod_count": "8", "sys_updated_on": "2026-01-05 09:00:12"}})
+    sn = connector()
+    sn.update_fields(ref, {"priority": "2"})
+    assert "sys_updated_on" in query(responses.calls[0])["sysparm_fields"]
+    assert sn.written_version(ref, "7") == ("8", datetime(2026, 1, 5, 9, 0, 12, tzinfo=UTC))
+    assert sn.written_version(ref, "7") is None  # asked once per write
+    sn.update_fields(ref, {"priority": "2"})
+    assert sn.written_version(ref, "6") is None  # someone else wrote in between: the echo is read
+    sn.update_fields(ref, {"priority": "2"})
+    assert sn.written_version(ref, "") is None
