@@ -269,7 +269,7 @@ class ServiceNowConnector(Connector):
     def written_version(self, ref: Ref, before: str) -> tuple[str, datetime] | None:
         """``sys_mod_count`` counts every update of a record (journal entries too): when bridge's PATCH
         answered exactly one more than ``before``, nobody else wrote since (docs/connectors/servicenow.md,
-        "Vendor facts bridge relies on")."""
+        "Comments and work notes")."""
         written = self._written.pop(ref.id, None)
         if written is None or not before.isdigit() or int(written[0]) != int(before) + 1:
             return None
