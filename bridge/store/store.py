@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -145,7 +145,7 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
         lock: MappingLock
         path = self.lock_path(mapping)
         if self.dialect == "postgresql":
-            lock = AdvisoryLock(mapping, self.engine)
+            lock = AdvisoryLock(mapping, self.engine, holder=application_name())
         elif path is not None:
             lock = FileLock(mapping, path)
         else:
@@ -167,6 +167,13 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
 
     def held_lock(self, mapping: str) -> MappingLock | None:
         return self._locks.get(mapping)
+
+    def _fence(self, c: Connection, mapping: str) -> None:
+        """The fencing token: an action of a mapping whose PostgreSQL lock another replica has taken
+        since is refused in the transaction that would journal it (:class:`LeadershipLostError`)."""
+        lock = self._locks.get(mapping)
+        if isinstance(lock, AdvisoryLock):
+            lock.fence(c)
 
     # ------------------------------------------------------------------------------ diagnostics
 
