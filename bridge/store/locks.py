@@ -48,6 +48,9 @@ class LeadershipLostError(StoreError):
 
 class MappingLock(Protocol):
     mapping: str
+    #: whether the lock can be lost while its holder keeps running (a database session lock can; a
+    #: ``flock`` ends only with its process): a new holder then waits for a stale one to notice
+    lost_while_running: bool
 
     def check(self) -> None:
         """Raise :class:`LeadershipLostError` when the lock is no longer held."""
@@ -64,6 +67,8 @@ def advisory_key(mapping: str) -> int:
 
 class FileLock:
     """An exclusive ``flock`` on ``path``, taken without waiting."""
+
+    lost_while_running = False
 
     def __init__(self, mapping: str, path: Path) -> None:
         self.mapping = mapping
@@ -101,6 +106,8 @@ _MEMORY_GUARD = threading.Lock()
 class MemoryLock:
     """For an in-memory SQLite database: a lock within this process only (nothing else can see it)."""
 
+    lost_while_running = False
+
     def __init__(self, mapping: str, scope: str) -> None:
         self.mapping = mapping
         with _MEMORY_GUARD:
@@ -125,6 +132,8 @@ class AdvisoryLock:
     The daemon's probe and the executor's side threads call :meth:`check` concurrently: the connection
     is guarded by a mutex, because a SQLAlchemy connection must not be used by two threads at once.
     """
+
+    lost_while_running = True
 
     def __init__(self, mapping: str, engine: Engine, *, holder: str = "") -> None:
         self.mapping = mapping
