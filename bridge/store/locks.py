@@ -196,8 +196,24 @@ class AdvisoryLock:
         ).scalar()
         if epoch != self.epoch:
             with self._mutex:
+                alive = self._alive()
                 self._drop()
-            raise LeadershipLostError(self._superseded(epoch) + "; the action was refused before it reached a vendor")
+            cause = (
+                self._superseded(epoch) if alive else
+                f"lost the database connection holding the lock of mapping {self.mapping!r} "
+                f"(this replica led epoch {self.epoch}, another replica leads epoch {epoch})"
+            )
+            raise LeadershipLostError(cause + "; the action was refused before it reached a vendor")
+
+    def _alive(self) -> bool:
+        """Whether the lock connection still answers (called with the mutex held): names the cause."""
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
 
     def _superseded(self, epoch: int | None) -> str:
         return (
