@@ -134,6 +134,8 @@ class Daemon:
         self.ready_at: dict[str, float] = {}
         #: mappings whose lost lock was already logged and counted (by the probe or a cycle)
         self._lost_noted: set[str] = set()
+        #: mappings in a cycle right now: the probe leaves the report of their lost lock to the cycle
+        self._cycling: set[str] = set()
         self._lost_guard = threading.Lock()
         self.metrics_bind = metrics_bind
         self.status_page = status_page
@@ -268,8 +270,9 @@ class Daemon:
     def probe_locks(self) -> list[str]:
         """The scheduler's probe (every interval, beside the cycles): check every lock this replica holds.
 
-        A lost lock is logged and counted at once, and stays lost: the running cycle of that mapping
-        stops at its next action (the executor checks the lock), and the next pass stands back.
+        A lost lock stays lost. An idle mapping's is logged and counted at once; a running cycle of the
+        mapping stops at its next action (the executor checks the lock) or is found out when it ends,
+        and reports it then, so the log says "lost the lock" when the replica has stopped writing.
         Returns the mappings found lost.
         """
         lost = []
@@ -280,8 +283,9 @@ class Daemon:
             try:
                 lock.check()
             except LeadershipLostError as exc:
-                self._lost(name, exc)
                 lost.append(name)
+                if name not in self._cycling:  # a running cycle reports it when it stops (its next action)
+                    self._lost(name, exc)
         return lost
 
     def _one(self, name: str) -> CycleReport | BaseException:
@@ -302,8 +306,18 @@ class Daemon:
                 return exc
         self._wait_grace(name)
         log.info("cycle started")
-        result = self._cycle(name)
+        self._cycling.add(name)
+        try:
+            result = self._cycle(name)
+        finally:
+            self._cycling.discard(name)
         log.info("cycle ended", ok=isinstance(result, CycleReport))
+        held = self.engine.store.held_lock(name)
+        if isinstance(result, CycleReport) and held is not None:
+            try:
+                held.check()  # a cycle with nothing to write never asked: was the lock held to its end?
+            except LeadershipLostError as exc:
+                self._stand_back(name, exc)
         return result
 
     def _stand_back(self, name: str, exc: LeadershipLostError) -> None:

@@ -141,6 +141,8 @@ class AdvisoryLock:
         #: the leadership epoch this acquisition got (see the module docstring, "Fencing")
         self.epoch = 0
         self._mutex = threading.Lock()
+        #: why the lock was lost: every later :meth:`check` says it again (the first caller may be the probe)
+        self._lost: str | None = None
         try:
             connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
@@ -174,19 +176,19 @@ class AdvisoryLock:
         """Probe the lock connection, and the epoch: a pooler that breaks session locks shows here too."""
         with self._mutex:
             if self._connection is None:
-                raise LeadershipLostError(f"lock of mapping {self.mapping!r} was released")
+                raise LeadershipLostError(self._lost or f"lock of mapping {self.mapping!r} was released")
             try:
                 epoch = self._connection.execute(
                     select(leader_epochs.c.epoch).where(leader_epochs.c.mapping == self.mapping)
                 ).scalar()
             except SQLAlchemyError:
-                self._drop()
-                raise LeadershipLostError(
+                self._drop(
                     f"lost the database connection holding the lock of mapping {self.mapping!r}; stopping writes"
-                ) from None
+                )
+                raise LeadershipLostError(self._lost) from None
             if epoch != self.epoch:
-                self._drop()
-                raise LeadershipLostError(self._superseded(epoch))
+                self._drop(self._superseded(epoch))
+                raise LeadershipLostError(self._lost)
 
     def fence(self, connection: Connection) -> None:
         """Refuse the caller's transaction when another replica took the mapping over since this lock
@@ -196,13 +198,12 @@ class AdvisoryLock:
         ).scalar()
         if epoch != self.epoch:
             with self._mutex:
-                alive = self._alive()
-                self._drop()
-            cause = (
-                self._superseded(epoch) if alive else
-                f"lost the database connection holding the lock of mapping {self.mapping!r} "
-                f"(this replica led epoch {self.epoch}, another replica leads epoch {epoch})"
-            )
+                cause = (
+                    self._superseded(epoch) if self._alive() else
+                    f"lost the database connection holding the lock of mapping {self.mapping!r} "
+                    f"(this replica led epoch {self.epoch}, another replica leads epoch {epoch})"
+                )
+                self._drop(cause)
             raise LeadershipLostError(cause + "; the action was refused before it reached a vendor")
 
     def _alive(self) -> bool:
@@ -221,7 +222,9 @@ class AdvisoryLock:
             f"the database is at epoch {epoch} (another replica took the mapping over)"
         )
 
-    def _drop(self) -> None:
+    def _drop(self, reason: str | None = None) -> None:
+        if reason is not None and self._lost is None:
+            self._lost = reason
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
