@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Protocol
@@ -40,6 +41,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.errors import LockHeldError, StoreError
 from bridge.store.permissions import open_private, private_directory
 from bridge.store.tables import leader_epochs
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderEpoch:
+    """The newest leadership of a mapping on PostgreSQL: its epoch, who took it and when."""
+
+    mapping: str
+    epoch: int
+    holder: str
+    acquired: datetime
+
+    def describe(self) -> str:
+        return f"epoch {self.epoch}, taken by {self.holder} at {self.acquired.strftime('%Y-%m-%d %H:%M:%SZ')}"
+
+
+def read_epochs(connection: Connection, mappings: list[str]) -> dict[str, LeaderEpoch]:
+    """The ``leader_epochs`` rows of ``mappings`` (a mapping never led on PostgreSQL has none)."""
+    rows = connection.execute(select(leader_epochs).where(leader_epochs.c.mapping.in_(mappings)))
+    return {r.mapping: LeaderEpoch(r.mapping, int(r.epoch), r.holder, r.acquired) for r in rows}
 
 
 class LeadershipLostError(StoreError):

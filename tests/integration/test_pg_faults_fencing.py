@@ -119,3 +119,19 @@ def test_the_probe_sees_a_lost_lock_connection_while_idle(pg_url: str) -> None:
             lock.check()  # stays lost: the daemon releases it and goes on standby
     finally:
         store.close()
+
+
+def test_the_doctor_reads_the_newest_epoch_from_the_database(pg_url: str) -> None:
+    first, second = Store.open(pg_url), Store.open(pg_url)
+    try:
+        assert first.leader_epochs(["incidents"]) == {}
+        first.acquire_lock("incidents")
+        first.release_lock("incidents")
+        second.acquire_lock("incidents")
+        found = first.leader_epochs(["incidents", "never-led"])
+        assert set(found) == {"incidents"}
+        assert found["incidents"].epoch == 2
+        assert found["incidents"].describe().startswith("epoch 2, taken by bridge@")
+    finally:
+        first.close()
+        second.close()
