@@ -226,11 +226,17 @@ class MetricsSettings(_Section):
 
 
 class EngineSettings(_Section):
-    """How a cycle works through what it found. ``cycle_budget``: about how many actions one cycle of a
-    mapping applies; a larger backlog drains over the next cycles, which the daemon starts at once, while
-    a change made meanwhile is still mirrored by the next cycle (docs/operations.md, "Backlogs and the
-    cycle budget"). 0 applies everything in one cycle."""
+    """How a cycle applies its actions. Both sides at once, two lanes each, by default: a backlog is then
+    bound by the busier vendor's rate limit instead of both sides' calls added up, and a second lane hides
+    a vendor's latency (docs/operations.md, "Performance")."""
 
+    #: apply the ITSM side's and the Jira side's actions of a cycle at the same time
+    parallel_sides: bool = True
+    #: concurrent lanes per side (each link stays in one lane, so its actions keep their order)
+    workers_per_side: int = Field(default=2, ge=1, le=8)
+    #: about how many actions one cycle of a mapping applies; a larger backlog drains over the next cycles,
+    #: which the daemon starts at once, while a change made meanwhile is still mirrored by the next cycle
+    #: (docs/operations.md, "Backlogs and the cycle budget"); 0 applies everything in one cycle
     cycle_budget: int = Field(default=200, ge=0, le=1_000_000)
 
 
