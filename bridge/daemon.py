@@ -81,12 +81,17 @@ from bridge.errors import (
     StoreError,
 )
 from bridge.health import HealthState, MetricsServer, StatusPageHandler, serve
+from bridge.hints.config import HintsSettings
+from bridge.hints.queue import HintQueue
+from bridge.hints.server import HintCounts, HintServer
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
+from bridge.model import Ref
 from bridge.store import LeadershipLostError
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
+from bridge.sync.hinted import run_hinted
 
 log = get_logger(__name__)
 
@@ -149,6 +154,9 @@ class Daemon:
         self._stopping = threading.Event()
         self._stop_notified = False
         self._scheduler = BackgroundScheduler(timezone=UTC)
+        #: ``hints.*`` (:meth:`enable_hints`) and the listener while running
+        self.hints_settings: HintsSettings | None = None
+        self.hint_server: HintServer | None = None
 
     def _names(self) -> list[str]:
         return list(self.mapping_names or [m.name for m in self.engine.enabled_mappings()])
@@ -157,14 +165,16 @@ class Daemon:
 
     def run_all(self) -> dict[str, CycleReport | BaseException]:
         """One pass over the mappings (the scheduled job). Never raises: each mapping's failure is
-        logged and the next interval tries again."""
+        logged and the next interval tries again. A mapping whose cycle stopped at its budget runs again
+        at once (:meth:`_drain`)."""
         with self._pass:
-            return self._run_all()
+            results = self._run_all()
+        return self._drain(results)
 
-    def _run_all(self) -> dict[str, CycleReport | BaseException]:
+    def _run_all(self, names: list[str] | None = None) -> dict[str, CycleReport | BaseException]:
         results: dict[str, CycleReport | BaseException] = {}
         refused = self._take_over_all()
-        for name in self._names():
+        for name in names if names is not None else self._names():
             if self.engine.stop.is_set():
                 break
             with structlog.contextvars.bound_contextvars(mapping=name, job="sync"):
@@ -176,6 +186,74 @@ class Daemon:
         self.runs += 1
         systemd.notify_status(self.status_line(), self.environ)
         return results
+
+    def _drain(self, results: dict[str, CycleReport | BaseException]) -> dict[str, CycleReport | BaseException]:
+        """Cycles that left changes for later (``engine.cycle_budget``) run again without waiting for the
+        interval, one bounded pass at a time: the pass lock is released between them, so webhook hints
+        and a reload get their turn, and each pass starts with the newest changes."""
+        backlog = [n for n, r in results.items() if isinstance(r, CycleReport) and r.deferred]
+        while backlog and not self.engine.stop.is_set():
+            with self._pass:
+                again = self._run_all([n for n in backlog if n in self._names()])
+            results.update(again)
+            backlog = [n for n, r in again.items() if isinstance(r, CycleReport) and r.deferred]
+        return results
+
+    # ------------------------------------------------------------------------------ webhook hints
+
+    def enable_hints(self, settings: HintsSettings) -> None:
+        """Serve ``hints.bind`` while running (:mod:`bridge.hints`); off when ``settings.bind`` is unset."""
+        self.hints_settings = settings if settings.bind is not None else None
+
+    def run_hinted(self, name: str, refs: list[Ref]) -> CycleReport | BaseException | None:
+        """A mini-cycle of hinted items, between two passes (never beside a cycle). ``None`` when the
+        mapping is not ours to sync right now (standby, rate-limited, stopping); never raises."""
+        if self.engine.stop.is_set() or name in self.standby or name in self.rate_limited_until:
+            return None
+        with self._pass:
+            if name not in self._names():
+                return None
+            with structlog.contextvars.bound_contextvars(mapping=name, job="hint"):
+                try:
+                    return run_hinted(self.engine, name, refs)
+                except LockHeldError as exc:
+                    return exc
+                except ConnectorError as exc:
+                    log.warning("hinted items could not be read; the next poll reads them", error=str(exc))
+                    return exc
+                except Exception as exc:
+                    log.exception("unexpected error in a hinted mini-cycle; the next poll reads the change")
+                    return exc
+
+    def _hinted_job(self, name: str, refs: list[Ref]) -> None:
+        self.run_hinted(name, refs)
+
+    def _start_hints(self) -> None:
+        settings = self.hints_settings
+        if settings is None:
+            return
+        queue = HintQueue(self._hinted_job, debounce=settings.debounce_seconds, max_items=settings.max_items)
+        counts = HintCounts()
+        if self.engine.metrics is not None:
+            self.engine.metrics.registry.register(counts)
+        try:
+            self.hint_server = HintServer(settings, queue, self.engine.enabled_mappings, counts)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen for webhook hints on {settings.bind}: {exc.strerror or exc}",
+                ["hints.bind: choose a free address and port, or stop what listens there"],
+            ) from None
+        queue.start()
+        self.hint_server.start()
+
+    def _stop_hints(self) -> None:
+        server = self.hint_server
+        if server is not None:
+            server.stop()
+            server.queue.stop()
+            if self.engine.metrics is not None:
+                self.engine.metrics.registry.unregister(server.counts)
+            self.hint_server = None
 
     def _report(self, name: str, result: CycleReport | BaseException) -> None:
         """Feed /healthz: a standby's attempt is no cycle; anything else is one, finished or not."""
@@ -515,6 +593,7 @@ class Daemon:
             http.reset_stop()  # a stop of an earlier run in this process (tests, the demo) is over
         try:
             self.serve_metrics()
+            self._start_hints()
             self.start()
             systemd.notify_ready(self.status_line(), self.environ)
             while not self._stopping.wait(timeout=1.0):
@@ -529,6 +608,7 @@ class Daemon:
             if self.server is not None:
                 self.server.stop()
                 self.server = None
+            self._stop_hints()
             for number, handler in previous.items():
                 signal.signal(number, handler)
             http.reset_stop()  # nothing of this run waits any more; a later run in this process starts fresh

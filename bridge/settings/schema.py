@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bridge.hints.config import HintsSettings
 from bridge.notify.config import NotifySettings
 from bridge.settings.sources import (
     ENV_DELIMITER,
@@ -233,6 +234,10 @@ class EngineSettings(_Section):
     parallel_sides: bool = True
     #: concurrent lanes per side (each link stays in one lane, so its actions keep their order)
     workers_per_side: int = Field(default=2, ge=1, le=8)
+    #: about how many actions one cycle of a mapping applies; a larger backlog drains over the next cycles,
+    #: which the daemon starts at once, while a change made meanwhile is still mirrored by the next cycle
+    #: (docs/operations.md, "Backlogs and the cycle budget"); 0 applies everything in one cycle
+    cycle_budget: int = Field(default=200, ge=0, le=1_000_000)
 
 
 class Settings(BaseSettings):
@@ -254,6 +259,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    hints: HintsSettings = Field(default_factory=HintsSettings)
     trends: TrendsSettings = Field(default_factory=TrendsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
@@ -310,7 +316,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> Iterator[str]:
         """Every secret value in these settings (for the log redaction)."""
-        for section in (self.state, self.jira, self.itsm):
+        for section in (self.state, self.jira, self.itsm, self.hints):
             for name in type(section).model_fields:
                 value = getattr(section, name)
                 if isinstance(value, SecretStr) and (section, name) != (self.state, "url"):
