@@ -21,6 +21,8 @@ decide by type alone::
     │       └── WorkflowError    no transition path to the target status, or a required
     │                              transition field the mapping does not provide
     ├── StoreError               the state store failed (connection, migration, integrity)
+    │   ├── StoreUnavailableError  the SQLite file is read-only, damaged or on a full disk: retrying
+    │   │                          cannot help until an operator acts; CLI exit code 3 with what to do
     │   └── LockHeldError        another process holds the mapping's lock; CLI exit code 4
     └── SafetyRailError          a side answered in a way that would be destructive to act on
                                    (e.g. an empty answer where links exist)
@@ -163,6 +165,19 @@ class WorkflowError(PermanentError):
 
 class StoreError(BridgeError):
     """The state store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The state database cannot be used as it is (read-only, damaged, disk full, I/O error).
+
+    ``problems`` are the lines that tell the operator what to do (printed under the message, like a
+    configuration problem's); ``kind`` is ``read_only``, ``corrupt``, ``full`` or ``io``.
+    """
+
+    def __init__(self, message: str, problems: list[str], *, kind: str) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        self.kind = kind
 
 
 class LockHeldError(StoreError):

@@ -29,7 +29,7 @@ import click
 
 from bridge.bootstrap import ConnectorFactory, build_engine, open_store
 from bridge.connectors.http import request_stop, reset_stop
-from bridge.errors import BridgeError, ConfigError, MappingError
+from bridge.errors import BridgeError, ConfigError, MappingError, StoreUnavailableError
 from bridge.exitcodes import ExitCode, exit_code_for
 from bridge.logging import configure_logging, get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -84,11 +84,14 @@ def bridge_command(func: Callable[..., int | None]) -> Callable[..., None]:
             # click would and mapped to the configuration exit code.
             exc.show()
             code = ExitCode.CONFIG
-        except (ConfigError, MappingError, StateMissingError) as exc:
+        except (ConfigError, MappingError, StateMissingError, StoreUnavailableError) as exc:
+            # an operator acts on these: the message and what to do go to stderr, not only to the log
             _, cross, _ = symbols()
             click.echo(f"{cross} {exc}", err=True)
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)
+            if isinstance(exc, StoreUnavailableError):
+                log.error("command failed", command=ctx.info_name, error=str(exc), error_type=type(exc).__name__)
             code = exit_code_for(exc)
         except BridgeError as exc:
             log.error("command failed", command=ctx.info_name, error=str(exc), error_type=type(exc).__name__)

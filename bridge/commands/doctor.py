@@ -45,6 +45,7 @@ from bridge.errors import (
     NotFoundError,
     RateLimitedError,
     StoreError,
+    StoreUnavailableError,
 )
 from bridge.exitcodes import ExitCode
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -226,7 +227,10 @@ def _store_sections(settings: Settings, mappings: Sequence[MappingSpec]) -> list
     if path is not None:
         _permission_finding(section, path)
     try:
-        store = Store.open(url, migrate_schema=False)
+        store = Store.open(url, migrate_schema=False, write=False)
+    except StoreUnavailableError as exc:  # a read-only, damaged or full SQLite file: what to do is known
+        section.add(FAIL, str(exc), "; ".join(exc.problems[:3]))
+        return [section]
     except StoreError as exc:
         section.add(FAIL, str(exc), "check state.url, the credentials and that the database server runs")
         return [section]

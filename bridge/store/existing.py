@@ -56,4 +56,4 @@ def require_state(url: str) -> None:
 def open_existing(url: str) -> Store:
     """The store at ``url`` (migrated as :meth:`Store.open` does) when it exists; never a new one."""
     require_state(url)
-    return Store.open(url)
+    return Store.open(url, write=False)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import StoreError
-from bridge.store import migrate
+from bridge.store import faults, migrate
 from bridge.store.locks import AdvisoryLock, FileLock, LeaderEpoch, MappingLock, MemoryLock, read_epochs
 from bridge.store.permissions import create_private_database
 from bridge.store.repositories.base import reason as _reason
@@ -76,13 +76,19 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
     # ------------------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
-        """Connect to ``url`` (``sqlite:///path`` or ``postgresql+psycopg://…``) and migrate it to head."""
+    def open(cls, url: str, *, migrate_schema: bool = True, write: bool = True) -> Store:
+        """Connect to ``url`` (``sqlite:///path`` or ``postgresql+psycopg://…``) and migrate it to head.
+
+        An existing SQLite file is checked first (:mod:`bridge.store.faults`): a damaged one is refused,
+        never replaced, and a writer (``write``, every command but the read-only ones) that could not
+        write it stops here, before its first vendor call.
+        """
         try:
             parsed = make_url(url)
         except Exception:  # the URL may hold a password: never echo it
             raise StoreError("invalid state database URL (expected sqlite:///PATH or postgresql+psycopg://…)") from None
         lock_dir: Path | None = None
+        created: Path | None = None  # a file this call creates: removed again if it never became a database
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
@@ -90,12 +96,16 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
                 kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
             else:
                 path = Path(database)
+                if os.path.lexists(path):
+                    faults.check_file(path, write=write)
+                else:
+                    created = path
                 try:
                     create_private_database(path)  # 0600 in a 0700 directory, whatever the umask
+                except PermissionError as exc:
+                    raise faults.read_only(path, f"cannot create it: {exc.strerror or exc}") from None
                 except OSError as exc:
-                    raise StoreError(
-                        f"cannot create the state database {path}: {exc.strerror or exc}"
-                    ) from None
+                    raise faults.io_error(path, f"cannot create it: {exc.strerror or exc}") from None
                 lock_dir = path.parent
                 kwargs = {"connect_args": {"timeout": 30}}
         elif parsed.get_backend_name() == "postgresql":
@@ -111,14 +121,21 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine, lock_dir=lock_dir)
-        if migrate_schema:
-            try:
-                migrate.upgrade(engine)
-            except SQLAlchemyError as exc:
-                engine.dispose()
-                raise StoreError(
-                    f"cannot open or migrate the state database {masked_url(url)}: {_reason(exc)}"
-                ) from None
+        try:
+            faults.quick_check(engine, _reason)
+            if migrate_schema:
+                try:
+                    migrate.upgrade(engine)
+                except SQLAlchemyError as exc:
+                    raise faults.store_error(
+                        exc, engine, f"cannot open or migrate the state database {masked_url(url)}", _reason(exc)
+                    ) from None
+        except StoreError:
+            engine.dispose()
+            if created is not None:  # e.g. the disk filled up during the first migration: an empty file
+                for leftover in (created, created.with_name(created.name + "-journal")):  # would read as damaged
+                    leftover.unlink(missing_ok=True)
+            raise
         return store
 
     @property

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bridge.errors import StoreError
 from bridge.model import FieldValue
+from bridge.store.faults import store_error
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
@@ -70,8 +71,8 @@ class Database:
                     self._local.connection = None
         except IntegrityError as exc:
             raise StoreError(f"state store integrity error: {reason(exc)}") from None
-        except SQLAlchemyError as exc:
-            raise StoreError(f"state store failed: {reason(exc)}") from None
+        except SQLAlchemyError as exc:  # read-only, damaged, disk full: an operator's message (exit 3)
+            raise store_error(exc, self.engine, "state store failed", reason(exc)) from None
 
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
