@@ -45,6 +45,7 @@ from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key
+from bridge.sync.attachments import sync_attachments
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -247,6 +248,7 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         workers_per_side=engine.options.workers_per_side,
     )
     executor.progress = engine.progress
+    executor.work_dir = engine.options.work_dir
     return executor
 
 
@@ -500,6 +502,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
     report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
     report.outcomes = [*followed, *executor.execute(actions)]
+    sync_attachments(engine, spec, executor, seen.changed_records, seen.changed_issues, report)
 
     held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
     mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)

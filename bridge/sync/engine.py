@@ -49,6 +49,8 @@ class EngineOptions:
     #: with ``parallel_sides``: concurrent lanes per side (each link stays in one lane, so in order); more
     #: than one only helps when a vendor's latency, not its rate limit, bounds a side
     workers_per_side: int = 1
+    #: where copied files wait between download and upload: the state directory (``None``: the system's)
+    work_dir: str | None = None
 
 
 class Engine:
