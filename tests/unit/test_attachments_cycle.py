@@ -13,6 +13,7 @@ from bridge.core.actions import from_json, to_json
 from bridge.core.attachments import CopyAttachment
 from bridge.model import Ref, Side
 from bridge.store import Store
+from bridge.sync.attachment_exec import write_attachment
 from tests.fixtures.engine import World, mapping_spec
 
 
@@ -55,8 +56,8 @@ def test_files_go_both_ways_once_with_identical_bytes(world: World) -> None:
         world.clock.advance(minutes=1)
         world.itsm.edit(record, short_description=f"again {_}")
         assert "copy_attachment" not in world.cycle().actions_by_kind
-    assert len(world.jira.files(issue)) == 2 and len(world.itsm.files(record)) == 2
-    assert not list((world.path / "files").glob("*")) if (world.path / "files").exists() else True
+    assert len(world.jira.files(issue)) == 2
+    assert len(world.itsm.files(record)) == 2
 
 
 def test_an_oversize_file_is_noted_once_and_never_retried(world: World) -> None:
@@ -69,7 +70,8 @@ def test_an_oversize_file_is_noted_once_and_never_retried(world: World) -> None:
     world.settle()
     notes = [c for c in world.jira.comments(issue) if "core.dump" in c.body]
     assert len(notes) == 1
-    assert "4.9 KB" in notes[0].body and "1000 bytes" in notes[0].body
+    assert "4.9 KB" in notes[0].body
+    assert "1000 bytes" in notes[0].body
     assert world.jira.files(issue) == []
     world.clock.advance(minutes=1)
     world.itsm.edit(record, short_description="dump attached again")
@@ -137,3 +139,22 @@ def test_store_keeps_pairs_per_link(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 's.db'}")
     assert "attachment_map" in store.dump()
     store.close()
+
+
+def test_the_temporary_file_is_made_in_the_work_directory_and_removed(tmp_path: Path) -> None:
+    w = World(tmp_path, mapping_spec(attachments={}))
+    try:
+        record, issue = linked(w)
+        w.itsm.attach(record, "error.log", b"log")
+        seen: list[list[Path]] = []
+        w.jira.after_write = lambda op, ref: seen.append(list((tmp_path / "files").glob("*")))
+        file_id = w.itsm.files(record)[0][0].id
+        action = CopyAttachment(w.spec.name, 1, target=issue, origin=record, attachment_id=file_id,
+                                filename="error.log", size=3)
+        result = write_attachment({Side.ITSM: w.itsm, Side.JIRA: w.jira}, w.spec, action, str(tmp_path / "files"))
+        assert result.attachment is not None
+        assert result.attachment.sha256 == sha(b"log")
+        assert [p.parent for p in seen[0]] == [tmp_path / "files"]
+        assert list((tmp_path / "files").glob("*")) == []
+    finally:
+        w.close()
