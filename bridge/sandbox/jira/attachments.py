@@ -117,7 +117,7 @@ class AttachmentsMixin(IssuesMixin):
         made = [self._store_file(issue, name, data, mime, handle) for name, mime, data in parts]
         return Reply(200, [self._attachment_json(r, handle) for r in made])
 
-    def _record(self, attachment_id: str) -> dict[str, Any]:
+    def _attachment_record(self, attachment_id: str) -> dict[str, Any]:
         record = self.state.setdefault("attachments", {}).get(attachment_id)
         if record is None:
             raise fail(404, f"The attachment with id '{attachment_id}' does not exist")
@@ -125,23 +125,23 @@ class AttachmentsMixin(IssuesMixin):
 
     def _attachment_meta(self, request: Request) -> Reply:
         viewer = self._user(request)
-        return Reply(200, self._attachment_json(self._record(request.params["id"]), viewer))
+        return Reply(200, self._attachment_json(self._attachment_record(request.params["id"]), viewer))
 
     def _attachment_redirect(self, request: Request) -> Reply:
         self._user(request)
-        record = self._record(request.params["id"])
+        record = self._attachment_record(request.params["id"])
         return Reply(303, headers={"Location": f"{self.base_url}/_media/file/{record['id']}"})
 
     def _attachment_bytes(self, request: Request) -> Reply:
         self._user(request)
-        record = self._record(request.params["id"])
+        record = self._attachment_record(request.params["id"])
         return Reply(200, data=base64.b64decode(record["data"]), headers={"Content-Type": record["mimeType"]})
 
     # ------------------------------------------------------------------------------------ the field
 
     def _field_json(self, issue: dict[str, Any], field: str, viewer: str | None) -> Any:
         if field == "attachment":
-            records = [self._record(i) for i in issue.get("attachment_ids", [])]
+            records = [self._attachment_record(i) for i in issue.get("attachment_ids", [])]
             return [self._attachment_json(r, viewer) for r in records]
         return super()._field_json(issue, field, viewer)
 
