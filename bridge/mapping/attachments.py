@@ -27,6 +27,11 @@ class AttachmentRules(BaseModel):
     on_oversize: Literal["note", "skip"] = "note"
     oversize_note: str = "bridge did not copy {filename} ({size}): files over {limit} are not copied."
 
+    def note_for(self, filename: str, size: int | None) -> str:
+        """The oversize note for one file (placeholders replaced literally: other braces stay as written)."""
+        return (self.oversize_note.replace("{filename}", filename).replace("{size}", human_size(size))
+                .replace("{limit}", human_size(self.max_size)))
+
     def copies(self, to_jira: bool) -> bool:
         """Whether files go this way (``to_jira``: from the record to the issue)."""
         wanted = "to_jira" if to_jira else "to_itsm"

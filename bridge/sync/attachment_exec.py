@@ -78,8 +78,7 @@ def write_attachment(
         digest = sink.hexdigest()
         rules = spec.attachments
         if rules is not None and sink.size > rules.max_size:
-            body = rules.oversize_note.format(filename=action.filename, size=human_size(sink.size),
-                                              limit=human_size(rules.max_size))
+            body = rules.note_for(action.filename, sink.size)
             return _note(connectors, spec, action, f"{body} It stays on {action.origin.key}.")
         existing = _existing_copy(target, action, sink.size, digest)
         if existing is not None:

@@ -86,8 +86,7 @@ def _wanted(
 def _note_reason(rules: AttachmentRules, file: Attachment, room: int | None) -> str | None:
     """Why ``file`` is noted instead of copied (the note's text), ``None`` when it is copied."""
     if file.size is not None and file.size > rules.max_size:
-        return rules.oversize_note.format(filename=file.filename, size=human_size(file.size),
-                                          limit=human_size(rules.max_size))
+        return rules.note_for(file.filename, file.size)
     if room is not None and room <= 0:
         return (f"bridge did not copy {file.filename} ({human_size(file.size)}): the issue has "
                 f"{JIRA_MAX_ATTACHMENTS_PER_ISSUE:,} attachments, the most Jira allows.")
