@@ -245,6 +245,13 @@ class Connector(ABC):
         """
         raise PermanentError(f"bridge cannot read files on {self.display_name}", side=self.side.value)
 
+    def attachment_parents_since(self, mapping: MappingSpec, since: datetime) -> list[str]:
+        """Ids of the items of ``mapping``'s record type that got a file at or after ``since``, for a vendor
+        whose items do not change when a file is added (ServiceNow: one ``sys_attachment`` query per
+        cycle). The default is none: on Jira and Request Tracker a new file changes its item, so the
+        change search already finds it."""
+        return []
+
     def download_attachment(self, attachment: Attachment, into: BinaryIO) -> int:
         """Write the bytes of ``attachment`` into ``into`` as they arrive (never the whole file in memory);
         returns the number of bytes written."""

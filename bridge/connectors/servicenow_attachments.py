@@ -20,6 +20,7 @@ from bridge.connectors.filestream import StreamedBody, download, send
 from bridge.connectors.http import HttpClient
 from bridge.core.attachments import Attachment
 from bridge.errors import PermanentError
+from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Marker, Ref, Side
 from bridge.vendors.servicenow import DATE_FORMAT
 
@@ -60,6 +61,23 @@ class ServiceNowAttachments(Connector):
             files.extend(_attachment(row) for row in rows)
             if len(rows) < self.page_size:
                 return files
+            offset += len(rows)
+
+    def attachment_parents_since(self, mapping: MappingSpec, since: datetime) -> list[str]:
+        """The records of the mapping's table with a file added since ``since`` (one paged query): ServiceNow
+        does not touch a record when a file is attached, so its change search would not see it."""
+        query = (f"table_name={mapping.route.record_type}^sys_created_on>={since.astimezone(UTC).strftime(DATE_FORMAT)}"
+                 "^ORDERBYsys_created_on")
+        parents: dict[str, None] = {}
+        offset = 0
+        while True:
+            response = self.http.request("GET", ATTACHMENT_PATH, params={
+                "sysparm_query": query, "sysparm_fields": "table_sys_id", "sysparm_limit": self.page_size,
+                "sysparm_offset": offset})
+            rows = (response.json() or {}).get("result") or []
+            parents.update((str(r.get("table_sys_id") or ""), None) for r in rows if r.get("table_sys_id"))
+            if len(rows) < self.page_size:
+                return list(parents)
             offset += len(rows)
 
     def download_attachment(self, attachment: Attachment, into: BinaryIO) -> int:

@@ -15,7 +15,7 @@ from bridge.core.attachments import Attachment
 from bridge.errors import ConnectorError, NotFoundError
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Item, Ref
+from bridge.model import Item, Ref, Side
 from bridge.sync.executor import ActionOutcome, Executor
 from bridge.sync.plan_attachments import plan_attachments
 
@@ -33,9 +33,12 @@ def sync_attachments(
     """Copy the files of the links that ``records`` and ``issues`` (the cycle's changed items) belong to;
     the actions and their outcomes are added to ``report``."""
     rules = spec.attachments
-    if rules is None or rules.direction == "none" or (not records and not issues):
+    if rules is None or rules.direction == "none":
         return []
-    states = engine.store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
+    record_ids = [r.ref.id for r in records] + _with_new_files(engine, spec)
+    if not record_ids and not issues:
+        return []
+    states = engine.store.load_link_states(spec.name, record_ids, [i.ref.id for i in issues])
     actions = []
     for state in states:
         link = state.link
@@ -54,6 +57,18 @@ def sync_attachments(
         report.actions = [*report.actions, *actions]
         report.outcomes = [*report.outcomes, *outcomes]
     return outcomes
+
+
+def _with_new_files(engine: Engine, spec: MappingSpec) -> list[str]:
+    """Records that got a file since the ITSM cursor (less the overlap) without changing otherwise."""
+    cursor = engine.store.get_cursor(spec.name, Side.ITSM)
+    if cursor is None:
+        return []
+    try:
+        return engine.itsm.attachment_parents_since(spec, cursor - engine.options.overlap)
+    except ConnectorError as exc:
+        log.warning("could not look for records with new files", mapping=spec.name, error=str(exc))
+        return []
 
 
 def _files(listing: object, ref: Ref) -> list[Attachment] | None:

@@ -486,6 +486,7 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
         _read_again(engine, spec, seen, requeued)
     if not seen.changed_records and not seen.changed_issues:
         report.outcomes = followed
+        sync_attachments(engine, spec, executor, [], [], report)  # a ServiceNow file changes no record
         advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
                  idle=None if since is not None else _idle_marks(engine, seen))
         return

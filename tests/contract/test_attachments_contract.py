@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.connectors.base import Connector
 from bridge.model import Marker, Side
 from tests.contract.harness import ItsmSide, JiraSide
 
@@ -67,3 +68,18 @@ def test_listing_since_leaves_older_files_out(side: ItsmSide | JiraSide) -> None
     side.person.advance(5)
     attach(ref, "new.txt", b"new", "text/plain")  # type: ignore[operator]
     assert [f.filename for f in side.connector.list_attachments(ref, since)] == ["new.txt"]
+
+
+def test_records_with_new_files_are_found_where_a_file_changes_no_record(itsm: ItsmSide) -> None:
+    attach = _attach(itsm)
+    if type(itsm.connector).attachment_parents_since is Connector.attachment_parents_since:
+        pytest.skip("a new file changes its item on this vendor: the change search finds it")
+    if not itsm.person.can_advance_clock:
+        pytest.skip("the server's clock cannot be moved")
+    old, new = itsm.person.create(), itsm.person.create()
+    attach(old, "old.txt", b"old", "text/plain")  # type: ignore[operator]
+    itsm.person.advance(120)
+    since = itsm.person.now()
+    itsm.person.advance(5)
+    attach(new, "new.txt", b"new", "text/plain")  # type: ignore[operator]
+    assert itsm.connector.attachment_parents_since(itsm.mapping, since) == [new.id]

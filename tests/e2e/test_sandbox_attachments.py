@@ -42,7 +42,7 @@ def test_files_cross_both_ways_once_with_identical_bytes(bridge_env: BridgeEnv) 
 
     env.snow.app.attach("incident", incident["sys_id"], "error.log", LOG, content_type="text/plain")
     env.snow.app.attach("incident", incident["sys_id"], "core.dump", BIG)
-    env.snow.app.add_work_note("incident", incident["sys_id"], "Log and core dump attached.")
+    # no other change to the incident: ServiceNow does not touch a record when a file is attached
     env.jira.sandbox.attach(bug["key"], "screenshot.png", PNG, mime_type="image/png")
     sync(env)
 

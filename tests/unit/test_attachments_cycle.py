@@ -158,3 +158,15 @@ def test_the_temporary_file_is_made_in_the_work_directory_and_removed(tmp_path: 
         assert list((tmp_path / "files").glob("*")) == []
     finally:
         w.close()
+
+
+def test_a_servicenow_file_alone_is_found_although_the_record_does_not_change(world: World) -> None:
+    record, issue = linked(world)
+    world.clock.advance(minutes=5)
+    world.itsm.attach(record, "error.log", b"only a file")  # ServiceNow: the record's sys_updated_on stays
+    world.clock.advance(minutes=1)
+    report = world.cycle()
+    assert report.actions_by_kind == {"copy_attachment": 1}
+    assert [data for _, data in world.jira.files(issue)] == [b"only a file"]
+    world.clock.advance(minutes=1)
+    assert world.cycle().actions == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from bridge.core.attachments import JIRA_MAX_ATTACHMENTS_PER_ISSUE, Attachment
 from bridge.errors import NotFoundError, PermanentError
@@ -84,6 +84,17 @@ class MemoryAttachments:
             item = self._find(ref, listing)  # type: ignore[attr-defined]
             self.calls.count(listing, 200)  # type: ignore[attr-defined]
             return [a for a, _ in self._file_store().get(item.ref.id, []) if since is None or a.created >= since]
+
+    def attachment_parents_since(self, mapping: Any, since: datetime) -> list[str]:
+        """ITSM: the records with a file added since ``since`` (a file does not touch a ServiceNow record)."""
+        if self.side is Side.JIRA:
+            return []
+        listing, _, _ = self._endpoints()
+        self._fault("attachment_parents_since", listing)  # type: ignore[attr-defined]
+        with self._lock:
+            self.calls.count(listing, 200)  # type: ignore[attr-defined]
+            return [item_id for item_id, files in self._file_store().items()
+                    if any(a.created >= since for a, _ in files) and item_id in self._items]  # type: ignore[attr-defined]
 
     def download_attachment(self, attachment: Attachment, into: BinaryIO) -> int:
         _, download, _ = self._endpoints()
