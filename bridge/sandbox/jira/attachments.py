@@ -34,6 +34,11 @@ MAX_PER_ISSUE = 2000
 class AttachmentsMixin(IssuesMixin):
     """Files on issues; state in ``state["attachments"]`` (bytes as base64, so the state stays JSON)."""
 
+    def reset(self) -> None:
+        super().reset()
+        self.state["settings"]["attachment_max_size"] = DEFAULT_MAX_SIZE  # configure(attachment_max_size=…)
+        self.state["attachments"] = {}
+
     def routes(self) -> None:
         super().routes()
         api = self.api
