@@ -182,6 +182,16 @@ class Connector(ABC):
         state took (ServiceNow change models and RT may refuse quietly) or raise PermanentError.
         """
 
+    def written_version(self, ref: Ref, before: str) -> tuple[str, datetime] | None:
+        """The version (and its time) ``ref`` has after this connector's last write to it, when that write is
+        provably the only change since version ``before``; the executor records it, so the next cycle does
+        not read bridge's own echo. ``None`` (the default) when the vendor's answer cannot prove it."""
+        return None
+
+    def note_status(self, ref: Ref, status: str, item_type: str) -> None:
+        """Where bridge last synced ``ref``'s status (``item_type``: its issue type) before a set_status;
+        a connector that can start a move from there saves a read (Jira), the others ignore it."""
+
     @abstractmethod
     def add_comment(
         self,

@@ -224,6 +224,17 @@ class MetricsSettings(_Section):
     bind: Annotated[str | None, AfterValidator(_bind)] = None
 
 
+class EngineSettings(_Section):
+    """How a cycle applies its actions. Both sides at once, two lanes each, by default: a backlog is then
+    bound by the busier vendor's rate limit instead of both sides' calls added up, and a second lane hides
+    a vendor's latency (docs/operations.md, "Performance")."""
+
+    #: apply the ITSM side's and the Jira side's actions of a cycle at the same time
+    parallel_sides: bool = True
+    #: concurrent lanes per side (each link stays in one lane, so its actions keep their order)
+    workers_per_side: int = Field(default=2, ge=1, le=8)
+
+
 class Settings(BaseSettings):
     """Everything bridge is configured with. Build it with :func:`load_settings`."""
 
@@ -242,6 +253,7 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
     trends: TrendsSettings = Field(default_factory=TrendsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)

@@ -16,6 +16,7 @@ edit here without a migration fails the suite.
 * ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
 * ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
+* ``leader_epochs``: per mapping, the leadership epoch (fencing token) of its lock on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ comment_map = Table(
     Index(None, "link_id"),
 )
 
-#: Every copied file (migration 0005): a file is copied once and never back to its origin; ``sha256`` lets
+#: Every copied file (migration 0006): a file is copied once and never back to its origin; ``sha256`` lets
 #: the executor recognise a copy already on the other side after the store was lost.
 attachment_map = Table(
     "attachment_map",
@@ -192,4 +193,16 @@ mapping_first_seen = Table(
     metadata,
     Column("mapping", MAPPING, primary_key=True),
     Column("first_seen", UTCDateTime, nullable=False),
+)
+
+#: Per mapping, the leadership epoch (migration 0005): bumped by every replica that takes the mapping's
+#: PostgreSQL lock, and compared in the transaction that journals an action, so a replica that lost
+#: the lock without noticing is refused before its action reaches a vendor (:mod:`bridge.store.locks`).
+leader_epochs = Table(
+    "leader_epochs",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("holder", String(63), nullable=False),
+    Column("acquired", UTCDateTime, nullable=False),
 )

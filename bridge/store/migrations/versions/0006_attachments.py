@@ -4,8 +4,8 @@ A file is copied once: the pair (origin attachment id, mirror attachment id) kee
 copying it again or mirroring the copy back; the hash and name let a restored store recognise copies
 already made.
 
-Revision ID: 0005_attachments
-Revises: 0004
+Revision ID: 0006_attachments
+Revises: 0005_leader_epoch
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from bridge.store.types import UTCDateTime
 
-revision = "0005_attachments"
-down_revision = "0004"
+revision = "0006_attachments"
+down_revision = "0005_leader_epoch"
 branch_labels = None
 depends_on = None
 
