@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -232,6 +233,15 @@ def build_connectors(
     return {Side.ITSM: itsm, Side.JIRA: jira}
 
 
+def attachment_work_dir(state_url: str | None) -> str | None:
+    """Where copied files wait between download and upload: ``files/`` in the state directory (next to
+    a SQLite state file, else ``$STATE_DIRECTORY`` as systemd sets it), ``None`` (the system's) otherwise."""
+    if state_url and state_url.startswith("sqlite:///") and ":memory:" not in state_url:
+        return str(Path(state_url.removeprefix("sqlite:///")).parent / "files")
+    state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return str(Path(state_dir) / "files") if state_dir else None
+
+
 def build_engine(
     settings: Settings,
     mappings: Sequence[MappingSpec],
@@ -261,5 +271,7 @@ def build_engine(
                             index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds),
                             parallel_sides=settings.engine.parallel_sides,
                             workers_per_side=settings.engine.workers_per_side,
-                            cycle_budget=settings.engine.cycle_budget or None)
+                            cycle_budget=settings.engine.cycle_budget or None,
+                            work_dir=attachment_work_dir(settings.state.url.get_secret_value() if settings.state.url
+                                                         else None))
     return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

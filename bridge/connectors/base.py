@@ -23,8 +23,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
 
 from bridge.callcount import CallCounter  # also imported from here by the adapters
+from bridge.core.attachments import Attachment
 from bridge.errors import ConnectorError, NotFoundError, PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Side, Visibility
@@ -248,6 +251,43 @@ class Connector(ABC):
         Jira side: upsert a remote link to the record ``other`` with a ``globalId`` derived from it, so
         repeating it never duplicates (``values`` may carry ``title``/``summary``/``resolved``).
         """
+
+    # ------------------------------------------------------------------------------- attachments
+
+    #: the biggest file the vendor accepts in one upload (bytes), ``None`` when it sets no limit of its own
+    max_upload_size: int | None = None
+
+    def list_attachments(self, ref: Ref, since: datetime | None = None) -> list[Attachment]:
+        """The files on ``ref`` added at or after ``since`` (all when ``None``), oldest first.
+
+        Those that came with a comment or transaction name it in :attr:`Attachment.comment_id`. One
+        request per item where the vendor allows (ServiceNow ``sys_attachment`` by ``table_sys_id``,
+        Jira's ``attachment`` field, RT's ``/ticket/{id}/attachments``). The default: no attachments API.
+        """
+        raise PermanentError(f"bridge cannot read files on {self.display_name}", side=self.side.value)
+
+    def attachment_parents_since(self, mapping: MappingSpec, since: datetime) -> list[str]:
+        """Ids of the items of ``mapping``'s record type that got a file at or after ``since``, for a vendor
+        whose items do not change when a file is added (ServiceNow: one ``sys_attachment`` query per
+        cycle). The default is none: on Jira and Request Tracker a new file changes its item, so the
+        change search already finds it."""
+        return []
+
+    def download_attachment(self, attachment: Attachment, into: BinaryIO) -> int:
+        """Write the bytes of ``attachment`` into ``into`` as they arrive (never the whole file in memory);
+        returns the number of bytes written."""
+        raise PermanentError(f"bridge cannot read files on {self.display_name}", side=self.side.value)
+
+    def upload_attachment(
+        self, ref: Ref, path: Path, *, filename: str, mime_type: str, marker: Marker
+    ) -> Attachment:
+        """Put the file at ``path`` on ``ref`` as ``filename`` (streamed from disk) and return it as listed.
+
+        ``marker`` names the origin file: a vendor whose upload is a journal entry (RT's comment with
+        ``Attachments``) carries it there, so the file is recognised as bridge's and never mirrored back.
+        A file the vendor refuses for its size raises :class:`~bridge.errors.PermanentError` (no retry).
+        """
+        raise PermanentError(f"bridge cannot write files on {self.display_name}", side=self.side.value)
 
     # ------------------------------------------------------------------------------- diagnostics
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from bridge.connectors.base import CheckResult, Connector, CreateSpec
+from bridge.connectors.base import CheckResult, CreateSpec
 from bridge.connectors.http import HttpOptions
 from bridge.connectors.jira import (
     MARKER_PROPERTY,
@@ -53,6 +53,7 @@ from bridge.connectors.jira import (
     parse_jira_datetime,
 )
 from bridge.connectors.jira_text import text_to_adf, text_to_wiki
+from bridge.connectors.jsm_attachments import JsmAttachments
 from bridge.connectors.jsm_query import FieldInfo, compile_route, field_info
 from bridge.connectors.unreadable import Unreadable, readable
 from bridge.errors import AuthError, ConfigError, ConnectorError, NotFoundError, PermanentError, WorkflowError
@@ -96,7 +97,7 @@ def comment_channel(comment: Comment) -> Comment:
     return dataclasses.replace(comment, channel=INTERNAL if comment.internal else PUBLIC)
 
 
-class JsmConnector(Connector):
+class JsmConnector(JsmAttachments):
     """The service projects of one Jira Service Management site, for one (agent) account.
 
     ``deployment`` is ``cloud`` (``email`` + API ``token``) or ``datacenter`` (``token`` = personal access

@@ -41,8 +41,9 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
-from bridge.connectors.base import CheckResult, Connector, CreateSpec
+from bridge.connectors.base import CheckResult, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
+from bridge.connectors.servicenow_attachments import ServiceNowAttachments
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
 from bridge.connectors.servicenow_values import (
     _raw,
@@ -91,7 +92,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(token=**********)"
 
 
-class ServiceNowConnector(Connector):
+class ServiceNowConnector(ServiceNowAttachments):
     """The ITSM side on ServiceNow's Table API (incidents, change requests; any task table)."""
 
     side = Side.ITSM

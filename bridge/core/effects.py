@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.core.actions import SyncedUpdate
+from bridge.core.attachments import AttachmentPair
 from bridge.core.state import CommentPair
 from bridge.model import FieldValue, Ref
 
@@ -57,6 +58,13 @@ class AddCommentPair:
     """A comment was mirrored: remember the pair in the current link (once)."""
 
     pair: CommentPair
+
+
+@dataclass(frozen=True, slots=True)
+class AddAttachmentPair:
+    """A file was copied (or noted as not copied): remember the pair in the current link (once)."""
+
+    pair: AttachmentPair
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +110,12 @@ class ForgetLink:
 
 
 Effect = (
-    NewLink | InLink | MergeSynced | AddCommentPair | MarkDone | ResolveErrors | MarkClosed | MoveRecord | ForgetLink
+    NewLink | InLink | MergeSynced | AddCommentPair | AddAttachmentPair | MarkDone | ResolveErrors | MarkClosed
+    | MoveRecord | ForgetLink
 )
 
 __all__ = [
+    "AddAttachmentPair",
     "AddCommentPair",
     "Effect",
     "ForgetLink",

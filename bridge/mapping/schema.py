@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bridge.mapping.attachments import AttachmentRules
 from bridge.mapping.patterns import check_syntax
 
 Scalar = str | int | float | bool
@@ -415,6 +416,7 @@ class Mapping(_Strict):
     comments: CommentRules = Field(default_factory=CommentRules)
     links: LinkRules = Field(default_factory=LinkRules)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)
+    attachments: AttachmentRules | None = None
 
 
 AllOf.model_rebuild()

@@ -62,6 +62,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None
+    #: raw bytes (a file download); ``Content-Type`` from ``headers``, else application/octet-stream
+    data: bytes | None = None
 
 
 Handler = Callable[[Request], Reply]
@@ -298,7 +300,10 @@ def _make_handler(app: SandboxApp) -> type[BaseHTTPRequestHandler]:
                 reply = app.handle(request)
             except Exception as exc:  # a sandbox bug must show as a 500, not a hung client
                 reply = Reply(500, {"message": f"sandbox error: {type(exc).__name__}: {exc}"})
-            if reply.text is not None:
+            if reply.data is not None:
+                payload = reply.data
+                content_type = reply.headers.pop("Content-Type", "application/octet-stream")
+            elif reply.text is not None:
                 payload = reply.text.encode()
                 content_type = reply.headers.pop("Content-Type", "text/plain;charset=UTF-8")
             elif reply.body is None:

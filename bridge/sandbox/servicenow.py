@@ -43,6 +43,7 @@ from urllib.parse import urlencode
 
 from bridge.sandbox import servicenow_query as eq
 from bridge.sandbox.server import Reply, Request, SandboxServer
+from bridge.sandbox.servicenow_attachments import ServiceNowAttachments
 from bridge.sandbox.servicenow_rules import (
     CHANGE_CLOSE_CODES,
     CHANGE_OPEN,
@@ -79,7 +80,7 @@ RATE_LIMIT_RULE = "d5a3b7c1e0f24a6b9c8d7e6f5a4b3c2d"
 DEFAULT_LIMIT = 10000  # [SN-T] sysparm_limit default
 
 
-class ServiceNowSandbox(ServiceNowScripting):
+class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
     """The Table API over real HTTP plus a scripting surface (Python and ``/_sandbox/servicenow/…``)."""
 
     name = "servicenow"
@@ -225,6 +226,7 @@ class ServiceNowSandbox(ServiceNowScripting):
         self.router.add("POST", admin + "/{table}/{sys_id}/state", self._admin_state)
         self.router.add("POST", admin + "/{table}/{sys_id}/journal", self._admin_journal_add)
         self.router.add("GET", admin + "/{table}/{sys_id}/journal", self._admin_journal)
+        self._attachment_routes()
 
     # ------------------------------------------------------------------------- auth and errors
 

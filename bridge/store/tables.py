@@ -9,6 +9,7 @@ edit here without a migration fails the suite.
 * ``item_state``: the last synced values of every mapped field on each item of a link, in Jira's
   vocabulary (see :mod:`bridge.core.state`), plus the item version last fully processed.
 * ``comment_map``: every mirrored comment, so a comment is mirrored once and never back to its origin.
+* ``attachment_map``: every copied file, with the sha256 of its bytes, likewise.
 * ``cursors``: per mapping and side, the high-water mark of changes processed.
 * ``journal``: every action, before (pending) and after (done/failed) its remote write: the audit
   trail, and what makes the executor idempotent across crashes.
@@ -101,6 +102,26 @@ comment_map = Table(
     Column("origin_item", ID, nullable=False),
     Column("mirror_item", ID, nullable=False),
     Column("mirror_id", ID, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("origin_side", "origin_id", "mirror_item"),
+    Index(None, "link_id"),
+)
+
+#: Every copied file (migration 0006): a file is copied once and never back to its origin; ``sha256`` lets
+#: the executor recognise a copy already on the other side after the store was lost.
+attachment_map = Table(
+    "attachment_map",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("link_id", Integer, ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    Column("origin_side", String(8), nullable=False),
+    Column("origin_id", ID, nullable=False),
+    Column("origin_item", ID, nullable=False),
+    Column("mirror_item", ID, nullable=False),
+    Column("mirror_id", ID, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("size", BigInteger, nullable=True),
     Column("created", UTCDateTime, nullable=False),
     UniqueConstraint("origin_side", "origin_id", "mirror_item"),
     Index(None, "link_id"),

@@ -46,6 +46,7 @@ from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key
+from bridge.sync.attachments import sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
@@ -255,6 +256,7 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         workers_per_side=engine.options.workers_per_side,
     )
     executor.progress = engine.progress
+    executor.work_dir = engine.options.work_dir
     return executor
 
 
@@ -541,6 +543,7 @@ def _cycle(
         report.outcomes = followed
         if hinted:
             return
+        sync_attachments(engine, spec, executor, [], [], report)  # a ServiceNow file changes no record
         stay = {side for side, ids in seen.left_out.items() if ids}
         report.deferred = sum(len(ids) for ids in seen.left_out.values())
         advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
@@ -573,6 +576,8 @@ def _cycle(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
     report.outcomes = [*followed, *executor.execute(budgeted.actions)]
+    sync_attachments(engine, spec, executor, [r for r in seen.changed_records if r.ref.id not in budgeted.deferred],
+                     [i for i in seen.changed_issues if i.ref.id not in budgeted.deferred], report)
 
     held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue) | budgeted.deferred
     mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)

@@ -20,7 +20,9 @@ from bridge.core.actions import (
     LinkExisting,
     to_json,
 )
+from bridge.core.attachments import AttachmentPair
 from bridge.core.effects import (
+    AddAttachmentPair,
     AddCommentPair,
     Effect,
     ForgetLink,
@@ -56,6 +58,8 @@ class ActionResult:
     comment_id: str | None = None
     remote_id: str | None = None
     adopted: bool = False
+    #: a copied (or noted) file, remembered so it is never copied again
+    attachment: AttachmentPair | None = None
 
 
 def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
@@ -123,6 +127,8 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
                 )
             )
         )
+    if result.attachment is not None:
+        effects.append(AddAttachmentPair(result.attachment))
     effects.append(MarkDone(to_json(action), result.remote_id))
     effects.append(ResolveErrors(refusal_slot(action)))
     return tuple(effects)

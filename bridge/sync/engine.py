@@ -52,6 +52,8 @@ class EngineOptions:
     #: about how many actions one cycle of a mapping applies (``engine.cycle_budget``; ``None``: all of
     #: them); the rest waits for the next cycles (:mod:`bridge.sync.budget`)
     cycle_budget: int | None = None
+    #: where copied files wait between download and upload: the state directory (``None``: the system's)
+    work_dir: str | None = None
 
 
 class Engine:

@@ -87,6 +87,7 @@ from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
+from bridge.sync.attachment_exec import ATTACHMENT_ACTIONS, write_attachment
 from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.executor_lanes import run_concurrently
 from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
@@ -173,6 +174,7 @@ class Executor:
         #: items found gone during this run (never written again) and merged records' survivors
         self._gone: set[str] = set()
         self._moved: dict[str, Ref] = {}
+        self.work_dir: str | None = None  # where copied files wait (the state directory; None: the system's)
 
     # ------------------------------------------------------------------------------ entry points
 
@@ -630,6 +632,8 @@ class Executor:
         return None
 
     def _write(self, action: Action) -> ActionResult:
+        if isinstance(action, ATTACHMENT_ACTIONS):
+            return write_attachment(self.connectors, self.mapping, action, self.work_dir)
         if isinstance(action, AdoptIssue | AdoptComment):
             # Store-only: what the vendors already show is recorded (bridge.sync.adoption).
             log.info("adopted what the vendors already show", action=action.kind, description=action.describe())
@@ -664,7 +668,6 @@ class Executor:
         if isinstance(action, CloseLink):
             return self._close(action)
         raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
-
 
     def _close(self, action: CloseLink) -> ActionResult:
         """The note on ``notice`` (skipped when that item is gone too) and, for a merge into a linked

@@ -21,6 +21,7 @@ from bridge.core.actions import (
     from_json,
     to_json,
 )
+from bridge.core.attachments import CopyAttachment, NoteAttachment
 from bridge.core.effects import (
     AddCommentPair,
     ForgetLink,
@@ -58,6 +59,10 @@ ACTIONS = [
                "marker", (CommentPair(Side.ITSM, "c1", REC.id, ISS.id, "jc9"),)),
     AdoptComment(M, 1, ISS, REC, "c1", "jc9"),
 ]
+ACTIONS[-2:-2] = [
+    CopyAttachment(M, 1, ISS, REC, "f1", "error.log", "text/plain", 12, "https://snow/f1"),
+    NoteAttachment(M, 1, ISS, REC, "f2", "core.dump", "bridge did not copy core.dump", "comment", 10**9),
+]
 
 
 def test_every_action_type_is_covered_here() -> None:
@@ -78,6 +83,8 @@ def test_refs_name_the_item_the_action_is_about_first(action: object) -> None:
         "adopt_issue": (REC, ISS),
         "adopt_comment": (ISS, REC),
         "close_link": (ISS, REC),
+        "copy_attachment": (ISS, REC),
+        "attachment_note": (ISS, REC),
     }
     assert action.refs == expected[action.kind]  # type: ignore[attr-defined]
     assert from_json(to_json(action)) == action  # type: ignore[arg-type]

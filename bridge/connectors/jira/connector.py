@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.connectors.http import HttpOptions
+from bridge.connectors.jira.attachments import JiraAttachments
 from bridge.connectors.jira.checks import JiraChecks
 from bridge.connectors.jira.comments import JiraComments
 from bridge.connectors.jira.workflow import JiraWorkflow
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from bridge.settings import JiraSettings
 
 
-class JiraConnector(JiraWrites, JiraComments, JiraWorkflow, JiraChecks):
+class JiraConnector(JiraWrites, JiraComments, JiraWorkflow, JiraChecks, JiraAttachments):
     """Jira Cloud or Data Center, for one site and one account.
 
     ``deployment`` is given by configuration (the adapter never calls ``serverInfo`` to guess it);

@@ -42,15 +42,17 @@ ITSM: ``create_record(record_type, fields, state=…, key=…, author=…) -> Re
 fields=…, labels=…, status=…) -> Ref``, ``edit(key, **fields)``, ``transition_to(key, status,
 resolution=…)`` (a person may jump to any status, like an admin editing the workflow), ``comment(key,
 body, author=…, visibility=…)``, ``issues()``, ``issue(key)``, ``comments(key)``, ``remote_links(key)``.
-``ref`` arguments accept a :class:`Ref`, an id or a key. ``snapshot()`` returns a deep copy of the whole
-state so tests can compare before/after.
+Both: ``attach(ref, filename, content, mime_type=…)`` and ``files(ref)`` (files with their bytes;
+see :mod:`bridge.connectors.memory.attachments`). ``ref`` arguments accept a :class:`Ref`, an id or a key.
+``snapshot()`` returns a deep copy of the whole state so tests can compare before/after.
 
 Fault injection (for the engine's crash and retry tests)
 ========================================================
 * ``fail_next(operation, error, times=1)``: the next ``times`` calls of the port method named
   ``operation`` (``"create"``, ``"update_fields"``, ``"set_status"``, ``"add_comment"``,
   ``"write_back_reference"``, ``"search_changed"``, ``"get"``, ``"comments_since"``, ``"find_by_marker"``,
-  ``"find_comment_by_marker"``) raise ``error`` BEFORE anything changes (a refused or lost request).
+  ``"find_comment_by_marker"``, ``"list_attachments"``, ``"download_attachment"``, ``"upload_attachment"``)
+  raise ``error`` BEFORE anything changes (a refused or lost request).
 * ``after_write``: an optional ``Callable[[str, Ref], None]`` called after every successful remote write
   with the operation name and the item written, before the method returns. If it raises, the write has
   happened but the caller never learns it — a process dying between the remote write and the journal

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.connectors.base import Connector
+from bridge.connectors.memory.attachments import MemoryAttachments
 from bridge.errors import MergedError, NotFoundError
 from bridge.model import Comment, FieldValue, Item, Ref, Side, Visibility
 
@@ -88,7 +89,7 @@ class _Stored:
     remote_links: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class MemoryConnector(Connector):
+class MemoryConnector(MemoryAttachments, Connector):
     """What both fakes share: locking, clock, counting, fault injection, lookups."""
 
     side: Side

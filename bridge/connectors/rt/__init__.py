@@ -27,6 +27,7 @@ How the port maps onto RT (details and traps in ``docs/connectors/rt.md``, "What
 
 from __future__ import annotations
 
+from bridge.connectors.rt.attachments import RTAttachments
 from bridge.connectors.rt.checks import RTChecks
 from bridge.connectors.rt.client import (
     BASE_FIELDS,
@@ -44,7 +45,7 @@ from bridge.connectors.rt.writing import RTWriting
 from bridge.model import Side
 
 
-class RTConnector(RTChecks, RTWriting, RTReading):
+class RTConnector(RTChecks, RTWriting, RTReading, RTAttachments):
     """The ITSM side on Request Tracker 5 (REST2). See the module docstring.
 
     One class for callers; its halves live in :mod:`.client` (HTTP, paging), :mod:`.reading`,

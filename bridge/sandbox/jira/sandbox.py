@@ -7,6 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
+from bridge.sandbox.jira.attachments import AttachmentsMixin
 from bridge.sandbox.jira.issuelinks import IssueLinksMixin
 from bridge.sandbox.jira.metadata import MetadataMixin
 from bridge.sandbox.jira.remotelinks import RemoteLinksMixin
@@ -15,7 +16,7 @@ from bridge.sandbox.jira.search import SearchMixin
 from bridge.sandbox.server import SandboxServer
 
 
-class JiraSandbox(ScriptingMixin, SearchMixin, RemoteLinksMixin, IssueLinksMixin, MetadataMixin):
+class JiraSandbox(AttachmentsMixin, ScriptingMixin, SearchMixin, RemoteLinksMixin, IssueLinksMixin, MetadataMixin):
     """A Jira Cloud (``mode="cloud"``, REST v3) or Data Center (``mode="datacenter"``, REST v2) sandbox.
 
     ``JiraSandbox(mode, state_dir=None, clock=None)``: ``clock`` returns the current instant (aware); tests

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from bridge.core.actions import Action, from_json, to_json
 from bridge.core.effects import (
+    AddAttachmentPair,
     AddCommentPair,
     Effect,
     ForgetLink,
@@ -30,6 +31,7 @@ from bridge.core.effects import (
 from bridge.errors import StoreError
 from bridge.model import Link, Side
 from bridge.store.entries import DONE, FAILED, PENDING, SUPERSEDED, ErrorEntry, JournalEntry
+from bridge.store.repositories.attachments import AttachmentRepository
 from bridge.store.repositories.base import inserted_id as _inserted_id
 from bridge.store.repositories.base import now as _now
 from bridge.store.repositories.errors import ErrorListRepository
@@ -37,7 +39,7 @@ from bridge.store.repositories.synced import SyncedRepository
 from bridge.store.tables import errors, journal, link_records, links
 
 
-class JournalRepository(SyncedRepository, ErrorListRepository):
+class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentRepository):
     """The journal of actions, and the one transaction that records what a succeeded action changed."""
 
     @staticmethod
@@ -255,6 +257,9 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                 elif isinstance(effect, AddCommentPair):
                     if link_id is not None:
                         self._insert_pair(c, link_id, effect.pair)
+                elif isinstance(effect, AddAttachmentPair):
+                    if link_id is not None:
+                        self._insert_attachment_pair(c, link_id, effect.pair)
                 elif isinstance(effect, MarkDone):
                     c.execute(
                         update(journal)

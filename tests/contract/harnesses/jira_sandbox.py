@@ -52,6 +52,9 @@ class _Person:
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, Any] | None = None) -> None:
         self.env.sandbox.transition(ref.key, status, resolution=str((fields or {}).get("resolution", "Done")))
 
+    def attach(self, ref: Ref, filename: str, data: bytes, mime_type: str = "text/plain") -> None:
+        self.env.sandbox.attach(ref.key, filename, data, mime_type=mime_type)
+
     def advance(self, seconds: float) -> None:
         self.env.clock.advance(seconds)
 

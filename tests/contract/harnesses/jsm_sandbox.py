@@ -58,6 +58,9 @@ class _Person:
     def edit(self, ref: Ref, fields: Mapping[str, Any]) -> None:
         self.env.sandbox.edit_issue(ref.key, dict(fields), as_user="sam")
 
+    def attach(self, ref: Ref, filename: str, data: bytes, mime_type: str = "text/plain") -> None:
+        self.env.sandbox.attach(ref.key, filename, data, mime_type=mime_type, author="sam")
+
     def comment(self, ref: Ref, body: str) -> None:
         self.env.sandbox.reply(ref.key, body, public=False)
 

@@ -42,6 +42,9 @@ class _ItsmPerson:
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, Any] | None = None) -> None:
         self.itsm.set_state(ref, status, **(fields or {}))
 
+    def attach(self, ref: Ref, filename: str, data: bytes, mime_type: str = "text/plain") -> None:
+        self.itsm.attach(ref, filename, data, mime_type=mime_type)
+
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
@@ -68,6 +71,9 @@ class _JiraPerson:
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, Any] | None = None) -> None:
         self.jira.transition_to(ref, status, resolution=(fields or {}).get("resolution"))
+
+    def attach(self, ref: Ref, filename: str, data: bytes, mime_type: str = "text/plain") -> None:
+        self.jira.attach(ref, filename, data, mime_type=mime_type)
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

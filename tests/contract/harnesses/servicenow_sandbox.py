@@ -56,6 +56,9 @@ class _Person:
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, Any] | None = None) -> None:
         self.app.set_state("incident", ref.id, status, **{**_DEMANDED.get(str(status), {}), **(fields or {})})
 
+    def attach(self, ref: Ref, filename: str, data: bytes, mime_type: str = "text/plain") -> None:
+        self.app.attach("incident", ref.id, filename, data, content_type=mime_type)
+
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
