@@ -52,7 +52,7 @@ from bridge.connectors.jira import (
     jql_string,
     parse_jira_datetime,
 )
-from bridge.connectors.jira_text import text_to_adf, text_to_wiki
+from bridge.connectors.jira_text import fit_for_jira, text_to_adf, text_to_wiki
 from bridge.connectors.jsm_query import FieldInfo, compile_route, field_info
 from bridge.connectors.unreadable import Unreadable, readable
 from bridge.errors import AuthError, ConfigError, ConnectorError, NotFoundError, PermanentError, WorkflowError
@@ -390,6 +390,7 @@ class JsmConnector(Connector):
             )
         internal = channel == INTERNAL
         issue = ref.id or ref.key
+        body = fit_for_jira(body, cloud=self.site.cloud)  # requests are Jira issues: the same limit
         payload = {
             "body": text_to_adf(body) if self.site.cloud else text_to_wiki(body),
             "properties": [

@@ -192,6 +192,9 @@ class FieldRule(_Strict):
     itsm_default: Scalar | None = None
     direction: Literal["to_jira", "to_itsm", "both"] = "to_jira"
     sync: Literal["always", "create"] = "always"
+    max_length: int | None = Field(default=None, ge=50, le=100_000)
+    """Longest text written to the Jira field; by default what Jira takes (summary 255, other text 32,767).
+    Longer text is cut at a line or word boundary and ends with ``comments.truncation_notice``."""
 
     @field_validator("map", mode="before")
     @classmethod
@@ -332,6 +335,12 @@ class VisibilityRule(_Strict):
     value: str = Field(examples=["Developers"])
 
 
+DEFAULT_TRUNCATION_NOTICE = (
+    "… (truncated by bridge: {{ omitted }} more characters in {{ source.key }}"
+    "{% if source.url %}: {{ source.url }}{% endif %})"
+)
+
+
 class CommentRules(_Strict):
     """Which comments flow, where they land and how they are labelled."""
 
@@ -341,8 +350,12 @@ class CommentRules(_Strict):
     jira_visibility: VisibilityRule | None = None
     attribution: str = "{{ author }} ({{ system }}) wrote:"
     skip: list[Regex] = Field(default_factory=list)
-    max_length: int = Field(default=30000, ge=200, le=1_000_000)
-    truncation_notice: str = "[… truncated by bridge: {{ omitted }} characters not shown]"
+    max_length: int | None = Field(default=None, ge=200, le=1_000_000)
+    """Longest mirrored comment, notice included; by default the target's limit (Jira and JSM 32,767,
+    measured again by the connector after conversion to ADF or wiki markup; ServiceNow and RT: none)."""
+    truncation_notice: str = DEFAULT_TRUNCATION_NOTICE
+    """The last line of a text bridge cut (comments and ``fields``): ``omitted`` is the count of
+    characters left out (``98,211``), ``source`` the item holding the whole text (``key``, ``url``)."""
 
 
 # --------------------------------------------------------------------------------------------- links
