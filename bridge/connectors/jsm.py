@@ -418,8 +418,9 @@ class JsmConnector(Connector):
                     "service project",
                     side=self.name,
                 )
-            if written.marker != marker:
-                # The site dropped the marker property: keep the marker in the text, so it is never mirrored back.
+            if written.marker != marker and internal:
+                # The site dropped the marker property: keep the marker in the text, so it is never mirrored
+                # back (never in a public reply: the customer reads it; bridge knows that one by its id).
                 text = f"{body}\n\n{marker.render()}"
                 self.site._request(
                     "PUT",

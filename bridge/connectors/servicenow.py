@@ -29,6 +29,7 @@ What makes ServiceNow easy to get wrong, and how this adapter copes (docs/connec
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -522,16 +523,24 @@ class ServiceNowConnector(Connector):
         if channel not in JOURNAL_FIELDS:
             raise PermanentError(f"servicenow: {channel!r} is not a journal field (use work_notes or comments)",
                                  side=self.name)
-        text = f"{body.rstrip()}\n\n{marker.render()}"
+        # On the journal the caller reads (``comments``) no marker text, it would reach the caller's e-mail:
+        # that row is found as bridge's newest with exactly this text, and its sys_id, which the engine stores
+        # as the mirror's id, is how bridge knows it (docs/connectors/servicenow.md, "Comments and markers").
+        customer = not facts.journal_is_internal(channel)
+        text = body.rstrip() if customer else f"{body.rstrip()}\n\n{marker.render()}"
         # A journal PATCH appends an entry each time it is processed: never retried once it may have
         # reached the instance (idempotent=False); the executor reconciles with find_comment_by_marker.
         self._patch(ref, {channel: text}, "sys_id,sys_mod_count", idempotent=False)
         # The PATCH response cannot say which journal row it made (the field reads "" on the record),
         # so one query finds it: bounded by element_id (indexed) and the unique marker on the last line.
         # Two calls per comment is the minimum the Table API allows.
-        for row in self._journal_with_marker(ref, marker, (channel,)):
-            if trailing_marker(_raw(row.get("value"))) == marker:
-                return self._comment(ref, row, {self.api_user or "": self.api_user or ""})
+        rows = self._pages("sys_journal_field", "^".join([f"element_id={ref.id}", f"element={channel}",
+                           f"sys_created_by={self.api_user or ''}", "ORDERBYDESCsys_created_on"]),
+                           JOURNAL_READ_FIELDS) if customer else self._journal_with_marker(ref, marker, (channel,))
+        for row in itertools.islice(rows, 20):
+            value = _raw(row.get("value"))
+            if (value.strip() == text.strip()) if customer else (trailing_marker(value) == marker):
+                return replace(self._comment(ref, row, {self.api_user or "": self.api_user or ""}), marker=marker)
         # The write happened but the row is not visible (no read ACL on sys_journal_field): return what
         # was written with an id derived from the marker, which is unique per mirrored comment.
         return Comment(id=f"{ref.id}:{marker.origin_id}", parent=ref, author=self.api_user or "", body=body,

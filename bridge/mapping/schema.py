@@ -341,6 +341,36 @@ DEFAULT_TRUNCATION_NOTICE = (
 )
 
 
+class CommentRoute(_Strict):
+    """One routing rule: a comment whose body matches ``match`` goes to ``channel`` (the first match wins).
+
+    ``strip`` removes the matched text from the mirror (``^\\[customer\\]\\s*`` → the prefix is not
+    shown). ``visibility`` restricts the Jira comment (rules ``to_jira``): a role or group, or ``public``
+    for none even when ``jira_visibility`` is set.
+    """
+
+    match: Regex = Field(examples=["^\\[customer\\]"])
+    channel: str | None = None
+    strip: bool = False
+    visibility: VisibilityRule | Literal["public"] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> CommentRoute:
+        if self.channel is None and self.visibility is None and not self.strip:
+            raise rule_error(
+                "a comment rule needs `channel`, `visibility` or `strip`",
+                "e.g. `{match: '^\\[customer\\]', channel: comments, strip: true}`",
+            )
+        return self
+
+
+class CommentRouting(_Strict):
+    """Ordered routing rules per direction; a comment no rule matches takes the mapping's channel."""
+
+    to_itsm: list[CommentRoute] = Field(default_factory=list)
+    to_jira: list[CommentRoute] = Field(default_factory=list)
+
+
 class CommentRules(_Strict):
     """Which comments flow, where they land and how they are labelled."""
 
@@ -349,6 +379,10 @@ class CommentRules(_Strict):
     from_itsm_channels: list[str] = Field(default_factory=lambda: ["work_notes", "comments"])
     jira_visibility: VisibilityRule | None = None
     attribution: str = "{{ author }} ({{ system }}) wrote:"
+    customer_attribution: str = "{{ author }}"
+    """First line of a mirror on a channel the record's customer reads (ServiceNow ``comments``, RT
+    ``correspond``, JSM ``public``): by default the person's name only, nothing about bridge or Jira."""
+    rules: CommentRouting = Field(default_factory=CommentRouting)
     skip: list[Regex] = Field(default_factory=list)
     max_length: int | None = Field(default=None, ge=200, le=1_000_000)
     """Longest mirrored comment, notice included; by default the target's limit (Jira and JSM 32,767,

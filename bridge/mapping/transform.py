@@ -285,9 +285,15 @@ def is_skipped(
     return False
 
 
-def attribution(rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any]) -> str:
-    """The line that says who wrote a mirrored comment, e.g. ``Jane Doe (ServiceNow) wrote:``."""
-    return render(rules.attribution, {"author": author, "system": system, "record": dict(record)})
+def attribution(
+    rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any], template: str | None = None
+) -> str:
+    """The line that says who wrote a mirrored comment, e.g. ``Jane Doe (ServiceNow) wrote:``.
+
+    ``template`` overrides ``rules.attribution`` (``comments.customer_attribution`` on customer channels).
+    """
+    source = rules.attribution if template is None else template
+    return render(source, {"author": author, "system": system, "record": dict(record)})
 
 
 def notice(template: str, *, source: Mapping[str, Any] | None = None) -> Callable[[int], str]:

@@ -57,15 +57,19 @@ def skip_reason(
     return None
 
 
-def mirror_body(comment: Comment, rules: CommentRules, *, system: str, record: Ref) -> str:
+def mirror_body(comment: Comment, rules: CommentRules, *, system: str, record: Ref, customer: bool = False) -> str:
     """The text of the mirror of ``comment``: attribution line, a newline, the body; truncated.
 
-    ``record`` is the record the comment was made on (ITSM → Jira) or is going to (Jira → ITSM). Without
+    ``record`` is the record the comment was made on (ITSM → Jira) or is going to (Jira → ITSM). On a
+    channel the record's customer reads (``customer``) the first line is ``comments.customer_attribution``
+    (by default the person's name only): nothing internal reaches the customer. Without
     ``comments.max_length`` a mirror going to Jira is cut to Jira's comment limit (the connector measures
     it again after conversion); the notice names the item holding the whole comment (its origin).
     Raises :class:`~bridge.mapping.transform.TemplateError` when the attribution or notice template fails.
     """
-    head = attribution(rules, author=comment.author, system=system, record=record_context(record)).strip()
+    template = rules.customer_attribution if customer else rules.attribution
+    head = attribution(rules, author=comment.author, system=system, record=record_context(record),
+                       template=template).strip()
     to_jira = comment.parent.side is Side.ITSM
     return truncate(
         f"{head}\n{comment.body}" if head else comment.body,
