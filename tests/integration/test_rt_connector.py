@@ -239,10 +239,16 @@ def test_correspond_channel_reaches_the_requestor_side(rt_server: RTServer) -> N
     assert (written.channel, written.internal) == ("correspond", False)
     types = [t["Type"] for t in rt_server.person().history(ticket)]
     assert "Correspond" in types
-    found = connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "7"))
-    assert found is not None
-    assert found.id == written.id
+    # A reply is e-mailed to the requestor: no marker text in it (issue #16). bridge knows it by the
+    # transaction id it stores, which is the id the read gives back.
+    assert not any("[bridge:" in t for t in rt_server.person().texts(ticket))
+    [read] = [c for c in connector.comments_since([the_ref], None)[ticket] if c.id == written.id]
+    assert (read.body, read.marker, read.channel) == ("We shipped a fix", None, "correspond")
     assert connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "8")) is None
+    note = connector.add_comment(the_ref, "Internal", channel="comment", marker=Marker(Side.JIRA, "9"))
+    found = connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "9"))
+    assert found is not None
+    assert found.id == note.id
 
 
 def test_unknown_channel_is_refused(rt_server: RTServer) -> None:
