@@ -192,6 +192,9 @@ class FieldRule(_Strict):
     itsm_default: Scalar | None = None
     direction: Literal["to_jira", "to_itsm", "both"] = "to_jira"
     sync: Literal["always", "create"] = "always"
+    user: bool = False
+    """The ``itsm`` field holds a person (ServiceNow ``assigned_to``/``caller_id``, RT ``Owner``): the Jira
+    value is that person's Jira account, found through the mapping's ``users:`` section."""
     max_length: int | None = Field(default=None, ge=50, le=100_000)
     """Longest text written to the Jira field; by default what Jira takes (summary 255, other text 32,767).
     Longer text is cut at a line or word boundary and ends with ``comments.truncation_notice``."""
@@ -238,6 +241,11 @@ class FieldRule(_Strict):
                 )
         if self.default is not None and self.map is None:
             raise rule_error("`default:` belongs to a `map:`", "remove `default:` or add a `map:`")
+        if self.user and (self.itsm is None or self.map is not None or self.direction != "to_jira"):
+            raise rule_error(
+                "`user: true` maps the person in an `itsm:` field to Jira (direction to_jira, no `map:`)",
+                "e.g. `assignee: {itsm: assigned_to, user: true}`; Jira → ITSM people are not mapped yet",
+            )
         return self
 
 
@@ -445,6 +453,31 @@ class ConflictRules(_Strict):
         return self.fields.get(field, self.default)
 
 
+# --------------------------------------------------------------------------------------------- users
+
+
+class UserPair(_Strict):
+    """One explicit pair: the ITSM user (ServiceNow ``sys_user`` sys_id, RT login) and the Jira user
+    (Cloud ``accountId``, Data Center user name)."""
+
+    itsm: str = Field(min_length=1, examples=["6816f79cc0a8016401c5a33be04be441"])
+    jira: str = Field(min_length=1, examples=["5b10a2844c20165700ede21g"])
+
+
+class UserRules(_Strict):
+    """How people are found on the other side, for field rules with ``user: true``.
+
+    By e-mail (``match_by: email``: the ITSM user's address, searched in Jira) unless ``table`` names the
+    pair; who cannot be found becomes ``fallback`` (its Jira user), or the field is left empty. Answers,
+    found or not, are kept in the state store for ``cache_hours``.
+    """
+
+    match_by: Literal["email", "table"] = "email"
+    table: list[UserPair] = Field(default_factory=list)
+    fallback: UserPair | None = None
+    cache_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+
 # ------------------------------------------------------------------------------------------- mapping
 
 
@@ -462,6 +495,7 @@ class Mapping(_Strict):
     comments: CommentRules = Field(default_factory=CommentRules)
     links: LinkRules = Field(default_factory=LinkRules)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)
+    users: UserRules = Field(default_factory=UserRules)
 
 
 AllOf.model_rebuild()

@@ -175,13 +175,20 @@ def condition_fields(condition: Condition | None) -> set[str]:
 # -------------------------------------------------------------------------------------------- fields
 
 
-def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Mapping[str, Any]) -> FieldValue:
+def to_jira_value(
+    rule: FieldRule,
+    record_fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    people: Mapping[str, str | None] | None = None,
+) -> FieldValue:
     """The Jira value a record produces through ``rule`` (direction to_jira or both).
 
     Text copied from the record or rendered is written to Jira, so its control characters are removed
     (:func:`bridge.text.for_vendor`); the mapping's own constants are written as they are.
 
     ``context`` is the template context (the record's fields plus ``record``: key, id, url, type).
+    ``people`` (ITSM user → Jira user, resolved before planning: :mod:`bridge.users`) translates a rule
+    with ``user: true``; a person it does not name leaves the field empty.
     """
     if rule.value is not None:
         return normalise(rule.value)
@@ -189,6 +196,10 @@ def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Ma
         return render(rule.template, context)
     assert rule.itsm is not None
     raw = record_fields.get(rule.itsm)
+    if rule.user:
+        handles = raw if isinstance(raw, tuple | list) else (() if raw in (None, "") else (raw,))
+        found = [h for h in ((people or {}).get(str(v)) for v in handles) if h]
+        return (tuple(sorted(found)) if isinstance(raw, tuple | list) else found[0]) if found else None
     if rule.map is None:
         return for_vendor(normalise(raw))
     key = "" if raw is None else str(raw)
@@ -215,7 +226,13 @@ def _clipped(context: Mapping[str, Any], limit: int) -> tuple[dict[str, Any], in
 
 
 def project_value(
-    key: str, rule: FieldRule, record_fields: Mapping[str, Any], context: Mapping[str, Any], *, notice_template: str
+    key: str,
+    rule: FieldRule,
+    record_fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    notice_template: str,
+    people: Mapping[str, str | None] | None = None,
 ) -> FieldValue:
     """The value written to Jira field ``key``: :func:`to_jira_value` within the field's limit.
 
@@ -232,7 +249,7 @@ def project_value(
         shortened, clipped = _clipped(context, limit)
         value: FieldValue = render(rule.template, shortened)
     else:
-        value = to_jira_value(rule, record_fields, context)
+        value = to_jira_value(rule, record_fields, context, people)
     value = for_vendor(value, field=key)  # bidi escapes lengthen a summary: measure after them
     if not isinstance(value, str) or len(value) <= limit:
         return value

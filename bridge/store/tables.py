@@ -171,3 +171,15 @@ mapping_first_seen = Table(
     Column("mapping", MAPPING, primary_key=True),
     Column("first_seen", UTCDateTime, nullable=False),
 )
+
+#: Per mapping and direction, who an ITSM or Jira user is on the other side (migration 0005): lookups
+#: found or not (``answer`` NULL), kept for the mapping's ``users.cache_hours`` (:mod:`bridge.users`).
+user_map = Table(
+    "user_map",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("handle", String(255), primary_key=True),
+    Column("answer", String(255), nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=False),
+)

@@ -49,6 +49,7 @@ from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
+from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
 from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
 from bridge.vendors import system_of
@@ -398,6 +399,7 @@ def _plan(
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             partners=partners,
+            people=people_for(engine, spec, seen.changed_records),
         ),
     )
     report.actions = list(the_plan.actions)
@@ -686,6 +688,7 @@ def _plan_link(
             pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
+            people=people_for(engine, spec, records),
         ),
     )
     report.actions = list(the_plan.actions)

@@ -39,12 +39,15 @@ def issue_view(issue: Issue) -> dict[str, Any]:
     )
 
 
-def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
-    """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
+def project(
+    mapping: MappingSpec, record: Record, people: Mapping[str, str | None] | None = None
+) -> dict[str, FieldValue]:
+    """The record's value for every rule key, in Jira's vocabulary (``people``: ITSM → Jira users). Raises
+    TemplateError."""
     context = to_jira_context(record.fields, record.ref, first_message=record.first_message)
     notice = mapping.comments.truncation_notice  # one notice for every text bridge cuts
     return {
-        key: project_value(key, rule, record.fields, context, notice_template=notice)
+        key: project_value(key, rule, record.fields, context, notice_template=notice, people=people)
         for key, rule in mapping.fields.items()
     }
 

@@ -249,7 +249,7 @@ class _Planner(AdoptionPlanning):
             self.left_out.append(record.ref)
             return
         try:
-            projection = project(mapping, record)
+            projection = project(mapping, record, self.given.people)
         except TemplateError as exc:
             self.problem(record.ref, f"cannot build the issue for {record.ref.key}: {exc}")
             return
@@ -382,7 +382,7 @@ class _Planner(AdoptionPlanning):
         blocked: set[str] = set()
         for record in changed:
             try:
-                projections[record.ref.id] = project(self.mapping, record)
+                projections[record.ref.id] = project(self.mapping, record, self.given.people)
             except TemplateError as exc:
                 blocked.add(record.ref.id)
                 self.problem(record.ref, f"cannot compute the field values of {record.ref.key}: {exc}")
