@@ -18,6 +18,7 @@ from typing import Any
 from bridge.connectors.jira import JiraConnector
 from bridge.connectors.servicenow import ServiceNowConnector
 from bridge.connectors.servicenow_query import literal
+from bridge.errors import NotFoundError
 from bridge.users.resolve import Directory
 
 
@@ -25,22 +26,21 @@ class ServiceNowDirectory:
     def __init__(self, connector: ServiceNowConnector) -> None:
         self.connector = connector
 
-    def _first(self, query: str, field: str) -> str | None:
-        rows = self.connector._pages("sys_user", query, f"sys_id,{field}")
-        for row in itertools.islice(rows, 1):
-            value = row.get(field)
-            return str(value) if value else None
-        return None
+    def _rows(self, query: str, field: str) -> list[dict[str, Any]]:
+        return list(itertools.islice(self.connector._pages("sys_user", query, f"sys_id,{field}"), 1))
 
     def email_of(self, handle: str) -> str | None:
-        if literal(handle) != handle:
-            return None
-        return self._first(f"sys_id={handle}^active=true", "email")
+        """The address of the active user with sys_id ``handle``; :class:`NotFoundError` when there is none."""
+        rows = self._rows(f"sys_id={handle}^active=true", "email") if literal(handle) == handle else []
+        if not rows:
+            raise NotFoundError(f"servicenow has no active sys_user {handle!r}", side="servicenow")
+        return str(rows[0].get("email") or "") or None
 
     def find_by_email(self, email: str) -> str | None:
         if literal(email) != email:
             return None
-        return self._first(f"email={email}^active=true^ORDERBYsys_created_on", "sys_id")
+        rows = self._rows(f"email={email}^active=true^ORDERBYsys_created_on", "sys_id")
+        return str(rows[0]["sys_id"]) if rows and rows[0].get("sys_id") else None
 
 
 class JiraDirectory:

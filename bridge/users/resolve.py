@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from bridge.errors import NotFoundError
 from bridge.mapping.schema import UserRules
 from bridge.model import FieldValue
 
@@ -27,7 +28,7 @@ class Directory(Protocol):
     """One system's users, as bridge may ask for them."""
 
     def email_of(self, handle: str) -> str | None:
-        """The e-mail address of user ``handle`` (``None``: unknown user or address hidden)."""
+        """The e-mail address of user ``handle`` (``None``: address hidden); :class:`NotFoundError`: no such user."""
 
     def find_by_email(self, email: str) -> str | None:
         """The handle of the user with address ``email`` (``None``: nobody, or not visible to bridge)."""
@@ -95,7 +96,10 @@ class UserResolver:
         source, target = (self.itsm, self.jira) if direction == "to_jira" else (self.jira, self.itsm)
         if source is None or target is None:
             return None, "this system cannot be asked for users"
-        email = source.email_of(handle)
+        try:
+            email = source.email_of(handle)
+        except NotFoundError:
+            return None, "no such user"
         if not email:
             return None, "no e-mail address visible to bridge"
         found = target.find_by_email(email)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import responses
 
+from bridge.errors import NotFoundError
 from bridge.mapping.schema import FieldRule, UserRules
 from bridge.store import Store
 from bridge.sync.actions import CreateIssue
@@ -130,7 +131,10 @@ def test_servicenow_directory_finds_address_and_person_in_sys_user() -> None:
         assert directory.email_of(sam["sys_id"]) == "sam.support@example.com"
         assert directory.find_by_email("sam.support@example.com") == sam["sys_id"]
         assert directory.find_by_email("nobody@example.com") is None
-        assert directory.email_of("bad^query") is None
+        with pytest.raises(NotFoundError):
+            directory.email_of("bad^query")
+        with pytest.raises(NotFoundError):
+            directory.email_of("0" * 32)
         assert made["number"].startswith("INC")
 
 
