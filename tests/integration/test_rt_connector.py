@@ -207,8 +207,9 @@ def test_comments_of_many_tickets_cost_two_calls_and_keep_markers(rt_server: RTS
     assert set(comments) == {first, second, quiet}
     assert comments[quiet] == []
     assert [(c.body, c.channel, c.internal, c.author, c.marker) for c in comments[first]] == [
-        ("internal note\nsecond line", "comment", True, "agent", None),
-        ("Fixed in build 7", "comment", True, "bridge", Marker(Side.JIRA, "10042")),
+        # authors by their RT real name (fields[Creator]=Name,RealName, in the same call): issue #16
+        ("internal note\nsecond line", "comment", True, "Alice Agent", None),
+        ("Fixed in build 7", "comment", True, "Bridge Sync", Marker(Side.JIRA, "10042")),
     ]
     assert comments[first][1].id == mirrored.id
     assert [(c.body, c.channel, c.internal) for c in comments[second]] == [
