@@ -119,3 +119,19 @@ def test_the_summary_defaults_to_255_and_max_length_overrides_the_default() -> N
     assert "truncated by bridge" in roomy
     untouched = _project("description", FieldRule(itsm="d"), {"d": "fine"})
     assert untouched == "fine"
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab *_{}[]|\\-#\n`é"), max_size=4000),
+    st.integers(min_value=300, max_value=3000),
+    st.booleans(),
+)
+def test_the_jira_fit_always_fits_after_conversion_and_keeps_a_prefix(text: str, limit: int, cloud: bool) -> None:
+    result = fit_for_jira(text, cloud=cloud, limit=limit)
+    assert converted_size(result, cloud=cloud) <= limit
+    if converted_size(text, cloud=cloud) <= limit:
+        assert result == text
+    else:
+        kept, omitted = omitted_in(result)
+        assert text.startswith(kept)
+        assert omitted == len(text) - len(kept)
