@@ -3,8 +3,8 @@
 Mapping people costs vendor calls (a user lookup, a search by e-mail); the answers, found or not, are
 kept with the time they were found so a cycle asks again only after ``users.cache_hours``.
 
-Revision ID: 0005_users
-Revises: 0004
+Revision ID: 0006_users
+Revises: 0005_leader_epoch
 Create Date: 2026-12-03
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from bridge.store.types import UTCDateTime
 
-revision = "0005_users"
-down_revision = "0004"
+revision = "0006_users"
+down_revision = "0005_leader_epoch"
 branch_labels = None
 depends_on = None
 
