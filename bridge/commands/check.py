@@ -10,6 +10,7 @@ import click
 
 from bridge.bootstrap import ConnectorFactory, check_configuration
 from bridge.commands._common import GlobalOptions, bridge_command, load_mappings, load_settings_for, symbols
+from bridge.commands._users import users_sections
 from bridge.commands.doctor import FAIL, count, print_sections, side_sections
 from bridge.errors import ConfigError
 from bridge.exitcodes import ExitCode
@@ -101,7 +102,7 @@ def _check_online(
     checked before enabling); a mapping for another ITSM is listed as skipped, never checked against this one."""
     tick, cross, _ = symbols()
     own = [m for m in mappings if system_of(m.route.record_type, m.route.system) == settings.itsm.kind]
-    sections = side_sections(settings, own, factories)
+    sections = side_sections(settings, own, factories) + users_sections(settings, own, factories)
     print_sections(sections, quiet=quiet)
     failed = count(sections, FAIL)
     if failed:

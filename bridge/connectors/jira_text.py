@@ -24,10 +24,14 @@ https://jira.atlassian.com/secure/WikiRendererHelpAction.jspa?section=all .
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from bridge.text_limits import NOTICE_RE, fit, format_count, omitted_in
+from bridge.vendors.jira import MAX_TEXT_LENGTH
 
 _FENCE_OPEN = re.compile(r"^```([A-Za-z0-9_+#.-]*)$")
 _BULLET = re.compile(r"^- (.*\S.*)$")
@@ -429,3 +433,47 @@ def _numbered(text: str) -> str:
             counter = 0
             out.append(line)
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------ limits
+
+
+def adf_size(doc: Any) -> int:
+    """Characters of an ADF document as sent (compact JSON): what bridge counts against Jira's limit.
+
+    Cloud stores rich text as the ADF JSON; its structure (one node per paragraph, line break, list item)
+    is never shorter than the text it holds, so counting the JSON keeps bridge on the safe side.
+    """
+    return len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+
+
+def converted_size(text: str, *, cloud: bool) -> int:
+    """Length of ``text`` once converted to what Jira stores: ADF JSON on Cloud, wiki markup on DC."""
+    return adf_size(text_to_adf(text)) if cloud else len(text_to_wiki(text))
+
+
+def fit_for_jira(text: str, *, cloud: bool, limit: int = MAX_TEXT_LENGTH, reserve: int = 0) -> str:
+    """``text`` cut so its converted form plus ``reserve`` characters stays within Jira's ``limit``.
+
+    Jira refuses description, environment, textarea fields and comment bodies over 32,767 characters
+    counted after conversion (docs/connectors/jira.md, "Text limits"): a text the mapping kept within the
+    limit may still pass it once escaped or wrapped in ADF. A notice the mapping put at the end is kept
+    (with its link) and states the new total; otherwise a plain notice is added.
+    """
+    budget = limit - reserve
+    if converted_size(text, cloud=cloud) <= budget:
+        return text
+    _, before = omitted_in(text)
+    found = NOTICE_RE.search(text)
+    if found is not None and before:
+        line = found.group(0).lstrip("\n")
+        number = found.group(1)
+
+        def notice(omitted: int) -> str:
+            return line.replace(number, format_count(omitted), 1)
+    else:
+
+        def notice(omitted: int) -> str:
+            return f"… (truncated by bridge: {format_count(omitted)} more characters)"
+
+    return fit(text, budget, lambda candidate: converted_size(candidate, cloud=cloud), notice)

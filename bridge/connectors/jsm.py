@@ -52,7 +52,7 @@ from bridge.connectors.jira import (
     jql_string,
     parse_jira_datetime,
 )
-from bridge.connectors.jira_text import text_to_adf, text_to_wiki
+from bridge.connectors.jira_text import fit_for_jira, text_to_adf, text_to_wiki
 from bridge.connectors.jsm_attachments import JsmAttachments
 from bridge.connectors.jsm_query import FieldInfo, compile_route, field_info
 from bridge.connectors.unreadable import Unreadable, readable
@@ -391,6 +391,7 @@ class JsmConnector(JsmAttachments):
             )
         internal = channel == INTERNAL
         issue = ref.id or ref.key
+        body = fit_for_jira(body, cloud=self.site.cloud)  # requests are Jira issues: the same limit
         payload = {
             "body": text_to_adf(body) if self.site.cloud else text_to_wiki(body),
             "properties": [
@@ -418,8 +419,9 @@ class JsmConnector(JsmAttachments):
                     "service project",
                     side=self.name,
                 )
-            if written.marker != marker:
-                # The site dropped the marker property: keep the marker in the text, so it is never mirrored back.
+            if written.marker != marker and internal:
+                # The site dropped the marker property: keep the marker in the text, so it is never mirrored
+                # back (never in a public reply: the customer reads it; bridge knows that one by its id).
                 text = f"{body}\n\n{marker.render()}"
                 self.site._request(
                     "PUT",

@@ -103,6 +103,14 @@ def object_name(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def person_name(value: Any) -> str | None:
+    """A user object's real name (``RealName``, when asked for with ``fields[Creator]=Name,RealName``), else
+    its login: "Sam Support (Request Tracker) wrote:" rather than "sam (Request Tracker) wrote:"."""
+    if isinstance(value, dict) and str(value.get("RealName") or "").strip():
+        return str(value["RealName"]).strip()
+    return object_name(value)
+
+
 def normalise_value(raw: Any) -> FieldValue:
     """A REST2 field value as a :data:`~bridge.model.FieldValue`."""
     if raw is None:

@@ -29,6 +29,7 @@ What makes ServiceNow easy to get wrong, and how this adapter copes (docs/connec
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -509,10 +510,21 @@ class ServiceNowConnector(ServiceNowAttachments):
         if channel not in JOURNAL_FIELDS:
             raise PermanentError(f"servicenow: {channel!r} is not a journal field (use work_notes or comments)",
                                  side=self.name)
-        text = f"{body.rstrip()}\n\n{marker.render()}"
+        # On the journal the caller reads (``comments``) no marker text, it would reach the caller's e-mail:
+        # that row is found as bridge's newest with exactly this text, and its sys_id, which the engine stores
+        # as the mirror's id, is how bridge knows it (docs/connectors/servicenow.md, "Comments and markers").
+        customer = not facts.journal_is_internal(channel)
+        text = body.rstrip() if customer else f"{body.rstrip()}\n\n{marker.render()}"
         # A journal PATCH appends an entry each time it is processed: never retried once it may have
         # reached the instance (idempotent=False); the executor reconciles with find_comment_by_marker.
         self._patch(ref, {channel: text}, "sys_id,sys_mod_count", idempotent=False)
+        if customer:  # no marker to derive an id from: find the row, its sys_id is the mirror's id
+            rows = self._pages("sys_journal_field", "^".join([f"element_id={ref.id}", f"element={channel}",
+                               f"sys_created_by={self.api_user or ''}", "ORDERBYDESCsys_created_on"]),
+                               JOURNAL_READ_FIELDS)
+            for row in itertools.islice(rows, 20):
+                if _raw(row.get("value")).strip() == text.strip():
+                    return replace(self._comment(ref, row, {self.api_user or "": self.api_user or ""}), marker=marker)
         # The PATCH response cannot say which journal row it made (the field reads "" on the record).
         # No query for it: a journal entry bridge wrote is known by the marker on its last line, and its
         # id is derived from that marker (unique per mirrored comment and record) here, in comments_since

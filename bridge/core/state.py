@@ -131,6 +131,8 @@ class PlanInput:
     itsm_system: str = "ServiceNow"
     #: by record id, for records without a link: the existing issues that may be theirs (adoption)
     partners: Mapping[str, Partners] = field(default_factory=dict, hash=False)
+    #: ITSM user → Jira user (``None``: nobody), for field rules with ``user: true`` (:mod:`bridge.users`)
+    people: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
 
 def index_links(states: Sequence[LinkState]) -> tuple[dict[str, LinkState], dict[str, LinkState]]:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from bridge.errors import MappingProblem
 from bridge.mapping import catalog, patterns
 from bridge.mapping.checks_across import SYSTEM_NAMES
+from bridge.mapping.checks_comments import CHANNELS, DEFAULT_CHANNEL  # noqa: F401 (their old home)
+from bridge.mapping.checks_comments import check_comments as _check_comments
 from bridge.mapping.context import ISSUE_ATTRIBUTES, JINJA_GLOBALS, PLACES, RECORD_ATTRIBUTES
 from bridge.mapping.sandbox import TemplateError, attribute_uses, parse, private_attribute_uses, render_capped
 from bridge.mapping.schema import (
@@ -30,10 +32,7 @@ from bridge.mapping.schema import (
 )
 from bridge.mapping.transform import matches
 from bridge.vendors import jira as jira_facts
-from bridge.vendors import jsm as jsm_facts
-from bridge.vendors import rt as rt_facts
 from bridge.vendors import servicenow as sn_facts
-from bridge.vendors.facts import Channel, System
 
 if TYPE_CHECKING:
     from bridge.mapping.loader import Marks
@@ -85,6 +84,7 @@ def templates(mapping: Mapping) -> Iterator[tuple[PathKey, str, str]]:
     for index, note in enumerate(mapping.notes_to_itsm):
         yield ("notes_to_itsm", index, "template"), note.template, "note"
     yield ("comments", "attribution"), mapping.comments.attribution, "attribution"
+    yield ("comments", "customer_attribution"), mapping.comments.customer_attribution, "attribution"
     yield ("comments", "truncation_notice"), mapping.comments.truncation_notice, "truncation"
 
 
@@ -323,66 +323,6 @@ def _check_status(reporter: _Reporter, mapping: Mapping) -> None:
 # ----------------------------------------------------------------------------------- other checks
 
 
-CHANNELS: dict[System, tuple[Channel, ...]] = {
-    "servicenow": sn_facts.JOURNALS, "rt": rt_facts.CHANNELS, "jsm": jsm_facts.CHANNELS,
-}
-"""The comment channels of each system, from the vendor facts (the mapping's defaults are ServiceNow's)."""
-DEFAULT_CHANNEL: dict[System, str] = {
-    "servicenow": sn_facts.DEFAULT_CHANNEL, "rt": rt_facts.DEFAULT_CHANNEL, "jsm": jsm_facts.DEFAULT_CHANNEL,
-}
-_CHANNEL_KIND = {"servicenow": "journal", "rt": "comment channel", "jsm": "comment channel"}
-
-
-def _describe_channels(system: System) -> str:
-    default = DEFAULT_CHANNEL[system]
-    return " or ".join(
-        f"`{c.name}` ({'visible to the caller' if c.customer_visible else 'internal'}"
-        + (", the default)" if c.name == default else ")")
-        for c in CHANNELS[system]
-    )
-
-
-def _check_comments(reporter: _Reporter, mapping: Mapping) -> None:
-    """Every channel a comment is written to or read from exists on the mapping's system.
-
-    ``comments:`` defaults to ServiceNow's journals; an RT or JSM mapping that leaves them out would fail
-    every mirrored comment, so the hint names the block to write.
-    """
-    system = catalog.system_of(mapping.route.record_type, mapping.route.system)
-    rules = mapping.comments
-    if rules.direction == "none":
-        return
-    channels = CHANNELS[system]
-    names = [c.name for c in channels]
-    kind = _CHANNEL_KIND[system]
-    label = _SYSTEM_NAMES[system]
-    if "comments" not in mapping.model_fields_set:
-        defaults = "without a `comments:` block a mapping takes ServiceNow's journals; "
-    else:
-        defaults = ""
-    example = (
-        f"`comments: {{to_itsm_channel: {DEFAULT_CHANNEL[system]}, from_itsm_channels: [{', '.join(names)}]}}`"
-    )
-    if rules.direction in ("both", "to_itsm") and rules.to_itsm_channel not in names:
-        reporter.add(
-            ("comments", "to_itsm_channel"),
-            f"`{rules.to_itsm_channel}` is not a {label} {kind}: every Jira comment would fail to post",
-            defaults + f"use {_describe_channels(system)}"
-            + (f", e.g. {example}" if system != "servicenow" else ""),
-        )
-    if rules.direction in ("both", "to_jira"):
-        for index, channel in enumerate(rules.from_itsm_channels):
-            if channel not in names:
-                close = difflib.get_close_matches(channel, names, n=1, cutoff=0.6)
-                reporter.add(
-                    ("comments", "from_itsm_channels", index),
-                    f"`{channel}` is not a {label} {kind}",
-                    (f"did you mean `{close[0]}`? " if close else "") + defaults
-                    + f"{label} {kind}s: {', '.join(names)}"
-                    + (f", e.g. {example}" if system != "servicenow" else ""),
-                )
-
-
 # ---------------------------------------------------------------------------------- can it ever run
 
 
@@ -574,6 +514,9 @@ def _check_patterns(reporter: _Reporter, mapping: Mapping) -> None:
     """Warn on nested quantifiers: the shape that backtracks exponentially on a crafted value."""
     candidates = [*_regex_paths(mapping.route.where, ("route", "where"))]
     candidates += [(("comments", "skip", i), pattern) for i, pattern in enumerate(mapping.comments.skip)]
+    for way in ("to_itsm", "to_jira"):
+        routes = getattr(mapping.comments.rules, way)
+        candidates += [(("comments", "rules", way, i, "match"), r.match) for i, r in enumerate(routes)]
     for path, pattern in candidates:
         for nested in patterns.nested_quantifiers(pattern):
             reporter.add(

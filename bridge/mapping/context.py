@@ -10,7 +10,7 @@ place                  where in a mapping                                   name
 ``to_itsm``            ``status.to_itsm.<s>.fields.<f>.template``           record fields, ``record``, ``issue``
 ``note``               ``notes_to_itsm[].template``                         as ``to_itsm`` + ``value``, ``previous``
 ``attribution``        ``comments.attribution``                             ``author``, ``system``, ``record``
-``truncation``         ``comments.truncation_notice``                       ``omitted``
+``truncation``         ``comments.truncation_notice``                       ``omitted``, ``source``
 =====================  ===================================================  ================================
 
 A record field whose name collides with one of the context names (``record``, ``issue``, …) is shadowed
@@ -48,7 +48,7 @@ PLACES: dict[str, Place] = {
     "to_itsm": Place("to_itsm", "a Jira→ITSM template", True, ("record", "issue")),
     "note": Place("note", "a notes_to_itsm template", True, ("record", "issue", "value", "previous")),
     "attribution": Place("attribution", "the comment attribution", False, ("author", "system", "record")),
-    "truncation": Place("truncation", "the truncation notice", False, ("omitted",)),
+    "truncation": Place("truncation", "the truncation notice", False, ("omitted", "source")),
 }
 
 

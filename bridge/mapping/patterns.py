@@ -78,6 +78,16 @@ def search(pattern: str, text: str) -> bool:
         raise PatternTimeout(pattern, limit) from None
 
 
+def span(pattern: str, text: str) -> tuple[int, int] | None:
+    """Where ``pattern`` first occurs in ``text`` (start, end), or ``None``; times out as :func:`search`."""
+    limit = _timeout_ms
+    try:
+        found = compile_pattern(pattern).search(text, timeout=limit / 1000)
+    except TimeoutError:
+        raise PatternTimeout(pattern, limit) from None
+    return None if found is None else found.span()
+
+
 # ------------------------------------------------------------------------------ static warning
 
 

@@ -193,6 +193,12 @@ class FieldRule(_Strict):
     itsm_default: Scalar | None = None
     direction: Literal["to_jira", "to_itsm", "both"] = "to_jira"
     sync: Literal["always", "create"] = "always"
+    user: bool = False
+    """The ``itsm`` field holds a person (ServiceNow ``assigned_to``/``caller_id``, RT ``Owner``): the Jira
+    value is that person's Jira account, found through the mapping's ``users:`` section."""
+    max_length: int | None = Field(default=None, ge=50, le=100_000)
+    """Longest text written to the Jira field; by default what Jira takes (summary 255, other text 32,767).
+    Longer text is cut at a line or word boundary and ends with ``comments.truncation_notice``."""
 
     @field_validator("map", mode="before")
     @classmethod
@@ -236,6 +242,11 @@ class FieldRule(_Strict):
                 )
         if self.default is not None and self.map is None:
             raise rule_error("`default:` belongs to a `map:`", "remove `default:` or add a `map:`")
+        if self.user and (self.itsm is None or self.map is not None or self.direction != "to_jira"):
+            raise rule_error(
+                "`user: true` maps the person in an `itsm:` field to Jira (direction to_jira, no `map:`)",
+                "e.g. `assignee: {itsm: assigned_to, user: true}`; Jira → ITSM people are not mapped yet",
+            )
         return self
 
 
@@ -333,6 +344,42 @@ class VisibilityRule(_Strict):
     value: str = Field(examples=["Developers"])
 
 
+DEFAULT_TRUNCATION_NOTICE = (
+    "… (truncated by bridge: {{ omitted }} more characters in {{ source.key }}"
+    "{% if source.url %}: {{ source.url }}{% endif %})"
+)
+
+
+class CommentRoute(_Strict):
+    """One routing rule: a comment whose body matches ``match`` goes to ``channel`` (the first match wins).
+
+    ``strip`` removes the matched text from the mirror (``^\\[customer\\]\\s*`` → the prefix is not
+    shown). ``visibility`` restricts the Jira comment (rules ``to_jira``): a role or group, or ``public``
+    for none even when ``jira_visibility`` is set.
+    """
+
+    match: Regex = Field(examples=["^\\[customer\\]"])
+    channel: str | None = None
+    strip: bool = False
+    visibility: VisibilityRule | Literal["public"] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> CommentRoute:
+        if self.channel is None and self.visibility is None and not self.strip:
+            raise rule_error(
+                "a comment rule needs `channel`, `visibility` or `strip`",
+                "e.g. `{match: '^\\[customer\\]', channel: comments, strip: true}`",
+            )
+        return self
+
+
+class CommentRouting(_Strict):
+    """Ordered routing rules per direction; a comment no rule matches takes the mapping's channel."""
+
+    to_itsm: list[CommentRoute] = Field(default_factory=list)
+    to_jira: list[CommentRoute] = Field(default_factory=list)
+
+
 class CommentRules(_Strict):
     """Which comments flow, where they land and how they are labelled."""
 
@@ -341,9 +388,17 @@ class CommentRules(_Strict):
     from_itsm_channels: list[str] = Field(default_factory=lambda: ["work_notes", "comments"])
     jira_visibility: VisibilityRule | None = None
     attribution: str = "{{ author }} ({{ system }}) wrote:"
+    customer_attribution: str = "{{ author }}"
+    """First line of a mirror on a channel the record's customer reads (ServiceNow ``comments``, RT
+    ``correspond``, JSM ``public``): by default the person's name only, nothing about bridge or Jira."""
+    rules: CommentRouting = Field(default_factory=CommentRouting)
     skip: list[Regex] = Field(default_factory=list)
-    max_length: int = Field(default=30000, ge=200, le=1_000_000)
-    truncation_notice: str = "[… truncated by bridge: {{ omitted }} characters not shown]"
+    max_length: int | None = Field(default=None, ge=200, le=1_000_000)
+    """Longest mirrored comment, notice included; by default the target's limit (Jira and JSM 32,767,
+    measured again by the connector after conversion to ADF or wiki markup; ServiceNow and RT: none)."""
+    truncation_notice: str = DEFAULT_TRUNCATION_NOTICE
+    """The last line of a text bridge cut (comments and ``fields``): ``omitted`` is the count of
+    characters left out (``98,211``), ``source`` the item holding the whole text (``key``, ``url``)."""
 
 
 # --------------------------------------------------------------------------------------------- links
@@ -399,6 +454,31 @@ class ConflictRules(_Strict):
         return self.fields.get(field, self.default)
 
 
+# --------------------------------------------------------------------------------------------- users
+
+
+class UserPair(_Strict):
+    """One explicit pair: the ITSM user (ServiceNow ``sys_user`` sys_id, RT login) and the Jira user
+    (Cloud ``accountId``, Data Center user name)."""
+
+    itsm: str = Field(min_length=1, examples=["6816f79cc0a8016401c5a33be04be441"])
+    jira: str = Field(min_length=1, examples=["5b10a2844c20165700ede21g"])
+
+
+class UserRules(_Strict):
+    """How people are found on the other side, for field rules with ``user: true``.
+
+    By e-mail (``match_by: email``: the ITSM user's address, searched in Jira) unless ``table`` names the
+    pair; who cannot be found becomes ``fallback`` (its Jira user), or the field is left empty. Answers,
+    found or not, are kept in the state store for ``cache_hours``.
+    """
+
+    match_by: Literal["email", "table"] = "email"
+    table: list[UserPair] = Field(default_factory=list)
+    fallback: UserPair | None = None
+    cache_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+
 # ------------------------------------------------------------------------------------------- mapping
 
 
@@ -417,6 +497,7 @@ class Mapping(_Strict):
     links: LinkRules = Field(default_factory=LinkRules)
     conflicts: ConflictRules = Field(default_factory=ConflictRules)
     attachments: AttachmentRules | None = None
+    users: UserRules = Field(default_factory=UserRules)
 
 
 AllOf.model_rebuild()

@@ -18,7 +18,9 @@ from bridge.mapping.patterns import PatternTimeout
 from bridge.mapping.sandbox import MAX_OUTPUT, TemplateError, compile_template, parse, render_capped
 from bridge.mapping.schema import AllOf, AnyOf, CommentRules, Condition, FieldCondition, FieldRule, NotOf
 from bridge.model import FieldValue, normalise
-from bridge.text import for_vendor
+from bridge.text import SUMMARY_FIELDS, for_vendor
+from bridge.text_limits import cut, format_count, shorten
+from bridge.vendors import jira as jira_facts
 
 __all__ = [
     "MAX_OUTPUT",
@@ -29,8 +31,11 @@ __all__ = [
     "attribution",
     "compile_template",
     "condition_fields",
+    "field_limit",
     "is_skipped",
     "matches",
+    "notice",
+    "project_value",
     "render",
     "selects",
     "template_variables",
@@ -170,13 +175,20 @@ def condition_fields(condition: Condition | None) -> set[str]:
 # -------------------------------------------------------------------------------------------- fields
 
 
-def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Mapping[str, Any]) -> FieldValue:
+def to_jira_value(
+    rule: FieldRule,
+    record_fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    people: Mapping[str, str | None] | None = None,
+) -> FieldValue:
     """The Jira value a record produces through ``rule`` (direction to_jira or both).
 
     Text copied from the record or rendered is written to Jira, so its control characters are removed
     (:func:`bridge.text.for_vendor`); the mapping's own constants are written as they are.
 
     ``context`` is the template context (the record's fields plus ``record``: key, id, url, type).
+    ``people`` (ITSM user → Jira user, resolved before planning: :mod:`bridge.users`) translates a rule
+    with ``user: true``; a person it does not name leaves the field empty.
     """
     if rule.value is not None:
         return normalise(rule.value)
@@ -184,10 +196,68 @@ def to_jira_value(rule: FieldRule, record_fields: Mapping[str, Any], context: Ma
         return render(rule.template, context)
     assert rule.itsm is not None
     raw = record_fields.get(rule.itsm)
+    if rule.user:
+        handles = raw if isinstance(raw, tuple | list) else (() if raw in (None, "") else (raw,))
+        found = [h for h in ((people or {}).get(str(v)) for v in handles) if h]
+        return (tuple(sorted(found)) if isinstance(raw, tuple | list) else found[0]) if found else None
     if rule.map is None:
         return for_vendor(normalise(raw))
     key = "" if raw is None else str(raw)
     return normalise(rule.map.get(key, rule.default))
+
+
+def _clipped(context: Mapping[str, Any], limit: int) -> tuple[dict[str, Any], int]:
+    """``context`` with each string longer than ``limit`` cut to ``limit + 1`` characters, and what was cut.
+
+    Whatever a template does with such a value, the field keeps at most ``limit`` characters of it.
+    """
+    out: dict[str, Any] = {}
+    omitted = 0
+    for name, value in context.items():
+        if isinstance(value, str) and len(value) > limit + 1:
+            out[name] = value[: limit + 1]
+            omitted += len(value) - limit - 1
+        elif isinstance(value, Mapping):
+            inner, more = _clipped(value, limit)
+            out[name], omitted = inner, omitted + more
+        else:
+            out[name] = value
+    return out, omitted
+
+
+def project_value(
+    key: str,
+    rule: FieldRule,
+    record_fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    notice_template: str,
+    people: Mapping[str, str | None] | None = None,
+) -> FieldValue:
+    """The value written to Jira field ``key``: :func:`to_jira_value` within the field's limit.
+
+    Text over :func:`field_limit` is cut at a line or word boundary and ends with the mapping's notice
+    (``comments.truncation_notice``, :func:`notice`) naming the record and how much is missing (a
+    summary, or a limit the notice would fill, ends with ``…`` instead): a record
+    with a huge pasted log is escalated, never put on the error list for its length. A template's output
+    cap applies to what the template builds, not to the record's values it copies: those are clipped to
+    the limit before rendering (they would be cut anyway) and counted in the notice.
+    """
+    limit = field_limit(key, rule)
+    clipped = 0
+    if rule.template is not None and rule.value is None:
+        shortened, clipped = _clipped(context, limit)
+        value: FieldValue = render(rule.template, shortened)
+    else:
+        value = to_jira_value(rule, record_fields, context, people)
+    value = for_vendor(value, field=key)  # bidi escapes lengthen a summary: measure after them
+    if not isinstance(value, str) or len(value) <= limit:
+        return value
+    source = context.get("record") if isinstance(context.get("record"), Mapping) else None
+    line = notice(notice_template, source=source)
+    if key in SUMMARY_FIELDS or len(line(len(value))) * 2 > limit:
+        return shorten(value, limit)  # a one-line title, or a limit the notice would fill: just "…"
+    return cut(value, limit, line, already_omitted=clipped)
 
 
 def to_itsm_value(rule: FieldRule, jira_value: FieldValue) -> FieldValue:
@@ -232,25 +302,54 @@ def is_skipped(
     return False
 
 
-def attribution(rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any]) -> str:
-    """The line that says who wrote a mirrored comment, e.g. ``Jane Doe (ServiceNow) wrote:``."""
-    return render(rules.attribution, {"author": author, "system": system, "record": dict(record)})
+def attribution(
+    rules: CommentRules, *, author: str, system: str, record: Mapping[str, Any], template: str | None = None
+) -> str:
+    """The line that says who wrote a mirrored comment, e.g. ``Jane Doe (ServiceNow) wrote:``.
 
-
-def truncate(body: str, rules: CommentRules) -> str:
-    """``body`` cut to ``max_length`` characters including a visible notice saying how much was cut.
-
-    The notice is rendered first so the result, notice included, never exceeds ``max_length``.
+    ``template`` overrides ``rules.attribution`` (``comments.customer_attribution`` on customer channels).
     """
-    if len(body) <= rules.max_length:
+    source = rules.attribution if template is None else template
+    return render(source, {"author": author, "system": system, "record": dict(record)})
+
+
+def notice(template: str, *, source: Mapping[str, Any] | None = None) -> Callable[[int], str]:
+    """The truncation notice of ``template`` as a function of how many characters were left out.
+
+    ``omitted`` is the count as people read it (``98,211``); ``source`` ({key, url}) is the item that
+    still holds the whole text, so the notice can name it and link to it.
+    """
+    where = {"key": "", "url": "", **dict(source or {})}
+
+    def line(omitted: int) -> str:
+        return render(template, {"omitted": format_count(omitted), "source": where})
+
+    return line
+
+
+def truncate(
+    body: str, rules: CommentRules, *, source: Mapping[str, Any] | None = None, limit: int | None = None
+) -> str:
+    """``body`` cut at a line or word boundary to ``limit`` (default ``max_length``) characters, notice included.
+
+    Without either limit the body is returned whole (the target documents none). The notice is rendered
+    for the count it states, so the result never exceeds the limit (:func:`bridge.text_limits.cut`).
+    """
+    cap = rules.max_length if rules.max_length is not None else limit
+    if cap is None or len(body) <= cap:
         return body
-    # The notice's length depends on the number it prints; two passes settle it.
-    notice = render(rules.truncation_notice, {"omitted": len(body)})
-    for _ in range(2):
-        keep = max(rules.max_length - len(notice) - 1, 0)
-        notice = render(rules.truncation_notice, {"omitted": len(body) - keep})
-    keep = max(rules.max_length - len(notice) - 1, 0)
-    return f"{body[:keep]}\n{notice}"[: rules.max_length]
+    return cut(body, cap, notice(rules.truncation_notice, source=source))
+
+
+def field_limit(jira_field: str, rule: FieldRule) -> int:
+    """The longest value bridge writes to ``jira_field``: the rule's ``max_length``, else what Jira takes.
+
+    Jira refuses a summary over 255 characters and rich text over 32,767 (docs/connectors/jira.md, "Text
+    limits"); the connector cuts rich text again if its ADF or wiki form is still too long.
+    """
+    if rule.max_length is not None:
+        return rule.max_length
+    return jira_facts.MAX_SUMMARY_LENGTH if jira_field == "summary" else jira_facts.MAX_TEXT_LENGTH
 
 
 def apply_comment_rules(

@@ -31,6 +31,7 @@ from bridge.store.repositories.base import reason as _reason
 from bridge.store.repositories.cursors import CursorRepository
 from bridge.store.repositories.first_seen import FirstSeenRepository
 from bridge.store.repositories.journal import JournalRepository
+from bridge.store.repositories.users import UsersRepository
 
 
 def application_name() -> str:
@@ -63,7 +64,7 @@ def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Store(JournalRepository, CursorRepository, FirstSeenRepository):
+class Store(JournalRepository, CursorRepository, FirstSeenRepository, UsersRepository):
     """The state store. Open it with :meth:`Store.open`; close it with :meth:`close`.
 
     The query methods come from the repositories it combines (see the module docstring)."""

@@ -206,3 +206,15 @@ leader_epochs = Table(
     Column("holder", String(63), nullable=False),
     Column("acquired", UTCDateTime, nullable=False),
 )
+
+#: Per mapping and direction, who an ITSM or Jira user is on the other side (migration 0007_users): lookups
+#: found or not (``answer`` NULL), kept for the mapping's ``users.cache_hours`` (:mod:`bridge.users`).
+user_map = Table(
+    "user_map",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("handle", String(255), primary_key=True),
+    Column("answer", String(255), nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=False),
+)

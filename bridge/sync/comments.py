@@ -9,9 +9,10 @@ matter to the people reading mirrored comments:
   attribution line rendered from ``comments.attribution`` with ``author``, ``system`` (the display name
   of the side the comment comes from) and ``record`` ({key, id, url, type} of the record the comment
   was made on, or is going to).
-* **Nothing silently lost.** A body longer than ``comments.max_length`` is cut and ends with the
-  rendered ``truncation_notice`` (``omitted``: how many characters were cut), never exceeding
-  ``max_length``.
+* **Nothing silently lost.** A body longer than ``comments.max_length`` (by default the target's
+  limit) is cut at a line or word boundary and ends with the rendered ``truncation_notice``
+  (``omitted``: how many characters were cut, ``source``: where the whole comment is), never exceeding
+  the limit.
 
 :func:`skip_reason` applies the mapping's *policy* (direction, ITSM channels, skip regexes); echo
 detection (markers, comments already mirrored) is the planner's, because it needs the link state.
@@ -25,6 +26,7 @@ from bridge.mapping.context import record_context
 from bridge.mapping.schema import CommentRules
 from bridge.mapping.transform import PatternTimeout, attribution, is_skipped, truncate
 from bridge.model import Comment, Ref, Side
+from bridge.vendors import jira as jira_facts
 
 
 def skip_reason(
@@ -55,11 +57,23 @@ def skip_reason(
     return None
 
 
-def mirror_body(comment: Comment, rules: CommentRules, *, system: str, record: Ref) -> str:
+def mirror_body(comment: Comment, rules: CommentRules, *, system: str, record: Ref, customer: bool = False) -> str:
     """The text of the mirror of ``comment``: attribution line, a newline, the body; truncated.
 
-    ``record`` is the record the comment was made on (ITSM → Jira) or is going to (Jira → ITSM).
+    ``record`` is the record the comment was made on (ITSM → Jira) or is going to (Jira → ITSM). On a
+    channel the record's customer reads (``customer``) the first line is ``comments.customer_attribution``
+    (by default the person's name only): nothing internal reaches the customer. Without
+    ``comments.max_length`` a mirror going to Jira is cut to Jira's comment limit (the connector measures
+    it again after conversion); the notice names the item holding the whole comment (its origin).
     Raises :class:`~bridge.mapping.transform.TemplateError` when the attribution or notice template fails.
     """
-    head = attribution(rules, author=comment.author, system=system, record=record_context(record)).strip()
-    return truncate(f"{head}\n{comment.body}" if head else comment.body, rules)
+    template = rules.customer_attribution if customer else rules.attribution
+    head = attribution(rules, author=comment.author, system=system, record=record_context(record),
+                       template=template).strip()
+    to_jira = comment.parent.side is Side.ITSM
+    return truncate(
+        f"{head}\n{comment.body}" if head else comment.body,
+        rules,
+        source={"key": comment.parent.key, "url": comment.parent.url},
+        limit=jira_facts.MAX_COMMENT_LENGTH if to_jira else None,
+    )

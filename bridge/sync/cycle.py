@@ -52,6 +52,7 @@ from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
+from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
 from bridge.sync.watermarks import advance, held_items, mark_processed, processed, since_window
@@ -452,6 +453,7 @@ def _plan(
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             partners=partners,
+            people=people_for(engine, spec, seen.changed_records),
         ),
     )
     report.actions = list(the_plan.actions)

@@ -16,9 +16,8 @@ from bridge.core.state import LinkState
 from bridge.mapping.context import issue_context, to_jira_context
 from bridge.mapping.schema import FieldRule
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import to_jira_value
+from bridge.mapping.transform import project_value, to_jira_value
 from bridge.model import FieldValue, Issue, Record, Ref, Side
-from bridge.text import for_vendor
 
 STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
 
@@ -40,11 +39,15 @@ def issue_view(issue: Issue) -> dict[str, Any]:
     )
 
 
-def project(mapping: MappingSpec, record: Record) -> dict[str, FieldValue]:
-    """The record's value for every rule key, in Jira's vocabulary. Raises TemplateError."""
+def project(
+    mapping: MappingSpec, record: Record, people: Mapping[str, str | None] | None = None
+) -> dict[str, FieldValue]:
+    """The record's value for every rule key, in Jira's vocabulary (``people``: ITSM → Jira users). Raises
+    TemplateError."""
     context = to_jira_context(record.fields, record.ref, first_message=record.first_message)
+    notice = mapping.comments.truncation_notice  # one notice for every text bridge cuts
     return {
-        key: for_vendor(to_jira_value(rule, record.fields, context), field=key)  # bidi escaped in the summary
+        key: project_value(key, rule, record.fields, context, notice_template=notice, people=people)
         for key, rule in mapping.fields.items()
     }
 

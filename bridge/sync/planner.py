@@ -153,6 +153,7 @@ from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
+from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
 from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
@@ -248,7 +249,7 @@ class _Planner(AdoptionPlanning):
             self.left_out.append(record.ref)
             return
         try:
-            projection = project(mapping, record)
+            projection = project(mapping, record, self.given.people)
         except TemplateError as exc:
             self.problem(record.ref, f"cannot build the issue for {record.ref.key}: {exc}")
             return
@@ -360,12 +361,14 @@ class _Planner(AdoptionPlanning):
             return
         if skip_reason(comment, rules, Side.JIRA, functools.partial(self.problem, record)) is not None:
             return
+        routed = route_to_jira(comment, rules, self.visibility, functools.partial(self.problem, record))
         try:
-            body = strip_controls(mirror_body(comment, rules, system=self.given.itsm_system, record=record))
+            body = strip_controls(mirror_body(routed.comment(comment), rules, system=self.given.itsm_system,
+                                              record=record))
         except TemplateError as exc:
             self.problem(record, f"cannot render the mirror of comment {comment.id}: {exc}")
             return
-        self.emit(AddComment(self.mapping.name, link_id, issue, record, comment.id, body, "comment", self.visibility))
+        self.emit(AddComment(self.mapping.name, link_id, issue, record, comment.id, body, "comment", routed.visibility))
 
     # ---------------------------------------------------------------------------- linked items
 
@@ -379,7 +382,7 @@ class _Planner(AdoptionPlanning):
         blocked: set[str] = set()
         for record in changed:
             try:
-                projections[record.ref.id] = project(self.mapping, record)
+                projections[record.ref.id] = project(self.mapping, record, self.given.people)
             except TemplateError as exc:
                 blocked.add(record.ref.id)
                 self.problem(record.ref, f"cannot compute the field values of {record.ref.key}: {exc}")
@@ -595,6 +598,8 @@ class _Planner(AdoptionPlanning):
                 continue
             if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, ctx.issue_ref)) is not None:
                 continue
+            routed = route_to_itsm(comment, rules, functools.partial(self.problem, ctx.issue_ref))
+            customer = customer_visible(self.mapping, routed.channel)
             for ref in record_refs:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
@@ -603,12 +608,13 @@ class _Planner(AdoptionPlanning):
                     self.emit(AdoptComment(self.mapping.name, state.link.id, ref, ctx.issue_ref, comment.id, mirror))
                     continue
                 try:
-                    body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=ref))
+                    body = strip_controls(mirror_body(routed.comment(comment), rules, system=self.given.jira_system,
+                                                      record=ref, customer=customer))
                 except TemplateError as exc:
                     self.problem(ctx.issue_ref, f"cannot render the mirror of comment {comment.id}: {exc}")
                     break
                 self.emit(AddComment(self.mapping.name, state.link.id, ref, ctx.issue_ref, comment.id, body,
-                                     rules.to_itsm_channel))
+                                     routed.channel))
 
     def plan_notes(self, ctx: _LinkContext, record_refs: list[Ref]) -> None:
         issue = ctx.issue

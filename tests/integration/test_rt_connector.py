@@ -207,8 +207,9 @@ def test_comments_of_many_tickets_cost_two_calls_and_keep_markers(rt_server: RTS
     assert set(comments) == {first, second, quiet}
     assert comments[quiet] == []
     assert [(c.body, c.channel, c.internal, c.author, c.marker) for c in comments[first]] == [
-        ("internal note\nsecond line", "comment", True, "agent", None),
-        ("Fixed in build 7", "comment", True, "bridge", Marker(Side.JIRA, "10042")),
+        # authors by their RT real name (fields[Creator]=Name,RealName, in the same call): issue #16
+        ("internal note\nsecond line", "comment", True, "Alice Agent", None),
+        ("Fixed in build 7", "comment", True, "Bridge Sync", Marker(Side.JIRA, "10042")),
     ]
     assert comments[first][1].id == mirrored.id
     assert [(c.body, c.channel, c.internal) for c in comments[second]] == [
@@ -239,10 +240,16 @@ def test_correspond_channel_reaches_the_requestor_side(rt_server: RTServer) -> N
     assert (written.channel, written.internal) == ("correspond", False)
     types = [t["Type"] for t in rt_server.person().history(ticket)]
     assert "Correspond" in types
-    found = connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "7"))
-    assert found is not None
-    assert found.id == written.id
+    # A reply is e-mailed to the requestor: no marker text in it (issue #16). bridge knows it by the
+    # transaction id it stores, which is the id the read gives back.
+    assert not any("[bridge:" in t for t in rt_server.person().texts(ticket))
+    [read] = [c for c in connector.comments_since([the_ref], None)[ticket] if c.id == written.id]
+    assert (read.body, read.marker, read.channel) == ("We shipped a fix", None, "correspond")
     assert connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "8")) is None
+    note = connector.add_comment(the_ref, "Internal", channel="comment", marker=Marker(Side.JIRA, "9"))
+    found = connector.find_comment_by_marker(the_ref, Marker(Side.JIRA, "9"))
+    assert found is not None
+    assert found.id == note.id
 
 
 def test_unknown_channel_is_refused(rt_server: RTServer) -> None:

@@ -23,6 +23,7 @@ from bridge.sync.actions import (
 from bridge.sync.pending import pending_issue, pending_record_id, resolve_pending
 from bridge.sync.planner import Plan, plan
 from bridge.sync.state import CommentPair
+from bridge.text_limits import omitted_in
 from tests.fixtures.planning import (
     apply_synced,
     comment,
@@ -520,8 +521,9 @@ def test_a_long_comment_is_truncated_with_a_notice_saying_how_much() -> None:
     [mirror] = of(result, AddComment)
     assert len(mirror.body) <= 300
     full = "Jane Doe (ServiceNow) wrote:\n" + body
-    kept = mirror.body.split("\n[… truncated by bridge: ")[0]
-    omitted = int(mirror.body.rsplit(": ", 1)[1].split(" ")[0])
+    kept, omitted = omitted_in(mirror.body)  # "… (truncated by bridge: 731 more characters in INC…)"
+    assert "truncated by bridge" in mirror.body
+    assert rec.ref.key in mirror.body.rsplit("\n", 1)[1]
     assert full.startswith(kept)
     assert omitted == len(full) - len(kept)
 

@@ -19,6 +19,7 @@ from bridge.mapping.transform import (
     to_jira_value,
     truncate,
 )
+from bridge.text_limits import omitted_in
 
 
 def where(tree: dict) -> Route:
@@ -171,7 +172,6 @@ def test_truncation_never_exceeds_max_length_and_says_so(body: str) -> None:
         assert result == body
     else:
         assert "truncated by bridge" in result
-        kept = result.split("\n[… truncated")[0]
+        kept, omitted = omitted_in(result)
         assert body.startswith(kept)
-        omitted = int(result.rsplit(": ", 1)[1].split(" ")[0])
         assert omitted == len(body) - len(kept)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.connectors.jira.common import MARKER_PROPERTY, parse_jira_datetime
 from bridge.connectors.jira.fields import JiraFields
-from bridge.connectors.jira_text import adf_to_text, text_to_adf, text_to_wiki, wiki_to_text
+from bridge.connectors.jira_text import adf_to_text, fit_for_jira, text_to_adf, text_to_wiki, wiki_to_text
 from bridge.model import Comment, Marker, Ref, Side, Visibility
 
 
@@ -118,6 +118,7 @@ class JiraComments(JiraFields):
         self, ref: Ref, body: str, *, channel: str, marker: Marker, visibility: Visibility | None = None
     ) -> Comment:
         self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
+        body = fit_for_jira(body, cloud=self.cloud, reserve=len(marker.render()) + 80)  # room for a text marker
         text = body if not self._text_markers else f"{body}\n\n{marker.render()}"
         payload: dict[str, Any] = {
             "body": text_to_adf(text) if self.cloud else text_to_wiki(text),

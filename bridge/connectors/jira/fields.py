@@ -24,7 +24,7 @@ from bridge.connectors.jira.common import (
     zone_info,
 )
 from bridge.connectors.jira.transport import JiraTransport
-from bridge.connectors.jira_text import adf_to_text, text_to_adf, text_to_wiki, wiki_to_text
+from bridge.connectors.jira_text import adf_to_text, fit_for_jira, text_to_adf, text_to_wiki, wiki_to_text
 from bridge.errors import AuthError, PermanentError
 from bridge.model import FieldValue, Issue, Ref, Side, normalise
 
@@ -94,6 +94,7 @@ class JiraFields(JiraTransport):
             if value is None:
                 return None
             text = str(value) if not isinstance(value, tuple) else "\n".join(value)
+            text = fit_for_jira(text, cloud=self.cloud)  # the limit counts the converted form
             return text_to_adf(text) if self.cloud else text_to_wiki(text)
         if kind == "array":
             items = schema.get("items")

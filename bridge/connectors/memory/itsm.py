@@ -278,7 +278,8 @@ class MemoryItsm(MemoryConnector):
         with self._lock:
             item = self._find(ref, endpoint)
             self.calls.count(endpoint, 200)
-            entry = _Entry(f"{self._next():032x}", INTEGRATION_USER, f"{body}\n{marker.render()}", self._now(), channel)
+            text = f"{body}\n{marker.render()}" if facts.journal_is_internal(channel) else body  # the caller reads it
+            entry = _Entry(f"{self._next():032x}", INTEGRATION_USER, text, self._now(), channel)
             item.comments.append(entry)
             self._touch(item, INTEGRATION_USER)
             comment = self._comment(item, entry)

@@ -27,6 +27,7 @@ from bridge.connectors.rt_parse import (
     normalise_value,
     object_name,
     parse_datetime,
+    person_name,
     ticket_id,
 )
 from bridge.connectors.rt_query import custom_field_name, quote, ticket_query, transaction_query
@@ -143,7 +144,8 @@ class RTReading(RTContent):
         transactions: list[dict[str, Any]] = []
         for chunk in chunks(list(by_id), IDS_PER_QUERY):
             query = transaction_query(chunk, COMMENT_TYPES, since, self.timezone)
-            params = {"query": query, "fields": "Type,Created,Creator,ObjectId", "orderby": "id", "order": "ASC"}
+            params = {"query": query, "fields": "Type,Created,Creator,ObjectId", "fields[Creator]": "Name,RealName",
+                      "orderby": "id", "order": "ASC"}  # the author's real name for the attribution, no extra call
             for data, _ in self._pages("transactions", params):
                 transactions.extend(data["items"])
         if not transactions:
@@ -163,7 +165,7 @@ class RTReading(RTContent):
                 Comment(
                     id=txn_id,
                     parent=ref,
-                    author=object_name(txn.get("Creator")) or "",
+                    author=person_name(txn.get("Creator")) or "",
                     body=Marker.strip(text).strip("\n"),
                     created=created,
                     channel=channel,

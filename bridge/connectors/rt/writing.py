@@ -80,7 +80,9 @@ class RTWriting(RTClient):
             )
         rt_id = ticket_id(ref.id)
         self._live(ref)
-        content = f"{body.rstrip()}\n\n{marker.render()}"
+        # A reply (correspond) is e-mailed to the requestor: no marker text in it; bridge knows it by the
+        # transaction id it stores (docs/connectors/rt.md, "Comments and markers").
+        content = body.rstrip() if kind == "correspond" else f"{body.rstrip()}\n\n{marker.render()}"
         response = self.http.request(
             "POST",
             f"ticket/{rt_id}/{kind}",

@@ -47,6 +47,8 @@ INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation 
 ROUTES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("GET", "{api}/serverInfo", "_server_info", ("cloud", "datacenter")),
     ("GET", "{api}/myself", "_myself", ("cloud", "datacenter")),
+    ("GET", "{api}/user", "_get_user", ("cloud", "datacenter")),
+    ("GET", "{api}/user/search", "_user_search", ("cloud", "datacenter")),
     ("GET", "{api}/field", "_fields", ("cloud", "datacenter")),
     ("GET", "{api}/project/{{key}}", "_project", ("cloud", "datacenter")),
     ("GET", "{api}/project/{{key}}/statuses", "_project_statuses", ("cloud", "datacenter")),

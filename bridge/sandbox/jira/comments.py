@@ -12,7 +12,7 @@ from typing import Any
 
 from bridge.sandbox.jira.app import INVALID_PAYLOAD, NOT_ADF, fail
 from bridge.sandbox.jira.catalog import GROUPS, ROLES
-from bridge.sandbox.jira.render import RenderMixin, adf_to_text, is_adf
+from bridge.sandbox.jira.render import TOO_LONG, RenderMixin, adf_to_text, is_adf, too_long
 from bridge.sandbox.server import Reply, Request
 from bridge.vendors import jira as jira_facts
 from bridge.vendors import jsm as jsm_facts
@@ -107,6 +107,8 @@ class CommentsMixin(RenderMixin):
             empty = not text.strip()
         if empty:
             raise fail(400, **{"comment": "Comment body can not be empty!"})
+        if too_long(text):
+            raise fail(400, **{"comment": TOO_LONG})
         if visibility:
             if not isinstance(visibility, dict) or visibility.get("type") not in ("role", "group"):
                 raise fail(400, **{"commentLevel": "Visibility type must be 'role' or 'group'."})

@@ -10,7 +10,7 @@ from typing import Any
 from bridge.sandbox.jira.app import NOT_ADF, NOT_ON_SCREEN
 from bridge.sandbox.jira.catalog import PRIORITIES, RICH_TEXT_FIELDS, named, user_by
 from bridge.sandbox.jira.comments import CommentsMixin
-from bridge.sandbox.jira.render import is_adf
+from bridge.sandbox.jira.render import TOO_LONG, is_adf, too_long
 from bridge.vendors import jira as jira_facts
 
 
@@ -44,9 +44,13 @@ class FieldsMixin(CommentsMixin):
                 # v3 rich text must be ADF (OpenAPI v3 createIssue; "Operation value must be an Atlassian Document").
                 if not is_adf(value):
                     problems[field] = NOT_ADF
+                elif too_long(value):
+                    problems[field] = TOO_LONG
                 return value
             if not isinstance(value, str):
                 problems[field] = "Operation value must be a string"
+            elif too_long(value):
+                problems[field] = TOO_LONG
             return value
         if field in ("summary", "customfield_10050", "customfield_10052"):
             if value is not None and not isinstance(value, str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.sandbox.jira.app import fail
-from bridge.sandbox.jira.catalog import ISSUE_TYPES, PERMISSIONS, PRIORITIES, RESOLUTIONS
+from bridge.sandbox.jira.catalog import ISSUE_TYPES, PERMISSIONS, PRIORITIES, RESOLUTIONS, USERS
 from bridge.sandbox.jira.render import RenderMixin
 from bridge.sandbox.server import Reply, Request
 
@@ -38,6 +38,27 @@ class MetadataMixin(RenderMixin):
         body = self._user_json(handle) or {}
         body["locale"] = "en_US"
         return Reply(200, body)
+
+    def _get_user(self, request: Request) -> Reply:
+        """GET /user: ``accountId`` (Cloud) or ``username`` (Data Center); 404 for anyone else (OpenAPI v3 getUser)."""
+        self._user(request)
+        key = "accountId" if self.mode == "cloud" else "name"
+        wanted = request.arg("accountId" if self.mode == "cloud" else "username")
+        handle = next((h for h, u in USERS.items() if u[key] == wanted), None)
+        if handle is None:
+            raise fail(404, f"The user named '{wanted}' does not exist")
+        return Reply(200, self._user_json(handle) or {})
+
+    def _user_search(self, request: Request) -> Reply:
+        """GET /user/search: ``query`` (Cloud) or ``username`` (DC) matched against the start of the display
+        name, user name or e-mail address, case-insensitively (OpenAPI v3 findUsers)."""
+        self._user(request)
+        text = (request.arg("query" if self.mode == "cloud" else "username") or "").lower()
+        if not text:
+            raise fail(400, "The query parameter 'query' is required")
+        found = [h for h, u in USERS.items()
+                 if any(str(u[f]).lower().startswith(text) for f in ("displayName", "name", "emailAddress"))]
+        return Reply(200, [self._user_json(h) for h in found])
 
     def _fields(self, request: Request) -> Reply:
         self._user(request)

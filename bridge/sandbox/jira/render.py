@@ -11,12 +11,14 @@ plain wiki string on Data Center.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.sandbox.jira.app import JiraApp
 from bridge.sandbox.jira.catalog import CATEGORIES, ISSUE_TYPES, PRIORITIES, RESOLUTIONS, USERS
+from bridge.vendors import jira as jira_facts
 
 
 def text_to_adf(text: str) -> dict[str, Any]:
@@ -51,6 +53,17 @@ def adf_to_text(node: Any) -> str:
     if kind in ("paragraph", "codeBlock", "heading", "listItem"):
         return inner + "\n"
     return inner
+
+
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+"""Jira's 400 for description, environment, textarea fields and comment bodies over the limit (OpenAPI v3
+createIssue/addComment 400 texts; docs/connectors/jira.md, "Text limits")."""
+
+
+def too_long(value: Any) -> bool:
+    """Whether rich text passes Jira's limit: a wiki string by its length, ADF by its compact JSON."""
+    size = len(value) if isinstance(value, str) else len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    return size > jira_facts.MAX_TEXT_LENGTH
 
 
 def is_adf(value: Any) -> bool:

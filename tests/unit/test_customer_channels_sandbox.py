@@ -1,0 +1,39 @@
+"""Mirrors on channels the customer reads, over real HTTP: no marker text, known again by their id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.model import Marker, Ref, Side
+from tests.fixtures.servicenow import Snow, make_connector, running_sandbox
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def snow() -> Iterator[Snow]:
+    with running_sandbox() as env:
+        yield env
+
+
+def test_a_servicenow_additional_comment_has_no_marker_and_its_journal_id_is_returned(snow: Snow) -> None:
+    made = snow.app.create_incident("Portal down", category="software")
+    connector = make_connector(snow.url)
+    ref = connector.get(Ref(Side.ITSM, "incident", made["sys_id"], made["number"]), []).ref
+    snow.app.add_customer_comment("incident", made["sys_id"], "Dana Developer\nPlease retry", author="Carol Caller")
+    snow.clock.advance(1)
+    written = connector.add_comment(ref, "Dana Developer\nPlease retry", channel="comments",
+                                    marker=Marker(Side.JIRA, "10077"))
+    rows = snow.app.journal("incident", made["sys_id"])
+    assert rows[-1]["value"] == "Dana Developer\nPlease retry"  # what the caller's e-mail shows
+    assert "[bridge:" not in rows[-1]["value"]
+    assert written.id == rows[-1]["sys_id"]  # bridge's own row, not the caller's identical text
+    assert written.marker == Marker(Side.JIRA, "10077")  # for the store: the mirror's origin
+    read = {c.id: c for c in connector.comments_since([ref], None)[ref.id]}
+    assert read[written.id].marker is None  # known again only by the id the engine stores
+    assert read[written.id].channel == "comments"
+    note = connector.add_comment(ref, "internal", channel="work_notes", marker=Marker(Side.JIRA, "10078"))
+    assert connector.comments_since([ref], None)[ref.id][-1].marker == Marker(Side.JIRA, "10078")
+    assert note.channel == "work_notes"
