@@ -3,7 +3,7 @@
 Mapping people costs vendor calls (a user lookup, a search by e-mail); the answers, found or not, are
 kept with the time they were found so a cycle asks again only after ``users.cache_hours``.
 
-Revision ID: 0006_users
+Revision ID: 0007_users
 Revises: 0005_leader_epoch
 Create Date: 2026-12-03
 """
