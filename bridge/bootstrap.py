@@ -258,5 +258,6 @@ def build_engine(
                 connector.close()
         raise
     options = EngineOptions(index_lag_itsm=timedelta(seconds=settings.itsm.index_lag_seconds),
-                            index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds))
+                            index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds),
+                            backfill_window=timedelta(days=settings.schedule.backfill_window_days))
     return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

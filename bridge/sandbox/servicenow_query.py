@@ -33,6 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 #: operators longest first, so ``<=`` wins over ``<`` and ``NOT IN`` over ``IN`` [OPS]
 _OPERATORS = (
@@ -159,6 +160,7 @@ def _atom(term: str, field_type: FieldType) -> Atom | None:
 # ------------------------------------------------------------------------------------- evaluation
 
 
+@lru_cache(maxsize=65536)  # a query compares every row's stamp: large tables repeat them a lot
 def parse_datetime(text: str) -> datetime | None:
     """``yyyy-MM-dd HH:mm:ss`` (or just the date) as UTC, the only literal form taken as UTC [SN-T]."""
     for fmt in (DATE_FORMAT, "%Y-%m-%d"):

@@ -132,6 +132,10 @@ class ScheduleSettings(_Section):
 
     interval_seconds: int = Field(default=60, ge=1)
     misfire_grace_seconds: int | None = Field(default=None, ge=1)
+    # Where a side with no cursor yet starts reading once the mapping's first cycle is past (an empty
+    # route): this many days before now, so it costs one empty page per cycle, not the whole table
+    # (docs/operations.md, "Cursors and the overlap window"). `bridge sync --since` reaches further back.
+    backfill_window_days: float = Field(default=7, gt=0, le=3650)
 
     @model_validator(mode="after")
     def _default_grace(self) -> ScheduleSettings:
