@@ -259,5 +259,6 @@ def build_engine(
         raise
     options = EngineOptions(index_lag_itsm=timedelta(seconds=settings.itsm.index_lag_seconds),
                             index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds),
-                            backfill_window=timedelta(days=settings.schedule.backfill_window_days))
+                            backfill_window=timedelta(days=settings.schedule.backfill_window_days),
+                            journal_retention=timedelta(days=settings.state.journal_retention_days))
     return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

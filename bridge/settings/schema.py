@@ -99,6 +99,9 @@ class StateSettings(_Section):
 
     url: SecretStr | None = None
     password: SecretStr | None = None
+    # Done journal rows of links that no longer sync (closed, forgotten) are deleted after this many days,
+    # at most once a day; an open link keeps its whole audit trail (docs/operations.md §11).
+    journal_retention_days: int = Field(default=90, ge=1, le=36500)
 
     @model_validator(mode="after")
     def _insert_password(self) -> StateSettings:

@@ -28,8 +28,8 @@ from bridge.store import migrate
 from bridge.store.locks import AdvisoryLock, FileLock, MappingLock, MemoryLock
 from bridge.store.permissions import create_private_database
 from bridge.store.repositories.base import reason as _reason
-from bridge.store.repositories.cursors import CursorRepository
 from bridge.store.repositories.first_seen import FirstSeenRepository
+from bridge.store.repositories.housekeeping import HousekeepingRepository
 from bridge.store.repositories.journal import JournalRepository
 
 
@@ -63,7 +63,7 @@ def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Store(JournalRepository, CursorRepository, FirstSeenRepository):
+class Store(JournalRepository, HousekeepingRepository, FirstSeenRepository):
     """The state store. Open it with :meth:`Store.open`; close it with :meth:`close`.
 
     The query methods come from the repositories it combines (see the module docstring)."""

@@ -15,6 +15,7 @@ edit here without a migration fails the suite.
 * ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
 * ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
+* ``key_values``: cached vendor facts with a time-to-live, and housekeeping marks (journal pruning).
 """
 
 from __future__ import annotations
@@ -170,4 +171,15 @@ mapping_first_seen = Table(
     metadata,
     Column("mapping", MAPPING, primary_key=True),
     Column("first_seen", UTCDateTime, nullable=False),
+)
+
+#: Small values kept between runs (migration 0005): vendor facts cached with a time-to-live (``expires``;
+#: ``None``: no expiry) and housekeeping marks such as when the journal was last pruned.
+key_values = Table(
+    "key_values",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=True),
 )

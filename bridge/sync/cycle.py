@@ -208,7 +208,7 @@ _METRIC_OUTCOMES = {
 def _record_status(engine: Engine, spec: MappingSpec, *, ok: bool) -> None:
     """Store when the cycle ended and whether it finished (one-shot runs seed their metrics from it)."""
     try:
-        engine.store.record_cycle(spec.name, ok)
+        engine.store.record_cycle(spec.name, ok, retention=engine.options.journal_retention)
     except StoreError as exc:
         log.warning("could not store the mapping's last cycle", error=str(exc))
 
