@@ -89,8 +89,13 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                 )
                 row = None
             if row is None:
-                _insert_journal(c, action, PENDING, now)
-                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
+                journal_id = _insert_journal(c, action, PENDING, now)
+                # the new row is what was just written: no statement to read it back
+                return JournalEntry(
+                    id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
+                    link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
+                    next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
+                )
         return self._entry(row)
 
     def journal_replace_action(self, journal_id: int, action: Action) -> None:
