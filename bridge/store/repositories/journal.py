@@ -28,7 +28,7 @@ from bridge.core.effects import (
     ResolveErrors,
 )
 from bridge.errors import StoreError
-from bridge.model import Link, Side
+from bridge.model import Link, Ref, Side
 from bridge.store.entries import DONE, FAILED, PENDING, SUPERSEDED, ErrorEntry, JournalEntry
 from bridge.store.repositories.base import inserted_id as _inserted_id
 from bridge.store.repositories.base import now as _now
@@ -240,9 +240,10 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         """
         with self.transaction(), self._conn() as c:
             link_id: int | None = None
+            made: Link | None = None  # a link this call created: returned without reading it back
             for effect in effects:
                 if isinstance(effect, NewLink):
-                    link_id = self._new_link(c, effect)
+                    link_id, made = self._new_link(c, effect)
                 elif isinstance(effect, InLink):
                     link_id = effect.link_id
                     for ref in effect.items if link_id is None else ():
@@ -297,15 +298,20 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                         )
                 else:  # pragma: no cover - the Effect union is closed
                     raise StoreError(f"unknown store effect {type(effect).__name__}")
+            if made is not None and made.id == link_id and not any(
+                isinstance(e, MarkClosed | MoveRecord | ForgetLink) for e in effects
+            ):
+                return made
             return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
 
-    def _new_link(self, c: Connection, effect: NewLink) -> int:
+    def _new_link(self, c: Connection, effect: NewLink) -> tuple[int, Link | None]:
         """The link of ``effect.issue`` (made, with the issue's synced values, when there is none) with
-        ``effect.record`` in it and the record's synced values."""
+        ``effect.record`` in it and the record's synced values; with the new link when one was made."""
         issue = effect.issue
         existing = c.execute(
             select(links.c.id).where(links.c.mapping == effect.mapping, links.c.issue_id == issue.id)
         ).scalar()
+        created = _now()
         if existing is None:
             link_id = _inserted_id(
                 c.execute(
@@ -314,7 +320,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                         issue_id=issue.id,
                         issue_key=issue.key,
                         issue_url=issue.url,
-                        created=_now(),
+                        created=created,
                     )
                 )
             )
@@ -327,6 +333,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                 effect.issue_status,
                 version=effect.issue_version,
                 updated=effect.issue_updated,
+                fresh=True,
             )
         else:
             link_id = int(existing)
@@ -337,8 +344,15 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         ).scalar()
         if already is None:
             self._insert_record(c, link_id, effect.mapping, effect.record)
-        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status)
-        return link_id
+        # a new link's items have no synced values yet: written without a read first
+        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status,
+                          fresh=existing is None and already is None)
+        if existing is not None or already is not None:
+            return link_id, None
+        record = effect.record
+        made = Link(link_id, effect.mapping, Ref(Side.JIRA, "issue", issue.id, issue.key, issue.url),
+                    (Ref(record.side, record.kind, record.id, record.key, record.url),), created, None, None)
+        return link_id, made
 
 
 def _insert_journal(c: Connection, action: Action, state: str, now: datetime, *, last_error: str | None = None) -> int:
