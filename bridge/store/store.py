@@ -189,7 +189,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     last few committed transactions but never corrupts the database (https://www.sqlite.org/wal.html,
     https://www.sqlite.org/pragma.html#pragma_synchronous). A forgotten "done" mark leaves the action
     pending in the journal, and the executor reconciles a pending action (by marker, by reading the item)
-    before writing again, so nothing is written twice (docs/operations.md, "State database").
+    before writing again, so nothing is written twice (docs/operations.md §11, "Durability and size of the
+    SQLite state").
     """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
