@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bridge.core.actions import Action, from_json, to_json
@@ -80,23 +82,24 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         """
         now = _now()
         with self._conn() as c:
-            row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
-            if row is not None and supersede_done and row.state == DONE:
+            # the usual case is a new key: one INSERT … ON CONFLICT DO NOTHING, read only when it exists
+            journal_id = _insert_new_journal(c, action, now)
+            if journal_id is None:
+                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
+                if not (supersede_done and row.state == DONE):
+                    return self._entry(row)
                 c.execute(
                     update(journal)
                     .where(journal.c.id == row.id)
                     .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
                 )
-                row = None
-            if row is None:
                 journal_id = _insert_journal(c, action, PENDING, now)
-                # the new row is what was just written: no statement to read it back
-                return JournalEntry(
-                    id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
-                    link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
-                    next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
-                )
-        return self._entry(row)
+        # the new row is what was just written: no statement to read it back
+        return JournalEntry(
+            id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
+            link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
+            next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
+        )
 
     def journal_replace_action(self, journal_id: int, action: Action) -> None:
         """Store the resolved form of a pending action (a follow-up whose issue now exists)."""
@@ -355,21 +358,39 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         return link_id, made
 
 
+def _journal_values(action: Action, state: str, now: datetime, last_error: str | None = None) -> dict[str, Any]:
+    return {
+        "mapping": action.mapping,
+        "idempotency_key": action.key,
+        "kind": action.kind,
+        "link_id": action.link_id,
+        "action": to_json(action),
+        "state": state,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": last_error,
+        "created": now,
+        "updated": now,
+    }
+
+
+def _insert_new_journal(c: Connection, action: Action, now: datetime) -> int | None:
+    """A new pending row for ``action``'s key, or ``None`` (nothing written) when the key is journaled."""
+    values = _journal_values(action, PENDING, now)
+    if c.dialect.name in ("sqlite", "postgresql"):
+        dialect_insert = sqlite_insert if c.dialect.name == "sqlite" else pg_insert
+        statement = (
+            dialect_insert(journal).values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(journal.c.id)
+        )
+        made = c.execute(statement).scalar()
+        return int(made) if made is not None else None
+    if c.execute(select(journal.c.id).where(journal.c.idempotency_key == action.key)).first() is not None:
+        return None  # pragma: no cover - the store supports SQLite and PostgreSQL only
+    return _insert_journal(c, action, PENDING, now)  # pragma: no cover
+
+
 def _insert_journal(c: Connection, action: Action, state: str, now: datetime, *, last_error: str | None = None) -> int:
     """A new journal row for ``action`` in ``state``; returns its id."""
-    result = c.execute(
-        insert(journal).values(
-            mapping=action.mapping,
-            idempotency_key=action.key,
-            kind=action.kind,
-            link_id=action.link_id,
-            action=to_json(action),
-            state=state,
-            attempts=0,
-            next_attempt_at=None,
-            last_error=last_error,
-            created=now,
-            updated=now,
-        )
-    )
-    return _inserted_id(result)
+    return _inserted_id(c.execute(insert(journal).values(**_journal_values(action, state, now, last_error))))
