@@ -15,6 +15,7 @@ edit here without a migration fails the suite.
 * ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
 * ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
+* ``leader_epochs``: per mapping, the leadership epoch (fencing token) of its lock on PostgreSQL.
 * ``key_values``: cached vendor facts with a time-to-live, and housekeeping marks (journal pruning).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -173,7 +175,19 @@ mapping_first_seen = Table(
     Column("first_seen", UTCDateTime, nullable=False),
 )
 
-#: Small values kept between runs (migration 0005): vendor facts cached with a time-to-live (``expires``;
+#: Per mapping, the leadership epoch (migration 0005): bumped by every replica that takes the mapping's
+#: PostgreSQL lock, and compared in the transaction that journals an action, so a replica that lost
+#: the lock without noticing is refused before its action reaches a vendor (:mod:`bridge.store.locks`).
+leader_epochs = Table(
+    "leader_epochs",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("holder", String(63), nullable=False),
+    Column("acquired", UTCDateTime, nullable=False),
+)
+
+#: Small values kept between runs (migration 0006): vendor facts cached with a time-to-live (``expires``;
 #: ``None``: no expiry) and housekeeping marks such as when the journal was last pruned.
 key_values = Table(
     "key_values",

@@ -42,7 +42,6 @@ from bridge.store.tables import errors, journal, link_records, links
 class JournalRepository(SyncedRepository, ErrorListRepository):
     """The journal of actions, and the one transaction that records what a succeeded action changed."""
 
-
     @staticmethod
     def _entry(row: Any) -> JournalEntry:
         return JournalEntry(
@@ -82,6 +81,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         """
         now = _now()
         with self._conn() as c:
+            self._fence(c, action.mapping)
             # the usual case is a new key: one INSERT … ON CONFLICT DO NOTHING, read only when it exists
             journal_id = _insert_new_journal(c, action, now)
             if journal_id is None:
@@ -100,6 +100,10 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
             link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
             next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
         )
+
+    def _fence(self, c: Connection, mapping: str) -> None:
+        """Raise when this process no longer leads ``mapping`` (the store's fencing token, see
+        :mod:`bridge.store.locks`); checked in the transaction that journals an action."""
 
     def journal_replace_action(self, journal_id: int, action: Action) -> None:
         """Store the resolved form of a pending action (a follow-up whose issue now exists)."""

@@ -6,7 +6,7 @@ be kept here until ``expires``. The journal pruning step also notes here when it
 one-shot run prunes at most once a day.
 
 Revision ID: 0005_vendor_cache
-Revises: 0004
+Revises: 0005_leader_epoch
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from bridge.store.types import UTCDateTime
 
 revision = "0005_vendor_cache"
-down_revision = "0004"
+down_revision = "0005_leader_epoch"
 branch_labels = None
 depends_on = None
 
