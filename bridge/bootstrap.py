@@ -269,6 +269,8 @@ def build_engine(
         raise
     options = EngineOptions(index_lag_itsm=timedelta(seconds=settings.itsm.index_lag_seconds),
                             index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds),
+                            backfill_window=timedelta(days=settings.schedule.backfill_window_days),
+                            journal_retention=timedelta(days=settings.state.journal_retention_days),
                             parallel_sides=settings.engine.parallel_sides,
                             workers_per_side=settings.engine.workers_per_side,
                             cycle_budget=settings.engine.cycle_budget or None,

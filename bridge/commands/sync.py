@@ -18,6 +18,7 @@ from bridge.commands._common import (
     stop_on_signals,
     summary,
 )
+from bridge.commands._vendor_cache import keep_vendor_facts, prime_vendor_facts
 from bridge.errors import SafetyRailError, StoreError
 from bridge.exitcodes import ExitCode
 from bridge.logging import get_logger
@@ -73,6 +74,7 @@ def sync(
     engine = build_engine(settings, mappings, metrics=metrics, factories=opts.connector_factories)
     engine.progress = Progress()
     code = ExitCode.OK
+    primed = prime_vendor_facts(engine)
     try:
         if metrics is not None:
             _seed_metrics(engine, metrics)
@@ -93,6 +95,7 @@ def sync(
                     click.echo("stopped by a signal after the current action", err=True)
                     break
     finally:
+        keep_vendor_facts(engine, primed)
         try:
             written = metrics is None or textfile is None or _write(textfile, engine, metrics)
         finally:

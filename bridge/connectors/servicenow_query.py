@@ -24,7 +24,14 @@ The ServiceNow semantics this relies on (see :mod:`bridge.sandbox.servicenow_que
 * ``not`` is pushed down with De Morgan to the negated field test where that is exact, and dropped
   (match-all) otherwise;
 * ``matches`` (a regular expression) compiles its literal lead: ``^abc…`` to ``STARTSWITHabc`` and
-  ``abc…`` to ``LIKEabc``; patterns with alternation or without a literal lead stay local.
+  ``abc…`` to ``LIKEabc``; patterns with alternation or without a literal lead stay local;
+* dot-walked fields (``assignment_group.name``) are compiled too: an encoded query may name a field of
+  a referenced record, the platform joins it in ([EQ] in :mod:`bridge.sandbox.servicenow_query`;
+  docs/connectors/servicenow.md, "Queries"). Only *positive* tests are compiled on them (``=``, ``IN``,
+  ``LIKE``, ``STARTSWITH``, ``ISNOTEMPTY``): they select the same records whether the platform joins
+  an empty reference as an empty value or leaves the record out, while ``!=``, ``NOT IN`` and
+  ``ISEMPTY`` would differ between the two, so those stay local. A dot-walked field is never taken for
+  an integer column (its table is not known here), so numeric comparisons on it stay local as well.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ from bridge.vendors import servicenow as facts
 INTEGER_FIELDS = facts.INTEGER_FIELDS
 MAX_GROUPS = 16
 _FIELD = re.compile(r"^[a-z0-9_]+$")
+_DOTTED = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$")
+#: atom operators that also select (or leave out) records whose dot-walked reference is empty
+_NEGATIVE = ("!=", "NOT IN", "ISEMPTY")
 
 Clause = tuple[str, ...]  # atoms OR'ed with ^OR
 Group = tuple[Clause, ...]  # clauses AND'ed with ^
@@ -157,8 +167,17 @@ class _Compiler:
 
     def _field(self, cond: FieldCondition, negate: bool) -> Clause:
         field = cond.field
+        if _DOTTED.match(field):
+            clause = self._plain(cond, negate)
+            if any(atom[len(field):].startswith(_NEGATIVE) for atom in clause):
+                raise _Inexact  # the empty-reference case differs between join semantics: local
+            return clause
         if not _FIELD.match(field):
-            raise _Inexact  # dot-walked or odd names stay local
+            raise _Inexact  # odd names stay local
+        return self._plain(cond, negate)
+
+    def _plain(self, cond: FieldCondition, negate: bool) -> Clause:
+        field = cond.field
         op, operand = cond.operator, cond.operand
         if negate:
             op, operand = {

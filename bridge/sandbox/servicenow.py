@@ -164,6 +164,16 @@ class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
                 return label
         return raw
 
+    def _query_value(self, table: str) -> eq.FieldValue:
+        """Raw values for the encoded query, dot-walked ones through the referenced record [EQ]."""
+
+        def value(record: Mapping[str, str], name: str) -> str:
+            if "." not in name:
+                return record.get(name, "") or ""
+            return self._dot_walk(table, name, record) or ""
+
+        return value
+
     def _dot_walk(self, table: str, name: str, record: Mapping[str, str]) -> str | None:
         """The value of ``reference.field`` (one level), ``None`` when ``name`` is no such path."""
         head, dot, tail = name.partition(".")
@@ -296,9 +306,9 @@ class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
         table = request.params["table"]
         if self.before_list is not None:
             self.before_list(request)
-        types = lambda f: field_type(table, f)  # noqa: E731
+        types = eq.walking_type(table, field_type, lambda t, f: TABLES[t].get(f, ("", "", None))[2])
         query = eq.parse(request.arg("sysparm_query"), types)
-        rows = [r for r in self._table(table).values() if eq.evaluate(query, r, types)]
+        rows = [r for r in self._table(table).values() if eq.evaluate(query, r, types, self._query_value(table))]
         with self.lock:
             self._request_seq += 1
             seed = self._request_seq

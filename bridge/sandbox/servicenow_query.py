@@ -16,6 +16,12 @@ instance does, including the parts that surprise people. Sources (named again wh
 * NULL semantics of the underlying SQL: ``field!=x`` and ``fieldNOT INx,y`` do not select records
   whose field is empty (the well known "is not" gotcha of list filters); ``<``/``>`` never match empty.
 
+Dot-walking [EQ]: a term may name a field of a referenced record (``assignment_group.name=Network``),
+as list filters and ``sysparm_fields`` do; the platform joins the referenced table. The sandbox follows
+one level, the way its ``sysparm_fields`` does: the term compares the referenced record's field, typed
+as the referenced table's dictionary says, and a record whose reference is empty (or dangling) takes
+an empty value there (a left join: ``ISEMPTY`` selects it, ``=``/``LIKE`` do not).
+
 Comparison depends on the field's type as the dictionary (``sys_dictionary.internal_type``) says:
 integers compare as numbers, date-times as ``yyyy-MM-dd HH:mm:ss`` UTC instants, everything else as
 case-insensitive text (the default collation of ServiceNow's MySQL/MariaDB databases).
@@ -27,6 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 #: operators longest first, so ``<=`` wins over ``<`` and ``NOT IN`` over ``IN`` [OPS]
 _OPERATORS = (
@@ -72,6 +79,32 @@ class Query:
 FieldType = Callable[[str], str | None]
 """Returns a field's internal type (``integer``, ``glide_date_time``, ``boolean``, ``string``…) or
 ``None`` when the table has no such field."""
+
+FieldValue = Callable[[Mapping[str, str], str], str]
+"""The raw value of a (possibly dot-walked) field of a record; the default reads the record's own key."""
+
+
+def _own_value(record: Mapping[str, str], field: str) -> str:
+    return record.get(field, "") or ""
+
+
+def walking_type(table: str, field_type: Callable[[str, str], str | None],
+                 reference: Callable[[str, str], str | None]) -> FieldType:
+    """The field types of ``table``, a one-level dot-walk (``reference.field``) typed by the referenced table.
+
+    ``reference(table, field)`` names the table a reference field points to (``None`` for other fields).
+    """
+
+    def kind(field: str) -> str | None:
+        head, dot, tail = field.partition(".")
+        if not dot:
+            return field_type(table, field)
+        target = reference(table, head)
+        if target is None or "." in tail:
+            return None  # [SN-T] not a field: the term is ignored
+        return field_type(target, tail)
+
+    return kind
 
 
 def parse(text: str | None, field_type: FieldType) -> Query:
@@ -127,6 +160,7 @@ def _atom(term: str, field_type: FieldType) -> Atom | None:
 # ------------------------------------------------------------------------------------- evaluation
 
 
+@lru_cache(maxsize=65536)  # a query compares every row's stamp: large tables repeat them a lot
 def parse_datetime(text: str) -> datetime | None:
     """``yyyy-MM-dd HH:mm:ss`` (or just the date) as UTC, the only literal form taken as UTC [SN-T]."""
     for fmt in (DATE_FORMAT, "%Y-%m-%d"):
@@ -151,9 +185,9 @@ def _key(value: str, kind: str) -> object | None:
     return value.lower()
 
 
-def _atom_matches(atom: Atom, record: Mapping[str, str], field_type: FieldType) -> bool:
+def _atom_matches(atom: Atom, record: Mapping[str, str], field_type: FieldType, value: FieldValue) -> bool:
     kind = field_type(atom.field) or "string"
-    raw = record.get(atom.field, "") or ""
+    raw = value(record, atom.field)
     op = atom.op
     if op == "ANYTHING":
         return True
@@ -199,10 +233,10 @@ def _atom_matches(atom: Atom, record: Mapping[str, str], field_type: FieldType) 
         return False
 
 
-def evaluate(query: Query, record: Mapping[str, str], field_type: FieldType) -> bool:
-    """Whether ``record`` (raw string values) satisfies ``query``."""
+def evaluate(query: Query, record: Mapping[str, str], field_type: FieldType, value: FieldValue = _own_value) -> bool:
+    """Whether ``record`` (raw string values) satisfies ``query``; ``value`` reads dot-walked fields."""
     return any(
-        all(any(_atom_matches(atom, record, field_type) for atom in clause) for clause in group)
+        all(any(_atom_matches(atom, record, field_type, value) for atom in clause) for clause in group)
         for group in query.groups
     )
 

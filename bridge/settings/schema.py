@@ -100,6 +100,9 @@ class StateSettings(_Section):
 
     url: SecretStr | None = None
     password: SecretStr | None = None
+    # Done journal rows of links that no longer sync (closed, forgotten) are deleted after this many days,
+    # at most once a day; an open link keeps its whole audit trail (docs/operations.md §11).
+    journal_retention_days: int = Field(default=90, ge=1, le=36500)
 
     @model_validator(mode="after")
     def _insert_password(self) -> StateSettings:
@@ -133,6 +136,10 @@ class ScheduleSettings(_Section):
 
     interval_seconds: int = Field(default=60, ge=1)
     misfire_grace_seconds: int | None = Field(default=None, ge=1)
+    # Where a side with no cursor yet starts reading once the mapping's first cycle is past (an empty
+    # route): this many days before now, so it costs one empty page per cycle, not the whole table
+    # (docs/operations.md, "Cursors and the overlap window"). `bridge sync --since` reaches further back.
+    backfill_window_days: float = Field(default=7, gt=0, le=3650)
 
     @model_validator(mode="after")
     def _default_grace(self) -> ScheduleSettings:

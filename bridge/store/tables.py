@@ -17,6 +17,7 @@ edit here without a migration fails the suite.
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
 * ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
 * ``leader_epochs``: per mapping, the leadership epoch (fencing token) of its lock on PostgreSQL.
+* ``key_values``: cached vendor facts with a time-to-live, and housekeeping marks (journal pruning).
 """
 
 from __future__ import annotations
@@ -217,4 +218,16 @@ user_map = Table(
     Column("handle", String(255), primary_key=True),
     Column("answer", String(255), nullable=True),
     Column("resolved_at", UTCDateTime, nullable=False),
+)
+
+#: Small values kept between runs (migration 0008_vendor_cache): vendor facts cached with a time-to-live
+#: (``expires``;
+#: ``None``: no expiry) and housekeeping marks such as when the journal was last pruned.
+key_values = Table(
+    "key_values",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=True),
 )

@@ -55,7 +55,7 @@ from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
-from bridge.sync.watermarks import advance, held_items, mark_processed, processed, since_window
+from bridge.sync.watermarks import advance, held_items, mark_processed, processed, windows
 from bridge.vendors import system_of
 
 log = get_logger(__name__)
@@ -142,7 +142,7 @@ def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | 
     report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=True)
     with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name):
         with _measured(engine, report):
-            seen = _read(engine, spec, report, since)
+            seen = _read(engine, spec, report, since, known=engine.store.first_seen(spec.name) is not None)
             if seen.changed_records or seen.changed_issues:
                 _plan(engine, spec, seen, report, first_seen=engine.store.first_seen(spec.name), since=since)
         _log_summary("dry run finished", report)
@@ -218,7 +218,7 @@ _METRIC_OUTCOMES = {
 def _record_status(engine: Engine, spec: MappingSpec, *, ok: bool) -> None:
     """Store when the cycle ended and whether it finished (one-shot runs seed their metrics from it)."""
     try:
-        engine.store.record_cycle(spec.name, ok)
+        engine.store.record_cycle(spec.name, ok, retention=engine.options.journal_retention)
     except StoreError as exc:
         log.warning("could not store the mapping's last cycle", error=str(exc))
 
@@ -286,14 +286,15 @@ class _Seen:
 
 
 def _read(
-    engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None, hinted: Sequence[Ref] = ()
+    engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None, hinted: Sequence[Ref] = (),
+    known: bool = False,
 ) -> _Seen:
     """Steps 2 and 4a: the changes of both sides since their cursors, and the stored state of their links.
     ``hinted``: read only these items, by id (a mini-cycle, :mod:`bridge.sync.hinted`), not the searches."""
     store = engine.store
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
-    window = {side: since_window(since, cursors[side], engine.options.overlap) for side in Side}
+    window = windows(engine, spec, since, cursors, known=known)
     # The ITSM connector reads records and the Jira connector issues (the connector contract). Each
     # search is consumed as it is paged, a chunk at a time (bridge.sync.reading: bounded memory).
     searched: dict[Side, datetime] = {}
@@ -532,11 +533,12 @@ def _cycle(
     """``hinted``: a mini-cycle of these items only; it never moves a cursor (polling stays the truth)."""
     store = engine.store
     executor = _executor(engine, spec)
+    known = store.first_seen(spec.name) is not None  # a mapping's first cycle reads everything (first start)
     first_seen = store.see_mapping(spec.name, engine.clock())
     requeued = refusals.take_requeued(store, spec.name) if not hinted else None
     report.reconciled = executor.reconcile()
 
-    seen = _read(engine, spec, report, since, hinted)
+    seen = _read(engine, spec, report, since, hinted, known)
     _record_unreadable(engine, spec, seen.unreadable)
     followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
     if requeued:
@@ -672,12 +674,12 @@ def _problem_fingerprint(mapping: str, ref: Ref) -> str:
 
 def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
     """Where each side's cursor may go after a cycle that found nothing new: the vendor's time of the
-    search minus its index lag. Only sides that already have a cursor: a first full read stays one."""
+    search minus its index lag. Only sides read within a window: a mapping's first full read stays one."""
     lag = {Side.ITSM: engine.options.index_lag_itsm, Side.JIRA: engine.options.index_lag_jira}
     return {
         side: seen.searched[side] - lag[side]
         for side in Side
-        if seen.cursors[side] is not None and side in seen.searched
+        if seen.window[side] is not None and side in seen.searched
     }
 
 

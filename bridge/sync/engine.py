@@ -41,6 +41,12 @@ class EngineOptions:
     #: into every idle cycle's overlap window (docs/operations.md, "Cursors and the overlap window").
     index_lag_itsm: timedelta = timedelta(seconds=2)
     index_lag_jira: timedelta = timedelta(seconds=5)
+    #: where a known mapping's side without a cursor starts reading, before the clock (setting
+    #: ``schedule.backfill_window_days``; :func:`bridge.sync.watermarks.windows`)
+    backfill_window: timedelta = timedelta(days=7)
+    #: done journal rows of links that no longer sync are deleted after this (``state.journal_retention_days``;
+    #: ``None``: never), at most once a day (:mod:`bridge.store.repositories.housekeeping`)
+    journal_retention: timedelta | None = timedelta(days=90)
     backoff_base: float = 30.0
     backoff_cap: float = 3600.0
     #: apply the ITSM side's and the Jira side's actions of a cycle at the same time (two threads, each

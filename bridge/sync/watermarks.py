@@ -30,6 +30,24 @@ def since_window(override: datetime | None, cursor: datetime | None, overlap: ti
     return cursor - overlap if cursor is not None else None
 
 
+def windows(
+    engine: Engine, spec: MappingSpec, since: datetime | None, cursors: Mapping[Side, datetime | None], *, known: bool
+) -> dict[Side, datetime | None]:
+    """Where each side's search starts (``None``: a full read).
+
+    A mapping's first cycle (``known`` false) reads everything its route selects: the first start
+    escalates open records of any age (:mod:`bridge.sync.first_start`). After that, a side without a
+    cursor (nothing ever found: an empty route) starts at the clock minus ``backfill_window`` instead of
+    paging through the whole table every cycle; ``bridge sync --since`` still reaches further back. A
+    mapping with open links keeps its full read, so the safety rail still guards a lost cursor.
+    """
+    window = {side: since_window(since, cursors[side], engine.options.overlap) for side in Side}
+    if since is None and known and None in window.values() and not engine.store.link_count(spec.name, open_only=True):
+        start = engine.clock() - engine.options.backfill_window
+        window = {side: start if value is None else value for side, value in window.items()}
+    return window
+
+
 def dedupe(items: Iterable[Item]) -> list[Item]:
     """One entry per item id (the newest), oldest first: a paginated search may repeat an item that
     changed while it was being paged."""
@@ -119,7 +137,7 @@ def advance(
             continue
         mark = (idle or {}).get(side)
         if not items:
-            if mark is not None and current is not None and mark > current:
+            if mark is not None and (current is None or mark > current):
                 store_cursor(engine, spec, side, mark)
             continue
         newest = max(i.updated for i in items)

@@ -41,6 +41,28 @@ class JiraFields(JiraTransport):
             self._myself = data
         return self._myself
 
+    def vendor_facts(self) -> dict[str, Any]:
+        """What this process read of the account (``/myself``) and the field catalogue (``/field``), for a
+        one-shot run to keep until the next one (:meth:`prime`)."""
+        facts: dict[str, Any] = {}
+        if self._myself is not None:
+            facts["myself"] = self._myself
+        if self._fields_by_id is not None:
+            facts["fields"] = list(self._fields_by_id.values())
+        return facts
+
+    def prime(self, facts: Mapping[str, Any]) -> None:
+        """Take the account and the field catalogue from an earlier run instead of reading them again.
+
+        Authentication is still proven by the first request the run makes (a 401 there is an AuthError).
+        """
+        myself = facts.get("myself")
+        if self._myself is None and isinstance(myself, dict) and (myself.get("accountId") or myself.get("name")):
+            self._myself = myself
+        fields = facts.get("fields")
+        if self._fields_by_id is None and isinstance(fields, list):
+            self._fields_by_id = {str(f["id"]): f for f in fields if isinstance(f, dict) and "id" in f}
+
     def user_zone(self) -> ZoneInfo:
         """The zone JQL date literals are read in: the override, else the account's profile zone."""
         return zone_info(self._zone_override or str(self.myself().get("timeZone") or "UTC"))

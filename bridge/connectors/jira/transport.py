@@ -13,6 +13,7 @@ per-endpoint counts, typed errors). What is Jira-specific is only what Jira's an
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -132,6 +133,10 @@ class JiraTransport(Connector):
         #: ids of the comments this process wrote (insertion-ordered, bounded)
         self._own_comments: dict[str, None] = {}
         secret = token.get_secret_value()
+        #: names what :meth:`JiraFields.vendor_facts` describe: this site as this account (a digest, so a
+        #: cache of them changes with the credentials and holds no secret)
+        digest = hashlib.sha256(f"{self.url}\0{deployment}\0{email}\0{secret}".encode()).hexdigest()
+        self.facts_key = f"jira:{digest[:24]}"
         auth: requests.auth.AuthBase | tuple[str, str] = (
             (email or "", secret) if deployment == "cloud" else _BearerAuth(secret)
         )

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bridge.core.actions import Action, from_json, to_json
@@ -29,7 +31,7 @@ from bridge.core.effects import (
     ResolveErrors,
 )
 from bridge.errors import StoreError
-from bridge.model import Link, Side
+from bridge.model import Link, Ref, Side
 from bridge.store.entries import DONE, FAILED, PENDING, SUPERSEDED, ErrorEntry, JournalEntry
 from bridge.store.repositories.attachments import AttachmentRepository
 from bridge.store.repositories.base import inserted_id as _inserted_id
@@ -82,18 +84,24 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
         now = _now()
         with self._conn() as c:
             self._fence(c, action.mapping)
-            row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
-            if row is not None and supersede_done and row.state == DONE:
+            # the usual case is a new key: one INSERT … ON CONFLICT DO NOTHING, read only when it exists
+            journal_id = _insert_new_journal(c, action, now)
+            if journal_id is None:
+                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
+                if not (supersede_done and row.state == DONE):
+                    return self._entry(row)
                 c.execute(
                     update(journal)
                     .where(journal.c.id == row.id)
                     .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
                 )
-                row = None
-            if row is None:
-                _insert_journal(c, action, PENDING, now)
-                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
-        return self._entry(row)
+                journal_id = _insert_journal(c, action, PENDING, now)
+        # the new row is what was just written: no statement to read it back
+        return JournalEntry(
+            id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
+            link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
+            next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
+        )
 
     def _fence(self, c: Connection, mapping: str) -> None:
         """Raise when this process no longer leads ``mapping`` (the store's fencing token, see
@@ -241,9 +249,10 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
         """
         with self.transaction(), self._conn() as c:
             link_id: int | None = None
+            made: Link | None = None  # a link this call created: returned without reading it back
             for effect in effects:
                 if isinstance(effect, NewLink):
-                    link_id = self._new_link(c, effect)
+                    link_id, made = self._new_link(c, effect)
                 elif isinstance(effect, InLink):
                     link_id = effect.link_id
                     for ref in effect.items if link_id is None else ():
@@ -301,15 +310,20 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
                         )
                 else:  # pragma: no cover - the Effect union is closed
                     raise StoreError(f"unknown store effect {type(effect).__name__}")
+            if made is not None and made.id == link_id and not any(
+                isinstance(e, MarkClosed | MoveRecord | ForgetLink) for e in effects
+            ):
+                return made
             return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
 
-    def _new_link(self, c: Connection, effect: NewLink) -> int:
+    def _new_link(self, c: Connection, effect: NewLink) -> tuple[int, Link | None]:
         """The link of ``effect.issue`` (made, with the issue's synced values, when there is none) with
-        ``effect.record`` in it and the record's synced values."""
+        ``effect.record`` in it and the record's synced values; with the new link when one was made."""
         issue = effect.issue
         existing = c.execute(
             select(links.c.id).where(links.c.mapping == effect.mapping, links.c.issue_id == issue.id)
         ).scalar()
+        created = _now()
         if existing is None:
             link_id = _inserted_id(
                 c.execute(
@@ -318,7 +332,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
                         issue_id=issue.id,
                         issue_key=issue.key,
                         issue_url=issue.url,
-                        created=_now(),
+                        created=created,
                     )
                 )
             )
@@ -331,6 +345,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
                 effect.issue_status,
                 version=effect.issue_version,
                 updated=effect.issue_updated,
+                fresh=True,
             )
         else:
             link_id = int(existing)
@@ -341,25 +356,50 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
         ).scalar()
         if already is None:
             self._insert_record(c, link_id, effect.mapping, effect.record)
-        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status)
-        return link_id
+        # a new link's items have no synced values yet: written without a read first
+        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status,
+                          fresh=existing is None and already is None)
+        if existing is not None or already is not None:
+            return link_id, None
+        record = effect.record
+        made = Link(link_id, effect.mapping, Ref(Side.JIRA, "issue", issue.id, issue.key, issue.url),
+                    (Ref(record.side, record.kind, record.id, record.key, record.url),), created, None, None)
+        return link_id, made
+
+
+def _journal_values(action: Action, state: str, now: datetime, last_error: str | None = None) -> dict[str, Any]:
+    return {
+        "mapping": action.mapping,
+        "idempotency_key": action.key,
+        "kind": action.kind,
+        "link_id": action.link_id,
+        "action": to_json(action),
+        "state": state,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": last_error,
+        "created": now,
+        "updated": now,
+    }
+
+
+def _insert_new_journal(c: Connection, action: Action, now: datetime) -> int | None:
+    """A new pending row for ``action``'s key, or ``None`` (nothing written) when the key is journaled."""
+    values = _journal_values(action, PENDING, now)
+    if c.dialect.name in ("sqlite", "postgresql"):
+        dialect_insert = sqlite_insert if c.dialect.name == "sqlite" else pg_insert
+        statement = (
+            dialect_insert(journal).values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(journal.c.id)
+        )
+        made = c.execute(statement).scalar()
+        return int(made) if made is not None else None
+    if c.execute(select(journal.c.id).where(journal.c.idempotency_key == action.key)).first() is not None:
+        return None  # pragma: no cover - the store supports SQLite and PostgreSQL only
+    return _insert_journal(c, action, PENDING, now)  # pragma: no cover
 
 
 def _insert_journal(c: Connection, action: Action, state: str, now: datetime, *, last_error: str | None = None) -> int:
     """A new journal row for ``action`` in ``state``; returns its id."""
-    result = c.execute(
-        insert(journal).values(
-            mapping=action.mapping,
-            idempotency_key=action.key,
-            kind=action.kind,
-            link_id=action.link_id,
-            action=to_json(action),
-            state=state,
-            attempts=0,
-            next_attempt_at=None,
-            last_error=last_error,
-            created=now,
-            updated=now,
-        )
-    )
-    return _inserted_id(result)
+    return _inserted_id(c.execute(insert(journal).values(**_journal_values(action, state, now, last_error))))

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bridge.core.actions import SyncedUpdate
@@ -38,9 +40,11 @@ class SyncedRepository(LinkRepository):
         *,
         version: str | None = None,
         updated: datetime | None = None,
+        fresh: bool = False,
     ) -> None:
+        """Merge over the item's synced values; ``fresh``: the item has none yet (a link just made)."""
         key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
-        row = c.execute(select(item_state).where(key)).first()
+        row = None if fresh else c.execute(select(item_state).where(key)).first()
         if row is None:
             c.execute(
                 insert(item_state).values(
@@ -82,8 +86,11 @@ class SyncedRepository(LinkRepository):
 
     def mark_seen(self, link_id: int, side: Side, item_id: str, version: str, updated: datetime) -> None:
         """Remember that the change ``version`` of an item was fully processed (the cycle skips it next time)."""
+        key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
         with self._conn() as c:
-            self._merge_state(c, link_id, side, item_id, {}, None, version=version, updated=updated)
+            # one statement for the usual case (the item has synced values); the merge only when it has none
+            if not c.execute(update(item_state).where(key).values(version=version, updated=updated)).rowcount:
+                self._merge_state(c, link_id, side, item_id, {}, None, version=version, updated=updated)
 
     def forget_synced(self, link_id: int) -> None:
         """Drop the synced values of a link (``bridge resync``): the next plan compares both sides afresh.
@@ -99,23 +106,26 @@ class SyncedRepository(LinkRepository):
 
     @staticmethod
     def _insert_pair(c: Connection, link_id: int, pair: CommentPair) -> None:
-        exists = c.execute(
-            select(comment_map.c.id).where(
-                comment_map.c.origin_side == pair.origin_side.value,
-                comment_map.c.origin_id == pair.origin_id,
-                comment_map.c.mirror_item == pair.mirror_item,
-            )
-        ).first()
-        if exists is None:
-            c.execute(
-                insert(comment_map).values(
-                    link_id=link_id,
-                    origin_side=pair.origin_side.value,
-                    origin_id=pair.origin_id,
-                    origin_item=pair.origin_item,
-                    mirror_item=pair.mirror_item,
-                    mirror_id=pair.mirror_id,
-                    created=_now(),
-                )
-            )
+        """Insert the pair unless the same (origin, mirror item) is known: one ``INSERT … ON CONFLICT DO
+        NOTHING`` on the unique key (SQLite 3.24+ and PostgreSQL), no read first."""
+        values = {
+            "link_id": link_id,
+            "origin_side": pair.origin_side.value,
+            "origin_id": pair.origin_id,
+            "origin_item": pair.origin_item,
+            "mirror_item": pair.mirror_item,
+            "mirror_id": pair.mirror_id,
+            "created": _now(),
+        }
+        unique = ["origin_side", "origin_id", "mirror_item"]
+        if c.dialect.name == "postgresql":
+            c.execute(pg_insert(comment_map).values(**values).on_conflict_do_nothing(index_elements=unique))
+        elif c.dialect.name == "sqlite":
+            c.execute(sqlite_insert(comment_map).values(**values).on_conflict_do_nothing(index_elements=unique))
+        else:  # pragma: no cover - the store supports SQLite and PostgreSQL only
+            exists = c.execute(
+                select(comment_map.c.id).where(*(comment_map.c[name] == values[name] for name in unique))
+            ).first()
+            if exists is None:
+                c.execute(insert(comment_map).values(**values))
 
