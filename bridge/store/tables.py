@@ -221,8 +221,7 @@ user_map = Table(
 )
 
 #: Small values kept between runs (migration 0008_vendor_cache): vendor facts cached with a time-to-live
-#: (``expires``;
-#: ``None``: no expiry) and housekeeping marks such as when the journal was last pruned.
+#: (``expires``; ``None``: no expiry) and housekeeping marks such as when the journal was last pruned.
 key_values = Table(
     "key_values",
     metadata,
