@@ -117,7 +117,9 @@ already has is a no-op, so the planner need not know Jira's initial status.
 Not the planner's job: the empty-side safety rail (the cycle knows counts), fetching (the cycle must
 fetch into ``issue.fields`` every rule key, every ``notes_to_itsm`` ``when_changed`` field, ``summary``
 and ``resolution``). Issues in the changes without a link are ignored (the executor reconciles creates
-by marker). A linked record that the route no longer selects keeps syncing: the link is the contract.
+by marker). A linked record that the route no longer selects keeps syncing: the link is the contract
+(``links.on_route_exit: detach`` closes its link instead, after this cycle's sync:
+:mod:`bridge.sync.plan_route_exit`).
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
+from bridge.sync.plan_route_exit import RouteExitPlanning
 from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
@@ -182,7 +185,7 @@ class Plan:
     left_out: list[Ref] = field(default_factory=list)
 
 
-class _Planner(AdoptionPlanning):
+class _Planner(AdoptionPlanning, RouteExitPlanning):
     def __init__(self, mapping: MappingSpec, given: PlanInput) -> None:
         self.mapping = mapping
         self.given = given
@@ -232,6 +235,7 @@ class _Planner(AdoptionPlanning):
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
+            self.plan_route_exit(links[link_id], records)
         return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
 
     # ---------------------------------------------------------------------------- new records

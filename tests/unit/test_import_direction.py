@@ -39,7 +39,10 @@ FORBIDDEN: list[tuple[str, str, str]] = [
 ]
 
 #: modules the pure planner may import (prefixes): no I/O, no clock, no database
-PLANNER_MODULES = ("bridge.sync.planner", "bridge.sync.plan_views", "bridge.sync.plan_adoption")
+PLANNER_MODULES = (
+    "bridge.sync.planner", "bridge.sync.plan_views", "bridge.sync.plan_adoption", "bridge.sync.plan_route_exit",
+    "bridge.sync.recount",
+)
 PLANNER_FORBIDDEN = (
     "bridge.store",
     "bridge.connectors",
