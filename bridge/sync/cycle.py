@@ -44,7 +44,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync import refusals
-from bridge.sync.adoption import back_reference_key
+from bridge.sync.adoption import named_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -429,16 +429,12 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     """The existing issues that may belong to the records about to be created (adoption).
 
     ONE batched marker search for all of them (``find_by_markers``), plus a read of each issue a
-    back-reference names that the search did not return (rare: an issue that lost its marker). Only
-    records the route selects and that name no ``link_existing`` issue are asked about; without such
-    records this costs nothing.
+    back-reference (or ``link_existing`` field) names that the search did not return. Only records the
+    route selects are asked about; without such records this costs nothing. The issue a ``link_existing``
+    record names is read too: its comments prove which of the record's are mirrored already.
     """
     link_existing = spec.links.link_existing
-    wanted = [
-        r for r in unlinked
-        if matches(spec.route.where, r.fields)
-        and not (link_existing and str(r.fields.get(link_existing) or "").strip())
-    ]
+    wanted = [r for r in unlinked if matches(spec.route.where, r.fields)]
     if not wanted:
         return {}
     fields = jira_fields(spec)
@@ -450,7 +446,7 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     result: dict[str, Partners] = {}
     for record in wanted:
         named: Issue | None = None
-        key = back_reference_key(record)
+        key = named_key(record, link_existing)
         if key is not None:
             named = known.get(key)
             if named is None:

@@ -324,10 +324,12 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                         (SyncedUpdate(Side.JIRA, placeholder.id, {}, target.status),),
                     )
                 )
+        known = self.linked_issue_id(record, existing)
         for comment in self.given.changes.comments.get(record.ref.id, ()):
             if comment.marker is not None:
                 continue
-            self.comment_to_issue(comment, record.ref, placeholder)
+            self.comment_to_issue(comment, record.ref, placeholder, found_on=known)
+        self.adopt_issue_mirrors(record, placeholder, known)
 
     def mark_linked(self, issue: Ref) -> None:
         links = self.mapping.links
@@ -356,9 +358,11 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
 
     # ---------------------------------------------------------------------------- comments
 
-    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
+    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None,
+                         found_on: str | None = None) -> None:
+        """``found_on``: the id of the issue a placeholder ``issue`` stands for, where its mirror may be."""
         rules = self.mapping.comments
-        mirror = self.mirrors.mirror_of(Side.ITSM, comment.id, issue.id)
+        mirror = self.mirrors.mirror_of(Side.ITSM, comment.id, found_on or issue.id)
         if mirror is not None:
             self.emit(AdoptComment(self.mapping.name, link_id, issue, record, comment.id, mirror))
             return
