@@ -38,7 +38,8 @@ def test_link_existing_records_adopt_their_comments_after_the_database_is_lost(t
             world.cycle()
         assert census(world) == before  # no issue, no comment twice
         link = world.store.link_for_record(M, second.id)
-        assert link is not None and link.issue.key == issue
+        assert link is not None
+        assert link.issue.key == issue
 
         world.clock.advance(seconds=10)
         world.itsm.comment(second, "Fixed after the reboot", channel="work_notes")
