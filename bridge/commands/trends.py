@@ -38,7 +38,7 @@ from bridge.trends.formats import FORMATS
     "--online",
     is_flag=True,
     help="Also read both sides once per mapping (one search each) for group_by fields the mappings do not "
-    "sync and the issues' current status.",
+    "sync and the issues' current status, and the incidents related to escalated problems (problem_id).",
 )
 @click.pass_obj
 @bridge_command
@@ -71,8 +71,10 @@ def trends(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     sides = None
+    related = None
     if online:
         from bridge.bootstrap import build_engine
+        from bridge.trends.related import read_related
         from bridge.trends.sides import read_sides
 
         engine = build_engine(settings, list(specs.values()), factories=opts.connector_factories)
@@ -80,6 +82,10 @@ def trends(
             wanted = [specs[mapping]] if mapping is not None else engine.enabled_mappings()
             sides = read_sides(engine.itsm, engine.jira, wanted, start, config.group_by)
             facts = load_trend_facts(engine.store.engine, mapping)
+            related = {}
+            for spec in wanted:  # incidents of an escalated problem count towards its issue
+                parents = [r.record_id for f in facts if f.mapping == spec.name for r in f.records]
+                related.update(read_related(engine.itsm, spec, parents))
         finally:
             engine.close()
     else:
@@ -99,6 +105,7 @@ def trends(
         top=top or config.top,
         record_fields=sides.record_fields if sides is not None else None,
         issue_status=sides.issue_status if sides is not None else None,
+        related=related,
     )
     text = render(report, fmt)
     if out is None:

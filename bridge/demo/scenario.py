@@ -42,7 +42,7 @@ class Scenario:
     names: Names = field(default_factory=Names)
 
     def __post_init__(self) -> None:
-        self.names.state_labels = {t: dict(CHOICES[(t, "state")]) for t in ("incident", "change_request")}
+        self.names.state_labels = {t: dict(CHOICES[(t, "state")]) for t in ("incident", "change_request", "problem")}
 
     # ---------------------------------------------------------------------------------- output
 
@@ -132,16 +132,22 @@ class Scenario:
         self.step_support_note(record, issue)
         self.step_resolve(record, issue)
         self.step_reopen(record, issue)
+        self.step_problem()
         self.step_idle()
 
     def step_seed(self) -> None:
-        self.heading("1. The service desk: Sam Support logs three incidents, Chris Change raises a change")
+        self.heading("1. The service desk: Sam Support logs incidents, Chris Change raises a change, "
+                     "Pat Problem records a problem")
         self.seeded = seed(self.env.snow)
         for item in self.seeded:
             raw = self.env.snow.record(item.table, item.sys_id)
             group = self.field_value(item.table, raw, "assignment_group.name")
-            what = "logged" if item.table == "incident" else "raised"
-            self.person(f'{item.author} {what} {item.number} (P{raw["priority"]}, {group})  "{item.short_description}"')
+            what = {"incident": "logged", "problem": "recorded"}.get(item.table, "raised")
+            parent = self.names.keys.get(raw.get("problem_id", "")) if item.table == "incident" else None
+            related = f", related to {parent}" if parent else ""
+            self.person(f'{item.author} {what} {item.number} (P{raw["priority"]}, {group}{related})  '
+                        f'"{item.short_description}"')
+            self.names.keys[item.sys_id] = item.number
         self.refresh()
 
     def step_first_sync(self) -> tuple[Seeded, str] | None:
@@ -219,9 +225,34 @@ class Scenario:
         status = (self.issue_of(record) or {}).get("status")
         self.expect(bool(moved) and status not in (None, "Done"), f"{record.number} reopened reopening {issue}")
 
+    def step_problem(self) -> None:
+        problem = next((s for s in self.seeded if s.table == "problem"), None)
+        if problem is None or not any(m.route.record_type == "problem" for m in self.mappings()):
+            return
+        issue = self.names.issue_for_record.get(problem.sys_id)
+        if not self.expect(issue is not None, f"{problem.number} is selected by a problem mapping but has no issue"):
+            return
+        assert issue is not None
+        developer = JIRA_USERS[DEVELOPER]["displayName"]
+        related = [s.number for s in self.seeded
+                   if s.table == "incident" and self.env.snow.record("incident", s.sys_id).get("problem_id")
+                   == problem.sys_id]
+        self.heading(f"7. Problem management: {problem.number} carries {len(related)} incidents; "
+                     f"{developer} fixes {issue}")
+        self.say(f"  {', '.join(related)} are related to {problem.number} (not escalated one by one): "
+                 f"`bridge trends --online` counts them towards {issue}", "detail")
+        steps = self.env.jira.transition(issue, "Done", as_user=DEVELOPER, resolution="Done")
+        self.person(f"{developer} moved {issue} to Done, resolution Done ({', '.join(steps)})")
+        outcomes = self.cycle()
+        resolved = self.applied(outcomes, SetStatus, Side.ITSM, problem.sys_id)
+        raw = self.env.snow.record("problem", problem.sys_id)
+        self.expect(bool(resolved) and raw["state"] == "106" and raw["resolution_code"] == "fix_applied"
+                    and bool(raw["fix_notes"]) and bool(raw["cause_notes"]),
+                    f"{issue} Done resolving {problem.number} with its resolution code and notes")
+
     def step_idle(self) -> None:
         mappings = self.mappings()
-        self.heading("7. Nobody does anything: bridge must not echo its own writes, and idling must be cheap")
+        self.heading("8. Nobody does anything: bridge must not echo its own writes, and idling must be cheap")
         outcomes = self.cycle()
         self.say(f"  reading back its own last writes: {len(outcomes)} action(s)", "detail")
         self.expect(not outcomes, f"no echo of bridge's own writes (got {len(outcomes)} action(s))")

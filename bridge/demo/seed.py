@@ -2,7 +2,9 @@
 
 They are chosen to show the shipped mappings at work: two incidents for "Application Support L3" that
 ``incident-to-bug`` selects (a P1 outage and a P3 defect), one Service Desk incident it leaves alone,
-and a change flagged "needs development" that ``change-to-story`` turns into a Story.
+a change flagged "needs development" that ``change-to-story`` turns into a Story, and a problem for
+"Application Support L3" that ``problem-to-bug`` escalates, with two Service Desk incidents related to it
+(``problem_id``) that count towards its Bug in ``bridge trends --online``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from bridge.sandbox.servicenow import ServiceNowSandbox
 
 SUPPORT_AGENT = "Sam Support"
 CHANGE_MANAGER = "Chris Change"
+PROBLEM_MANAGER = "Pat Problem"
 L3_GROUP = "Application Support L3"
 
 
@@ -96,6 +99,24 @@ CHANGES: tuple[dict[str, object], ...] = (
 )
 
 
+PROBLEM: dict[str, object] = {
+    "short_description": "Invoice PDFs are cut off after the first page",
+    "description": (
+        "Since release 24.11 invoice PDFs with more than one page end after page 1. The service desk has "
+        "related every incident reporting it to this problem; the renderer's page-break handling is the "
+        "suspect."
+    ),
+    "priority": 3,
+    "assignment_group": L3_GROUP,
+}
+
+#: Incidents the service desk relates to :data:`PROBLEM` instead of escalating each one.
+PROBLEM_INCIDENTS: tuple[str, ...] = (
+    "Invoice for order 58231 has only one page",
+    "Customer reports truncated PDF invoice",
+)
+
+
 def seed(snow: ServiceNowSandbox) -> list[Seeded]:
     """Log the incidents (as the support agent) and raise the change (as the change manager)."""
     seeded: list[Seeded] = []
@@ -109,4 +130,12 @@ def seed(snow: ServiceNowSandbox) -> list[Seeded]:
         summary = str(values.pop("short_description"))
         record = snow.create_change(summary, author=CHANGE_MANAGER, **values)  # type: ignore[arg-type]
         seeded.append(Seeded("change_request", record["sys_id"], record["number"], summary, CHANGE_MANAGER))
+    values = dict(PROBLEM)
+    summary = str(values.pop("short_description"))
+    problem = snow.create_problem(summary, author=PROBLEM_MANAGER, **values)  # type: ignore[arg-type]
+    seeded.append(Seeded("problem", problem["sys_id"], problem["number"], summary, PROBLEM_MANAGER))
+    for summary in PROBLEM_INCIDENTS:
+        record = snow.create_incident(summary, author=SUPPORT_AGENT, priority=4, category="software",
+                                      assignment_group="Service Desk", problem_id=problem["sys_id"])
+        seeded.append(Seeded("incident", record["sys_id"], record["number"], summary, SUPPORT_AGENT))
     return seeded

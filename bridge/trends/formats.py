@@ -45,11 +45,13 @@ def title(report: TrendReport) -> str:
 
 def sections(report: TrendReport) -> Iterator[tuple[str, Sequence[str], list[Sequence[object]]]]:
     """(heading, column names, rows) of every part of the report, in reading order (table and HTML)."""
-    issue_cols = ("#", "ISSUE", "TYPE", "STATUS", "RECORDS", "OPEN", "ADDED", "MAPPING")
+    # VIA: of RECORDS, those counted through a linked record (the incidents of an escalated problem)
+    issue_cols = ("#", "ISSUE", "TYPE", "STATUS", "RECORDS", "OPEN", "ADDED", "VIA", "MAPPING")
 
     def issue_rows(lines: Sequence[Any]) -> list[Sequence[object]]:
         return [
-            (x.rank, x.issue_key, x.issue_type, x.status, x.linked_total, x.linked_open, x.added_in_period, x.mapping)
+            (x.rank, x.issue_key, x.issue_type, x.status, x.linked_total, x.linked_open, x.added_in_period,
+             x.via_related, x.mapping)
             for x in lines
         ]
 
@@ -119,7 +121,8 @@ def render_csv(report: TrendReport) -> str:
     writer.writerow(("section", "item", "metric", "value"))
     for name, lines in (("issues", report.issues), ("issues_by_added", report.by_added)):
         for x in lines:
-            for metric in ("rank", "issue_type", "status", "linked_total", "linked_open", "added_in_period", "mapping"):
+            for metric in ("rank", "issue_type", "status", "linked_total", "linked_open", "added_in_period",
+                           "via_related", "mapping"):
                 writer.writerow((name, x.issue_key, metric, getattr(x, metric)))
     for w in report.per_week:
         writer.writerow(("per_week", w.label, "records", w.count))

@@ -51,6 +51,17 @@ class StatusPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RelatedRecord:
+    """A record pointing at a linked record (an incident at its problem): see :mod:`bridge.trends.related`."""
+
+    record_id: str
+    record_key: str
+    status: str | None
+    opened_at: datetime | None
+    parent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class IssueLine:
     rank: int
     mapping: str
@@ -61,6 +72,8 @@ class IssueLine:
     linked_total: int
     linked_open: int
     added_in_period: int
+    #: Of ``linked_total``: records counted through a linked record (incidents of a linked problem).
+    via_related: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,19 +208,32 @@ def build_report(
     top: int | None = None,
     record_fields: Mapping[str, Mapping[str, Any]] | None = None,
     issue_status: Mapping[str, str] | None = None,
+    related: Mapping[str, Sequence[RelatedRecord]] | None = None,
 ) -> TrendReport:
     """Rank and count ``facts``. ``issue_types`` names the issue type per mapping for links whose create
     the journal no longer shows (a ``link_existing`` fan-in onto a developer's issue). ``record_fields``
     (by record id) and ``issue_status`` (by issue id) are current values read from the vendors
-    (:mod:`bridge.trends.sides`); they win over the stored ones."""
+    (:mod:`bridge.trends.sides`); they win over the stored ones. ``related`` (by linked record id) are
+    records that count towards the issue of the record they point at (:mod:`bridge.trends.related`);
+    one that is linked itself counts once, where it is linked."""
     facts = [
         _refreshed(f, record_fields or {}, issue_status or {}) for f in facts if mapping is None or f.mapping == mapping
     ]
     issue_types = issue_types or {}
 
+    related = related or {}
+    linked_ids = {r.record_id for issue in facts for r in issue.records}
     lines: list[IssueLine] = []
     for issue in facts:
         kind = issue.issue_type or issue_types.get(issue.mapping) or "?"
+        extra = list(
+            {
+                x.record_id: x
+                for r in issue.records
+                for x in related.get(r.record_id, ())
+                if x.record_id not in linked_ids
+            }.values()
+        )
         lines.append(
             IssueLine(
                 rank=0,
@@ -216,9 +242,12 @@ def build_report(
                 issue_url=issue.issue_url,
                 issue_type=kind,
                 status=issue.status or "?",
-                linked_total=len(issue.records),
-                linked_open=sum(1 for r in issue.records if policy.record_open(r.status)),
-                added_in_period=sum(1 for r in issue.records if r.escalated_at >= since),
+                linked_total=len(issue.records) + len(extra),
+                linked_open=sum(1 for r in issue.records if policy.record_open(r.status))
+                + sum(1 for x in extra if policy.record_open(x.status)),
+                added_in_period=sum(1 for r in issue.records if r.escalated_at >= since)
+                + sum(1 for x in extra if x.opened_at is not None and x.opened_at >= since),
+                via_related=len(extra),
             )
         )
     ranked = sorted(lines, key=lambda x: (-x.linked_total, -x.linked_open, -x.added_in_period, x.issue_key))

@@ -108,6 +108,14 @@ PROBLEM_STATES = StateTable(
 needs besides depends on the code (:data:`PROBLEM_RESOLUTION_NEEDS`), so the notes of the usual
 ``fix_applied`` are recommended. See docs/connectors/servicenow.md, "Problem records"."""
 
+RELATED_RECORDS: dict[str, tuple[str, str]] = {"problem": ("incident", "problem_id")}
+"""Records that hang off a routed record by a reference field: ``table -> (related table, its field)``.
+
+An incident's ``problem_id`` names the problem it is an instance of (Problem Management, "Relate an
+incident to a problem"): ``bridge trends --online`` counts such incidents towards the Jira issue of the
+problem they point at, so "incident → problem → Jira Bug" ranks the Bug by every incident behind it.
+"""
+
 STATES: dict[str, StateTable] = {
     "incident": INCIDENT_STATES, "change_request": CHANGE_STATES, "problem": PROBLEM_STATES,
 }

@@ -53,9 +53,16 @@ def test_demo_tells_the_whole_story_and_exits_0(tmp_path: Path, mode: str) -> No
     assert f"Sam Support reopened {record} (Resolved → In Progress)" in out
     assert f"{record} In Progress → {issue} In Progress" in out
     idle = re.findall(r"idle cycle \d: (\d+) action\(s\); vendor calls: ServiceNow (\d+), Jira (\d+) "
-                      r"\(promised: 1 search per side per mapping = 2 \+ 2\) ✔", out)
-    assert idle == [("0", "2", "2")] * 3, out
+                      r"\(promised: 1 search per side per mapping = 3 \+ 3\) ✔", out)
+    assert idle == [("0", "3", "3")] * 3, out
     assert "reading back its own last writes: 0 action(s)" in out
+    # incident -> problem -> Jira Bug: the problem is escalated, its incidents are related, not escalated
+    problem = re.search(r'(PRB\d{7}) → (DEMO-\d+) \(Bug\)  "Invoice PDFs are cut off after the first page"', out)
+    assert problem, out
+    related = re.findall(rf"(INC\d{{7}}) \(P4, Service Desk, related to {problem.group(1)}\)", out)
+    assert len(related) == 2, out
+    assert f"{problem.group(2)} Done → {problem.group(1)} Resolved" in out
+    assert not any(re.search(rf"{number} → DEMO-", out) for number in related)
     row = re.search(rf"^{record}\s+{issue}\s+Bug\s+In Progress\s+In Progress\s+(\d+)\s+(\d+)$", out, re.M)
     assert row, out
     assert row.groups() == ("2", "2"), out
@@ -83,7 +90,7 @@ def test_demo_workdir_keeps_a_config_with_no_secret_in_it(tmp_path: Path) -> Non
     assert again.returncode == 0, again.stdout + again.stderr
     created = re.compile(r"→ (DEMO-\d+) \((?:Bug|Story)\)")
     keys = sorted(created.findall(result.stdout))
-    assert sorted(created.findall(again.stdout)) == keys == ["DEMO-1", "DEMO-2", "DEMO-3"]
+    assert sorted(created.findall(again.stdout)) == keys == ["DEMO-1", "DEMO-2", "DEMO-3", "DEMO-4"]
 
 
 def test_demo_without_mappings_is_a_configuration_error(tmp_path: Path) -> None:

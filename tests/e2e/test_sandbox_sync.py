@@ -241,7 +241,7 @@ def test_idle_sync_costs_one_search_per_side_per_mapping(bridge_env: BridgeEnv) 
     result = sync(env, "--stats")
     after = (env.jira.stats()["requests"], env.snow.stats()["requests"])
     calls = stats_lines(result)
-    mappings = {"incident-to-bug", "change-to-story"}
+    mappings = {"incident-to-bug", "change-to-story", "problem-to-bug"}
     assert set(calls) == mappings, result.output
     for name in mappings:
         jira = calls[name]["jira"]
@@ -252,12 +252,13 @@ def test_idle_sync_costs_one_search_per_side_per_mapping(bridge_env: BridgeEnv) 
     metadata = sum(len(set(c["jira"]) & METADATA) for c in calls.values())
     assert metadata <= len(METADATA)  # each at most once per process, not once per mapping or item
     # the servers saw exactly what --stats printed: one search per mapping per side, plus that metadata
-    assert after[0] - before[0] == 2 + metadata, result.output
-    assert after[1] - before[1] == 2, result.output
+    assert after[0] - before[0] == len(mappings) + metadata, result.output
+    assert after[1] - before[1] == len(mappings), result.output
 
 
 METADATA = {"GET /rest/api/3/field", "GET /rest/api/3/myself"}
-TABLE = {"incident-to-bug": "/api/now/table/incident", "change-to-story": "/api/now/table/change_request"}
+TABLE = {"incident-to-bug": "/api/now/table/incident", "change-to-story": "/api/now/table/change_request",
+         "problem-to-bug": "/api/now/table/problem"}
 
 
 def stats_lines(result: Result) -> dict[str, dict[str, list[str]]]:

@@ -15,7 +15,7 @@ from bridge.mapping.loader import load_mappings
 from bridge.settings import load_settings
 
 EXPECTED = {
-    "servicenow": {"change-to-story.yaml", "incident-to-bug.yaml"},
+    "servicenow": {"change-to-story.yaml", "incident-to-bug.yaml", "problem-to-bug.yaml"},
     "rt": {"rt-incident-to-bug.yaml"},
     "jsm": {"jsm-request-to-bug.yaml"},
 }

@@ -35,7 +35,7 @@ def test_shipped_examples_validate_without_errors_or_warnings() -> None:
     result = load_mappings(REPO / "mappings")
     assert result.problems == []
     names = sorted(m.mapping.name for m in result.mappings)
-    assert names == ["change-to-story", "incident-to-bug", "jsm-request-to-bug", "rt-incident-to-bug"]
+    assert names == ["change-to-story", "incident-to-bug", "jsm-request-to-bug", "problem-to-bug", "rt-incident-to-bug"]
 
 
 def test_shipped_incident_example_selects_both_demo_incidents_and_resolves_with_close_code() -> None:

@@ -88,3 +88,51 @@ def test_the_sandbox_refuses_resolving_a_problem_without_its_close_fields(snow: 
         snow.app.set_state("problem", problem["sys_id"], 106, resolution_code="fix_applied", cause_notes="x")
     closed = snow.app.set_state("problem", problem["sys_id"], 107, resolution_code="canceled", close_notes="went away")
     assert closed["active"] == "false"
+
+
+def test_incidents_related_to_an_escalated_problem_count_towards_its_bug(snow: Snow, tmp_path: Path) -> None:
+    """"Incident → problem → Jira Bug": support relates incidents to the problem (``problem_id``); only the
+    problem is escalated. The trend report ranks the problem's Bug by every incident behind it, read in
+    one search of the incident table (``problem_idIN…``) through the real connector."""
+    from datetime import UTC, datetime, timedelta
+
+    from bridge.store.trends_queries import load_trend_facts
+    from bridge.trends.related import read_related
+    from bridge.trends.report import StatusPolicy, build_report
+
+    clock = snow.clock
+    coupons = snow.app.create_problem("Coupons with lower case letters are refused")
+    printers = snow.app.create_problem("Printer queue stalls")
+    jira = MemoryJira(clock=clock)  # type: ignore[arg-type]
+    store = Store.open(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    itsm = make_connector(snow.url)
+    engine = Engine(store, itsm, jira, [SPEC], clock=clock)  # type: ignore[arg-type]
+    try:
+        clock.advance(5)  # type: ignore[call-arg]
+        run_cycle(engine, SPEC.name)
+        behind_coupons = [snow.app.create_incident(f"Coupon refused #{n}", problem_id=coupons["sys_id"])
+                          for n in range(4)]
+        snow.app.set_state("incident", behind_coupons[0]["sys_id"], 6, close_code="Solution provided",
+                           close_notes="Workaround given")
+        snow.app.create_incident("Unrelated outage")  # no problem: counts nowhere
+        facts = load_trend_facts(store.engine)
+        parents = [r.record_id for f in facts for r in f.records]
+        before = itsm.calls.total
+        related = read_related(itsm, SPEC, parents)
+        assert itsm.calls.total - before == 1  # one search for both problems' incidents
+        assert sorted(x.record_key for x in related[coupons["sys_id"]]) == sorted(
+            i["number"] for i in behind_coupons
+        )
+        assert printers["sys_id"] not in related
+
+        now = datetime.now(UTC) + timedelta(days=400)  # the sandbox clock is in 2026; count everything
+        report = build_report(facts, now=now, since=now - timedelta(days=3650), policy=StatusPolicy.of(["6", "7"], []),
+                              related=related)
+        ranked = [(x.issue_key, x.linked_total, x.linked_open, x.via_related) for x in report.issues]
+        coupons_issue = store.link_for_record(SPEC.name, coupons["sys_id"]).issue.key  # type: ignore[union-attr]
+        printers_issue = store.link_for_record(SPEC.name, printers["sys_id"]).issue.key  # type: ignore[union-attr]
+        assert ranked == [(coupons_issue, 5, 4, 4), (printers_issue, 1, 1, 0)]
+        assert report.issues[0].added_in_period == 5  # the problem and its four incidents (opened_at)
+    finally:
+        itsm.close()
+        store.close()
