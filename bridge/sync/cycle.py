@@ -44,12 +44,13 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
 from bridge.sync import refusals
-from bridge.sync.adoption import named_key
+from bridge.sync.adoption import back_reference_key, named_key
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.planner import Plan, plan
+from bridge.sync.rejoin import strays
 from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
 from bridge.vendors import system_of
 
@@ -307,10 +308,9 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
     # even as new records to escalate: the link's closing is final.
     unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
     closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
-    changed_records = [
-        r for r in _owned(engine, spec, records, by_record)
-        if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))
-    ]
+    owned = _owned(engine, spec, records, by_record)
+    owned += strays(engine, spec, records, by_record, owned, jira_fields(spec))  # links the store forgot
+    changed_records = [r for r in owned if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))]
     duplicates: list[tuple[Record, str]] = []
     if spec.links.follow_duplicate_of:
         duplicates = [(r, str(r.fields[DUPLICATE_OF])) for r in changed_records
@@ -434,7 +434,7 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     record names is read too: its comments prove which of the record's are mirrored already.
     """
     link_existing = spec.links.link_existing
-    wanted = [r for r in unlinked if matches(spec.route.where, r.fields)]
+    wanted = [r for r in unlinked if matches(spec.route.where, r.fields) or back_reference_key(r) is not None]
     if not wanted:
         return {}
     fields = jira_fields(spec)

@@ -21,9 +21,10 @@ from bridge.core.state import ItemState, LinkState, PlanInput
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import TemplateError
 from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side
-from bridge.sync.adoption import MirrorIndex
+from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.plan_views import LinkContext as _LinkContext
+from bridge.sync.plan_views import project
 from bridge.text import strip_controls
 
 
@@ -97,6 +98,20 @@ class AdoptionPlanning:
                 continue
             self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body,
                                  rules.to_itsm_channel))
+
+    def rejoin(self, record: Record) -> None:
+        """A record outside the route without a stored link: adopted when the issue its back-reference
+        names carries its marker (bridge linked it before the store forgot: :mod:`bridge.sync.rejoin`),
+        otherwise left alone (a route exit is never a reason to escalate)."""
+        decision = choose_partner(record, self.given.partners.get(record.ref.id))
+        if decision.issue is None or decision.evidence != "marker and back-reference":
+            return
+        try:
+            projection = project(self.mapping, record)
+        except TemplateError as exc:
+            self.problem(record.ref, f"cannot compute the field values of {record.ref.key}: {exc}")
+            return
+        self.plan_adoption(record, decision.issue, decision.evidence, projection)
 
     def linked_issue_id(self, record: Record, existing: object) -> str | None:
         """The id of the issue a ``link_existing`` record names, when the cycle read it (its comments)."""

@@ -244,6 +244,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         mapping = self.mapping
         try:
             if not selects(mapping.route.where, record.fields):
+                self.rejoin(record)  # a link the store forgot, proven by the marker: adopted, never created
                 return
         except RouteTimeout as exc:
             self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")

@@ -45,3 +45,33 @@ def test_adopt_finds_a_linked_record_that_left_the_route(tmp_path: Path) -> None
         assert len(world.jira.issues()) == 2
     finally:
         world.close()
+
+
+def test_the_cycle_adopts_a_record_that_left_the_route_after_the_database_is_lost(tmp_path: Path) -> None:
+    world = World(tmp_path, mapping_spec())
+    try:
+        record = world.incident("VPN down", state="2")
+        typed = world.incident("not for bridge", category="hardware")
+        world.settle()
+        issue = world.issue_of(record)
+        world.clock.advance(seconds=30)
+        world.itsm.edit(record, category="hardware")  # reassigned: out of the route, still linked
+        world.itsm.edit(typed, correlation_id=issue)  # a key a person typed: not this record's issue
+        world.settle()
+
+        world.store.close()
+        (tmp_path / "bridge.sqlite3").unlink()
+        world._open()
+        world.settle()
+        link = world.store.link_for_record(M, record.id)
+        assert link is not None
+        assert link.issue.key == issue
+        assert world.store.link_for_record(M, typed.id) is None  # the marker proves nothing for it
+        assert len(world.jira.issues()) == 1
+
+        world.clock.advance(seconds=30)
+        world.jira.transition_to(world.jira.issue(issue).ref, "Done")
+        world.settle()
+        assert world.itsm.record(record).status == "6"
+    finally:
+        world.close()
