@@ -71,11 +71,19 @@ def make_root(tmp_path: Path, units: dict[str, str]) -> Path:
     for name, text in units.items():
         (etc / name).write_text(text)
         if name.endswith(".service"):
-            binary = root / exec_start_binary(text).lstrip("/")
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            binary.write_text("#!/bin/sh\nexit 0\n")
-            binary.chmod(0o755)
+            # verify checks every Exec*= command inside --root: stub ExecStart's binary and the others
+            # (ExecReload's /bin/kill), as the host's packages would provide them
+            for command in {exec_start_binary(text), *exec_binaries(text)}:
+                binary = root / command.lstrip("/")
+                binary.parent.mkdir(parents=True, exist_ok=True)
+                binary.write_text("#!/bin/sh\nexit 0\n")
+                binary.chmod(0o755)
     return root
+
+
+def exec_binaries(text: str) -> list[str]:
+    """The absolute binaries of every active ``Exec…=`` line (prefixes such as ``-``/``+`` dropped)."""
+    return [m.group(1) for m in re.finditer(r"^Exec\w+=[-+!@:]*(/\S+)", text, re.MULTILINE)]
 
 
 def verify(root: Path, names: list[str]) -> subprocess.CompletedProcess[str]:
