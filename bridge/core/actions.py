@@ -486,7 +486,7 @@ def from_json(text: str) -> Action:
             kwargs[f.name] = _ref(raw)
         elif f.name in ("fields", "values", "record_fields", "issue_fields"):
             kwargs[f.name] = {k: _value(v) for k, v in raw.items()}
-        elif f.name in ("move_to", "duplicate_of"):
+        elif f.name in ("move_to", "duplicate_of", "leaving"):
             kwargs[f.name] = _ref(raw) if raw else None
         elif f.name in ("labels", "components", "release_keys"):
             kwargs[f.name] = tuple(raw)

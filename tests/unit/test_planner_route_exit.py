@@ -84,3 +84,12 @@ def test_the_reason_names_the_failing_branch_of_all_and_every_field_of_any() -> 
     either = AnyOf(any=[group, FieldCondition(field="state", equals="2")])
     assert exit_reason(either, fields) == "assignment_group is now 'Network', state is now empty"
     assert BASE_MAPPING["route"]["where"] == {"field": "category", "equals": "software"}
+
+
+def test_a_detach_note_survives_the_journal_round_trip() -> None:
+    from bridge.core.actions import from_json, to_json
+
+    state = link_state(1, 1, {1: (SYNCED, "2")}, issue_fields=SYNCED)
+    result = plan(detaching(), given(records=[record(1, category="hardware")], links=[state]))
+    for note in [a for a in result.actions if isinstance(a, CloseLink)]:
+        assert from_json(to_json(note)) == note
