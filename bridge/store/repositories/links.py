@@ -66,7 +66,7 @@ class LinkRepository(Database):
     def _links_by_ids(self, c: Connection, ids: Iterable[int]) -> dict[int, Link]:
         ids = sorted(set(ids))
         rows: list[Any] = []
-        recs: dict[int, list[Ref]] = {}
+        recs: dict[int, list[tuple[Ref, bool]]] = {}  # (record, closed)
         for chunk in _chunks(ids):  # type: ignore[arg-type]
             rows.extend(c.execute(select(links).where(links.c.id.in_(chunk))).all())
             for r in c.execute(
