@@ -11,8 +11,14 @@ bridge daemon with that many links would reach. Two cycles are measured, in orde
 
 ``--tracemalloc`` also reports the peak of Python allocations during the full read (slower).
 
+``--first-sync``: instead, 100,000 (``--records``) NEW incidents the route selects and no link, and the
+first cycles of a bridge that has never run, with the shipped cycle budget (``engine.cycle_budget``,
+:mod:`bridge.sync.budget`): each cycle reads every new record and escalates the budget's worth, so the
+peak of the first ``--cycles`` cycles is the peak of the whole first sync.
+
     python -m bench.memory                           # 100,000 links
     python -m bench.memory --links 1000 --json memory.json
+    python -m bench.memory --first-sync --records 100000 --cycles 2
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import argparse
 import multiprocessing
 import tempfile
 import tracemalloc
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench._common import Bridge, common_arguments, emit, peak_rss_mb, quiet_logs, seed_store_links, stopwatch, table
 from bench._sandboxes import SandboxProcess
+from bridge.settings.schema import EngineSettings
 from bridge.store import Store
 from bridge.sync.cycle import run_cycle
 
@@ -89,15 +97,65 @@ def run(links: int, *, trace: bool, full_read: bool = True) -> dict[str, Any]:
     }
 
 
+def run_first_sync(records: int, cycles: int) -> dict[str, Any]:
+    """The first cycles over ``records`` new incidents, with the shipped cycle budget."""
+    budget = EngineSettings().cycle_budget
+    with SandboxProcess(records=records) as sandboxes:
+        bridge = Bridge(sandboxes)
+        bridge.engine.options = replace(bridge.engine.options, cycle_budget=budget)
+        try:
+            at_start = peak_rss_mb()
+            reports = []
+            with stopwatch() as took:
+                for _ in range(cycles):
+                    reports.append(bridge.cycle())
+            after = peak_rss_mb()
+        finally:
+            bridge.close()
+    created = sum(r.actions_by_kind.get("create_issue", 0) for r in reports)
+    if created == 0 or reports[0].records_seen != records:
+        raise SystemExit(f"the first sync saw {reports[0].records_seen} of {records} records, created {created}")
+    return {
+        "records": records,
+        "cycles": cycles,
+        "cycle_budget": budget,
+        "issues_created": created,
+        "deferred_after": reports[-1].deferred,
+        "peak_rss_mb_before_cycles": at_start,
+        "peak_rss_mb_first_sync": after,
+        "seconds": took["wall"],
+        "calls": {side: sum(sum(r.calls.get(side, {}).values()) for r in reports) for side in ("itsm", "jira")},
+        "target_mb": TARGET_MB,
+    }
+
+
+def main_first_sync(args: argparse.Namespace) -> int:
+    r = run_first_sync(args.records, max(1, args.cycles))
+    rows: list[tuple[Any, ...]] = [
+        ("process ready (imports, store, sessions)", r["peak_rss_mb_before_cycles"], "", ""),
+        (f"after {r['cycles']} first-sync cycle(s): {r['issues_created']} issues", r["peak_rss_mb_first_sync"],
+         r["seconds"], r["calls"]["itsm"] + r["calls"]["jira"]),
+    ]
+    text = table(f"Peak RSS of a first sync of {r['records']} new records (cycle budget {r['cycle_budget']}) "
+                 f"— target < {TARGET_MB:.0f} MB", ["", "peak RSS MB", "seconds", "calls"], rows)
+    emit(text, {"benchmark": "memory-first-sync", **r}, args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.splitlines()[0])
     parser.add_argument("--links", type=int, default=100_000)
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     parser.add_argument("--no-full-read", action="store_true",
                         help="measure the idle cycle only (the sandboxes page a full read of 100,000 items slowly)")
+    parser.add_argument("--first-sync", action="store_true", help="new records and no links: a first sync")
+    parser.add_argument("--records", type=int, default=100_000, help="with --first-sync: new incidents")
+    parser.add_argument("--cycles", type=int, default=2, help="with --first-sync: cycles measured")
     common_arguments(parser)
     args = parser.parse_args(argv)
     quiet_logs()
+    if args.first_sync:
+        return main_first_sync(args)
     r = run(args.links, trace=args.tracemalloc, full_read=not args.no_full_read)
     rows: list[tuple[Any, ...]] = [
         ("process ready (imports, store, sessions)", r["peak_rss_mb_before_cycles"], "", ""),

@@ -258,5 +258,8 @@ def build_engine(
                 connector.close()
         raise
     options = EngineOptions(index_lag_itsm=timedelta(seconds=settings.itsm.index_lag_seconds),
-                            index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds))
+                            index_lag_jira=timedelta(seconds=settings.jira.index_lag_seconds),
+                            parallel_sides=settings.engine.parallel_sides,
+                            workers_per_side=settings.engine.workers_per_side,
+                            cycle_budget=settings.engine.cycle_budget or None)
     return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

@@ -28,7 +28,19 @@ a retry loop.
 
 Several replicas: each mapping is synced by the process holding its lock. A replica that cannot take
 a lock stays on standby for that mapping and tries again every interval, so it takes over within one
-interval when the leader dies.
+interval when the leader dies. Leadership is checked, not assumed: the leader probes every lock it holds
+at the start of every cycle and from a job of its own every interval (also while a long cycle runs or
+nothing is written); a lost lock is logged ("lost the lock of the mapping"), counted
+(``bridge_leadership_lost_total``) and ends the mapping's cycle at its next action, and the replica stands
+back one interval so that a healthy standby takes over. Behind that, the store's fencing token
+(:mod:`bridge.store.locks`) refuses the action of a leader that has not noticed yet.
+
+Takeover grace: a replica that takes a lock (at start, or from standby) waits ``takeover_grace`` before
+the mapping's first cycle, so that a previous holder's last request lands and a previous holder that lost
+a database lock without noticing yet has ended its cycle. Every standby mapping's lock is tried at the
+start of a pass, so the graces of several mappings run side by side. The wait is skipped only when it
+protects nothing: a ``flock`` (one host) ends with its process, so no stale holder can still be cycling,
+and with no pending action in the journal no request of the previous holder can be in flight.
 
 Operations (docs/operations.md): with ``metrics_bind`` the daemon serves ``/metrics`` and ``/healthz``
 (:mod:`bridge.health`) from a thread of its own, fed by every cycle. Under systemd (``Type=notify``) it
@@ -47,6 +59,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import FrameType
@@ -68,11 +81,17 @@ from bridge.errors import (
     StoreError,
 )
 from bridge.health import HealthState, MetricsServer, StatusPageHandler, serve
+from bridge.hints.config import HintsSettings
+from bridge.hints.queue import HintQueue
+from bridge.hints.server import HintCounts, HintServer
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
+from bridge.model import Ref
+from bridge.store import LeadershipLostError
 from bridge.sync.cycle import CycleReport, run_cycle
 from bridge.sync.engine import Engine
+from bridge.sync.hinted import run_hinted
 
 log = get_logger(__name__)
 
@@ -114,8 +133,15 @@ class Daemon:
         self.rate_limited_until: dict[str, datetime] = {}
         #: mappings whose rate limit is on the error list (resolved by the next cycle that runs)
         self.listed_rate_limits: set[str] = set()
-        #: seconds a replica waits after taking a mapping over before its first write (see :meth:`_take_over`)
+        #: seconds a replica waits after taking a lock before the mapping's first cycle (module docstring)
         self.takeover_grace = min(self.interval, 5.0) if takeover_grace_seconds is None else takeover_grace_seconds
+        #: monotonic time before which a newly taken mapping does not cycle (its takeover grace)
+        self.ready_at: dict[str, float] = {}
+        #: mappings whose lost lock was already logged and counted (by the probe or a cycle)
+        self._lost_noted: set[str] = set()
+        #: mappings in a cycle right now: the probe leaves the report of their lost lock to the cycle
+        self._cycling: set[str] = set()
+        self._lost_guard = threading.Lock()
         self.metrics_bind = metrics_bind
         self.status_page = status_page
         if metrics_bind is not None and engine.metrics is None:
@@ -128,6 +154,9 @@ class Daemon:
         self._stopping = threading.Event()
         self._stop_notified = False
         self._scheduler = BackgroundScheduler(timezone=UTC)
+        #: ``hints.*`` (:meth:`enable_hints`) and the listener while running
+        self.hints_settings: HintsSettings | None = None
+        self.hint_server: HintServer | None = None
 
     def _names(self) -> list[str]:
         return list(self.mapping_names or [m.name for m in self.engine.enabled_mappings()])
@@ -136,17 +165,20 @@ class Daemon:
 
     def run_all(self) -> dict[str, CycleReport | BaseException]:
         """One pass over the mappings (the scheduled job). Never raises: each mapping's failure is
-        logged and the next interval tries again."""
+        logged and the next interval tries again. A mapping whose cycle stopped at its budget runs again
+        at once (:meth:`_drain`)."""
         with self._pass:
-            return self._run_all()
+            results = self._run_all()
+        return self._drain(results)
 
-    def _run_all(self) -> dict[str, CycleReport | BaseException]:
+    def _run_all(self, names: list[str] | None = None) -> dict[str, CycleReport | BaseException]:
         results: dict[str, CycleReport | BaseException] = {}
-        for name in self._names():
+        refused = self._take_over_all()
+        for name in names if names is not None else self._names():
             if self.engine.stop.is_set():
                 break
             with structlog.contextvars.bound_contextvars(mapping=name, job="sync"):
-                results[name] = self._one(name)
+                results[name] = refused[name] if name in refused else self._one(name)
             self._report(name, results[name])
             if self.on_cycle is not None:
                 self.on_cycle(name, results[name])
@@ -154,6 +186,74 @@ class Daemon:
         self.runs += 1
         systemd.notify_status(self.status_line(), self.environ)
         return results
+
+    def _drain(self, results: dict[str, CycleReport | BaseException]) -> dict[str, CycleReport | BaseException]:
+        """Cycles that left changes for later (``engine.cycle_budget``) run again without waiting for the
+        interval, one bounded pass at a time: the pass lock is released between them, so webhook hints
+        and a reload get their turn, and each pass starts with the newest changes."""
+        backlog = [n for n, r in results.items() if isinstance(r, CycleReport) and r.deferred]
+        while backlog and not self.engine.stop.is_set():
+            with self._pass:
+                again = self._run_all([n for n in backlog if n in self._names()])
+            results.update(again)
+            backlog = [n for n, r in again.items() if isinstance(r, CycleReport) and r.deferred]
+        return results
+
+    # ------------------------------------------------------------------------------ webhook hints
+
+    def enable_hints(self, settings: HintsSettings) -> None:
+        """Serve ``hints.bind`` while running (:mod:`bridge.hints`); off when ``settings.bind`` is unset."""
+        self.hints_settings = settings if settings.bind is not None else None
+
+    def run_hinted(self, name: str, refs: list[Ref]) -> CycleReport | BaseException | None:
+        """A mini-cycle of hinted items, between two passes (never beside a cycle). ``None`` when the
+        mapping is not ours to sync right now (standby, rate-limited, stopping); never raises."""
+        if self.engine.stop.is_set() or name in self.standby or name in self.rate_limited_until:
+            return None
+        with self._pass:
+            if name not in self._names():
+                return None
+            with structlog.contextvars.bound_contextvars(mapping=name, job="hint"):
+                try:
+                    return run_hinted(self.engine, name, refs)
+                except LockHeldError as exc:
+                    return exc
+                except ConnectorError as exc:
+                    log.warning("hinted items could not be read; the next poll reads them", error=str(exc))
+                    return exc
+                except Exception as exc:
+                    log.exception("unexpected error in a hinted mini-cycle; the next poll reads the change")
+                    return exc
+
+    def _hinted_job(self, name: str, refs: list[Ref]) -> None:
+        self.run_hinted(name, refs)
+
+    def _start_hints(self) -> None:
+        settings = self.hints_settings
+        if settings is None:
+            return
+        queue = HintQueue(self._hinted_job, debounce=settings.debounce_seconds, max_items=settings.max_items)
+        counts = HintCounts()
+        if self.engine.metrics is not None:
+            self.engine.metrics.registry.register(counts)
+        try:
+            self.hint_server = HintServer(settings, queue, self.engine.enabled_mappings, counts)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen for webhook hints on {settings.bind}: {exc.strerror or exc}",
+                ["hints.bind: choose a free address and port, or stop what listens there"],
+            ) from None
+        queue.start()
+        self.hint_server.start()
+
+    def _stop_hints(self) -> None:
+        server = self.hint_server
+        if server is not None:
+            server.stop()
+            server.queue.stop()
+            if self.engine.metrics is not None:
+                self.engine.metrics.registry.unregister(server.counts)
+            self.hint_server = None
 
     def _report(self, name: str, result: CycleReport | BaseException) -> None:
         """Feed /healthz: a standby's attempt is no cycle; anything else is one, finished or not."""
@@ -182,20 +282,89 @@ class Daemon:
             )
         return "; ".join(parts)
 
-    def _take_over(self, name: str) -> BaseException | None:
-        """A standby tries the lock; when it gets it, it waits ``takeover_grace`` before writing.
+    def _take_over_all(self) -> dict[str, BaseException]:
+        """Try the lock of every standby mapping at the start of a pass, so their graces overlap.
+
+        Returns the refusals (another replica leads, or the store failed): those mappings run no cycle.
+        """
+        refused: dict[str, BaseException] = {}
+        for name in self._names():
+            if name not in self.standby or name in self.standing_back or self.engine.stop.is_set():
+                continue
+            until = self.rate_limited_until.get(name)
+            if until is not None and datetime.now(UTC) < until:
+                continue
+            with structlog.contextvars.bound_contextvars(mapping=name, job="sync"):
+                try:
+                    self._acquired(name)
+                except (LockHeldError, StoreError) as exc:
+                    refused[name] = exc
+                    continue
+                log.info("took over the mapping: now syncing it")
+        return refused
+
+    def _acquired(self, name: str) -> None:
+        """Take the mapping's lock and start its takeover grace (see the module docstring).
 
         The lock frees the instant the leader dies, but a request the leader sent just before may still
         be processed by the vendor (a server finishes what it received). Reconciling at once could miss
-        that write and repeat it; a short wait lets it land, so the marker search finds it.
+        that write and repeat it; a short wait lets it land, so the marker search finds it. A database
+        lock can also be lost by a replica that is still mid-cycle: the wait lets it notice and stop.
         """
+        lock = self.engine.lead(name)
+        grace = self.takeover_grace
         try:
-            self.engine.lead(name)
-        except (LockHeldError, StoreError) as exc:
-            return exc
-        log.info("lock free: taking the mapping over after a grace period", grace_seconds=self.takeover_grace)
-        self._stopping.wait(self.takeover_grace)
-        return None
+            if not lock.lost_while_running and not self.engine.store.journal_counts(name).get("pending", 0):
+                grace = 0.0
+        except StoreError:
+            self.engine.store.release_lock(name)
+            raise
+        self.ready_at[name] = time.monotonic() + grace
+        self.standby.discard(name)
+        with self._lost_guard:
+            self._lost_noted.discard(name)
+        if self.engine.metrics is not None:
+            self.engine.metrics.leader(name, True)
+        if grace:
+            log.info("lock taken: the mapping's first cycle waits a grace period", grace_seconds=grace)
+
+    def _wait_grace(self, name: str) -> None:
+        """Wait out what is left of the mapping's takeover grace (already running since the lock was taken)."""
+        ready = self.ready_at.pop(name, None)
+        if ready is not None:
+            self._stopping.wait(max(0.0, ready - time.monotonic()))
+
+    def _lost(self, name: str, exc: LeadershipLostError) -> None:
+        """Log and count a lost lock once, whoever noticed it first (the probe or a cycle)."""
+        with self._lost_guard:
+            if name in self._lost_noted:
+                return
+            self._lost_noted.add(name)
+        log.error("lost the lock of the mapping: its cycle stops and this replica stands back",
+                  mapping=name, error=str(exc))
+        if self.engine.metrics is not None:
+            self.engine.metrics.leadership_lost(name)
+
+    def probe_locks(self) -> list[str]:
+        """The scheduler's probe (every interval, beside the cycles): check every lock this replica holds.
+
+        A lost lock stays lost. An idle mapping's is logged and counted at once; a running cycle of the
+        mapping stops at its next action (the executor checks the lock) or is found out when it ends,
+        and reports it then, so the log says "lost the lock" when the replica has stopped writing.
+        Returns the mappings found lost.
+        """
+        lost = []
+        for name in self._names():
+            lock = self.engine.store.held_lock(name)
+            if lock is None or name in self.standby:
+                continue
+            try:
+                lock.check()
+            except LeadershipLostError as exc:
+                lost.append(name)
+                if name not in self._cycling:  # a running cycle reports it when it stops (its next action)
+                    self._lost(name, exc)
+        return lost
 
     def _one(self, name: str) -> CycleReport | BaseException:
         until = self.rate_limited_until.get(name)
@@ -206,15 +375,40 @@ class Daemon:
         if name in self.standing_back:
             self.standing_back.discard(name)
             return LockHeldError(f"lost the lock of mapping {name!r}: standing back one interval for a standby")
-        if name in self.standby:
-            refused = self._take_over(name)
-            if isinstance(refused, LockHeldError):
-                return refused
-            if refused is None:  # the lock is ours: from now on this replica leads, even if the cycle fails
-                self.standby.discard(name)
-                if self.engine.metrics is not None:
-                    self.engine.metrics.leader(name, True)
-                log.info("took over the mapping: now syncing it")
+        held = self.engine.store.held_lock(name)
+        if held is not None and name not in self.standby:
+            try:
+                held.check()  # leadership is checked at the start of every cycle, never assumed
+            except LeadershipLostError as exc:
+                self._stand_back(name, exc)
+                return exc
+        self._wait_grace(name)
+        log.info("cycle started")
+        self._cycling.add(name)
+        try:
+            result = self._cycle(name)
+        finally:
+            self._cycling.discard(name)
+        log.info("cycle ended", ok=isinstance(result, CycleReport))
+        held = self.engine.store.held_lock(name)
+        if isinstance(result, CycleReport) and held is not None:
+            try:
+                held.check()  # a cycle with nothing to write never asked: was the lock held to its end?
+            except LeadershipLostError as exc:
+                self._stand_back(name, exc)
+        return result
+
+    def _stand_back(self, name: str, exc: LeadershipLostError) -> None:
+        """Lost the lock: release it, go on standby and sit the next pass out (see ``standing_back``)."""
+        self._lost(name, exc)
+        self.engine.store.release_lock(name)
+        self.standby.add(name)
+        self.standing_back.add(name)
+        self.ready_at.pop(name, None)
+        if self.engine.metrics is not None:
+            self.engine.metrics.leader(name, False)
+
+    def _cycle(self, name: str) -> CycleReport | BaseException:
         try:
             report = run_cycle(self.engine, name)
         except LockHeldError as exc:
@@ -227,6 +421,9 @@ class Daemon:
             return exc
         except SafetyRailError as exc:
             log.error("safety rail: cycle stopped for this mapping", error=str(exc))
+            return exc
+        except LeadershipLostError as exc:
+            self._stand_back(name, exc)
             return exc
         except StoreError as exc:
             log.error("state store failed; releasing the mapping's lock and standing back", error=str(exc))
@@ -276,13 +473,14 @@ class Daemon:
         A :class:`StoreError` (the database unreachable) propagates: the daemon has not started.
         """
         for name in self._names():
+            if self.engine.store.held_lock(name) is not None and name not in self.standby:
+                continue  # a reload keeps what it leads, without a new grace
             try:
-                self.engine.lead(name)
+                with structlog.contextvars.bound_contextvars(mapping=name):
+                    self._acquired(name)  # a restarted replica waits the grace too
             except LockHeldError:
                 self.standby.add(name)
                 log.info("standby: another bridge process syncs this mapping", mapping=name)
-            else:
-                self.standby.discard(name)
             self.health.set_standby(name, name in self.standby)
             if self.engine.metrics is not None:
                 self.engine.metrics.leader(name, name not in self.standby)
@@ -298,6 +496,10 @@ class Daemon:
             coalesce=True,
             misfire_grace_time=self.misfire_grace,
             next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.add_job(
+            self.probe_locks, "interval", seconds=self.interval, id="bridge-lock-probe", max_instances=1,
+            coalesce=True,
         )
         watchdog = systemd.watchdog_interval(self.environ)
         if watchdog is not None:
@@ -391,6 +593,7 @@ class Daemon:
             http.reset_stop()  # a stop of an earlier run in this process (tests, the demo) is over
         try:
             self.serve_metrics()
+            self._start_hints()
             self.start()
             systemd.notify_ready(self.status_line(), self.environ)
             while not self._stopping.wait(timeout=1.0):
@@ -405,6 +608,7 @@ class Daemon:
             if self.server is not None:
                 self.server.stop()
                 self.server = None
+            self._stop_hints()
             for number, handler in previous.items():
                 signal.signal(number, handler)
             http.reset_stop()  # nothing of this run waits any more; a later run in this process starts fresh

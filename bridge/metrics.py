@@ -213,6 +213,13 @@ class Metrics:
             ["mapping"],
             registry=r,
         )
+        self._leadership_lost = Counter(
+            "bridge_leadership_lost",
+            "Times this replica lost the mapping's lock while leading it (its lock connection died, or "
+            "another replica took the mapping over).",
+            ["mapping"],
+            registry=r,
+        )
 
     # ----------------------------------------------------------------------------------- cycles
     def schedule_interval(self, seconds: float) -> None:
@@ -374,6 +381,12 @@ class Metrics:
     def leader(self, mapping: str, is_leader: bool) -> None:
         """Whether this replica holds the mapping's lock (alert when no replica does)."""
         self._leader.labels(mapping).set(1 if is_leader else 0)
+        self._leadership_lost.labels(mapping)  # exported from 0, so increase() sees the first loss
+
+    def leadership_lost(self, mapping: str) -> None:
+        """This replica lost the mapping's lock while leading it (it stops and goes on standby)."""
+        self._leadership_lost.labels(mapping).inc()
+        self._leader.labels(mapping).set(0)
 
     # ------------------------------------------------------------------------------------ output
     def exposition(self) -> bytes:

@@ -12,8 +12,9 @@ It walks the chain a cycle depends on, in order, and says for each link ✔ or �
    statuses, permissions; ITSM tables, fields, states) — plus the **clock skew** against the vendor
    (from the ``Date`` header of its answers): cursors and Jira's minute-granular JQL assume clocks
    roughly agree, and a skew beyond the cursor overlap window can lose changes;
-4. **locks**: which process holds each mapping's lock (PostgreSQL: ``application_name``, client
-   address and connection start from ``pg_stat_activity``; SQLite: the lock file's holder pid);
+4. **locks**: which process holds each mapping's lock, asked of the lock's owner and never of a replica's
+   memory (PostgreSQL: ``pg_locks`` joined to ``pg_stat_activity`` for ``application_name``, client
+   address and connection start, plus the mapping's leadership epoch; SQLite: the lock file's holder pid);
 5. **work**: each mapping's last successful cycle, its pending actions, and the error list.
 
 Exit code 0 when nothing is ✖ (⚠ lines are worth reading but do not fail), 3 otherwise, 2 for an
@@ -280,6 +281,7 @@ def _state_sections(settings: Settings, store: Store, mappings: Sequence[Mapping
     work = Section("work")
     try:
         holders = lock_holders(store, names)
+        epochs = store.leader_epochs(names)
         statuses = store.mapping_statuses()
         open_errors = store.open_error_count()
         pending = {name: store.pending_entries(name) for name in names}
@@ -287,8 +289,8 @@ def _state_sections(settings: Settings, store: Store, mappings: Sequence[Mapping
         locks.add(FAIL, f"cannot read the state: {exc}")
         return [locks]
     for name in names:
-        holder = holders[name]
-        locks.add(OK, f"{name}: {holder.describe()}")
+        holder, epoch = holders[name], epochs.get(name)
+        locks.add(OK, f"{name}: {holder.describe()}" + (f" (leadership {epoch.describe()})" if epoch else ""))
     now = time.time()
     stale_after = 3 * settings.schedule.interval_seconds
     for name in names:

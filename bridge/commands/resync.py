@@ -6,7 +6,7 @@ import click
 
 from bridge.commands._common import GlobalOptions, bridge_command, load_engine, stop_on_signals, summary
 from bridge.exitcodes import ExitCode
-from bridge.sync.cycle import plan_resync, resync_link
+from bridge.sync.resync import plan_resync, resync_link
 
 
 @click.command()

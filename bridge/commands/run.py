@@ -52,6 +52,7 @@ def run(opts: GlobalOptions, mapping_names: tuple[str, ...]) -> int:
                 settings.notify, engine.store, names, interval_seconds=settings.schedule.interval_seconds
             ),
         )
+        daemon.enable_hints(settings.hints)
         daemon.status_page = build_status_page(
             settings.status_page, settings.trends, engine.store, lambda: daemon.health.check().body
         )

@@ -44,6 +44,15 @@ from pydantic import SecretStr
 from bridge.connectors.base import CheckResult, Connector, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
+from bridge.connectors.servicenow_values import (
+    _raw,
+    format_time,
+    marker_comment_id,
+    parse_time,
+    sn_message,
+    to_servicenow,
+    trailing_marker,
+)
 from bridge.connectors.unreadable import readable
 from bridge.errors import (
     AuthError,
@@ -55,7 +64,7 @@ from bridge.errors import (
 from bridge.mapping.schema import ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
-from bridge.model import MARKER_RE, Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
+from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
 from bridge.vendors import servicenow as facts
 
 DATE_FORMAT = facts.DATE_FORMAT
@@ -66,52 +75,6 @@ SYSTEM_FIELDS = ("sys_id", "number", "state", "sys_updated_on", "sys_mod_count",
 JOURNAL_READ_FIELDS = "sys_id,element,element_id,name,value,sys_created_on,sys_created_by"
 _TABLE_NAME = re.compile(r"^[a-z0-9_]+$")
 _FIELD_NAME = re.compile(r"^[a-z0-9_]+$")
-
-
-def sn_message(response: requests.Response) -> str | None:
-    """ServiceNow's ``{"error": {"message", "detail"}, "status": "failure"}`` as one line [KB1479016]."""
-    body = response.json()  # ValueError for non-JSON: the HTTP layer falls back to the plain text
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        raise ValueError("not a ServiceNow error envelope")
-    parts = [" ".join(str(error.get(k) or "").split()) for k in ("message", "detail")]
-    return ": ".join(p for p in parts if p) or None
-
-
-def format_time(value: datetime) -> str:
-    """A UTC instant as an encoded-query literal, floored to the second (ServiceNow's precision)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: bridge only handles timezone-aware timestamps")
-    return value.astimezone(UTC).strftime(DATE_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """``yyyy-MM-dd HH:mm:ss`` (UTC with ``display_value=false``) as an aware datetime."""
-    return datetime.strptime(text.strip(), DATE_FORMAT).replace(tzinfo=UTC)
-
-
-def to_servicenow(value: FieldValue) -> str:
-    """A normalised value as the string ServiceNow stores (``3.0`` → ``"3"``, lists as glide lists)."""
-    return facts.encode(value)
-
-
-def _raw(value: Any) -> str:
-    """A response value as a string (a reference object, should one appear, gives its sys_id)."""
-    if isinstance(value, dict):
-        return str(value.get("value") or "")
-    return "" if value is None else str(value)
-
-
-def trailing_marker(text: str) -> Marker | None:
-    """Bridge's marker when it is the last line of ``text`` (as :meth:`add_comment` writes it).
-
-    Only the last line counts: a person quoting a mirrored note mid-text must not make their own
-    entry look like bridge's.
-    """
-    lines = text.rstrip().splitlines()
-    if not lines or not MARKER_RE.fullmatch(lines[-1].strip()):
-        return None
-    return Marker.find(lines[-1])
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -184,6 +147,8 @@ class ServiceNowConnector(Connector):
             self.http.session.verify = str(ca_bundle)
         self._key_fields: dict[str, tuple[str, ...]] = {}
         self._people: dict[str, str] = {}
+        #: per record, the ``sys_mod_count`` and ``sys_updated_on`` bridge's last PATCH answered (written_version)
+        self._written: dict[str, tuple[str, datetime]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> ServiceNowConnector:
@@ -283,11 +248,32 @@ class ServiceNowConnector(Connector):
     def _patch(self, ref: Ref, body: Mapping[str, str], fields: str, *, idempotent: bool = True) -> dict[str, Any]:
         response = self.http.request(
             "PATCH", self._path(ref.kind, ref.id), json=dict(body), idempotent=idempotent,
-            params={"sysparm_fields": fields, "sysparm_display_value": "false",
+            params={"sysparm_fields": f"{fields},sys_updated_on", "sysparm_display_value": "false",
                     "sysparm_exclude_reference_link": "true"},
         )
         result = self._result(response)
-        return result if isinstance(result, dict) else {}
+        result = result if isinstance(result, dict) else {}
+        count, stamp = _raw(result.get("sys_mod_count")), _raw(result.get("sys_updated_on"))
+        try:
+            when = parse_time(stamp) if count.isdigit() and stamp else None
+        except ValueError:
+            when = None
+        if len(self._written) > 10_000:
+            self._written.clear()  # only a write the executor did not ask about leaves an entry behind
+        if when is not None:
+            self._written[ref.id] = (count, when)
+        else:
+            self._written.pop(ref.id, None)
+        return result
+
+    def written_version(self, ref: Ref, before: str) -> tuple[str, datetime] | None:
+        """``sys_mod_count`` counts every update of a record (journal entries too): when bridge's PATCH
+        answered exactly one more than ``before``, nobody else wrote since (docs/connectors/servicenow.md,
+        "Comments and work notes")."""
+        written = self._written.pop(ref.id, None)
+        if written is None or not before.isdigit() or int(written[0]) != int(before) + 1:
+            return None
+        return written
 
     # =================================================================================== reading
 
@@ -454,7 +440,7 @@ class ServiceNowConnector(Connector):
         element = _raw(row.get("element"))
         author = _raw(row.get("sys_created_by"))
         return Comment(
-            id=_raw(row.get("sys_id")),
+            id=marker_comment_id(ref, marker) if marker is not None else _raw(row.get("sys_id")),
             parent=ref,
             author=names.get(author, author),
             body=Marker.strip(text) if marker else text,
@@ -526,15 +512,12 @@ class ServiceNowConnector(Connector):
         # A journal PATCH appends an entry each time it is processed: never retried once it may have
         # reached the instance (idempotent=False); the executor reconciles with find_comment_by_marker.
         self._patch(ref, {channel: text}, "sys_id,sys_mod_count", idempotent=False)
-        # The PATCH response cannot say which journal row it made (the field reads "" on the record),
-        # so one query finds it: bounded by element_id (indexed) and the unique marker on the last line.
-        # Two calls per comment is the minimum the Table API allows.
-        for row in self._journal_with_marker(ref, marker, (channel,)):
-            if trailing_marker(_raw(row.get("value"))) == marker:
-                return self._comment(ref, row, {self.api_user or "": self.api_user or ""})
-        # The write happened but the row is not visible (no read ACL on sys_journal_field): return what
-        # was written with an id derived from the marker, which is unique per mirrored comment.
-        return Comment(id=f"{ref.id}:{marker.origin_id}", parent=ref, author=self.api_user or "", body=body,
+        # The PATCH response cannot say which journal row it made (the field reads "" on the record).
+        # No query for it: a journal entry bridge wrote is known by the marker on its last line, and its
+        # id is derived from that marker (unique per mirrored comment and record) here, in comments_since
+        # and in find_comment_by_marker alike — one call per comment
+        # (docs/connectors/servicenow.md, "Comments and work notes").
+        return Comment(id=marker_comment_id(ref, marker), parent=ref, author=self.api_user or "", body=body,
                        created=datetime.now(UTC).replace(microsecond=0), channel=channel,
                        internal=facts.journal_is_internal(channel), marker=marker)
 

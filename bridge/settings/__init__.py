@@ -29,6 +29,7 @@ reporting; positions in the YAML come from :mod:`bridge.yamlpos`).
 from bridge.settings.loading import load_settings
 from bridge.settings.schema import (
     DEFAULT_STATE_FILE,
+    EngineSettings,
     ItsmSettings,
     JiraSettings,
     LoggingSettings,
@@ -57,6 +58,7 @@ __all__ = [
     "DEFAULT_STATE_FILE",
     "ENV_DELIMITER",
     "ENV_PREFIX",
+    "EngineSettings",
     "ItsmSettings",
     "JiraSettings",
     "LoggingSettings",

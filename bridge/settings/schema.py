@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bridge.hints.config import HintsSettings
 from bridge.notify.config import NotifySettings
 from bridge.settings.sources import (
     ENV_DELIMITER,
@@ -224,6 +225,21 @@ class MetricsSettings(_Section):
     bind: Annotated[str | None, AfterValidator(_bind)] = None
 
 
+class EngineSettings(_Section):
+    """How a cycle applies its actions. Both sides at once, two lanes each, by default: a backlog is then
+    bound by the busier vendor's rate limit instead of both sides' calls added up, and a second lane hides
+    a vendor's latency (docs/operations.md, "Performance")."""
+
+    #: apply the ITSM side's and the Jira side's actions of a cycle at the same time
+    parallel_sides: bool = True
+    #: concurrent lanes per side (each link stays in one lane, so its actions keep their order)
+    workers_per_side: int = Field(default=2, ge=1, le=8)
+    #: about how many actions one cycle of a mapping applies; a larger backlog drains over the next cycles,
+    #: which the daemon starts at once, while a change made meanwhile is still mirrored by the next cycle
+    #: (docs/operations.md, "Backlogs and the cycle budget"); 0 applies everything in one cycle
+    cycle_budget: int = Field(default=200, ge=0, le=1_000_000)
+
+
 class Settings(BaseSettings):
     """Everything bridge is configured with. Build it with :func:`load_settings`."""
 
@@ -242,6 +258,8 @@ class Settings(BaseSettings):
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    hints: HintsSettings = Field(default_factory=HintsSettings)
     trends: TrendsSettings = Field(default_factory=TrendsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
@@ -298,7 +316,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> Iterator[str]:
         """Every secret value in these settings (for the log redaction)."""
-        for section in (self.state, self.jira, self.itsm):
+        for section in (self.state, self.jira, self.itsm, self.hints):
             for name in type(section).model_fields:
                 value = getattr(section, name)
                 if isinstance(value, SecretStr) and (section, name) != (self.state, "url"):

@@ -30,6 +30,9 @@ CREDENTIAL_FILES: dict[str, tuple[str, str]] = {
     "itsm_token": ("itsm", "token"),
     "state_url": ("state", "url"),
     "state_password": ("state", "password"),
+    "hints_jira_secret": ("hints", "jira_secret"),
+    "hints_jira_url_token": ("hints", "jira_url_token"),
+    "hints_itsm_token": ("hints", "itsm_token"),
 }
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from bridge.errors import StoreError
 from bridge.store import migrate
-from bridge.store.locks import AdvisoryLock, FileLock, MappingLock, MemoryLock
+from bridge.store.locks import AdvisoryLock, FileLock, LeaderEpoch, MappingLock, MemoryLock, read_epochs
 from bridge.store.permissions import create_private_database
 from bridge.store.repositories.base import reason as _reason
 from bridge.store.repositories.cursors import CursorRepository
@@ -145,7 +145,7 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
         lock: MappingLock
         path = self.lock_path(mapping)
         if self.dialect == "postgresql":
-            lock = AdvisoryLock(mapping, self.engine)
+            lock = AdvisoryLock(mapping, self.engine, holder=application_name())
         elif path is not None:
             lock = FileLock(mapping, path)
         else:
@@ -167,6 +167,20 @@ class Store(JournalRepository, CursorRepository, FirstSeenRepository):
 
     def held_lock(self, mapping: str) -> MappingLock | None:
         return self._locks.get(mapping)
+
+    def leader_epochs(self, mappings: list[str]) -> dict[str, LeaderEpoch]:
+        """Each mapping's newest leadership epoch (PostgreSQL only; ``bridge doctor`` shows it)."""
+        if self.dialect != "postgresql" or not mappings:
+            return {}
+        with self._conn() as c:  # StoreError when unreadable
+            return read_epochs(c, mappings)
+
+    def _fence(self, c: Connection, mapping: str) -> None:
+        """The fencing token: an action of a mapping whose PostgreSQL lock another replica has taken
+        since is refused in the transaction that would journal it (:class:`LeadershipLostError`)."""
+        lock = self._locks.get(mapping)
+        if isinstance(lock, AdvisoryLock):
+            lock.fence(c)
 
     # ------------------------------------------------------------------------------ diagnostics
 

@@ -15,12 +15,14 @@ edit here without a migration fails the suite.
 * ``errors``: the error list: failed actions and non-action problems (conflicts, template errors,
   poisoned records), de-duplicated by ``fingerprint`` with a count and first/last seen.
 * ``mapping_status``: per mapping, the end of its last cycle and of its last successful one.
+* ``leader_epochs``: per mapping, the leadership epoch (fencing token) of its lock on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -73,7 +75,7 @@ link_records = Table(
     Column("record_id", ID, nullable=False),
     Column("record_key", ID, nullable=False),
     Column("record_url", Text, nullable=False, default=""),
-    # migration 0005: this record left a link that other records still share (deleted, merged, detached)
+    # migration 0006: this record left a link that other records still share (deleted, merged, detached)
     Column("closed", UTCDateTime, nullable=True),
     Column("closed_reason", Text, nullable=True),
     UniqueConstraint("mapping", "record_id"),
@@ -173,4 +175,16 @@ mapping_first_seen = Table(
     metadata,
     Column("mapping", MAPPING, primary_key=True),
     Column("first_seen", UTCDateTime, nullable=False),
+)
+
+#: Per mapping, the leadership epoch (migration 0005): bumped by every replica that takes the mapping's
+#: PostgreSQL lock, and compared in the transaction that journals an action, so a replica that lost
+#: the lock without noticing is refused before its action reaches a vendor (:mod:`bridge.store.locks`).
+leader_epochs = Table(
+    "leader_epochs",
+    metadata,
+    Column("mapping", MAPPING, primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("holder", String(63), nullable=False),
+    Column("acquired", UTCDateTime, nullable=False),
 )

@@ -28,30 +28,33 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
 import structlog
 
+from bridge.connectors.base import Connector
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue, LinkExisting
-from bridge.core.state import Changes, ItemState, LinkState, Partners, PlanInput, index_links
+from bridge.core.state import Changes, LinkState, Partners, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
-from bridge.model import Comment, Issue, Item, Link, Record, Ref, Side
+from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key, named_key
+from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.planner import Plan, plan
+from bridge.sync.reading import SideRead, read_side, whole_units
 from bridge.sync.rejoin import strays
-from bridge.sync.watermarks import advance, dedupe, held_items, mark_processed, processed, since_window
+from bridge.sync.watermarks import advance, held_items, mark_processed, processed, since_window
 from bridge.vendors import system_of
 
 log = get_logger(__name__)
@@ -80,6 +83,10 @@ class CycleReport:
     acknowledged: int = 0
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
     cursors: dict[str, datetime | None] = field(default_factory=dict)
+    #: changed items the cycle's action budget left for the next cycle (:mod:`bridge.sync.budget`)
+    deferred: int = 0
+    #: a mini-cycle of hinted items (:mod:`bridge.sync.hinted`), not a search since the cursors
+    hinted: bool = False
 
     @property
     def actions_by_kind(self) -> dict[str, int]:
@@ -192,6 +199,7 @@ def _log_summary(event: str, report: CycleReport) -> None:
         outcomes=report.outcomes_by_status,
         errors=report.errors,
         pending=report.pending,
+        deferred=report.deferred,
         calls_itsm=report.calls_total(Side.ITSM),
         calls_jira=report.calls_total(Side.JIRA),
         calls=report.calls,
@@ -271,30 +279,46 @@ class _Seen:
     duplicates: list[tuple[Record, str]] = field(default_factory=list)
     #: comments read beyond the window (items ``bridge retry`` asked to read again)
     comments: dict[str, list[Comment]] = field(default_factory=dict)
+    #: changed items the reading left for later cycles, by side (:mod:`bridge.sync.reading`)
+    left_out: dict[Side, set[str]] = field(default_factory=dict)
 
 
-def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None) -> _Seen:
-    """Steps 2 and 4a: the changes of both sides since their cursors, and the stored state of their links."""
+def _read(
+    engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None, hinted: Sequence[Ref] = ()
+) -> _Seen:
+    """Steps 2 and 4a: the changes of both sides since their cursors, and the stored state of their links.
+    ``hinted``: read only these items, by id (a mini-cycle, :mod:`bridge.sync.hinted`), not the searches."""
     store = engine.store
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
     window = {side: since_window(since, cursors[side], engine.options.overlap) for side in Side}
-    # The ITSM connector reads records and the Jira connector issues (the connector contract).
+    # The ITSM connector reads records and the Jira connector issues (the connector contract). Each
+    # search is consumed as it is paged, a chunk at a time (bridge.sync.reading: bounded memory).
     searched: dict[Side, datetime] = {}
-    engine.itsm.calls.start_window()
-    records_read = list(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)))
-    searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
-    engine.jira.calls.start_window()
-    issues_read = list(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)))
-    searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
+    limit = None if hinted else engine.options.cycle_budget
+    if hinted:
+        itsm = read_side(_read_hinted(engine.itsm, [r for r in hinted if r.side is Side.ITSM], itsm_fields(spec)),
+                         lambda chunk: _changed_records(engine, spec, chunk), None)
+        jira = read_side(_read_hinted(engine.jira, [r for r in hinted if r.side is Side.JIRA], jira_fields(spec)),
+                         lambda chunk: _changed_issues(engine, spec, chunk), None)
+    else:
+        engine.itsm.calls.start_window()
+        itsm = read_side(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)),
+                         lambda chunk: _changed_records(engine, spec, chunk), limit)
+        searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
+        engine.jira.calls.start_window()
+        jira = read_side(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)),
+                         lambda chunk: _changed_issues(engine, spec, chunk), limit)
+        searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
+    whole_units([itsm, jira])
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
-    unreadable = [i for i in [*records_read, *issues_read] if isinstance(i, Unreadable)]
-    records = cast(list[Record], dedupe(i for i in records_read if not isinstance(i, Unreadable)))
-    issues = cast(list[Issue], dedupe(i for i in issues_read if not isinstance(i, Unreadable)))
-    report.records_seen, report.issues_seen = len(records), len(issues)
+    unreadable = [*itsm.unreadable, *jira.unreadable]
+    report.records_seen, report.issues_seen = itsm.seen, jira.seen
     report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
-    for side, items in ((Side.ITSM, records_read), (Side.JIRA, issues_read)):
-        open_links = store.link_count(spec.name, open_only=True) if window[side] is None and not items else 0
+    for side, read in ((Side.ITSM, itsm), (Side.JIRA, jira)):
+        full_read = window[side] is None and not hinted
+        nothing = not read.seen and not read.unreadable
+        open_links = store.link_count(spec.name, open_only=True) if full_read and nothing else 0
         if open_links:
             raise SafetyRailError(
                 f"the {side.value} side returned nothing for mapping {spec.name!r} on a full read while "
@@ -302,29 +326,57 @@ def _read(engine: Engine, spec: MappingSpec, report: CycleReport, since: datetim
                 "(check the account's permissions and the mapping's route)"
             )
 
-    states = store.load_link_states(spec.name, [r.ref.id for r in records], [i.ref.id for i in issues])
-    by_record, by_issue = index_links(states)
-    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
-    # even as new records to escalate: the link's closing is final.
-    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
-    closed = store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
-    owned = _owned(engine, spec, records, by_record)
-    owned += strays(engine, spec, records, by_record, owned, jira_fields(spec))  # links the store forgot
-    changed_records = [r for r in owned if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))]
+    by_record, by_issue = index_links(link_states(itsm.states, jira.states))
+    changed_records = cast(list[Record], itsm.changed)
+    changed_issues = cast(list[Issue], jira.changed)
+    # for the cursors: the changes kept, and the newest item each search returned
+    records = cast(list[Record], _with_newest(itsm))
+    issues = cast(list[Issue], _with_newest(jira))
     duplicates: list[tuple[Record, str]] = []
     if spec.links.follow_duplicate_of:
         duplicates = [(r, str(r.fields[DUPLICATE_OF])) for r in changed_records
                       if r.fields.get(DUPLICATE_OF) not in (None, "", r.ref.id)]
         marked = {r.ref.id for r, _ in duplicates}
         changed_records = [r for r in changed_records if r.ref.id not in marked]
-    # An issue without a link in this mapping (another mapping's issue in the same project, one a person
-    # labelled) plans nothing: reading its comments would break the one-search idle cycle for nothing.
-    changed_issues = [i for i in issues if i.ref.id in by_issue and not processed(i, by_issue[i.ref.id])]
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
-        duplicates,
+        duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped},
     )
+
+
+def _changed_records(engine: Engine, spec: MappingSpec, chunk: list[Item]) -> tuple[list[Item], dict[str, LinkState]]:
+    """The records of a chunk this mapping plans (owned, not of a closed link, not processed yet)."""
+    records = cast(list[Record], chunk)
+    by_record, _ = index_links(engine.store.load_link_states(spec.name, [r.ref.id for r in records], []))
+    # Items of a closed link (deleted or merged away on the other side) are never planned again, not
+    # even as new records to escalate: the link's closing is final.
+    unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
+    closed = engine.store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
+    owned = _owned(engine, spec, records, by_record)
+    owned += strays(engine, spec, records, by_record, owned, jira_fields(spec))  # links the store forgot
+    changed: list[Item] = [r for r in owned if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))]
+    return changed, by_record
+
+
+def _changed_issues(engine: Engine, spec: MappingSpec, chunk: list[Item]) -> tuple[list[Item], dict[str, LinkState]]:
+    """The issues of a chunk with a link in this mapping whose change is not processed yet. An issue
+    without a link here (another mapping's issue in the same project, one a person labelled) plans
+    nothing: reading its comments would break the one-search idle cycle for nothing."""
+    _, by_issue = index_links(engine.store.load_link_states(spec.name, [], [i.ref.id for i in chunk]))
+    changed = [i for i in chunk if i.ref.id in by_issue and not processed(i, by_issue[i.ref.id])]
+    return changed, by_issue
+
+
+def _with_newest(read: SideRead) -> list[Item]:
+    if read.newest is None or any(i.ref.id == read.newest.ref.id for i in read.changed):
+        return list(read.changed)
+    return [*read.changed, read.newest]
+
+
+def _read_hinted(connector: Connector, refs: Sequence[Ref], fields: Sequence[str]) -> list[Item | Unreadable]:
+    """The hinted items of one side in one batched read (an item gone since the hint is left out)."""
+    return list(connector.get_many(refs, fields)) if refs else []
 
 
 #: (mapping, record id, owning mapping) already logged as "linked by another mapping": logged once per process
@@ -466,22 +518,29 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     return result
 
 
-def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None) -> None:
+def _cycle(
+    engine: Engine, spec: MappingSpec, report: CycleReport, *, since: datetime | None, hinted: Sequence[Ref] = ()
+) -> None:
+    """``hinted``: a mini-cycle of these items only; it never moves a cursor (polling stays the truth)."""
     store = engine.store
     executor = _executor(engine, spec)
     first_seen = store.see_mapping(spec.name, engine.clock())
-    requeued = refusals.take_requeued(store, spec.name)
+    requeued = refusals.take_requeued(store, spec.name) if not hinted else None
     report.reconciled = executor.reconcile()
 
-    seen = _read(engine, spec, report, since)
+    seen = _read(engine, spec, report, since, hinted)
     _record_unreadable(engine, spec, seen.unreadable)
     followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
     if requeued:
         _read_again(engine, spec, seen, requeued)
     if not seen.changed_records and not seen.changed_issues:
         report.outcomes = followed
+        if hinted:
+            return
+        stay = {side for side, ids in seen.left_out.items() if ids}
+        report.deferred = sum(len(ids) for ids in seen.left_out.values())
         advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
-                 idle=None if since is not None else _idle_marks(engine, seen))
+                idle=None if since is not None or stay else _idle_marks(engine, seen), stay=stay)
         return
 
     release = refusals.release_changed(
@@ -490,16 +549,32 @@ def _cycle(engine: Engine, spec: MappingSpec, report: CycleReport, *, since: dat
     )
     if release.reread:
         _read_again(engine, spec, seen, release.reread)
+    changed: list[Item] = [*seen.changed_records, *seen.changed_issues]
+    links = link_states(seen.by_record, seen.by_issue)
+    later = precut(changed, links, engine.options.cycle_budget)
+    seen.changed_records = [r for r in seen.changed_records if r.ref.id not in later]
+    seen.changed_issues = [i for i in seen.changed_issues if i.ref.id not in later]
     the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
-    actions = refusals.settle_unlinked(store, spec.name, the_plan.actions, release)
-    report.actions = actions
-    _record_problems(engine, spec, the_plan, [*seen.changed_records, *seen.changed_issues])
-    report.acknowledged = store.acknowledge(spec.name, the_plan.acknowledgements)
-    report.outcomes = [*followed, *executor.execute(actions)]
+    planned: list[Item] = [*seen.changed_records, *seen.changed_issues]
+    budgeted = within_budget(refusals.settle_unlinked(store, spec.name, the_plan.actions, release), planned,
+                             links, engine.options.cycle_budget)
+    left_out = frozenset().union(*seen.left_out.values())
+    budgeted = replace(budgeted, deferred=budgeted.deferred | later | left_out)
+    report.actions, report.deferred = budgeted.actions, len(budgeted.deferred)
+    if budgeted.deferred:
+        report.notes.append(f"{report.deferred} changed item(s) left for the next cycle (engine.cycle_budget = "
+                            f"{engine.options.cycle_budget} actions); they are read again, nothing is skipped")
+    _record_problems(engine, spec, the_plan, planned)
+    report.acknowledged = store.acknowledge(
+        spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
+    )
+    report.outcomes = [*followed, *executor.execute(budgeted.actions)]
 
-    held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue)
+    held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue) | budgeted.deferred
     mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
-    advance(engine, spec, seen.records, seen.issues, seen.cursors, held)
+    if not hinted:
+        advance(engine, spec, seen.records, seen.issues, seen.cursors, held,
+                stay=deferred_sides(changed, budgeted.deferred) | {side for side, ids in seen.left_out.items() if ids})
 
 
 def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals.Requeued) -> None:
@@ -595,98 +670,4 @@ def _idle_marks(engine: Engine, seen: _Seen) -> dict[Side, datetime]:
     }
 
 
-def plan_resync(engine: Engine, ref: str) -> CycleReport:
-    """``bridge resync REF --dry-run``: what :func:`resync_link` would do, writing nothing anywhere (the
-    plan as if the link's synced values were forgotten)."""
-    link, spec = _resync_target(engine, ref)
-    report = CycleReport(spec.name, uuid.uuid4().hex[:12], dry_run=True)
-    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
-        with _measured(engine, report):
-            records, issue, comments = _read_link(engine, spec, link, report)
-            state = engine.store.link_state(link.id)
-            assert state is not None
-            forgotten = {rid: ItemState(item.ref) for rid, item in state.records.items()}
-            state = LinkState(state.link, ItemState(state.issue.ref), forgotten, state.comments)
-            overridden = refusals.overridden(engine.store, spec.name, link.id, link.records)
-            _plan_link(engine, spec, state, records, issue, comments, report,
-                       plannable=frozenset(e.key for e in overridden))
-        log.info("link resync planned", link=link.id, actions=report.actions_by_kind)
-    return report
-
-
-def resync_link(engine: Engine, ref: str) -> CycleReport:
-    """``bridge resync REF``: forget the synced values of one link and re-plan it from both sides'
-    current state (read with ``get`` and every comment). Comment pairs are kept, so nothing already
-    mirrored is mirrored again. Cursors are not touched. (To see it first: :func:`plan_resync`.)"""
-    link, spec = _resync_target(engine, ref)
-    report = CycleReport(spec.name, uuid.uuid4().hex[:12])
-    with structlog.contextvars.bound_contextvars(cycle=report.cycle_id, mapping=spec.name, link=link.id):
-        with _measured(engine, report):
-            executor = _executor(engine, spec)
-            report.reconciled = executor.reconcile()
-            records, issue, comments = _read_link(engine, spec, link, report)
-            # The operator asks for this link now: refused actions of it do not hold the plan back.
-            engine.store.journal_archive([e.id for e in refusals.overridden(engine.store, spec.name, link.id,
-                                                                             link.records)])
-            engine.store.forget_synced(link.id)
-            state = engine.store.link_state(link.id)
-            assert state is not None
-            the_plan, by_record, by_issue = _plan_link(engine, spec, state, records, issue, comments, report)
-            _record_problems(engine, spec, the_plan, [*records, issue])
-            report.acknowledged = engine.store.acknowledge(spec.name, the_plan.acknowledgements)
-            report.outcomes = executor.execute(the_plan.actions)
-            held = held_items([*report.reconciled, *report.outcomes], by_record, by_issue)
-            mark_processed(engine, spec, records, [issue], held)
-        log.info("link resynced", link=link.id, actions=report.actions_by_kind, outcomes=report.outcomes_by_status)
-    return report
-
-
-def _resync_target(engine: Engine, ref: str) -> tuple[Link, MappingSpec]:
-    link = engine.store.find_link(ref)
-    if link is None:
-        raise StoreError(f"no link found for {ref!r} (give a link id, an issue key or a record key)")
-    return link, engine.mapping(link.mapping)
-
-
-def _read_link(
-    engine: Engine, spec: MappingSpec, link: Link, report: CycleReport
-) -> tuple[list[Record], Issue, dict[str, list[Comment]]]:
-    """Both sides' current state of one link: its items (``get``) and every comment of them."""
-    records = cast(list[Record], [engine.itsm.get(r, itsm_fields(spec)) for r in link.records])
-    issue = cast(Issue, engine.jira.get(link.issue, jira_fields(spec)))
-    report.records_seen = report.records_changed = len(records)
-    report.issues_seen = report.issues_changed = 1
-    comments = engine.itsm.comments_since([r.ref for r in records], None)
-    comments.update(engine.jira.comments_since([issue.ref], None))
-    return records, issue, comments
-
-
-def _plan_link(
-    engine: Engine,
-    spec: MappingSpec,
-    state: LinkState,
-    records: list[Record],
-    issue: Issue,
-    comments: Mapping[str, Sequence[Comment]],
-    report: CycleReport,
-    *,
-    plannable: frozenset[str] = frozenset(),
-) -> tuple[Plan, dict[str, LinkState], dict[str, LinkState]]:
-    by_record, by_issue = index_links([state])
-    the_plan = plan(
-        spec,
-        PlanInput(
-            changes=Changes(records=records, issues=[issue], comments=comments),
-            links_by_record=by_record,
-            links_by_issue=by_issue,
-            pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
-            jira_system=engine.jira.display_name,
-            itsm_system=engine.itsm.display_name,
-        ),
-    )
-    report.actions = list(the_plan.actions)
-    report.problems = [f"{p.item.key}: {p.message}" for p in the_plan.problems]
-    return the_plan, by_record, by_issue
-
-
-__all__ = ["CycleReport", "itsm_fields", "jira_fields", "plan_cycle", "plan_resync", "resync_link", "run_cycle"]
+__all__ = ["CycleReport", "itsm_fields", "jira_fields", "plan_cycle", "run_cycle"]

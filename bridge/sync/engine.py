@@ -49,6 +49,9 @@ class EngineOptions:
     #: with ``parallel_sides``: concurrent lanes per side (each link stays in one lane, so in order); more
     #: than one only helps when a vendor's latency, not its rate limit, bounds a side
     workers_per_side: int = 1
+    #: about how many actions one cycle of a mapping applies (``engine.cycle_budget``; ``None``: all of
+    #: them); the rest waits for the next cycles (:mod:`bridge.sync.budget`)
+    cycle_budget: int | None = None
 
 
 class Engine:

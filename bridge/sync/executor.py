@@ -36,7 +36,9 @@ Creates run first and in bulk: every CreateIssue of a plan is journaled pending 
 they are sent through :meth:`~bridge.connectors.base.Connector.create_many` (Jira: 50 per request) and
 each result is settled on its own (done, on the error list, or deferred). A crash in the middle of a
 bulk call leaves them all pending, and reconciliation by marker adopts what Jira made. A status
-follow-up that the new issue already has (its initial status) is recorded without a call.
+follow-up that the new issue already has (its initial status) is recorded without a call. With
+``parallel_sides`` the lanes of :mod:`bridge.sync.executor_lanes` run meanwhile: each follow-up starts as
+soon as its own create's batch is recorded.
 
 Follow-ups of a create (write-back, status, comments of the new record) address the issue through the
 placeholder of :mod:`bridge.sync.pending`; the executor resolves it with the link
@@ -47,7 +49,6 @@ recognises it. While the create has not succeeded the follow-up waits, pending.
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -84,10 +85,11 @@ from bridge.errors import (
 )
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.model import Link, Ref, Side
+from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
-from bridge.sync.executor_parts import action_refs, affinity, backoff, create_spec, error_kind, issue_result, item_ref
+from bridge.sync.executor_lanes import run_concurrently
+from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
 from bridge.sync.fanin import fields_to_read, label_edit
 from bridge.sync.pending import pending_record_id, resolve_pending
 from bridge.sync.recount import recount
@@ -215,12 +217,13 @@ class Executor:
         creates = [q for q in queued if isinstance(q[1], CreateIssue)]
         rest = [q for q in queued if not isinstance(q[1], CreateIssue | AdoptIssue)]
         size = max(1, getattr(self._connector(Side.JIRA), "create_batch_size", 1))
-        for start in range(0, len(creates), size):
-            outcomes.update(self._run_creates(creates[start : start + size]))
-        if self.parallel_sides:
-            self._run_sides_at_once(rest, outcomes)
-        else:
-            self._run_in_order(rest, outcomes)
+        batches = [creates[start : start + size] for start in range(0, len(creates), size)]
+        if self.parallel_sides:  # both sides at once, each batch's follow-ups as soon as it is recorded
+            run_concurrently(self, batches, rest, outcomes)
+            return [outcomes[i] for i in range(len(planned))]
+        for batch in batches:
+            outcomes.update(self._run_creates(batch))
+        self._run_in_order(rest, outcomes)
         return [outcomes[i] for i in range(len(planned))]
 
     def _run_in_order(
@@ -235,48 +238,6 @@ class Executor:
             else:
                 outcomes[index] = self._run(action, entry, reconciling=False)
 
-    def _run_sides_at_once(
-        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
-    ) -> None:
-        """The two sides' actions at the same time: ``workers_per_side`` lanes per side, one thread each.
-
-        An action goes to the lane of its side and its link (a create's follow-ups go with their record),
-        so every link's actions on one side keep the plan's order. An action writes one side and was
-        planned from one snapshot, so the order between the two sides does not matter; a follow-up of a
-        create only needs the create, which ran before. Store calls are serialised by ``_gate``; only the
-        vendor calls overlap (each connector's token bucket still caps its side's rate). When a lane
-        fails (a crash, an AuthError) the others stop between actions, as after a signal, and the
-        failure is raised here.
-        """
-        lanes: dict[tuple[bool, int], list[tuple[int, Action, JournalEntry]]] = {}
-        for item in queued:
-            lane = zlib.crc32(affinity(item[1]).encode()) % max(1, self.workers_per_side)
-            lanes.setdefault((item[1].side is Side.ITSM, lane), []).append(item)
-        if len(lanes) <= 1:
-            self._run_in_order(queued, outcomes)
-            return
-        failure: list[BaseException] = []
-        halt = threading.Event()  # this plan's lanes only: the engine's stop flag is the operator's
-
-        def worker(items: list[tuple[int, Action, JournalEntry]]) -> None:
-            try:
-                self._run_in_order(items, outcomes, halt)
-            except BaseException as exc:  # handed to the caller's thread below
-                failure.append(exc)
-                halt.set()
-
-        threads = [
-            threading.Thread(target=worker, args=(items,), name=f"bridge-executor-{'itsm' if itsm else 'jira'}-{n}",
-                             daemon=True)
-            for (itsm, n), items in sorted(lanes.items())
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failure:
-            raise failure[0]
-
     def _run_creates(self, batch: Sequence[tuple[int, Action, JournalEntry]]) -> dict[int, ActionOutcome]:
         """Several CreateIssue actions (journaled pending already) in one ``create_many`` call.
 
@@ -290,9 +251,16 @@ class Executor:
             index, action, entry = batch[0]
             return {index: self._run(action, entry, reconciling=False)}
         if self.lock is not None:
-            self.lock.check()
+            with self._gate:
+                self.lock.check()
         specs = [create_spec(action) for _, action, _ in batch if isinstance(action, CreateIssue)]
         results = self._connector(Side.JIRA).create_many(specs)
+        with self._gate:  # the lanes of run_concurrently may be using the store meanwhile
+            return self._settle_creates(batch, results)
+
+    def _settle_creates(
+        self, batch: Sequence[tuple[int, Action, JournalEntry]], results: Sequence[Item | ConnectorError]
+    ) -> dict[int, ActionOutcome]:
         outcomes: dict[int, ActionOutcome] = {}
         refused: AuthError | None = None
         for (index, action, entry), result in zip(batch, results, strict=True):
@@ -314,8 +282,7 @@ class Executor:
         if refused is not None:
             log.error("side refused our credentials; stopping the cycle", error=str(refused))
             raise refused
-        with self._gate:
-            self._advance(len(batch))
+        self._advance(len(batch))
         return outcomes
 
     def apply(self, action: Action) -> ActionOutcome:
@@ -406,6 +373,7 @@ class Executor:
             if result is None:
                 result = self._created_already(planned, action)
             if result is None:
+                self._note_status(action)
                 with self._remote():
                     result = self._write(action)
         except AuthError as exc:
@@ -422,6 +390,7 @@ class Executor:
         if isinstance(action, CreateIssue) and result.issue_status is not None:
             self._created_status[action.record.id] = result.issue_status
         self.store.apply(entry.id, effects_for(action, result))
+        self._record_echo(action)
         bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
         return ActionOutcome(action, Outcome.DONE, None, entry.id, adopted=adopted)
 
@@ -609,6 +578,29 @@ class Executor:
         if created is not None and created.lower() == action.status.lower():
             return ActionResult(link_id=action.link_id)
         return None
+
+    def _record_echo(self, action: Action) -> None:
+        """After a write to a linked record: when the connector proves the write was the only change since
+        the version the store holds, that new version counts as seen (the next cycle skips the echo)."""
+        target = action.refs[0] if action.refs else None
+        if target is None or target.side is not Side.ITSM or action.link_id is None:
+            return
+        state = self.store.link_state(action.link_id)
+        synced = state.record_state(target.id) if state is not None else None
+        if synced is None or not synced.version:
+            return
+        echo = self._connector(Side.ITSM).written_version(target, synced.version)
+        if echo is not None:
+            self.store.mark_seen(action.link_id, Side.ITSM, target.id, echo[0], echo[1])
+
+    def _note_status(self, action: Action) -> None:
+        """Tell the connector the status bridge last synced before it moves an item (Jira then POSTs the
+        known path at once instead of reading the issue first)."""
+        if isinstance(action, SetStatus) and action.link_id is not None and action.target.side is Side.JIRA:
+            state = self.store.link_state(action.link_id)
+            if state is not None and state.issue.status and state.issue.ref.id == action.target.id:
+                jira = self._connector(Side.JIRA)
+                jira.note_status(action.target, state.issue.status, self.mapping.target.issue_type)
 
     def _connector(self, side: Side) -> Connector:
         return self.connectors[side]

@@ -8,7 +8,7 @@ from :mod:`bridge.sync.cycle`, which calls them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.core.actions import Action
@@ -102,8 +102,12 @@ def advance(
     cursors: Mapping[Side, datetime | None],
     held: set[str],
     idle: Mapping[Side, datetime] | None = None,
+    stay: Collection[Side] = (),
 ) -> None:
     """Move each side's cursor to its newest settled change, but never past a held one.
+
+    ``stay``: sides whose cursor does not move at all (the cycle's budget left changes of them for the
+    next cycle, :mod:`bridge.sync.budget`).
 
     After an idle cycle (``idle``: nothing new on either side) a side's cursor moves on to the vendor's
     time of the search minus its index lag, so the next overlap window starts after a burst that is long
@@ -111,6 +115,8 @@ def advance(
     """
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
         current = cursors[side]
+        if side in stay:
+            continue
         mark = (idle or {}).get(side)
         if not items:
             if mark is not None and current is not None and mark > current:

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ RECORDS = 8
 #: seconds every vendor request takes: a cycle over the seeded records takes several seconds
 LATENCY = 0.12
 ROOT = Path(__file__).resolve().parents[2]
+Span = tuple[datetime, datetime]
 
 
 @dataclass
@@ -170,6 +172,35 @@ def holder_pid(database: str) -> int | None:
     return int(holder.application.rsplit(":", 1)[1])
 
 
+def cycle_spans(replica: Replica, mapping: str, *, killed_at: datetime | None = None) -> list[Span]:
+    """The replica's cycles of ``mapping``, from its log; a cycle cut short by kill -9 ends at the kill."""
+    spans: list[Span] = []
+    started: datetime | None = None
+    for event in replica.events():
+        if event.get("mapping") != mapping or event.get("event") not in ("cycle started", "cycle ended"):
+            continue
+        at = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+        if event["event"] == "cycle started":
+            assert started is None, f"{replica.name}: two cycles of {mapping} started at once"
+            started = at
+        else:
+            assert started is not None
+            spans.append((started, at))
+            started = None
+    if started is not None:
+        spans.append((started, killed_at or datetime.now(UTC)))
+    return spans
+
+
+def lost_lock(replica: Replica) -> list[dict[str, object]]:
+    return [e for e in replica.events() if str(e.get("event", "")).startswith("lost the lock of the mapping")]
+
+
+def assert_one_leader_at_a_time(first: list[Span], second: list[Span]) -> None:
+    overlaps = [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
+    assert not overlaps, f"two replicas cycled the mapping at the same time: {overlaps[:3]}"
+
+
 def seed(sides: Sides) -> list[dict[str, str]]:
     records = []
     for n in range(RECORDS):
@@ -223,6 +254,7 @@ def test_standby_finishes_the_work_after_the_leader_is_killed_mid_cycle(
     unfinished = len(snapshot) < RECORDS or not all(len(i["comments"]) >= 1 for i in snapshot)
     assert unfinished, "the cycle finished before the kill: raise RECORDS or LATENCY"
     os.kill(leader.pid, signal.SIGKILL)
+    killed_wall = datetime.now(UTC)
     leader.process.wait(timeout=10)
     killed_at = time.monotonic()
     wait_for(lambda: holder_pid(database) == standby.pid, 15, "replica b to take the lock over")
@@ -232,6 +264,8 @@ def test_standby_finishes_the_work_after_the_leader_is_killed_mid_cycle(
     wait_for(lambda: len(sides.jira.snapshot()) == RECORDS and all(
         len(i["comments"]) >= 1 for i in sides.jira.snapshot()), 90, "the standby to finish the work")
     wait_for(lambda: quiet_cycle(standby), 60, "a quiet cycle on the standby")
+    assert_one_leader_at_a_time(cycle_spans(leader, "incidents", killed_at=killed_wall),
+                                cycle_spans(standby, "incidents"))
     assert_synced_exactly_once(sides, records, database)
 
 
@@ -271,4 +305,5 @@ def test_a_leader_cut_off_from_the_database_stops_writing_at_once(
     noticed = events.index(lost[0])
     assert not [e for e in events[noticed:] if e.get("event") == "action applied"]
     assert leader.process.poll() is None  # still running, now a standby itself
+    assert_one_leader_at_a_time(cycle_spans(leader, "incidents"), cycle_spans(standby, "incidents"))
     assert_synced_exactly_once(sides, records, database)

@@ -87,3 +87,12 @@ def test_latency_mirrors_each_probe(tmp_path: Path) -> None:
     result = figures(out)
     assert result["missed"] == 0
     assert [s["direction"] for s in result["samples"]] == ["itsm → jira", "jira → itsm"]
+
+
+def test_latency_with_hints_mirrors_each_probe(tmp_path: Path) -> None:
+    out = tmp_path / "latency-hints.json"
+    assert latency.main(["--interval", "2", "--samples", "2", "--hints", "--json", str(out)]) == 0
+    result = figures(out)
+    assert result["hints"] is True
+    assert result["missed"] == 0
+    assert result["p95_seconds"] is not None

@@ -80,3 +80,44 @@ def test_factories_are_passed_in_and_override_one_kind_the_defaults_stay_read_on
             connector.close()
     with pytest.raises(TypeError):
         DEFAULT_CONNECTOR_FACTORIES["servicenow"] = lambda s: itsm  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("engine_yaml", "parallel", "workers"),
+    [("", True, 2), ("engine:\n  parallel_sides: false\n  workers_per_side: 1\n", False, 1),
+     ("engine:\n  workers_per_side: 4\n", True, 4)],
+)
+def test_engine_settings_reach_the_engine_and_default_to_both_sides_at_once(
+    tmp_path: Path, engine_yaml: str, parallel: bool, workers: int
+) -> None:
+    """The shipped CLI and daemon run what the backlog benchmark measured, unless the operator says otherwise."""
+    from bridge.bootstrap import build_engine
+    from bridge.connectors.memory import MemoryItsm, MemoryJira
+    from bridge.model import Side
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "jira:\n  url: https://example.atlassian.net\n"
+        "itsm:\n  kind: servicenow\n  url: https://acme.service-now.com\n"
+        f"state:\n  url: sqlite:///{tmp_path / 'state.sqlite3'}\n" + engine_yaml
+    )
+    settings = load_settings(config, env={})
+    engine = build_engine(settings, [], {Side.ITSM: MemoryItsm(), Side.JIRA: MemoryJira()})
+    try:
+        assert engine.options.parallel_sides is parallel
+        assert engine.options.workers_per_side == workers
+    finally:
+        engine.close()
+
+
+def test_engine_workers_per_side_is_bounded(tmp_path: Path) -> None:
+    from bridge.errors import ConfigError
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "jira:\n  url: https://example.atlassian.net\n"
+        "itsm:\n  kind: servicenow\n  url: https://acme.service-now.com\n"
+        "engine:\n  workers_per_side: 0\n"
+    )
+    with pytest.raises(ConfigError):
+        load_settings(config, env={})

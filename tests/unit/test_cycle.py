@@ -11,7 +11,8 @@ import pytest
 
 from bridge.errors import AuthError, PermanentError, SafetyRailError, TransientError
 from bridge.model import Marker, Side
-from bridge.sync.cycle import itsm_fields, jira_fields, plan_cycle, resync_link
+from bridge.sync.cycle import itsm_fields, jira_fields, plan_cycle
+from bridge.sync.resync import resync_link
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"

@@ -159,3 +159,82 @@ def test_a_crash_in_one_lane_stops_the_others_and_leaves_the_rest_pending(world:
     executor(world).reconcile()
     assert all(world.store.journal_entry(a.key).state == DONE for a in plan)  # type: ignore[union-attr]
     assert len(world.jira.issues()) == 4
+
+
+def test_both_sides_at_once_start_a_batchs_follow_ups_before_the_next_bulk_create(world: World) -> None:
+    """The pipeline: the ITSM back-reference of the first batch is written while Jira still creates the
+    second batch, instead of after every create of the plan."""
+    import threading
+
+    world.jira.create_batch_size = 2
+    records = [world.incident(f"Printer {n}") for n in range(4)]
+    plan = [a for r in records for a in (create(r), follow_up(r))]
+    first_back_reference = threading.Event()
+    seen_before_second_batch: list[bool] = []
+    create_many, write_back = world.jira.create_many, world.itsm.write_back_reference
+
+    def creating(specs):  # type: ignore[no-untyped-def]
+        if seen_before_second_batch or any(s.marker == records[2].token for s in specs):
+            seen_before_second_batch.append(first_back_reference.wait(10))
+        else:
+            seen_before_second_batch.append(True)
+        return create_many(specs)
+
+    def writing_back(ref, other, values):  # type: ignore[no-untyped-def]
+        write_back(ref, other, values)
+        first_back_reference.set()
+
+    world.jira.create_many = creating  # type: ignore[method-assign]
+    world.itsm.write_back_reference = writing_back  # type: ignore[method-assign]
+    outcomes = parallel(world).execute(plan)
+    assert [o.status for o in outcomes] == [Outcome.DONE] * len(plan)
+    assert seen_before_second_batch == [True, True]
+    for record in records:
+        link = world.store.link_for_record(M, record.id)
+        assert link is not None
+        assert world.itsm.record(record).fields["correlation_id"] == link.issue.key
+
+
+def test_a_jira_status_write_is_told_the_status_bridge_last_synced(world: World) -> None:
+    """So the Jira connector POSTs the known path at once instead of reading the issue first."""
+    record = world.incident()
+    world.settle()
+    link = world.store.link_for_record(M, record.id)
+    assert link is not None
+    synced = world.store.link_state(link.id)
+    assert synced is not None
+    told: list[tuple[str, str, str]] = []
+    world.jira.note_status = lambda ref, status, item_type: told.append((ref.id, status, item_type))  # type: ignore[method-assign]
+    outcome = executor(world).apply(SetStatus(M, link.id, link.issue, "In Progress", source_version="9"))
+    assert outcome.status == Outcome.DONE
+    assert told == [(link.issue.id, synced.issue.status, world.spec.target.issue_type)]
+
+
+def test_a_record_write_the_connector_proves_alone_is_recorded_as_seen(world: World) -> None:
+    """bridge's own echo is then not read again by the next cycle."""
+    from datetime import UTC, datetime
+
+    from bridge.sync.actions import UpdateFields
+
+    record = world.incident()
+    world.settle()
+    link = world.store.link_for_record(M, record.id)
+    assert link is not None
+    state = world.store.link_state(link.id)
+    assert state is not None
+    before = state.record_state(record.id)
+    assert before is not None
+    asked: list[str] = []
+    when = datetime(2026, 1, 5, 9, 0, 12, tzinfo=UTC)
+
+    def proven(ref: Ref, version: str) -> tuple[str, datetime] | None:
+        asked.append(version)
+        return (f"{version}+1", when)
+
+    world.itsm.written_version = proven  # type: ignore[method-assign]
+    action = UpdateFields(M, link.id, record, {"priority": "2"})
+    assert executor(world).apply(action).status == Outcome.DONE
+    assert asked == [before.version]
+    after = world.store.link_state(link.id)
+    assert after is not None
+    assert after.record_state(record.id).version == f"{before.version}+1"  # type: ignore[union-attr]

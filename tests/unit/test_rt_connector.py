@@ -177,7 +177,7 @@ def test_search_is_a_get_with_ticketsql_in_the_server_zone_and_follows_next_page
     assert [c.request.method for c in responses.calls] == ["GET", "GET"]
     params = query_of(responses.calls[0])
     assert params["query"] == [
-        "((Queue = 'Incidents' AND CF.{Severity} = 'high') OR CF.{Jira Key} IS NOT NULL)"
+        "((Queue = 'Incidents' AND CF.{Severity} = 'high') OR CF.{Jira Key} LIKE 'DEMO-')"
         " AND LastUpdated >= '2026-11-23 13:59:59'"  # Berlin, UTC+1
     ]
     assert params["orderby"] == ["LastUpdated", "id"]

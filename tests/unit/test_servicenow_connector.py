@@ -212,7 +212,9 @@ def test_comments_since_is_one_query_for_all_records() -> None:
 
 
 @responses.activate
-def test_add_comment_is_one_non_retried_patch_and_one_lookup() -> None:
+def test_add_comment_is_one_non_retried_patch_and_its_id_is_the_one_every_read_gives_the_entry() -> None:
+    """No journal lookup after the PATCH: the entry bridge wrote is named from its marker, the same way
+    by add_comment, comments_since and find_comment_by_marker."""
     responses.patch(f"{TABLE}/{SYS_ID}", status=503)
     ref = Ref(Side.ITSM, "incident", SYS_ID, "INC1")
     with pytest.raises(TransientError):
@@ -220,13 +222,19 @@ def test_add_comment_is_one_non_retried_patch_and_one_lookup() -> None:
     assert len(responses.calls) == 1
     responses.replace(responses.PATCH, f"{TABLE}/{SYS_ID}",
                       json={"result": {"sys_id": SYS_ID, "sys_mod_count": "5"}})
+    comment = connector().add_comment(ref, "Body", channel="work_notes", marker=Marker(Side.JIRA, "5"))
+    assert len(responses.calls) == 2  # the PATCH only
+    assert responses.calls[1].request.body == b'{"work_notes": "Body\\n\\n[bridge:jira:5]"}'
     journal_row = {"sys_id": "j9", "element": "work_notes", "element_id": SYS_ID, "value": "Body\n\n[bridge:jira:5]",
                    "sys_created_on": "2026-01-05 09:00:12", "sys_created_by": "svc.bridge"}
     responses.get(JOURNAL, json={"result": [journal_row]}, headers={"X-Total-Count": "1"})
-    comment = connector().add_comment(ref, "Body", channel="work_notes", marker=Marker(Side.JIRA, "5"))
-    assert comment.id == "j9"
-    assert responses.calls[1].request.body == b'{"work_notes": "Body\\n\\n[bridge:jira:5]"}'
-    assert "valueLIKE[bridge:jira:5]" in query(responses.calls[2])["sysparm_query"]
+    responses.get(f"{BASE}/api/now/table/sys_user", json={"result": []}, headers={"X-Total-Count": "0"})
+    reader = connector()
+    assert [c.id for c in reader.comments_since([ref], None)[SYS_ID]] == [comment.id]
+    found = reader.find_comment_by_marker(ref, Marker(Side.JIRA, "5"))
+    assert found is not None
+    assert found.id == comment.id
+    assert any("valueLIKE[bridge:jira:5]" in query(c).get("sysparm_query", "") for c in responses.calls[2:])
 
 
 @responses.activate
@@ -244,3 +252,20 @@ def test_credentials_are_required_and_exclusive() -> None:
         ServiceNowConnector(BASE)
     with pytest.raises(ConfigError):
         ServiceNowConnector(BASE, user="u", password=SecretStr("p"), token=SecretStr("t"))
+
+
+@responses.activate
+def test_a_patch_proves_it_was_the_only_change_when_sys_mod_count_moved_by_one() -> None:
+    """The executor records that version, so the next cycle does not read bridge's own echo."""
+    ref = Ref(Side.ITSM, "incident", SYS_ID, "INC1")
+    responses.patch(f"{TABLE}/{SYS_ID}", json={"result": {
+        "sys_id": SYS_ID, "sys_mod_count": "8", "sys_updated_on": "2026-01-05 09:00:12"}})
+    sn = connector()
+    sn.update_fields(ref, {"priority": "2"})
+    assert "sys_updated_on" in query(responses.calls[0])["sysparm_fields"]
+    assert sn.written_version(ref, "7") == ("8", datetime(2026, 1, 5, 9, 0, 12, tzinfo=UTC))
+    assert sn.written_version(ref, "7") is None  # asked once per write
+    sn.update_fields(ref, {"priority": "2"})
+    assert sn.written_version(ref, "6") is None  # someone else wrote in between: the echo is read
+    sn.update_fields(ref, {"priority": "2"})
+    assert sn.written_version(ref, "") is None

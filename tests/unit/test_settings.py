@@ -147,6 +147,9 @@ def test_credential_file_names(config: Path, tmp_path: Path) -> None:
         "itsm_token",
         "state_url",
         "state_password",
+        "hints_jira_secret",
+        "hints_jira_url_token",
+        "hints_itsm_token",
     }
     write(config, MINIMAL.replace("kind: servicenow", "kind: servicenow\n  username: svc"))
     creds = tmp_path / "creds"

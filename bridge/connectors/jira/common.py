@@ -33,7 +33,9 @@ REQUIRED_PERMISSIONS = (
     "LINK_ISSUES",
 )
 #: Fields every issue read asks for: the state, the version and the markers.
-BASE_FIELDS = ("status", "updated", "labels")
+#: ``issuetype`` and ``project`` name the workflow a status belongs to: with them an issue read by a search
+#: can be moved by set_status without reading it again (docs/connectors/jira.md, "Transitions").
+BASE_FIELDS = ("status", "updated", "labels", "issuetype", "project")
 #: Jira's system fields and their schemas (the same on every site, Cloud and DC: OpenAPI v3 getFields).
 SYSTEM_FIELDS: dict[str, dict[str, str]] = {
     "summary": {"type": "string"},

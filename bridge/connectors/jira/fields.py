@@ -150,6 +150,7 @@ class JiraFields(JiraTransport):
         updated_raw = fields.get("updated")
         updated = parse_jira_datetime(str(updated_raw)) if updated_raw else datetime.now(UTC)
         key = str(raw.get("key", ""))
+        self._remember_state(str(raw["id"]), fields)
         return Issue(
             ref=Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"),
             fields={name: self.normalise(fid, fields.get(fid)) for name, fid in wanted.items()},
@@ -160,6 +161,23 @@ class JiraFields(JiraTransport):
             version=updated.isoformat(timespec="milliseconds") if updated_raw else "",
             back_reference=back,
         )
+
+    #: how many issues' last known status :meth:`_remember_state` keeps (~100 bytes each)
+    known_states_limit = 20_000
+
+    def _remember_state(self, issue_id: str, fields: Mapping[str, Any]) -> None:
+        """Keep the status (and its workflow) an answer showed, for :meth:`JiraWorkflow.set_status`."""
+        status = str((fields.get("status") or {}).get("name") or "")
+        project = str((fields.get("project") or {}).get("key") or "")
+        issue_type = str((fields.get("issuetype") or {}).get("name") or "")
+        if not (status and project and issue_type):
+            return
+        self._issue_states.pop(issue_id, None)
+        self._issue_states[issue_id] = (status, (project, issue_type))
+        excess = len(self._issue_states) - self.known_states_limit
+        if excess > 0:  # list() copies the keys in one step: safe while the other lane thread writes too
+            for oldest in list(self._issue_states)[:excess]:
+                self._issue_states.pop(oldest, None)
 
     def _wanted(self, names: Sequence[str]) -> dict[str, str]:
         return {name: self.field_id(name) for name in names}

@@ -119,8 +119,11 @@ class JiraTransport(Connector):
         self._myself: dict[str, Any] | None = None
         self._fields_by_id: dict[str, dict[str, Any]] | None = None
         self._marker_fields: set[str] = set()
-        # workflow.py: the transitions learnt per (project, issue type)
+        # workflow.py: the transitions learnt per (project key, issue type name)
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
+        #: workflow.py: each issue's status and workflow (project key, issue type name) as the last answer that
+        #: read the issue showed it (insertion-ordered, bounded): set_status starts from it without a GET
+        self._issue_states: dict[str, tuple[str, tuple[str, str]]] = {}
         # comments.py
         self._text_markers = False  # set when a DC server drops comment properties
         #: per issue of the last change search: its comments (id, created), or None when Jira's inline

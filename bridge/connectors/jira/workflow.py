@@ -21,7 +21,17 @@ class JiraWorkflow(JiraFields):
     """``set_status`` and the transition walk behind it."""
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
+        """Walk the workflow to ``status``, starting from the status bridge last saw when it can.
+
+        When a search or write of this process showed the issue's status and the whole path from there is
+        in the learnt graph, the first transition is POSTed at once (no GET of the issue). If the issue has
+        moved since, Jira answers that the transition "is not valid for this issue": only then is the issue
+        read and the walk started again from its real status (docs/connectors/jira.md, "Transitions").
+        """
         self._comment_hints.pop(ref.id, None)  # written now: the last search no longer describes it
+        known = self._issue_states.pop(ref.id, None)
+        if known is not None and self._walk_from_known(ref, known, status, fields):
+            return
         current_raw = self._json("GET", f"issue/{ref.id or ref.key}", params={"fields": "status,issuetype,project"})
         raw_fields = current_raw.get("fields") or {}
         current = str((raw_fields.get("status") or {}).get("name", ""))
@@ -29,13 +39,51 @@ class JiraWorkflow(JiraFields):
             return
         graph_key = (
             str((raw_fields.get("project") or {}).get("key", "")),
-            str((raw_fields.get("issuetype") or {}).get("id", "")),
+            str((raw_fields.get("issuetype") or {}).get("name", "")),
         )
+        self._walk_and_settle(ref, graph_key, current, status, fields)
+
+    def note_status(self, ref: Ref, status: str, item_type: str) -> None:
+        """The status the state store last synced for ``ref`` (an issue of ``item_type`` in the project its
+        key names): set_status starts from it unless this process has seen the issue itself since."""
+        if ref.id not in self._issue_states and status and item_type and "-" in ref.key:
+            self._issue_states[ref.id] = (status, (ref.key.rsplit("-", 1)[0], item_type))
+
+    def _walk_from_known(
+        self, ref: Ref, known: tuple[str, tuple[str, str]], status: str, fields: Mapping[str, FieldValue]
+    ) -> bool:
+        """The walk from the last seen status; False (nothing moved) when it cannot be trusted or used."""
+        current, graph_key = known
+        graph = self._graphs.get(graph_key)
+        if graph is None or current.lower() == status.lower():
+            return False  # nothing learnt yet, or "already there" (which only a read may conclude)
+        path = graph.path(current, status, {self.field_id(name) for name in fields})
+        if not path:
+            return False
+        if not self._transition(ref, graph, current, path[0], fields, set(), relearn=False):
+            return False  # the issue moved since bridge saw it: read it
+        self._walk_and_settle(ref, graph_key, path[0].to_display, status, fields, start=current)
+        return True
+
+    def _walk_and_settle(
+        self,
+        ref: Ref,
+        graph_key: tuple[str, str],
+        current: str,
+        status: str,
+        fields: Mapping[str, FieldValue],
+        *,
+        start: str | None = None,
+    ) -> None:
+        """Walk from ``current`` (the issue left ``start`` already when given), remember where it ends."""
         graph = self._graphs.setdefault(graph_key, WorkflowGraph())
-        reached = [current]
+        origin = start or current
+        reached = [origin] if start is None else [origin, current]
         try:
             self._walk(ref, graph, current, status, fields, reached)
+            self._issue_states[ref.id] = (reached[-1], graph_key)
         except WorkflowError:
+            current = origin
             # Exploring an unknown workflow may have moved the issue before the dead end showed: put it
             # back where people left it (over known, field-free transitions) rather than half-way.
             if reached[-1].lower() != current.lower():
@@ -107,8 +155,11 @@ class JiraWorkflow(JiraFields):
         edge: Edge,
         fields: Mapping[str, FieldValue],
         sent_fields: set[str],
+        *,
+        relearn: bool = True,
     ) -> bool:
-        """POST one transition; False when the known graph was stale (it is re-read, nothing moved)."""
+        """POST one transition; False when the known graph was stale (it is re-read unless ``relearn`` is
+        False, as when the issue's status itself may be stale; nothing moved)."""
         wanted = {self.field_id(name): value for name, value in fields.items()}
         on_screen = {fid: value for fid, value in wanted.items() if fid in edge.screen}
         missing = [fid for fid, required in edge.screen.items() if required and fid not in wanted]
@@ -127,6 +178,8 @@ class JiraWorkflow(JiraFields):
         except PermanentError as exc:
             message = exc.vendor_message or ""
             if "is not valid for this issue" in message:
+                if not relearn:
+                    return False
                 graph.forget(current)  # the workflow or the issue moved: learn it again
                 self._learn(ref, graph, current)
                 return False
@@ -134,7 +187,7 @@ class JiraWorkflow(JiraFields):
             if refused:
                 # transitions.fields can over-report a field (netresearch/jira-skill#211): drop it, once.
                 edge.screen.clear()
-                return self._transition(ref, graph, current, edge, {}, sent_fields)
+                return self._transition(ref, graph, current, edge, {}, sent_fields, relearn=relearn)
             raise
         sent_fields.update(on_screen)
         return True

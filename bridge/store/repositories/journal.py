@@ -40,7 +40,6 @@ from bridge.store.tables import errors, journal, link_records, links
 class JournalRepository(SyncedRepository, ErrorListRepository):
     """The journal of actions, and the one transaction that records what a succeeded action changed."""
 
-
     @staticmethod
     def _entry(row: Any) -> JournalEntry:
         return JournalEntry(
@@ -80,6 +79,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
         """
         now = _now()
         with self._conn() as c:
+            self._fence(c, action.mapping)
             row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).first()
             if row is not None and supersede_done and row.state == DONE:
                 c.execute(
@@ -92,6 +92,10 @@ class JournalRepository(SyncedRepository, ErrorListRepository):
                 _insert_journal(c, action, PENDING, now)
                 row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
         return self._entry(row)
+
+    def _fence(self, c: Connection, mapping: str) -> None:
+        """Raise when this process no longer leads ``mapping`` (the store's fencing token, see
+        :mod:`bridge.store.locks`); checked in the transaction that journals an action."""
 
     def journal_replace_action(self, journal_id: int, action: Action) -> None:
         """Store the resolved form of a pending action (a follow-up whose issue now exists)."""

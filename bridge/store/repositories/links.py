@@ -7,7 +7,7 @@ handed to the planner again: :meth:`LinkRepository.load_link_states` returns ope
 their changes are dropped instead of being planned as new records.
 
 One *record* of a link several records share can leave it alone (``link_records.closed``, migration
-0005): deleted, merged away, or detached when it leaves its route (``links.on_route_exit: detach``).
+0006): deleted, merged away, or detached when it leaves its route (``links.on_route_exit: detach``).
 The issue stays linked to the others. An open link's :attr:`~bridge.model.Link.records` are its open
 records only (what the planner fans out to, what a linked count counts); a closed link keeps all of its
 records, so ``bridge links`` still says what it linked. A closed record is in

@@ -5,8 +5,8 @@ of them is deleted, merged away or leaves its route with ``links.on_route_exit: 
 record's row is closed (time and reason), and the issue goes on syncing with the others. The record
 is then never synced nor escalated again, as for a closed link.
 
-Revision ID: 0005_closed_records
-Revises: 0004
+Revision ID: 0006_closed_records
+Revises: 0005_leader_epoch
 Create Date: 2026-12-03
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from bridge.store.types import UTCDateTime
 
-revision = "0005_closed_records"
-down_revision = "0004"
+revision = "0006_closed_records"
+down_revision = "0005_leader_epoch"
 branch_labels = None
 depends_on = None
 
