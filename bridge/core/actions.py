@@ -379,8 +379,9 @@ class CloseLink(Action):
     item on the other side, or the gone record's issue), then stop syncing the link, so that bridge never
     writes to the gone item again (no "undelete", no write through a merged id landing on the survivor).
 
-    Not planned by the planner: the executor makes it when a write or read answers that ``gone`` no
-    longer exists (``reason`` says how). What the store then does with the link:
+    The executor makes it when a write or read answers that ``gone`` no longer exists (``reason`` says
+    how); the planner makes two (one note per side, ``leaving`` = the record) when a linked record leaves
+    its route and the mapping says ``links.on_route_exit: detach``. What the store then does with the link:
 
     * by default it is closed with ``reason`` (``bridge links`` shows it);
     * ``move_to`` (an RT ticket merged into an unlinked one): the link follows the survivor;
@@ -402,6 +403,9 @@ class CloseLink(Action):
     duplicate_of: Ref | None = None
     recreate: bool = False
     release_keys: tuple[str, ...] = ()
+    #: the record that leaves the link (``links.on_route_exit: detach``); a gone record leaves it too.
+    #: Only that record's link closes when other records share the issue.
+    leaving: Ref | None = None
 
     @property
     def side(self) -> Side:
@@ -482,7 +486,7 @@ def from_json(text: str) -> Action:
             kwargs[f.name] = _ref(raw)
         elif f.name in ("fields", "values", "record_fields", "issue_fields"):
             kwargs[f.name] = {k: _value(v) for k, v in raw.items()}
-        elif f.name in ("move_to", "duplicate_of"):
+        elif f.name in ("move_to", "duplicate_of", "leaving"):
             kwargs[f.name] = _ref(raw) if raw else None
         elif f.name in ("labels", "components", "release_keys"):
             kwargs[f.name] = tuple(raw)

@@ -91,6 +91,8 @@ class MarkClosed:
 
     reason: str
     when: datetime | None = None
+    #: only this record leaves the link, unless it is the link's last open record
+    record_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,6 +421,11 @@ class LinkRules(_Strict):
     ``recreate_deleted``: when the *issue* was deleted, the record is escalated again as a new issue
     instead. ``follow_duplicate_of``: a ServiceNow record whose ``duplicate_of`` names another record is
     treated like an RT ticket merged into that one.
+
+    ``on_route_exit``: what happens when a linked record stops matching the route. ``keep`` (the
+    default): the link keeps syncing, the route decides what is escalated, not what keeps syncing.
+    ``detach``: the change that took it out is still synced, then a note on both sides says "no longer
+    synced" and why, and that record's link is closed (the issue stays linked to any other records).
     """
 
     itsm_key_field: str | None = "correlation_id"
@@ -436,6 +441,7 @@ class LinkRules(_Strict):
     linked_count_label_prefix: str | None = None
     recreate_deleted: bool = False
     follow_duplicate_of: bool = False
+    on_route_exit: Literal["keep", "detach"] = "keep"
 
 
 # ------------------------------------------------------------------------------------------ conflicts

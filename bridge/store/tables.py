@@ -77,6 +77,9 @@ link_records = Table(
     Column("record_id", ID, nullable=False),
     Column("record_key", ID, nullable=False),
     Column("record_url", Text, nullable=False, default=""),
+    # migration 0006: this record left a link that other records still share (deleted, merged, detached)
+    Column("closed", UTCDateTime, nullable=True),
+    Column("closed_reason", Text, nullable=True),
     UniqueConstraint("mapping", "record_id"),
     Index(None, "link_id"),
 )

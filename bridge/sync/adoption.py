@@ -36,6 +36,18 @@ def back_reference_key(record: Record) -> str | None:
     return value if _JIRA_KEY_RE.match(value) else None
 
 
+def named_key(record: Record, link_existing: str | None) -> str | None:
+    """The issue a record names: the key in its ``links.link_existing`` field, else its back-reference.
+
+    A record linked by ``link_existing`` names its issue there even when its back-reference was never
+    written; after the state database is lost that issue's comments prove which are mirrored already.
+    """
+    value = record.fields.get(link_existing) if link_existing else None
+    if isinstance(value, str) and _JIRA_KEY_RE.match(value.strip()):
+        return value.strip()
+    return back_reference_key(record)
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What :func:`choose_partner` found: the issue to adopt (with the evidence that proves it), a
@@ -124,4 +136,4 @@ def unmarked(comments: Iterable[Comment]) -> list[Comment]:
     return [c for c in comments if c.marker is None]
 
 
-__all__ = ["Decision", "MirrorIndex", "back_reference_key", "choose_partner", "unmarked"]
+__all__ = ["Decision", "MirrorIndex", "back_reference_key", "choose_partner", "named_key", "unmarked"]

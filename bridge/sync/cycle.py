@@ -45,7 +45,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
-from bridge.sync.adoption import back_reference_key
+from bridge.sync.adoption import back_reference_key, named_key
 from bridge.sync.attachments import sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
@@ -55,6 +55,7 @@ from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
+from bridge.sync.rejoin import strays
 from bridge.sync.watermarks import advance, held_items, mark_processed, processed, windows
 from bridge.vendors import system_of
 
@@ -356,10 +357,9 @@ def _changed_records(engine: Engine, spec: MappingSpec, chunk: list[Item]) -> tu
     # even as new records to escalate: the link's closing is final.
     unlinked = [r.ref.id for r in records if r.ref.id not in by_record]
     closed = engine.store.closed_item_ids(spec.name, unlinked, []) if unlinked else set()
-    changed: list[Item] = [
-        r for r in _owned(engine, spec, records, by_record)
-        if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))
-    ]
+    owned = _owned(engine, spec, records, by_record)
+    owned += strays(engine, spec, records, by_record, owned, jira_fields(spec))  # links the store forgot
+    changed: list[Item] = [r for r in owned if r.ref.id not in closed and not processed(r, by_record.get(r.ref.id))]
     return changed, by_record
 
 
@@ -486,16 +486,12 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     """The existing issues that may belong to the records about to be created (adoption).
 
     ONE batched marker search for all of them (``find_by_markers``), plus a read of each issue a
-    back-reference names that the search did not return (rare: an issue that lost its marker). Only
-    records the route selects and that name no ``link_existing`` issue are asked about; without such
-    records this costs nothing.
+    back-reference (or ``link_existing`` field) names that the search did not return. Only records the
+    route selects are asked about; without such records this costs nothing. The issue a ``link_existing``
+    record names is read too: its comments prove which of the record's are mirrored already.
     """
     link_existing = spec.links.link_existing
-    wanted = [
-        r for r in unlinked
-        if matches(spec.route.where, r.fields)
-        and not (link_existing and str(r.fields.get(link_existing) or "").strip())
-    ]
+    wanted = [r for r in unlinked if matches(spec.route.where, r.fields) or back_reference_key(r) is not None]
     if not wanted:
         return {}
     fields = jira_fields(spec)
@@ -507,7 +503,7 @@ def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> 
     result: dict[str, Partners] = {}
     for record in wanted:
         named: Issue | None = None
-        key = back_reference_key(record)
+        key = named_key(record, link_existing)
         if key is not None:
             named = known.get(key)
             if named is None:

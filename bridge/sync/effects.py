@@ -36,7 +36,7 @@ from bridge.core.effects import (
 )
 from bridge.core.state import CommentPair
 from bridge.errors import StoreError
-from bridge.model import FieldValue, Ref
+from bridge.model import FieldValue, Ref, Side
 from bridge.sync.refusals import refusal_slot
 
 
@@ -114,7 +114,8 @@ def effects_for(action: Action, result: ActionResult) -> tuple[Effect, ...]:
         elif action.recreate:
             effects.append(ForgetLink(action.release_keys))
         else:
-            effects.append(MarkClosed(action.reason))
+            leaving = action.leaving or (action.gone if action.gone.side is Side.ITSM else None)
+            effects.append(MarkClosed(action.reason, record_id=leaving.id if leaving is not None else None))
     if action.synced:
         effects.append(MergeSynced(action.synced))
     if isinstance(action, AdoptComment):

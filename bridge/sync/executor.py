@@ -93,6 +93,7 @@ from bridge.sync.executor_lanes import run_concurrently
 from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
 from bridge.sync.fanin import fields_to_read, label_edit
 from bridge.sync.pending import pending_record_id, resolve_pending
+from bridge.sync.recount import recount
 from bridge.sync.refusals import refusal_slot
 
 log = get_logger(__name__)
@@ -471,6 +472,8 @@ class Executor:
             log.warning("item gone; link closed" if close.move_to is None else "record merged; link moved",
                         item=gone.key, link=link.id, reason=close.reason, outcome=outcome.status)
         survivor = closes[0].move_to
+        if (shown := recount(self.mapping, link)) is not None and gone.side is Side.ITSM and survivor is None:
+            self._run_again(shown)  # one record left a shared link: the issue's linked count drops
         if survivor is not None:
             self._moved[gone.id] = survivor
             self._skip_gone(action, entry, f"{gone.key} was merged into {survivor.key}")

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING
 from bridge.core.actions import (
     Action,
     AddComment,
+    AdoptComment,
     AdoptIssue,
 )
 from bridge.core.state import ItemState, LinkState, PlanInput
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import TemplateError
 from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side
-from bridge.sync.adoption import MirrorIndex
+from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
 from bridge.sync.plan_views import LinkContext as _LinkContext
+from bridge.sync.plan_views import project
 from bridge.text import strip_controls
 
 
@@ -37,7 +39,8 @@ class AdoptionPlanning:
         def emit(self, action: Action) -> None: ...
         def problem(self, item: Ref, message: str) -> None: ...
         def back_references(self, record: Ref, issue: Ref, projection: Mapping[str, FieldValue]) -> None: ...
-        def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None: ...
+        def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None,
+                             found_on: str | None = None) -> None: ...
         def plan_fields(self, ctx: _LinkContext) -> None: ...
         def plan_status(self, ctx: _LinkContext) -> None: ...
 
@@ -95,6 +98,38 @@ class AdoptionPlanning:
                 continue
             self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body,
                                  rules.to_itsm_channel))
+
+    def rejoin(self, record: Record) -> None:
+        """A record outside the route without a stored link: adopted when the issue its back-reference
+        names carries its marker (bridge linked it before the store forgot: :mod:`bridge.sync.rejoin`),
+        otherwise left alone (a route exit is never a reason to escalate)."""
+        decision = choose_partner(record, self.given.partners.get(record.ref.id))
+        if decision.issue is None or decision.evidence != "marker and back-reference":
+            return
+        try:
+            projection = project(self.mapping, record)
+        except TemplateError as exc:
+            self.problem(record.ref, f"cannot compute the field values of {record.ref.key}: {exc}")
+            return
+        self.plan_adoption(record, decision.issue, decision.evidence, projection)
+
+    def linked_issue_id(self, record: Record, existing: object) -> str | None:
+        """The id of the issue a ``link_existing`` record names, when the cycle read it (its comments)."""
+        partners = self.given.partners.get(record.ref.id)
+        named = partners.by_back_reference if partners is not None else None
+        if named is None or not isinstance(existing, str) or named.ref.key != existing.strip():
+            return None
+        return named.ref.id
+
+    def adopt_issue_mirrors(self, record: Record, placeholder: Ref, issue_id: str | None) -> None:
+        """A record linked again by ``link_existing`` after the state database was lost: the issue's
+        comments already mirrored on it (their markers prove it) are adopted, never mirrored twice."""
+        if issue_id is None:
+            return
+        for comment in self.given.changes.comments.get(issue_id, ()):
+            mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, record.ref.id) if comment.marker is None else None
+            if mirror is not None:
+                self.emit(AdoptComment(self.mapping.name, None, record.ref, placeholder, comment.id, mirror))
 
     def statuses_agree(self, record: Record, issue: Issue) -> bool:
         """True when the record's and the issue's statuses map onto each other (or either is unmapped)."""

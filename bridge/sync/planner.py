@@ -117,7 +117,9 @@ already has is a no-op, so the planner need not know Jira's initial status.
 Not the planner's job: the empty-side safety rail (the cycle knows counts), fetching (the cycle must
 fetch into ``issue.fields`` every rule key, every ``notes_to_itsm`` ``when_changed`` field, ``summary``
 and ``resolution``). Issues in the changes without a link are ignored (the executor reconciles creates
-by marker). A linked record that the route no longer selects keeps syncing: the link is the contract.
+by marker). A linked record that the route no longer selects keeps syncing: the link is the contract
+(``links.on_route_exit: detach`` closes its link instead, after this cycle's sync:
+:mod:`bridge.sync.plan_route_exit`).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
+from bridge.sync.plan_route_exit import RouteExitPlanning
 from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
@@ -183,7 +186,7 @@ class Plan:
     left_out: list[Ref] = field(default_factory=list)
 
 
-class _Planner(AdoptionPlanning):
+class _Planner(AdoptionPlanning, RouteExitPlanning):
     def __init__(self, mapping: MappingSpec, given: PlanInput) -> None:
         self.mapping = mapping
         self.given = given
@@ -233,6 +236,7 @@ class _Planner(AdoptionPlanning):
                 links.setdefault(state.link.id, state)
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
+            self.plan_route_exit(links[link_id], records)
         return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
 
     # ---------------------------------------------------------------------------- new records
@@ -241,6 +245,7 @@ class _Planner(AdoptionPlanning):
         mapping = self.mapping
         try:
             if not selects(mapping.route.where, record.fields):
+                self.rejoin(record)  # a link the store forgot, proven by the marker: adopted, never created
                 return
         except RouteTimeout as exc:
             self.problem(record.ref, f"{exc}: whether the route selects {record.ref.key} is unknown, not escalated")
@@ -321,10 +326,12 @@ class _Planner(AdoptionPlanning):
                         (SyncedUpdate(Side.JIRA, placeholder.id, {}, target.status),),
                     )
                 )
+        known = self.linked_issue_id(record, existing)
         for comment in self.given.changes.comments.get(record.ref.id, ()):
             if comment.marker is not None:
                 continue
-            self.comment_to_issue(comment, record.ref, placeholder)
+            self.comment_to_issue(comment, record.ref, placeholder, found_on=known)
+        self.adopt_issue_mirrors(record, placeholder, known)
 
     def mark_linked(self, issue: Ref) -> None:
         links = self.mapping.links
@@ -353,9 +360,11 @@ class _Planner(AdoptionPlanning):
 
     # ---------------------------------------------------------------------------- comments
 
-    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None) -> None:
+    def comment_to_issue(self, comment: Comment, record: Ref, issue: Ref, link_id: int | None = None,
+                         found_on: str | None = None) -> None:
+        """``found_on``: the id of the issue a placeholder ``issue`` stands for, where its mirror may be."""
         rules = self.mapping.comments
-        mirror = self.mirrors.mirror_of(Side.ITSM, comment.id, issue.id)
+        mirror = self.mirrors.mirror_of(Side.ITSM, comment.id, found_on or issue.id)
         if mirror is not None:
             self.emit(AdoptComment(self.mapping.name, link_id, issue, record, comment.id, mirror))
             return

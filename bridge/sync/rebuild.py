@@ -2,9 +2,11 @@
 
 The cycle adopts a record's existing issue when the record changes (:mod:`bridge.sync.adoption`); after a
 lost or restored database, an operator may rather rebuild every link at once, before the daemon runs
-again. :func:`adopt_mapping` reads every record the mapping's route selects and every issue carrying
-the mapping's label (one full search per side), pairs them by marker and back-reference with the same
-pure rules as the planner, and records the adoptions (links, current values, comment pairs) through
+again. :func:`adopt_mapping` reads every record the mapping's route selects, every record whose
+back-reference names an issue of the mapping (a linked record that has left the route since keeps its
+link: the change search returns it by its back-reference field, in the same query) and every issue
+carrying the mapping's label (one full search per side), pairs them by marker and back-reference with
+the same pure rules as the planner, and records the adoptions (links, current values, comment pairs) through
 the executor, so they are journaled like any action. It writes nothing to either vendor; with
 ``dry_run`` it writes nothing at all.
 """
@@ -53,23 +55,34 @@ def adopt_mapping(
 ) -> AdoptReport:
     """Adopt every existing issue of ``spec`` whose record has no stored link (see the module docstring)."""
     report = AdoptReport(spec.name)
-    records = [
-        cast(Record, r) for r in engine.itsm.search_changed(spec, None, itsm_fields(spec))
-        if matches(spec.route.where, r.fields)
-    ]
     issues = [cast(Issue, i) for i in engine.jira.search_changed(spec, None, jira_fields(spec))]
-    report.records, report.issues = len(records), len(issues)
-    progress(f"{spec.name}: {len(records)} record(s) selected, {len(issues)} issue(s) labelled {spec.links.jira_label}")
     by_marker: dict[str, list[Issue]] = {}
     by_key: dict[str, Issue] = {}
     for issue in issues:
         by_key[issue.ref.key] = issue
         if issue.back_reference:
             by_marker.setdefault(issue.back_reference, []).append(issue)
+    records: list[Record] = []
+    outside = 0
+    for found in engine.itsm.search_changed(spec, None, itsm_fields(spec)):
+        record = cast(Record, found)
+        if matches(spec.route.where, record.fields):
+            records.append(record)
+        elif back_reference_key(record) in by_key:  # left the route since it was linked: still this mapping's
+            records.append(record)
+            outside += 1
+    report.records, report.issues = len(records), len(issues)
+    progress(f"{spec.name}: {len(records)} record(s) selected ({outside} outside the route, by back-reference), "
+             f"{len(issues)} issue(s) labelled {spec.links.jira_label}")
+    # the records are chosen above; the planner must not drop those that left the route
+    unrouted = spec.model_copy(update={"route": spec.route.model_copy(update={"where": None})})
     store = engine.store
     unlinked: list[Record] = []
+    owners = store.record_owners(r.ref.id for r in records)
     for record in records:
-        if store.link_for_record(spec.name, record.ref.id) is not None:
+        if owners.get(record.ref.id) not in (None, spec.name):
+            report.known += 1  # one record, one link: another mapping linked it
+        elif store.link_for_record(spec.name, record.ref.id) is not None:
             report.known += 1
         else:
             unlinked.append(record)
@@ -97,7 +110,7 @@ def adopt_mapping(
             }
             comments.update(engine.jira.comments_since(list(issue_refs.values()), None))
         the_plan = plan(
-            spec,
+            unrouted,
             PlanInput(
                 changes=Changes(records=[r for r in chunk if r.ref.id in partners], issues=[], comments=comments),
                 jira_system=engine.jira.display_name,

@@ -9,15 +9,18 @@ changed: the same write would be refused the same way. This module says when tha
   cycle has not processed yet (the refusing cycle marked the versions it read as processed, so any new
   one is a change made after the refusal). The refused row is *archived* (its key renamed ``<key>#<id>``,
   kept in the audit trail) before planning, so the planner plans the effect again from both sides'
-  current data and the current mapping. For a record without a link (a refused create or link): an
-  unlinked record is read again on every overlapping window, so a version cannot tell; its refused
+  current data and the current mapping. A back-reference (:class:`WriteBackReference`) is the one
+  exception: the planner writes it only when a record is escalated or adopted, so an archived one would
+  never come back; its content is the link (the issue key and URL), not the items' data, so it is
+  replayed as it was, after the plan (:attr:`Release.replay`). For a record without a link (a refused
+  create or link): an unlinked record is read again on every overlapping window, so a version cannot tell; its refused
   action is planned again and executed only when what bridge would send now differs from what was
   refused (:func:`settle_unlinked`).
 * **An operator ran ``bridge retry``.** The store re-queues the row (pending, no attempt, the refusal's
   message kept: :meth:`~bridge.store.repositories.errors.ErrorListRepository.retry_error`). The cycle
   never replays it: :func:`take_requeued` archives it and hands back the items to read again, and the
-  plan made from their current data replaces it. Comments and linked marks are replayed as they were:
-  their content is not the record's data.
+  plan made from their current data replaces it. Comments, linked marks and back-references are
+  replayed as they were: their content is not the record's data.
 
 When a create is planned again, the follow-ups journaled with the refused one (write-back, status,
 comments, waiting for an issue that was never made) are discarded: they never ran, and the new plan
@@ -53,7 +56,7 @@ from bridge.sync.pending import pending_record_id
 log = get_logger(__name__)
 
 #: actions ``bridge retry`` replays as journaled: their content is not planned from the items' data
-REPLAYED = (AddComment, MarkLinked, ReportConflict)
+REPLAYED = (AddComment, MarkLinked, ReportConflict, WriteBackReference)
 
 
 def refusal_slot(action: Action) -> str:
@@ -157,6 +160,8 @@ class Release:
     #: the items of the links whose refused actions were archived: their current data is read, so the
     #: plan sees both sides, not just the one that changed
     reread: Requeued = field(default_factory=Requeued)
+    #: archived refusals applied again as they were (back-references: the planner never re-plans them)
+    replay: tuple[Action, ...] = ()
 
 
 def release_changed(
@@ -184,6 +189,7 @@ def release_changed(
     records = {item.ref.id for item in items if item.ref.side is Side.ITSM and item.ref.id not in by_record}
     skip = set(refused_now)
     archived: list[int] = []
+    replay: list[Action] = []
     released_links: set[int] = set()
     keys: set[str] = set()
     unlinked: dict[str, JournalEntry] = {}
@@ -198,6 +204,8 @@ def release_changed(
             if link_id in links:
                 archived.append(entry.id)
                 released_links.add(link_id)
+                if isinstance(entry.action, WriteBackReference):
+                    replay.append(entry.action)
             continue
         if record_id is None or record_id not in records:
             continue
@@ -213,15 +221,18 @@ def release_changed(
             if state.link.id in released_links:
                 reread.records.extend(state.link.records)
                 reread.issues.append(state.link.issue)
-    return Release(frozenset(keys), unlinked, reread)
+    return Release(frozenset(keys), unlinked, reread, tuple(replay))
 
 
 def settle_unlinked(store: Store, mapping: str, actions: Sequence[Action], release: Release) -> list[Action]:
     """The plan's actions, without a refused create/link planned again with the very data that was refused
     (and without its follow-ups); when the data differs, the refused row and its waiting follow-ups are
-    archived and the plan's fresh ones run."""
+    archived and the plan's fresh ones run. Then the archived back-references replayed as they were
+    (:attr:`Release.replay`), unless the plan writes them already."""
+    planned = {a.key for a in actions}
+    replay = [a for a in release.replay if a.key not in planned]
     if not release.unlinked:
-        return list(actions)
+        return [*actions, *replay]
     dropped: set[str] = set()
     for action in actions:
         stale = release.unlinked.get(action.key)
@@ -234,7 +245,7 @@ def settle_unlinked(store: Store, mapping: str, actions: Sequence[Action], relea
             continue
         store.journal_archive([stale.id, *(f.id for f in _followups(store, mapping, record_id))])
         log.info("refused action planned again from the record's current data", key=action.key)
-    return [a for a in actions if _record_of(a) not in dropped]
+    return [*(a for a in actions if _record_of(a) not in dropped), *replay]
 
 
 def overridden(store: Store, mapping: str, link_id: int, records: Iterable[Ref]) -> list[JournalEntry]:

@@ -68,3 +68,26 @@ def test_deleted_bug_closes_the_link_and_the_incident_is_not_escalated_again(bri
     assert env.jira.issues_labelled(f"itsm-incident-{incident['sys_id']}") == []
     listed = env.bridge("links")
     assert any(key in line and f"{key} was deleted in Jira" in line for line in listed.stdout.splitlines())
+
+
+def test_detach_on_route_exit_notes_both_sides_and_stops_syncing(bridge_env: BridgeEnv) -> None:
+    env = bridge_env
+    mapping = env.mappings / "incident-to-bug.yaml"
+    mapping.write_text(mapping.read_text().replace("  jira_label: bridge\n",
+                                                   "  jira_label: bridge\n  on_route_exit: detach\n"))
+    incident, key = escalate(env, "Login fails for EU users")
+    env.snow.app.edit("incident", incident["sys_id"], priority="4")  # priority 4: out of the route
+    env.sync_until_settled()
+    [note] = [c for c in comments(env, key) if "no longer synced" in c]
+    assert incident["number"] in note
+    assert "priority is now" in note
+    journal: list[Any] = env.snow.app.journal("incident", incident["sys_id"])
+    assert any(f"No longer synced with {key}" in str(e.get("value")) for e in journal), journal
+    listed = env.bridge("links")
+    assert any(key in line and "no longer synced" in line for line in listed.stdout.splitlines()), listed.output
+
+    env.jira.sandbox.add_comment(key, "Found it: the SSO certificate expired.", as_user="dana")
+    env.jira.sandbox.transition(key, "In Progress", as_user="dana")
+    env.sync_until_settled()
+    assert len(env.snow.app.journal("incident", incident["sys_id"])) == len(journal)  # nothing flows any more
+    assert len([c for c in comments(env, key) if "no longer synced" in c]) == 1

@@ -93,3 +93,30 @@ def test_deleted_ticket_is_not_undeleted(bridge: Bridge, rt_server: RTServer) ->
     link = bridge.store.find_link(issue.key)
     assert link is not None
     assert link.closed_reason == f"RT#{ticket} was deleted in Request Tracker"
+
+
+def test_deleted_state_database_duplicates_nothing_against_real_rt(bridge: Bridge) -> None:
+    """The store is a cache: after it is deleted, three cycles create no issue and mirror no comment again."""
+    queue = bridge.spec.route.record_type
+    ticket = bridge.agent.create_ticket("VPN drops every hour", queue=queue, custom_fields={"Severity": "high"})
+    bridge.cycle()
+    issue = bridge.issue_for(ticket)
+    bridge.agent.comment(ticket, "Users in Berlin too")
+    bridge.jira.comment(issue, "Looking at the concentrator")
+    for _ in range(3):
+        bridge.cycle()
+    before = (len(bridge.jira.issues()), len(bridge.jira.comments(issue)), len(bridge.agent.texts(ticket)))
+
+    assert bridge.store is not None
+    bridge.store.close()
+    (bridge.path / "bridge.sqlite3").unlink()
+    bridge.open()
+    for _ in range(3):
+        bridge.cycle()
+    after = (len(bridge.jira.issues()), len(bridge.jira.comments(issue)), len(bridge.agent.texts(ticket)))
+    assert after == before
+    assert bridge.issue_for(ticket) == issue  # the link is adopted back from RT's CF.{Jira Key} and the marker
+
+    bridge.jira.comment(issue, "Concentrator replaced")
+    bridge.cycle()
+    assert sum("Concentrator replaced" in t for t in bridge.agent.texts(ticket)) == 1

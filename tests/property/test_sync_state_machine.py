@@ -16,6 +16,9 @@ transiently. After every quiescent point (cycles until nothing is planned) these
 * deletions on either side and RT-style merges (one record merged into another): nothing is ever
   written to a deleted or merged-away item once bridge noticed it (its link is closed), and no write
   meant for a merged record lands on the survivor (every mirror on a record comes from its own issue).
+* an admin switches the mapping to ``links.on_route_exit: detach``: a record that then leaves the route
+  gets one "no longer synced" note on each side, its link closes, and nothing syncs between the two
+  after that (no mirror, no status), whatever either side does, while the state database is kept.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.merged_into: dict[str, str] = {}
         #: per gone item, the write attempts bridge made to it once its link was seen closed
         self.attempts_after_close: dict[str, int] = {}
+        #: detached records (on_route_exit: detach), with their issue and what both showed when noticed
+        self.detached: dict[str, tuple[Ref, Ref, tuple[int, int]]] = {}
 
     def teardown(self) -> None:
         self.world.close()
@@ -134,6 +139,15 @@ class SyncMachine(RuleBasedStateMachine):
     def reassign_back_into_the_route(self, record: Ref) -> None:
         if record.id not in self.gone:
             self.world.itsm.edit(record, category="software")
+
+    @precondition(lambda self: self.world.spec.links.on_route_exit == "keep")
+    @rule()
+    def switch_to_detach_on_route_exit(self) -> None:
+        """An admin edits the mapping: records leaving the route from now on are detached, not kept."""
+        self.world.spec = self.world.spec.model_copy(
+            update={"links": self.world.spec.links.model_copy(update={"on_route_exit": "detach"})}
+        )
+        self.world.restart()  # bridge reload: the new mapping file is read
 
     # ------------------------------------------------------------------------------ people: lifecycle
 
@@ -233,6 +247,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _replace_database(self, snapshot: Path | None) -> None:
         """The process stops, the database file is removed (or replaced by ``snapshot``), bridge starts again."""
+        self.detached.clear()  # a detach the store forgot is not a promise any more (the back-reference stays)
         self.world.store.close()
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self._database}{suffix}").unlink(missing_ok=True)
@@ -291,6 +306,35 @@ class SyncMachine(RuleBasedStateMachine):
                 if item.id in self.gone:
                     self.attempts_after_close.setdefault(item.id, attempts[item.id])
 
+    def _bridge_writes(self, record: Ref, issue: Ref) -> tuple[int, int]:
+        """How many comments bridge wrote on each side of a pair (mirrors and notes carry a marker)."""
+        on_record = sum(c.marker is not None for c in self.world.itsm.comments(record))
+        on_issue = sum(c.marker is not None for c in self.world.jira.comments(issue))
+        return on_record, on_issue
+
+    def _note_detached(self) -> None:
+        """At a quiescent point: remember each record whose link a route exit closed, and check that
+        nothing flowed between it and its issue since it was first seen detached."""
+        for ref in self.created:
+            if ref.id in self.gone:
+                continue
+            link = self.world.store.link_for_record(self.world.spec.name, ref.id)
+            if link is None or link.issue.id in self.gone:
+                continue
+            detached = link.closed is not None or ref.id not in {r.id for r in link.records}
+            if not detached or ref.id in self.detached:
+                continue
+            reason = link.closed_reason if link.closed is not None else ""
+            if link.closed is not None and not (reason or "").startswith("no longer synced"):
+                continue  # closed for another reason (its issue or a merge)
+            self.detached[ref.id] = (ref, link.issue, self._bridge_writes(ref, link.issue))
+            notes = [c for c in self.world.jira.comments(link.issue) if "no longer synced" in c.body]
+            assert len([c for c in notes if ref.key in c.body]) == 1, f"{ref.key}: one note on its issue"
+        for ref, issue, seen in self.detached.values():
+            if ref.id in self.gone or issue.id in self.gone:
+                continue
+            assert self._bridge_writes(ref, issue) == seen, f"bridge synced {ref.key} after detaching it"
+
     def _mirrors_come_from_own_issue(self, record: Ref, issue: Ref) -> None:
         """No write meant for a merged record landed on its survivor: every mirror bridge wrote on a
         record after a merge into it is of a comment on the record's own issue."""
@@ -307,8 +351,9 @@ class SyncMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.created))
     @rule()
     def quiescent_state_is_consistent(self) -> None:
-        self._settle()
+        railed = self._settle()
         self._note_closed_links()
+        self._note_detached()
         world = self.world
         live = [ref for ref in self.created if self._open_link(ref) is not None]
         linked_issues = {link.issue.id for link in world.store.links(world.spec.name)} - self.gone
@@ -320,7 +365,7 @@ class SyncMachine(RuleBasedStateMachine):
             "one issue per link, none twice"
         )
         for ref in self.created:
-            if ref.id not in self.gone:
+            if ref.id not in self.gone and not railed:  # the rail holds every cycle back until a person looks
                 assert world.store.link_for_record(world.spec.name, ref.id) is not None, f"{ref.key} has no link"
         troubled = {e.item_ref for e in world.store.errors()} | {e.link_id for e in world.store.errors()}
         for ref in live:
@@ -358,6 +403,8 @@ class SyncMachine(RuleBasedStateMachine):
         link = self.world.store.link_for_record(self.world.spec.name, ref.id)
         if link is None or link.closed is not None or link.issue.id in self.gone:
             return None
+        if ref.id not in {r.id for r in link.records}:
+            return None  # it left a link other records still share
         return link
 
     def _comments_mirrored_once(self, record: Ref, issue: Ref) -> None:
@@ -370,8 +417,9 @@ class SyncMachine(RuleBasedStateMachine):
             mirrors = [c for c in itsm_comments if c.marker is not None and c.marker.origin_id == original.id]
             assert len(mirrors) == 1, f"Jira comment {original.id} mirrored {len(mirrors)} times"
 
-    def _settle(self) -> None:
-        """Cycles until nothing is planned or retried (crashes and failures armed earlier may still fire)."""
+    def _settle(self) -> bool:
+        """Cycles until nothing is planned or retried (crashes and failures armed earlier may still fire);
+        True when the safety rail stopped them (rightly: :meth:`_rail_is_right`)."""
         for _ in range(12):
             self.world.clock.advance(seconds=7)
             try:
@@ -383,9 +431,9 @@ class SyncMachine(RuleBasedStateMachine):
                 continue
             except SafetyRailError:
                 self._rail_is_right()
-                return  # bridge refuses to go on until a person looks: as quiet as it gets
+                return True  # bridge refuses to go on until a person looks: as quiet as it gets
             if not report.actions and not report.reconciled:
-                return
+                return False
         raise AssertionError("bridge never reached a quiescent state")
 
 

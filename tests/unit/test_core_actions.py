@@ -146,7 +146,7 @@ def test_effects_of_an_adoption_link_with_current_values_and_pairs_without_a_wri
 @pytest.mark.parametrize(
     ("options", "effect"),
     [
-        ({}, MarkClosed("gone")),
+        ({}, MarkClosed("gone", record_id=REC.id)),  # a gone record leaves alone: others may share the issue
         ({"move_to": OTHER}, MoveRecord(REC.id, OTHER)),
         ({"recreate": True, "release_keys": (CreateIssue.key_for(M, REC.id),)}, ForgetLink(("create:incidents:sys1",))),
     ],

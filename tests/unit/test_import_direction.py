@@ -40,7 +40,8 @@ FORBIDDEN: list[tuple[str, str, str]] = [
 
 #: modules the pure planner may import (prefixes): no I/O, no clock, no database
 PLANNER_MODULES = (
-    "bridge.sync.planner", "bridge.sync.plan_views", "bridge.sync.plan_adoption", "bridge.sync.plan_attachments"
+    "bridge.sync.planner", "bridge.sync.plan_views", "bridge.sync.plan_adoption", "bridge.sync.plan_attachments",
+    "bridge.sync.plan_route_exit", "bridge.sync.recount", "bridge.sync.plan_comments_rules",
 )
 PLANNER_FORBIDDEN = (
     "bridge.store",

@@ -293,7 +293,7 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
                     )
                 elif isinstance(effect, MarkClosed):
                     if link_id is not None:
-                        self._close(c, link_id, effect.reason, effect.when or _now())
+                        self._close(c, link_id, effect.reason, effect.when or _now(), effect.record_id)
                 elif isinstance(effect, MoveRecord):
                     if link_id is not None:
                         self._move_record(c, link_id, effect.old_id, effect.new)

@@ -5,6 +5,13 @@ deleted or merged away. Closed links are kept (``bridge links`` shows them, with
 handed to the planner again: :meth:`LinkRepository.load_link_states` returns open links only, and
 :meth:`LinkRepository.closed_item_ids` tells the cycle which changed items belong to a closed link, so
 their changes are dropped instead of being planned as new records.
+
+One *record* of a link several records share can leave it alone (``link_records.closed``, migration
+0006): deleted, merged away, or detached when it leaves its route (``links.on_route_exit: detach``).
+The issue stays linked to the others. An open link's :attr:`~bridge.model.Link.records` are its open
+records only (what the planner fans out to, what a linked count counts); a closed link keeps all of its
+records, so ``bridge links`` still says what it linked. A closed record is in
+:meth:`LinkRepository.closed_item_ids` like the items of a closed link.
 """
 
 from __future__ import annotations
@@ -59,21 +66,21 @@ class LinkRepository(Database):
     def _links_by_ids(self, c: Connection, ids: Iterable[int]) -> dict[int, Link]:
         ids = sorted(set(ids))
         rows: list[Any] = []
-        recs: dict[int, list[Ref]] = {}
+        recs: dict[int, list[tuple[Ref, bool]]] = {}  # (record, closed)
         for chunk in _chunks(ids):  # type: ignore[arg-type]
             rows.extend(c.execute(select(links).where(links.c.id.in_(chunk))).all())
             for r in c.execute(
                 select(link_records).where(link_records.c.link_id.in_(chunk)).order_by(link_records.c.id)
             ):
                 recs.setdefault(r.link_id, []).append(
-                    Ref(Side(r.side), r.kind, r.record_id, r.record_key, r.record_url)
+                    (Ref(Side(r.side), r.kind, r.record_id, r.record_key, r.record_url), r.closed is not None)
                 )
         return {
             row.id: Link(
                 row.id,
                 row.mapping,
                 Ref(Side.JIRA, "issue", row.issue_id, row.issue_key, row.issue_url),
-                tuple(recs.get(row.id, ())),
+                tuple(ref for ref, closed in recs.get(row.id, ()) if row.closed is not None or not closed),
                 row.created,
                 row.closed,
                 row.closed_reason,
@@ -190,7 +197,7 @@ class LinkRepository(Database):
                         .where(
                             link_records.c.mapping == mapping,
                             link_records.c.record_id.in_(chunk),
-                            links.c.closed.is_not(None),
+                            or_(links.c.closed.is_not(None), link_records.c.closed.is_not(None)),
                         )
                     ).scalars()
                 )
@@ -204,13 +211,30 @@ class LinkRepository(Database):
                 )
         return found
 
-    def close_link(self, link_id: int, reason: str, *, when: datetime | None = None) -> None:
-        """Close the link (its first reason stays: closing twice changes nothing)."""
+    def close_link(
+        self, link_id: int, reason: str, *, when: datetime | None = None, record_id: str | None = None
+    ) -> None:
+        """Close the link (its first reason stays: closing twice changes nothing); with ``record_id``,
+        only that record leaves it, unless it is the link's last open record."""
         with self._conn() as c:
-            self._close(c, link_id, reason, when or _now())
+            self._close(c, link_id, reason, when or _now(), record_id)
 
     @staticmethod
-    def _close(c: Connection, link_id: int, reason: str, when: datetime) -> None:
+    def _close(c: Connection, link_id: int, reason: str, when: datetime, record_id: str | None = None) -> None:
+        """See :meth:`close_link`. A record closing alone keeps the others of a shared link syncing."""
+        if record_id is not None:
+            c.execute(
+                update(link_records)
+                .where(link_records.c.link_id == link_id, link_records.c.record_id == record_id,
+                       link_records.c.closed.is_(None))
+                .values(closed=when, closed_reason=reason)
+            )
+            still_open = c.execute(
+                select(func.count()).select_from(link_records)
+                .where(link_records.c.link_id == link_id, link_records.c.closed.is_(None))
+            ).scalar_one()
+            if still_open:
+                return
         c.execute(
             update(links)
             .where(links.c.id == link_id, links.c.closed.is_(None))
