@@ -208,3 +208,15 @@ def _wait_and_create_database(admin_url: str, name: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@pytest.fixture(autouse=True)
+def _http_layer_not_stopping() -> Iterator[None]:
+    """Each test starts in a process that is not stopping. A test that asks a daemon to stop without
+    running it (``Daemon.request_stop``) raises the HTTP layer's process-wide stop flag, which would make
+    every later retry in that worker give up at once."""
+    from bridge.connectors.http import reset_stop
+
+    reset_stop()
+    yield
+    reset_stop()
