@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bridge.sandbox.jira.catalog import PRIORITIES
+
 if TYPE_CHECKING:  # the fixture module is loaded by pytest_plugins, so pytest rewrites it
     from tests.fixtures.e2e import BridgeEnv, Result
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.fixtures.e2e"]
 
-SUMMARY = 'template: "{{ number }}: {{ short_description }}"'
-TRUNCATED = 'template: "{{ number }}: {{ short_description | truncate(120) }}"'
+HIGHEST = "      1: Highest\n"
+UNKNOWN_PRIORITY = "      1: Urgent\n"  # not a priority of the Jira site
 RESOLVED = "    6:                           # Resolved\n      status: Done\n"
 DONE_WITH_RESOLUTION = RESOLVED + "      fields: {resolution: Done}\n"
 DONE_WITHOUT_RESOLUTION = RESOLVED
@@ -56,45 +58,56 @@ def retry(env: BridgeEnv, entry: dict[str, Any]) -> None:
     assert "re-queued" in result.stdout
 
 
+def priority_of(env: BridgeEnv, key: str) -> str | None:
+    """The issue's priority name, as the sandbox holds it (its snapshot leaves priorities out)."""
+    [issue] = [i for i in env.jira.sandbox.state["issues"].values() if i["key"] == key]
+    pid = issue["fields"].get("priority")
+    return PRIORITIES.get(pid) if pid is not None else None
+
+
 def test_fix_the_mapping_then_retry_a_refused_create(bridge_env: BridgeEnv) -> None:
+    """A priority the Jira project does not have: Jira refuses the create (400, "Specify a valid 'id' or
+    'name' for Priority"); the admin fixes the value map and retries."""
     env = bridge_env
-    long = "Checkout fails " + "with a very long explanation " * 12
-    incident = env.snow.app.create_incident(long, priority=1)
+    edit_mapping(env, HIGHEST, UNKNOWN_PRIORITY)
+    incident = env.snow.app.create_incident("Checkout fails", priority=1)
     sync(env, code=1)
     [entry] = open_errors(env)
     assert entry["kind"] == "rejected"
-    assert "255" in entry["message"]
+    assert "Priority" in entry["message"]
     assert env.jira.issues_labelled(f"itsm-incident-{incident['sys_id']}") == []
     sync(env)  # nothing changed: not sent again, not reported again
     assert open_errors(env)[0]["count"] == 1
 
-    edit_mapping(env, SUMMARY, TRUNCATED)
+    edit_mapping(env, UNKNOWN_PRIORITY, HIGHEST)
     retry(env, entry)
     sync(env)
     issue = issue_of(env, incident["sys_id"])
-    assert issue["summary"].startswith(f"{incident['number']}: Checkout fails")
-    assert len(issue["summary"]) < 255
+    assert issue["summary"] == f"{incident['number']}: Checkout fails"
+    assert priority_of(env, issue["key"]) == "Highest"  # re-planned from the fixed mapping
     assert env.snow.app.record("incident", incident["sys_id"])["correlation_id"] == issue["key"]
     assert open_errors(env) == []
 
 
 def test_fix_the_mapping_then_retry_a_refused_update(bridge_env: BridgeEnv) -> None:
     env = bridge_env
-    incident = env.snow.app.create_incident("Checkout fails", priority=1)
+    incident = env.snow.app.create_incident("Checkout fails", priority=2)
     sync(env)
     key = issue_of(env, incident["sys_id"])["key"]
-    env.snow.app.edit("incident", incident["sys_id"], short_description="Checkout fails " + "and more " * 40)
+    assert priority_of(env, key) == "High"
+    edit_mapping(env, HIGHEST, UNKNOWN_PRIORITY)
+    env.snow.app.edit("incident", incident["sys_id"], priority=1, short_description="Checkout fails for everyone")
     sync(env, code=1)
     [entry] = open_errors(env)
     assert entry["item"] == key
     assert issue_of(env, incident["sys_id"])["summary"] == f"{incident['number']}: Checkout fails"
 
-    edit_mapping(env, SUMMARY, TRUNCATED)
+    edit_mapping(env, UNKNOWN_PRIORITY, HIGHEST)
     retry(env, entry)
     sync(env)
-    summary = issue_of(env, incident["sys_id"])["summary"]
-    assert summary.startswith(f"{incident['number']}: Checkout fails and more")
-    assert len(summary) < 255
+    # the retried update is planned from both sides' current data: the new summary and the fixed priority
+    assert issue_of(env, incident["sys_id"])["summary"] == f"{incident['number']}: Checkout fails for everyone"
+    assert priority_of(env, key) == "Highest"
     assert open_errors(env) == []
 
 
