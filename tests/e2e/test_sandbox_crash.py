@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 KILLS = 20
 SEED = 20261123
-LATENCY = 0.02  # seconds per request on each side
+LATENCY = 0.05  # seconds per request on each side: writes in flight long enough for kills to land in them
 
 
 def marker(sys_id: str) -> str:
