@@ -60,8 +60,27 @@ class AttachmentPair:
     size: int | None = None
 
 
+class _FileAction:
+    """What a copy and a note of one file share: the side written, and the marker naming the origin file
+    (the same for both, so a note or an upload is recognised after a crash and never mirrored back)."""
+
+    __slots__ = ()
+    target: Ref
+    origin: Ref
+    attachment_id: str
+
+    @property
+    def side(self) -> Side:
+        return self.target.side
+
+    @property
+    def marker(self) -> Marker:
+        """Names the origin file: where a vendor keeps a marker with an upload (an RT transaction) or a note."""
+        return Marker(self.origin.side, f"file-{self.attachment_id}")
+
+
 @dataclass(frozen=True, slots=True)
-class CopyAttachment(Action):
+class CopyAttachment(_FileAction, Action):
     """Copy the file ``attachment_id`` of ``origin`` onto ``target`` (download, hash, upload)."""
 
     kind: ClassVar[str] = "copy_attachment"
@@ -73,15 +92,6 @@ class CopyAttachment(Action):
     mime_type: str = "application/octet-stream"
     size: int | None = None
     url: str = ""
-
-    @property
-    def side(self) -> Side:
-        return self.target.side
-
-    @property
-    def marker(self) -> Marker:
-        """Names the origin file: where a vendor keeps a marker with an upload (an RT transaction)."""
-        return Marker(self.origin.side, f"file-{self.attachment_id}")
 
     @property
     def key(self) -> str:
@@ -97,7 +107,7 @@ class CopyAttachment(Action):
 
 
 @dataclass(frozen=True, slots=True)
-class NoteAttachment(Action):
+class NoteAttachment(_FileAction, Action):
     """Say on ``target`` (a visible comment) that the file ``attachment_id`` of ``origin`` is not copied,
     and why (``body`` names the file and its size). Planned once per file, never retried as a copy."""
 
@@ -110,15 +120,6 @@ class NoteAttachment(Action):
     body: str
     channel: str
     size: int | None = None
-
-    @property
-    def side(self) -> Side:
-        return self.target.side
-
-    @property
-    def marker(self) -> Marker:
-        """Names the file: the note is recognised after a crash, and never mirrored as a comment."""
-        return Marker(self.origin.side, f"file-{self.attachment_id}")
 
     @property
     def key(self) -> str:
