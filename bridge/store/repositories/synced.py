@@ -24,6 +24,14 @@ class SyncedRepository(LinkRepository):
     """Synced values per item of a link, and the comment pairs already mirrored across it."""
 
 
+    def synced_marks(self, link_id: int, side: Side, item_id: str) -> tuple[str | None, str] | None:
+        """``(status, version)`` last synced of one item of a link, in one statement: what the executor
+        needs of a link it was not handed (the whole :meth:`link_state` is four)."""
+        key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
+        with self._conn() as c:
+            row = c.execute(select(item_state.c.status, item_state.c.version).where(key)).first()
+        return (row.status, row.version or "") if row is not None else None
+
     def record_synced(self, link_id: int, update: SyncedUpdate) -> None:
         """Merge ``update`` over the stored synced values of one item of a link."""
         with self._conn() as c:
