@@ -87,7 +87,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
-from bridge.sync.executor_known import KnownLinks
+from bridge.sync.executor_known import KnownLinks, OpenErrors
 from bridge.sync.executor_lanes import run_concurrently
 from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
 from bridge.sync.executor_writes import close_actions, reconcile_write, write
@@ -177,12 +177,14 @@ class Executor:
         self.work_dir: str | None = None  # where copied files wait (the state directory; None: the system's)
         #: links, versions and statuses known without a read (the planner's states, what this run wrote)
         self._known = KnownLinks()
+        self._open_errors = OpenErrors(lambda: self.store.open_action_errors(self.mapping.name))
 
     # ------------------------------------------------------------------------------ entry points
 
     def reconcile(self) -> list[ActionOutcome]:
         """Settle every pending action of the mapping that is due (crash leftovers, transient failures)."""
         outcomes: list[ActionOutcome] = []
+        self._open_errors.reset()
         for entry in self.store.pending_entries(self.mapping.name, due_before=self.clock()):
             if self.stop.is_set():
                 outcomes.append(ActionOutcome(entry.action, Outcome.NOT_RUN, journal_id=entry.id))
@@ -204,6 +206,7 @@ class Executor:
         """
         planned = list(actions)
         self._known.seed(states)
+        self._open_errors.reset()
         self._done, self._total = 0, len(planned)
         outcomes: dict[int, ActionOutcome] = {}
         queued: list[tuple[int, Action, JournalEntry]] = []
@@ -303,6 +306,7 @@ class Executor:
         if existing is not None:
             return ActionOutcome(action, Outcome.FAILED, existing.last_error, existing.id)
         error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
+        self._open_errors.added(error.journal_id, f"journal:{action.key}")
         log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
         return ActionOutcome(action, Outcome.REPORTED, action.describe(), error.journal_id)
 
@@ -363,6 +367,7 @@ class Executor:
     def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
             error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
+            self._open_errors.added(error.journal_id, f"journal:{planned.key}")
             return ActionOutcome(planned, Outcome.REPORTED, planned.describe(), error.journal_id)
         action = self._resolve(planned)
         if action is None:
@@ -408,6 +413,7 @@ class Executor:
     def _apply(self, action: Action, entry: JournalEntry, effects: Sequence[Effect]) -> None:
         """Mark ``entry`` done with ``effects`` (one transaction), without reading the link back: what the
         executor needs of it is kept in :attr:`_known`."""
+        effects = self._open_errors.needed(entry.id, effects)
         applied = self.store.apply_effects(entry.id, effects)
         self._known.applied(effects, applied.link_id if applied.link_id is not None else action.link_id,
                             applied.made)
@@ -530,9 +536,10 @@ class Executor:
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         if isinstance(exc, PermanentError | NotFoundError):
             message = f"{action.describe()}: {exc}"
-            error = self.store.journal_fail(
-                entry.id, message, kind=error_kind(exc), item_ref=item_ref(action), slot=refusal_slot(action)
-            )
+            slot = refusal_slot(action)
+            error = self.store.journal_fail(entry.id, message, kind=error_kind(exc), item_ref=item_ref(action),
+                                            slot=slot)
+            self._open_errors.added(entry.id, f"journal:{slot or entry.key}")
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
             return ActionOutcome(action, Outcome.FAILED, message, entry.id)
         # TransientError and anything not known to be final

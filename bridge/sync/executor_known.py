@@ -18,13 +18,20 @@ What may be taken from here, and why it is still true at execution time:
   changed it since.
 
 Anything not known is read from the store, one narrow statement (:meth:`~bridge.store.Store.synced_marks`).
+
+:class:`OpenErrors` does the same for the error list: a succeeded action resolves the entries of its
+journal row and of its slot (:class:`~bridge.core.effects.ResolveErrors`), an update per action that
+almost never finds anything. The open entries about actions are read once per run of the executor
+(:meth:`~bridge.store.Store.open_action_errors`), and the ones it puts on the list meanwhile are added:
+only this executor writes them while it holds the mapping's lock (``bridge retry`` only resolves). The
+update is then made only when an open entry can match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from bridge.core.effects import Effect, ForgetLink, MarkClosed, MergeSynced, MoveRecord, NewLink
+from bridge.core.effects import Effect, ForgetLink, MarkClosed, MergeSynced, MoveRecord, NewLink, ResolveErrors
 from bridge.core.state import LinkState
 from bridge.model import Link
 
@@ -107,4 +114,37 @@ class KnownLinks:
             del self._made[record_id]
 
 
-__all__ = ["KnownLinks"]
+class OpenErrors:
+    """The open error-list entries about actions, read once per executor run (module docstring)."""
+
+    def __init__(self, load: Callable[[], tuple[set[int], set[str]]]) -> None:
+        self._load = load
+        self._journal_ids: set[int] | None = None
+        self._fingerprints: set[str] = set()
+
+    def reset(self) -> None:
+        """Read the list again at the next need (each :meth:`~bridge.sync.executor.Executor.execute` and
+        :meth:`~bridge.sync.executor.Executor.reconcile` starts afresh)."""
+        self._journal_ids = None
+
+    def added(self, journal_id: int | None, fingerprint: str) -> None:
+        """The executor put (or counted again) an entry on the list."""
+        if self._journal_ids is None:
+            return  # not read yet: the read will include it
+        if journal_id is not None:
+            self._journal_ids.add(journal_id)
+        self._fingerprints.add(fingerprint)
+
+    def needed(self, journal_id: int, effects: Sequence[Effect]) -> tuple[Effect, ...]:
+        """``effects`` without a :class:`ResolveErrors` that no open entry can match."""
+        if self._journal_ids is None:
+            self._journal_ids, self._fingerprints = self._load()
+        return tuple(
+            e for e in effects
+            if not isinstance(e, ResolveErrors)
+            or journal_id in self._journal_ids
+            or (e.slot is not None and f"journal:{e.slot}" in self._fingerprints)
+        )
+
+
+__all__ = ["KnownLinks", "OpenErrors"]
