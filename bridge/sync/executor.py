@@ -89,7 +89,16 @@ from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
 from bridge.sync.effects import ActionResult, effects_for
 from bridge.sync.executor_known import KnownLinks, OpenErrors
 from bridge.sync.executor_lanes import run_concurrently
-from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
+from bridge.sync.executor_parts import (
+    JOURNAL_CHUNK,
+    action_refs,
+    backoff,
+    create_spec,
+    error_kind,
+    issue_result,
+    item_ref,
+    journal_chunks,
+)
 from bridge.sync.executor_writes import close_actions, reconcile_write, write
 from bridge.sync.pending import pending_record_id, resolve_pending
 from bridge.sync.recount import recount
@@ -177,6 +186,8 @@ class Executor:
         self.work_dir: str | None = None  # where copied files wait (the state directory; None: the system's)
         #: links, versions and statuses known without a read (the planner's states, what this run wrote)
         self._known = KnownLinks()
+        #: actions journaled per transaction before their writes (:meth:`execute`)
+        self.journal_chunk = JOURNAL_CHUNK
         self._open_errors = OpenErrors(lambda: self.store.open_action_errors(self.mapping.name))
 
     # ------------------------------------------------------------------------------ entry points
@@ -195,11 +206,16 @@ class Executor:
     def execute(self, actions: Iterable[Action], *, states: Iterable[LinkState] = ()) -> list[ActionOutcome]:
         """Apply planned actions in order.
 
-        The whole plan is journaled pending first, in one transaction: if the process dies after the
-        first write, every later action of the plan (e.g. the follow-ups of a create, which the planner
-        plans only once) is still in the journal and is reconciled next time, not forgotten. A new key
+        The plan is journaled pending in chunks (:attr:`journal_chunk` actions, one transaction each), a
+        chunk before any of its writes: a backlog's first write does not wait for tens of thousands of
+        inserts. A create and its follow-ups (write-back, status, comments of the new record, which the
+        planner plans only once), like every action of one link, are in the same chunk
+        (:func:`~bridge.sync.executor_parts.journal_chunks`): if the process dies after a write, every
+        action that depends on it is in the journal and is reconciled next time, not forgotten. An
+        action of a later chunk is not journaled yet: its change is read and planned again. A new key
         costs one statement (:meth:`~bridge.store.Store.journal_start`). When the stop flag is raised
-        the remaining actions are left pending (``not_run``).
+        the remaining actions are left (``not_run``): pending in the journal when their chunk was
+        journaled, else planned again.
 
         ``states``: the link states the plan was made from; an action takes what it needs of its link
         from them instead of reading the link again (:mod:`bridge.sync.executor_known`).
@@ -209,9 +225,21 @@ class Executor:
         self._open_errors.reset()
         self._done, self._total = 0, len(planned)
         outcomes: dict[int, ActionOutcome] = {}
+        for chunk in journal_chunks(planned, self.journal_chunk):
+            if self.stop.is_set():
+                outcomes.update({i: ActionOutcome(planned[i], Outcome.NOT_RUN) for i in chunk})
+                continue
+            self._run_queued(self._journal(planned, chunk, outcomes), outcomes)
+        return [outcomes[i] for i in range(len(planned))]
+
+    def _journal(
+        self, planned: Sequence[Action], chunk: Sequence[int], outcomes: dict[int, ActionOutcome]
+    ) -> list[tuple[int, Action, JournalEntry]]:
+        """Journal the actions at ``chunk`` pending, in one transaction; those journaled already are settled
+        by their row (done: skipped, unless it sets a state again; failed; pending: reconcile owns it)."""
         queued: list[tuple[int, Action, JournalEntry]] = []
         with self.store.transaction():
-            journaled = [(i, a) for i, a in enumerate(planned) if not isinstance(a, ReportConflict)]
+            journaled = [(i, planned[i]) for i in chunk if not isinstance(planned[i], ReportConflict)]
             started = self.store.journal_start([(a, isinstance(a, REPEATABLE)) for _, a in journaled])
             for (index, action), (entry, new) in zip(journaled, started, strict=True):
                 if new:
@@ -219,9 +247,15 @@ class Executor:
                 else:
                     status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[entry.state]
                     outcomes[index] = ActionOutcome(action, status, entry.last_error, entry.id)
-            for index, action in enumerate(planned):
+            for index in chunk:
+                action = planned[index]
                 if isinstance(action, ReportConflict):
                     outcomes[index] = self._report(action)
+        return queued
+
+    def _run_queued(
+        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+    ) -> None:
         # Creates go first, in bulk: a follow-up (write-back, status, comment of the new record) waits for
         # its own create only, so running every create before the rest keeps each link's order.
         # Adoptions (store-only) before the creates: a record's follow-ups find the adopted link.
@@ -232,11 +266,10 @@ class Executor:
         batches = [creates[start : start + size] for start in range(0, len(creates), size)]
         if self.parallel_sides:  # both sides at once, each batch's follow-ups as soon as it is recorded
             run_concurrently(self, batches, rest, outcomes)
-            return [outcomes[i] for i in range(len(planned))]
+            return
         for batch in batches:
             outcomes.update(self._run_creates(batch))
         self._run_in_order(rest, outcomes)
-        return [outcomes[i] for i in range(len(planned))]
 
     def _run_in_order(
         self,
