@@ -4,11 +4,15 @@ For every action:
 
 1. If its idempotency key is already journaled it is not applied again: ``done`` → skipped,
    ``failed`` → it is on the error list, ``pending`` → :meth:`Executor.reconcile` owns it.
-2. It is journaled as **pending** (committed) *before* the remote write.
+2. It is journaled as **pending** (committed) *before* the remote write, with the rest of its chunk of
+   the plan (:meth:`Executor.execute`).
 3. The remote write.
 4. :func:`~bridge.sync.effects.effects_for` turns the action and what the write produced into store
-   effects, and :meth:`~bridge.store.Store.apply` marks it done *and* writes them (synced values, the
-   new link, the comment pair) in one transaction.
+   effects, and :meth:`~bridge.store.Store.apply_effects` marks it done *and* writes them (synced
+   values, the new link, the comment pair) in one transaction.
+
+Around the write the executor reads nothing it already knows: the link states the planner loaded and the
+links its creates made are kept in :mod:`bridge.sync.executor_known` (bench/README.md §7).
 
 A crash between 2 and 4 leaves a pending row. :meth:`Executor.reconcile` runs before anything else in the
 next cycle and settles each pending row without doing anything twice: a CreateIssue first looks for the
@@ -32,7 +36,7 @@ closes the link (or, for a merge into an unlinked ticket, moves the link to the 
 action there; for a deleted issue with ``links.recreate_deleted``, drops the link so the record is
 escalated again). The rest of the plan never writes to that item: its actions are skipped.
 
-Creates run first and in bulk: every CreateIssue of a plan is journaled pending with the rest, then
+Creates run first and in bulk: every CreateIssue of a chunk is journaled pending with the rest, then
 they are sent through :meth:`~bridge.connectors.base.Connector.create_many` (Jira: 50 per request) and
 each result is settled on its own (done, on the error list, or deferred). A crash in the middle of a
 bulk call leaves them all pending, and reconciliation by marker adopts what Jira made. A status
