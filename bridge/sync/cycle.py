@@ -575,7 +575,7 @@ def _cycle(
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
-    report.outcomes = [*followed, *executor.execute(budgeted.actions)]
+    report.outcomes = [*followed, *executor.execute(budgeted.actions, states=links)]
     sync_attachments(engine, spec, executor, [r for r in seen.changed_records if r.ref.id not in budgeted.deferred],
                      [i for i in seen.changed_issues if i.ref.id not in budgeted.deferred], report)
 
