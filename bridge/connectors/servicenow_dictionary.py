@@ -1,10 +1,12 @@
 """How long a text each ServiceNow field keeps: ``sys_dictionary.max_length``, read once and remembered.
 
-ServiceNow stores a string field in a column of ``max_length`` characters and silently drops what goes
-past it (docs/connectors/servicenow.md, "Field lengths"): a Jira description of 10,000 characters written
-to a 4,000-character ``description`` would lose its tail without a word. Bridge cuts such a text itself, at
-a line or word boundary and with the mapping's truncation notice, like it does for Jira; for that the
-planner needs each field's length before it plans (:func:`bridge.sync.itsm_limits.itsm_limits_for`).
+Each ServiceNow string field declares a ``max_length`` that the instance does not always keep to: a
+column of up to 255 characters is a ``varchar`` of that size, a longer one stores more than it declares,
+and forms and lists go by the declaration (docs/connectors/servicenow.md, "Field lengths"). So a Jira
+description of 10,000 characters written to a 4,000-character ``description`` either loses its tail
+without a word or overfills the field. Bridge cuts such a text itself, at a line or word boundary and with
+the mapping's truncation notice, like it does for Jira; for that the planner needs each field's length
+before it plans (:func:`bridge.sync.itsm_limits.itsm_limits_for`).
 
 One Table API read per table (``sys_dictionary`` rows of the table and of ``task``, which incident, problem
 and change_request extend) answers for every field of it. The answer is kept in this process for
