@@ -175,3 +175,27 @@ def test_the_connector_reads_each_table_once_and_keeps_it_for_the_next_run(snow:
     later.prime(facts)
     assert later.field_lengths("incident", ["short_description"]) == {"short_description": 160}
     assert later.calls.total == 0  # the next run answers from the cached facts alone
+
+
+@pytest.mark.slow
+def test_one_shot_runs_keep_the_lengths_in_the_state_store(snow: Snow, tmp_path: Path) -> None:
+    from bridge.commands._vendor_cache import keep_vendor_facts, prime_vendor_facts
+    from bridge.connectors.memory import MemoryJira
+    from bridge.store import Store
+    from bridge.sync.engine import Engine
+
+    store = Store.open(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    try:
+        spec = mapping_spec(fields={"description": {"itsm": "description", "direction": "to_itsm"}})
+        totals = []
+        for _ in range(2):
+            connector = make_connector(snow.url)
+            engine = Engine(store, connector, MemoryJira(), [spec])
+            primed = prime_vendor_facts(engine)
+            assert itsm_limits_for(engine, spec) == {"description": 4000}
+            keep_vendor_facts(engine, primed)
+            totals.append(connector.calls.total)
+        assert totals == [1, 0]  # the second run reads no dictionary
+        assert store.cached(make_connector(snow.url).facts_key) is not None
+    finally:
+        store.close()
