@@ -78,6 +78,7 @@ class JiraSearch(JiraFields):
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         seen: set[tuple[str, str]] = set()
         self._comment_hints = {}
+        keep_from = since - self.overlap if since is not None else None  # the comment read asks for no older
         self._searched_markers = None
         markers: dict[str, list[str]] = {}
         for raw in self.search(jql, [*self._fetch_list(wanted, marker_fields), "comment"]):
@@ -93,7 +94,7 @@ class JiraSearch(JiraFields):
             if identity in seen:
                 continue  # a page boundary moved under an update: same issue, same version
             seen.add(identity)
-            self._comment_hints[issue.ref.id] = comment_hint((raw.get("fields") or {}).get("comment"))
+            self._comment_hints[issue.ref.id] = comment_hint((raw.get("fields") or {}).get("comment"), keep_from)
             yield issue
         self._searched_markers = markers
 
