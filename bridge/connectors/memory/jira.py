@@ -220,12 +220,13 @@ class MemoryJira(MemoryConnector):
         yield from pages
         markers: dict[str, list[str]] = {}
         field = mapping.links.jira_marker_field
-        for stored in selected:
-            carried = set(_labels(stored)) - {mapping.links.jira_label}
-            if field and isinstance(stored.fields.get(field), str):
-                carried.add(str(stored.fields[field]))
-            for marker in carried:
-                markers.setdefault(marker, []).append(stored.ref.id)
+        with self._lock:
+            for stored in selected:
+                carried = set(_labels(stored)) - {mapping.links.jira_label}
+                if field and isinstance(stored.fields.get(field), str):
+                    carried.add(str(stored.fields[field]))
+                for marker in carried:
+                    markers.setdefault(marker, []).append(stored.ref.id)
         self._searched_markers = markers
 
     _searched_markers: dict[str, list[str]] | None = None
