@@ -51,13 +51,15 @@ class JiraBatchReads(JiraSearch):
                 found[issue.ref.id] = issue
         for ref in single:
             try:
-                item = self.get(ref, fields)
+                read = self.get(ref, fields)
             except NotFoundError:
                 continue
-            found[item.ref.id] = item
+            found[read.ref.id] = read
         ordered: list[Item] = []
         for ref in refs:
-            item = found.pop(ref.id, None) or next((i for i in found.values() if i.ref.key == ref.key), None)
+            item: Item | None = found.pop(ref.id, None)
+            if item is None:  # asked by key (no id): match the key the answer carries
+                item = next((i for i in found.values() if i.ref.key == ref.key), None)
             if item is not None:
                 found.pop(item.ref.id, None)
                 ordered.append(item)
