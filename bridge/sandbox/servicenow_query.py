@@ -273,38 +273,44 @@ _AFTER = (2, "")
 RangeKey = tuple[tuple[int, Any], ...]
 
 
+Range = tuple[RangeKey | None, bool, RangeKey | None, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class KeysetPlan:
-    """A query split into what is evaluated row by row (``residual``, the same in every ``^NQ`` group) and,
-    per group, the slice of the rows sorted by :data:`KEYSET_ORDER` its ``sys_updated_on``/``sys_id``
-    bounds select (``(low, low_inclusive, high, high_inclusive)`` keys; ``None`` is open)."""
+    """A query as (any of the ``routes``) AND (any of the ``ranges``): ``routes`` are ``^NQ`` groups
+    evaluated row by row, each range the slice of the rows sorted by :data:`KEYSET_ORDER` that one-term
+    ``sys_updated_on``/``sys_id`` bounds select (``(low, low_inclusive, high, high_inclusive)`` keys;
+    ``None`` is open)."""
 
-    residual: tuple[tuple[Atom, ...], ...]
-    ranges: tuple[tuple[RangeKey | None, bool, RangeKey | None, bool], ...]
+    routes: tuple[tuple[tuple[Atom, ...], ...], ...]
+    ranges: tuple[Range, ...]
 
 
 def keyset_plan(query: Query) -> KeysetPlan | None:
-    """The plan of a query ordered by :data:`KEYSET_ORDER` whose groups differ only by one-atom bounds on
-    ``sys_updated_on`` (``> >= = < <=``) and ``sys_id`` (``> >=`` after an ``=`` on ``sys_updated_on``);
-    ``None`` for any other query, which the caller evaluates over every row."""
+    """The plan of a query ordered by :data:`KEYSET_ORDER` whose groups pair every route part with every
+    bound part — bridge's keyset pages: each route group (the mapping's route, the linked records) AND'ed
+    with ``sys_updated_on>=`` a cursor, or with ``sys_updated_on>`` the last row's stamp and, in another
+    group, ``sys_updated_on=`` that stamp and ``sys_id>`` its id. ``None`` for any other query, which the
+    caller evaluates over every row."""
     if query.order != KEYSET_ORDER:
         return None
-    residual: tuple[tuple[Atom, ...], ...] | None = None
-    ranges = []
+    pairs = []
     for group in query.groups:
+        bounds = [c[0] for c in group if len(c) == 1 and c[0].field in ("sys_updated_on", "sys_id")]
         rest = tuple(c for c in group if not (len(c) == 1 and c[0].field in ("sys_updated_on", "sys_id")))
-        if residual is None:
-            residual = rest
-        elif rest != residual:
+        span = _group_range(bounds)
+        if span is None:
             return None
-        bounds = _group_range([c[0] for c in group if len(c) == 1 and c[0].field in ("sys_updated_on", "sys_id")])
-        if bounds is None:
-            return None
-        ranges.append(bounds)
-    return KeysetPlan(residual=residual or (), ranges=tuple(ranges))
+        pairs.append((rest, span))
+    routes = tuple(dict.fromkeys(rest for rest, _ in pairs))
+    ranges = tuple(dict.fromkeys(span for _, span in pairs))
+    if set(pairs) != {(rest, span) for rest in routes for span in ranges}:
+        return None  # not a product: (any route) AND (any range) would select more than the query
+    return KeysetPlan(routes=routes, ranges=ranges)
 
 
-def _group_range(atoms: list[Atom]) -> tuple[RangeKey | None, bool, RangeKey | None, bool] | None:
+def _group_range(atoms: list[Atom]) -> Range | None:
     """The slice one group's bounds select, exactly; ``None`` when they are not one slice."""
     lows: list[tuple[RangeKey, bool]] = []
     highs: list[RangeKey] = []  # exclusive
@@ -345,9 +351,25 @@ def _group_range(atoms: list[Atom]) -> tuple[RangeKey | None, bool, RangeKey | N
     return (low[0] if low else None), (low[1] if low else True), high, False
 
 
-def keyset_key(record: Mapping[str, str], field_type: FieldType) -> RangeKey:
-    """A row's place in :data:`KEYSET_ORDER`, the key :func:`sort_key` sorts it by."""
-    return tuple(key(record) for key, _ in sort_key(Query(groups=((),), order=KEYSET_ORDER), field_type))  # type: ignore[misc]
+def keyset_key(field_type: FieldType) -> Callable[[Mapping[str, str]], RangeKey]:
+    """A row's place in :data:`KEYSET_ORDER`: the keys :func:`sort_key` sorts it by (computed directly for
+    the usual types, a date-time and a text id: a table of 100,000 rows is keyed in a fraction of a second)."""
+    if field_type("sys_updated_on") != "glide_date_time" or field_type("sys_id") in (
+            "integer", "glide_date_time", "glide_date"):
+        (updated, _), (sys_id, _) = sort_key(Query(groups=((),), order=KEYSET_ORDER), field_type)
+        return lambda record: (updated(record), sys_id(record))  # type: ignore[return-value]
+    stamps: dict[str, tuple[int, Any]] = {}
+
+    def key(record: Mapping[str, str]) -> RangeKey:
+        text = record.get("sys_updated_on", "") or ""
+        stamp = stamps.get(text)
+        if stamp is None:
+            when = parse_datetime(text) if text else None
+            stamp = stamps[text] = (0, "") if when is None else (1, when.timestamp())
+        sys_id = record.get("sys_id", "") or ""
+        return stamp, ((1, sys_id.lower()) if sys_id else (0, ""))
+
+    return key
 
 
 def keyset_slices(plan: KeysetPlan, keys: Sequence[RangeKey]) -> list[tuple[int, int]]:

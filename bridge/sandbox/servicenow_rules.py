@@ -122,31 +122,42 @@ class ServiceNowRecords(SandboxApp):
                 # requests, so offset paging duplicates and skips rows [SN-T, KB3047115].
                 random.Random(seed).shuffle(rows)
             return rows
-        keys, rows = self._selection(table, plan.residual, types, value)
+        keys, rows = self._selection(table, plan, types, value)
         slices = eq.keyset_slices(plan, keys)
         if len(slices) == 1:
             return rows[slices[0][0]:slices[0][1]]
         return list(chain.from_iterable(rows[start:stop] for start, stop in slices))
 
-    def _selection(self, table: str, residual: tuple[tuple[eq.Atom, ...], ...], types: eq.FieldType,
+    def _selection(self, table: str, plan: eq.KeysetPlan, types: eq.FieldType,
                    value: eq.FieldValue) -> tuple[list[eq.RangeKey], list[dict[str, str]]]:
-        """The rows ``residual`` selects with their keyset keys, sorted; kept until the next write."""
+        """The rows at or after the plan's lowest bound that its routes select, with their keys, in keyset
+        order (ties in table order, as a stable sort leaves them).
+
+        One pass over the table, the bound checked before the route (a route over a large table with a
+        recent ``sys_updated_on`` bound evaluates a few rows); what it selected is kept for the next
+        pages of the same routes, whose bounds lie above, until the next write.
+        """
         rows = self._table(table)
         validator = (self._records_version, id(self.state), id(rows), len(rows))
-        kept: dict[tuple[str, tuple[tuple[eq.Atom, ...], ...]], Any] = self.__dict__.setdefault("_selections", {})
-        found = kept.get((table, residual))
-        if found is not None and found[0] == validator:
-            return found[1], found[2]
-        route = eq.Query(groups=(residual,), order=())
-        decorated = sorted(
-            ((eq.keyset_key(r, types), n, r)
-             for n, r in enumerate(rows.values()) if eq.evaluate(route, r, types, value)),
-            key=lambda entry: (entry[0], entry[1]),
-        )
+        lows = [low for low, _, _, _ in plan.ranges]
+        low = None if not lows or None in lows else min(low for low in lows if low is not None)
+        kept: dict[tuple[str, Any], Any] = self.__dict__.setdefault("_selections", {})
+        found = kept.get((table, plan.routes))
+        if found is not None and found[0] == validator and (
+                found[1] is None or (low is not None and low >= found[1])):
+            return found[2], found[3]
+        route = eq.Query(groups=plan.routes, order=())
+        key = eq.keyset_key(types)
+        decorated = []
+        for n, row in enumerate(rows.values()):
+            at = key(row)
+            if (low is None or at >= low) and eq.evaluate(route, row, types, value):
+                decorated.append((at, n, row))
+        decorated.sort(key=lambda entry: (entry[0], entry[1]))
         keys = [k for k, _, _ in decorated]
         selected = [r for _, _, r in decorated]
-        kept.pop((table, residual), None)
-        kept[(table, residual)] = (validator, keys, selected)
+        kept.pop((table, plan.routes), None)
+        kept[(table, plan.routes)] = (validator, low, keys, selected)
         while len(kept) > SELECTIONS_KEPT:
             del kept[next(iter(kept))]
         return keys, selected
