@@ -133,6 +133,9 @@ class PlanInput:
     partners: Mapping[str, Partners] = field(default_factory=dict, hash=False)
     #: ITSM user → Jira user (``None``: nobody), for field rules with ``user: true`` (:mod:`bridge.users`)
     people: Mapping[str, str | None] = field(default_factory=dict, hash=False)
+    #: Jira user → ITSM user (``None``: nobody found, the record keeps its person; key ``""``: the ITSM
+    #: value for "no one", e.g. RT ``Nobody``), for ``user: true`` rules writing back
+    people_to_itsm: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
 
 def index_links(states: Sequence[LinkState]) -> tuple[dict[str, LinkState], dict[str, LinkState]]:

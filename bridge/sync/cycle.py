@@ -52,7 +52,7 @@ from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.pending import unplannable_keys
-from bridge.sync.people import people_for
+from bridge.sync.people import people_input
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
 from bridge.sync.rejoin import strays
@@ -454,12 +454,13 @@ def _plan(
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             partners=partners,
-            people=people_for(engine, spec, seen.changed_records),
+            **people_input(engine, spec, seen.changed_records, seen.changed_issues),
         ),
     )
     report.actions = list(the_plan.actions)
     report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
     report.left_out = len(the_plan.left_out)
+    report.notes += the_plan.notes
     if since is not None:
         usual = first_start(spec, first_seen or engine.clock(), None)
         backfilled = {r.ref.id for r in seen.changed_records if r.ref.id not in seen.by_record and usual.leaves_out(r)}

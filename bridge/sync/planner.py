@@ -156,6 +156,7 @@ from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
+from bridge.sync.plan_people import itsm_person
 from bridge.sync.plan_route_exit import RouteExitPlanning
 from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
@@ -184,6 +185,8 @@ class Plan:
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
     #: new records the route selects that were left out as closed history (``PlanInput.first_start``)
     left_out: list[Ref] = field(default_factory=list)
+    #: what people should know that is not an error (a Jira person with no ITSM user, left as it is)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Planner(AdoptionPlanning, RouteExitPlanning):
@@ -193,6 +196,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         self.actions: list[Action] = []
         self.problems: list[PlanProblem] = []
         self.left_out: list[Ref] = []
+        self.notes: list[str] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
         self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
@@ -237,7 +241,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
             self.plan_route_exit(links[link_id], records)
-        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out, self.notes)
 
     # ---------------------------------------------------------------------------- new records
 
@@ -469,6 +473,11 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                         writes: Mapping[str, _Write]) -> None:
         """Fan the issue's value out to every linked record that does not show it yet."""
         assert rule.itsm is not None
+        person = itsm_person(rule, key, jira_now, self.given, ctx.issue_ref.key) if rule.user else None
+        if isinstance(person, str):  # nobody to write: the records keep their person, and the plan says why
+            self.notes.append(person)
+            self.acks.add(Side.JIRA, ctx.issue_ref.id, {key: jira_now})
+            return
         wrote = False
         for ref in ctx.record_refs:
             current = ctx.record_value(ref.id, key)
@@ -476,8 +485,8 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                 if current != ctx.synced_record(ref.id).get(key):
                     self.acks.add(Side.ITSM, ref.id, {key: current})
                 continue
-            itsm_value = to_itsm_value(rule, jira_now)
-            projected = _written_projection(rule, itsm_value)
+            itsm_value = to_itsm_value(rule, jira_now) if person is None else person[0]
+            projected = _written_projection(rule, itsm_value) if person is None else person[1]
             write = writes[ref.id]
             write.values[rule.itsm] = itsm_value
             write.updates.add(Side.ITSM, ref.id, {key: projected})

@@ -21,7 +21,7 @@ from bridge.sync import refusals
 from bridge.sync.cycle import CycleReport, _executor, _measured, _record_problems, itsm_fields, jira_fields
 from bridge.sync.engine import Engine
 from bridge.sync.pending import unplannable_keys
-from bridge.sync.people import people_for
+from bridge.sync.people import people_input
 from bridge.sync.planner import Plan, plan
 from bridge.sync.watermarks import held_items, mark_processed
 
@@ -115,7 +115,7 @@ def _plan_link(
             pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
-            people=people_for(engine, spec, records),
+            **people_input(engine, spec, records, [issue]),
         ),
     )
     report.actions = list(the_plan.actions)
