@@ -55,3 +55,18 @@ def test_a_jira_assignee_change_reaches_servicenow_assigned_to(bridge_env_modes:
     results = env.sync_until_settled()  # no ServiceNow user has bridge@example.com and there is no fallback
     assert env.snow.app.record("incident", incident["sys_id"])["assigned_to"] == sam["sys_id"]
     assert any("keep their person" in r.output for r in results), [r.output for r in results]
+
+
+def test_check_online_warns_about_recent_people_without_a_jira_account(bridge_env: BridgeEnv) -> None:
+    env = bridge_env
+    path = env.mappings / "incident-to-bug.yaml"
+    path.write_text(path.read_text().replace("\nfields:\n", "\nfields:\n" + ASSIGNEE, 1))
+    dana, carol = env.snow.app._person("Dana"), env.snow.app._person("Carol Caller")  # carol: no Jira account
+    for who in (dana, carol):
+        env.snow.app.create_incident("Login fails", description="HTTP 500.", priority=1, assigned_to=who["sys_id"])
+    result = env.bridge("check", "--online")
+    assert result.code == 0, result.output  # a warning, not an error
+    warned = [line for line in result.output.splitlines() if "in recent records" in line]
+    assert len(warned) == 1, result.output
+    assert carol["sys_id"] in warned[0], warned
+    assert "carol.caller@example.com" in warned[0], warned

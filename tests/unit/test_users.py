@@ -18,6 +18,7 @@ from bridge.model import Side
 from bridge.store import Store
 from bridge.sync.actions import CreateIssue, ReportConflict, UpdateFields
 from bridge.sync.planner import plan
+from bridge.users.check import sampled_people, without_fallback
 from bridge.users.directories import JiraDirectory, ServiceNowDirectory
 from bridge.users.resolve import UserResolver
 from tests.fixtures.engine import World, mapping_spec
@@ -240,3 +241,40 @@ def test_jira_directory_searches_by_email_and_takes_only_an_unambiguous_answer(d
     assert directory.find_by_email("dana@example.com") == "dana-id"
     assert directory.find_by_email("hidden@example.com") is None  # two accounts, addresses hidden: ambiguous
     assert directory.email_of("dana-id") == "dana@example.com"
+
+
+# ------------------------------------------------------------------------------------- check --online
+
+
+class Recent:
+    """A connector's search as :func:`sampled_people` uses it: oldest first."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+        self.asked: list[tuple[Any, list[str]]] = []
+
+    def search_changed(self, mapping: Any, since: Any, fields: list[str]) -> Iterator[Any]:
+        self.asked.append((since, list(fields)))
+        yield from self.items
+
+
+def test_check_online_lists_recent_people_who_cannot_be_resolved_ignoring_the_fallback() -> None:
+    spec = mapping(fields=BOTH, users={"table": [{"itsm": "sn-boss", "jira": "acc-boss"}],
+                                       "fallback": {"itsm": "sn-bridge", "jira": "acc-bridge"}})
+    old = [record(n, assigned_to="sn-old") for n in range(60, 70)]
+    records = Recent([*old, *(record(n, assigned_to=h) for n, h in
+                                enumerate(["sn-sam", "sn-boss", "sn-ghost", "Nobody"] * 13))])
+    issues = Recent([issue(1, assignee="acc-sam"), issue(2, assignee="acc-stranger"), issue(3, assignee=None)])
+    itsm = Book({"sn-sam": "sam@example.com", "sn-ghost": "ghost@example.com", "sn-old": "old@example.com"})
+    itsm.nobody = "Nobody"  # type: ignore[attr-defined]
+    jira = Book({"acc-sam": "sam@example.com", "acc-stranger": "stranger@example.com"})
+    seen, unknown = sampled_people(spec, records, issues, without_fallback(spec, itsm, jira, NOW), NOW)  # type: ignore[arg-type]
+    assert seen == 5  # sn-sam, sn-boss, sn-ghost (sn-old is older than the newest 50); acc-sam, acc-stranger
+    assert [u.what for u in unknown] == [
+        "incidents: ITSM user sn-ghost (in recent records) has no Jira account: "
+        "nobody with the address ghost@example.com on the other side",
+        "incidents: Jira user acc-stranger (in recent issues) has no ITSM user: "
+        "nobody with the address stranger@example.com on the other side",
+    ]
+    assert records.asked == [(NOW - timedelta(days=30), ["assigned_to"])]
+    assert issues.asked == [(NOW - timedelta(days=30), ["assignee"])]
