@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import responses
 
+from bridge.connectors.rt_parse import failed_messages
 from bridge.core.actions import SyncedUpdate
 from bridge.errors import NotFoundError
 from bridge.mapping.schema import FieldRule, UserPair, UserRules
@@ -278,3 +279,12 @@ def test_check_online_lists_recent_people_who_cannot_be_resolved_ignoring_the_fa
     ]
     assert records.asked == [(NOW - timedelta(days=30), ["assigned_to"])]
     assert issues.asked == [(NOW - timedelta(days=30), ["assignee"])]
+
+
+def test_rt_owner_refusals_in_a_200_answer_are_refusals() -> None:
+    """RT::Ticket::SetOwner answers 200 with these (RT 5 lib/RT/Ticket.pm); "already owns" is a no-op."""
+    for refused in ("Ticket 7: You can only reassign tickets that you own or that are unowned",
+                    "Ticket 7: That user does not exist", "Ticket 7: That user may not own tickets in that queue"):
+        assert failed_messages([refused]) == [refused]
+    assert failed_messages(["Ticket 7: Owner changed from Nobody to agent",
+                            "Ticket 7: That user already owns that ticket"]) == []
