@@ -111,12 +111,8 @@ def zone_info(name: str) -> ZoneInfo:
 
 
 def name_of(value: dict[str, Any]) -> str:
-    """The human name of a Jira object value (option, user, version…), so comparisons see what people see.
-
-    A Cloud user is its ``accountId`` (it has no ``name``, and its display name is neither unique nor
-    what bridge writes): ``user: true`` rules compare and write back accounts (docs/mappings.md, "users").
-    """
-    for key in ("accountId", "name", "value", "displayName", "key", "id"):
+    """The human name of a Jira object value (option, user, version…), so comparisons see what people see."""
+    for key in ("name", "value", "displayName", "key", "id"):
         if key in value and value[key] is not None:
             return str(value[key])
     return json.dumps(value, sort_keys=True)
