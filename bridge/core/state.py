@@ -136,6 +136,8 @@ class PlanInput:
     #: Jira user → ITSM user (``None``: nobody found, the record keeps its person; key ``""``: the ITSM
     #: value for "no one", e.g. RT ``Nobody``), for ``user: true`` rules writing back
     people_to_itsm: Mapping[str, str | None] = field(default_factory=dict, hash=False)
+    #: ITSM field → the most characters it keeps (ServiceNow ``sys_dictionary.max_length``), for ``to_itsm`` rules
+    itsm_limits: Mapping[str, int] = field(default_factory=dict, hash=False)
 
 
 def index_links(states: Sequence[LinkState]) -> tuple[dict[str, LinkState], dict[str, LinkState]]:

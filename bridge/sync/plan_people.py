@@ -1,4 +1,4 @@
-"""Jira → ITSM for ``user: true`` rules: which ITSM person a Jira user field's value becomes (pure).
+"""Jira → ITSM values of field rules: which ITSM person a Jira user field's value becomes (pure).
 
 The accounts were resolved before planning (:mod:`bridge.sync.people`, the ``users:`` section); here the
 planner only reads :attr:`bridge.core.state.PlanInput.people_to_itsm`. A Jira person with no ITSM user
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from bridge.core.state import PlanInput
 from bridge.mapping.schema import FieldRule
-from bridge.model import FieldValue
-from bridge.sync.plan_views import written_projection
+from bridge.mapping.schema import Mapping as MappingSpec
+from bridge.mapping.transform import to_itsm_value
+from bridge.model import FieldValue, Ref
+from bridge.sync.plan_views import within_itsm_limit, written_projection
 
 #: the key of ``PlanInput.people_to_itsm`` holding the ITSM value for "no one" (RT ``Nobody``)
 NOBODY = ""
@@ -37,3 +39,13 @@ def itsm_person(
                     "the records keep their person")
         value = tuple(sorted(str(f) for f in found)) if isinstance(jira_now, tuple) else found[0]
     return value, written_projection(rule, value, given.people)
+
+
+def record_value(
+    rule: FieldRule, jira_now: FieldValue, given: PlanInput, mapping: MappingSpec, issue: Ref
+) -> tuple[FieldValue, FieldValue]:
+    """``(ITSM value to write, what the record then projects to)`` for a rule that is not a person: the
+    Jira value through the rule's map in reverse, within the ITSM field's length."""
+    value = within_itsm_limit(rule, to_itsm_value(rule, jira_now), given.itsm_limits,
+                              mapping.comments.truncation_notice, issue)
+    return value, written_projection(rule, value)

@@ -148,7 +148,7 @@ from bridge.core.state import LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects, to_itsm_value
+from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
@@ -156,14 +156,13 @@ from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
-from bridge.sync.plan_people import itsm_person
+from bridge.sync.plan_people import itsm_person, record_value
 from bridge.sync.plan_route_exit import RouteExitPlanning
 from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
 from bridge.sync.plan_views import Write as _Write
 from bridge.sync.plan_views import is_mirror as _is_mirror
-from bridge.sync.plan_views import written_projection as _written_projection
 from bridge.text import strip_controls
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
@@ -485,8 +484,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                 if current != ctx.synced_record(ref.id).get(key):
                     self.acks.add(Side.ITSM, ref.id, {key: current})
                 continue
-            itsm_value = to_itsm_value(rule, jira_now) if person is None else person[0]
-            projected = _written_projection(rule, itsm_value) if person is None else person[1]
+            itsm_value, projected = person or record_value(rule, jira_now, self.given, self.mapping, ctx.issue_ref)
             write = writes[ref.id]
             write.values[rule.itsm] = itsm_value
             write.updates.add(Side.ITSM, ref.id, {key: projected})
