@@ -1,16 +1,18 @@
-"""The ``users`` section of ``bridge check --online``: accounts named in ``users:`` that cannot be resolved."""
+"""The ``users`` section of ``bridge check --online``: accounts named in ``users:`` that cannot be resolved,
+and people in the route's recent records (and issues) whom bridge cannot find on the other side."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from bridge.bootstrap import ConnectorFactory, build_connectors
-from bridge.commands.doctor import FAIL, OK, Section
-from bridge.errors import BridgeError
+from bridge.commands.doctor import FAIL, OK, WARN, Section
+from bridge.errors import BridgeError, ConnectorError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Side
 from bridge.settings import Settings
-from bridge.users.check import user_findings
+from bridge.users.check import SAMPLE, SAMPLE_DAYS, sampled_people, user_findings, without_fallback
 from bridge.users.directories import directory_of
 
 
@@ -31,9 +33,21 @@ def users_sections(
         itsm, jira = directory_of(connectors[Side.ITSM]), directory_of(connectors[Side.JIRA])
         if itsm is None:
             section.add(OK, f"{settings.itsm.kind}: people map through users.table and users.fallback only")
+        now = datetime.now(UTC)
         for mapping in wanted:
             for result in user_findings(mapping, itsm, jira):
                 section.add(OK if result.ok else FAIL, result.what, result.hint)
+            try:
+                seen, unknown = sampled_people(mapping, connectors[Side.ITSM], connectors[Side.JIRA],
+                                               without_fallback(mapping, itsm, jira, now), now)
+            except ConnectorError as exc:
+                section.add(WARN, f"{mapping.name}: cannot sample recent records for their people: {exc}")
+                continue
+            for person in unknown:
+                section.add(WARN, person.what, person.hint)
+            if not unknown:
+                section.add(OK, f"{mapping.name}: the {seen} people of the newest {SAMPLE} records and issues "
+                                f"(last {SAMPLE_DAYS} days) all resolve")
     finally:
         for connector in connectors.values():
             connector.close()

@@ -39,6 +39,11 @@ _FAILURE_PATTERNS = (
     r"not allowed",
     r"must be",
     r"unknown",
+    # Owner changes (RT::Ticket::SetOwner): "You can only reassign tickets that you own or that are
+    # unowned" (no ReassignTicket right), "That user does not exist", "That user may not own tickets…"
+    r"you can only",
+    r"does not exist",
+    r"may not own",
 )
 _FAILURE = re.compile("|".join(_FAILURE_PATTERNS), re.IGNORECASE)
 # Refusals that mean "it is already so": the caller wanted that state, so the write is a no-op success.

@@ -133,6 +133,9 @@ class PlanInput:
     partners: Mapping[str, Partners] = field(default_factory=dict, hash=False)
     #: ITSM user → Jira user (``None``: nobody), for field rules with ``user: true`` (:mod:`bridge.users`)
     people: Mapping[str, str | None] = field(default_factory=dict, hash=False)
+    #: Jira user → ITSM user (``None``: nobody found, the record keeps its person; key ``""``: the ITSM
+    #: value for "no one", e.g. RT ``Nobody``), for ``user: true`` rules writing back
+    people_to_itsm: Mapping[str, str | None] = field(default_factory=dict, hash=False)
     #: ITSM field → the most characters it keeps (ServiceNow ``sys_dictionary.max_length``), for ``to_itsm`` rules
     itsm_limits: Mapping[str, int] = field(default_factory=dict, hash=False)
 

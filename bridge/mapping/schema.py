@@ -195,7 +195,8 @@ class FieldRule(_Strict):
     sync: Literal["always", "create"] = "always"
     user: bool = False
     """The ``itsm`` field holds a person (ServiceNow ``assigned_to``/``caller_id``, RT ``Owner``): the Jira
-    value is that person's Jira account, found through the mapping's ``users:`` section."""
+    value is that person's Jira account, and back (``direction: both`` or ``to_itsm``), found through the
+    mapping's ``users:`` section."""
     max_length: int | None = Field(default=None, ge=50, le=100_000)
     """Longest text written to the target field; by default what the target takes (Jira: summary 255, other
     text 32,767; ServiceNow, for text written back: the field's ``sys_dictionary.max_length``). Longer text
@@ -244,10 +245,10 @@ class FieldRule(_Strict):
                 )
         if self.default is not None and self.map is None:
             raise rule_error("`default:` belongs to a `map:`", "remove `default:` or add a `map:`")
-        if self.user and (self.itsm is None or self.map is not None or self.direction != "to_jira"):
+        if self.user and (self.itsm is None or self.map is not None):
             raise rule_error(
-                "`user: true` maps the person in an `itsm:` field to Jira (direction to_jira, no `map:`)",
-                "e.g. `assignee: {itsm: assigned_to, user: true}`; Jira → ITSM people are not mapped yet",
+                "`user: true` maps the person in an `itsm:` field (any direction, no `map:`)",
+                "e.g. `assignee: {itsm: assigned_to, user: true, direction: both}`",
             )
         return self
 
@@ -476,9 +477,10 @@ class UserPair(_Strict):
 class UserRules(_Strict):
     """How people are found on the other side, for field rules with ``user: true``.
 
-    By e-mail (``match_by: email``: the ITSM user's address, searched in Jira) unless ``table`` names the
-    pair; who cannot be found becomes ``fallback`` (its Jira user), or the field is left empty. Answers,
-    found or not, are kept in the state store for ``cache_hours``.
+    By e-mail (``match_by: email``: the user's address on one side, searched on the other) unless ``table``
+    names the pair; who cannot be found becomes ``fallback`` (its user on the target side). Without a
+    fallback a Jira field is left empty, and an ITSM field keeps the person it has (bridge never clears
+    a person it cannot find). Answers, found or not, are kept in the state store for ``cache_hours``.
     """
 
     match_by: Literal["email", "table"] = "email"

@@ -53,7 +53,7 @@ from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.itsm_limits import itsm_limits_for
 from bridge.sync.partners import partner_issues, partners_for, search_covers
 from bridge.sync.pending import unplannable_keys
-from bridge.sync.people import people_for
+from bridge.sync.people import people_input
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
 from bridge.sync.rejoin import strays
@@ -461,13 +461,14 @@ def _plan(
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             partners=partners,
-            people=people_for(engine, spec, seen.changed_records),
+            **people_input(engine, spec, seen.changed_records, seen.changed_issues),
             itsm_limits=itsm_limits_for(engine, spec),
         ),
     )
     report.actions = list(the_plan.actions)
     report.problems += [f"{p.item.key}: {p.message}" for p in the_plan.problems]
     report.left_out = len(the_plan.left_out)
+    report.notes += the_plan.notes
     if since is not None:
         usual = first_start(spec, first_seen or engine.clock(), None)
         backfilled = {r.ref.id for r in seen.changed_records if r.ref.id not in seen.by_record and usual.leaves_out(r)}

@@ -53,10 +53,12 @@ def project(
     }
 
 
-def written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:
+def written_projection(
+    rule: FieldRule, itsm_value: FieldValue, people: Mapping[str, str | None] | None = None
+) -> FieldValue:
     """What a record will project to after bridge writes ``itsm_value`` to the rule's ITSM field."""
     assert rule.itsm is not None
-    return to_jira_value(rule, {rule.itsm: itsm_value}, {})
+    return to_jira_value(rule, {rule.itsm: itsm_value}, {}, people)
 
 
 def within_itsm_limit(

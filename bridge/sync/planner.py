@@ -148,7 +148,7 @@ from bridge.core.state import LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects, to_itsm_value
+from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
@@ -156,13 +156,13 @@ from bridge.sync.conflict import winner
 from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
+from bridge.sync.plan_people import itsm_person, record_value
 from bridge.sync.plan_route_exit import RouteExitPlanning
-from bridge.sync.plan_views import STATUS, issue_view, project, within_itsm_limit
+from bridge.sync.plan_views import STATUS, issue_view, project
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
 from bridge.sync.plan_views import Write as _Write
 from bridge.sync.plan_views import is_mirror as _is_mirror
-from bridge.sync.plan_views import written_projection as _written_projection
 from bridge.text import strip_controls
 
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
@@ -184,6 +184,8 @@ class Plan:
     acknowledgements: list[SyncedUpdate] = field(default_factory=list)
     #: new records the route selects that were left out as closed history (``PlanInput.first_start``)
     left_out: list[Ref] = field(default_factory=list)
+    #: what people should know that is not an error (a Jira person with no ITSM user, left as it is)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Planner(AdoptionPlanning, RouteExitPlanning):
@@ -193,6 +195,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         self.actions: list[Action] = []
         self.problems: list[PlanProblem] = []
         self.left_out: list[Ref] = []
+        self.notes: list[str] = []
         self.acks = _Updates()
         self._keys: set[str] = set()
         self._written: set[tuple[Side, str, str]] = set()  # (side, item id, field or STATUS) an action syncs
@@ -237,7 +240,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         for link_id in sorted(links):
             self.plan_link(links[link_id], records, issues)
             self.plan_route_exit(links[link_id], records)
-        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out)
+        return Plan(self.actions, self.problems, self.acks.build(exclude=self._written), self.left_out, self.notes)
 
     # ---------------------------------------------------------------------------- new records
 
@@ -469,6 +472,11 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                         writes: Mapping[str, _Write]) -> None:
         """Fan the issue's value out to every linked record that does not show it yet."""
         assert rule.itsm is not None
+        person = itsm_person(rule, key, jira_now, self.given, ctx.issue_ref.key) if rule.user else None
+        if isinstance(person, str):  # nobody to write: the records keep their person, and the plan says why
+            self.notes.append(person)
+            self.acks.add(Side.JIRA, ctx.issue_ref.id, {key: jira_now})
+            return
         wrote = False
         for ref in ctx.record_refs:
             current = ctx.record_value(ref.id, key)
@@ -476,9 +484,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                 if current != ctx.synced_record(ref.id).get(key):
                     self.acks.add(Side.ITSM, ref.id, {key: current})
                 continue
-            itsm_value = within_itsm_limit(rule, to_itsm_value(rule, jira_now), self.given.itsm_limits,
-                                           self.mapping.comments.truncation_notice, ctx.issue_ref)
-            projected = _written_projection(rule, itsm_value)
+            itsm_value, projected = person or record_value(rule, jira_now, self.given, self.mapping, ctx.issue_ref)
             write = writes[ref.id]
             write.values[rule.itsm] = itsm_value
             write.updates.add(Side.ITSM, ref.id, {key: projected})

@@ -22,7 +22,7 @@ from bridge.sync.cycle import CycleReport, _executor, _measured, _record_problem
 from bridge.sync.engine import Engine
 from bridge.sync.itsm_limits import itsm_limits_for
 from bridge.sync.pending import unplannable_keys
-from bridge.sync.people import people_for
+from bridge.sync.people import people_input
 from bridge.sync.planner import Plan, plan
 from bridge.sync.watermarks import held_items, mark_processed
 
@@ -116,7 +116,7 @@ def _plan_link(
             pending_keys=unplannable_keys(engine.store, spec.name) - plannable,
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
-            people=people_for(engine, spec, records),
+            **people_input(engine, spec, records, [issue]),
             itsm_limits=itsm_limits_for(engine, spec),
         ),
     )

@@ -6,8 +6,10 @@
   ``GET /user/search?query=`` (Cloud) or ``?username=`` (Data Center) for the person. Cloud returns
   ``emailAddress`` only when the account's profile visibility lets bridge's account see it
   (docs/connectors/jira.md, "Users").
-* Request Tracker and the in-memory fakes have no directory here: their people map through
-  ``users.table`` and ``users.fallback`` only.
+* Request Tracker: ``GET /user/{login}`` for the address and a JSON search of ``/users`` by
+  ``EmailAddress`` for the person (:mod:`bridge.connectors.rt.users`, docs/connectors/rt.md, "Users").
+* The in-memory fakes have no directory here: their people map through ``users.table`` and
+  ``users.fallback`` only.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import itertools
 from typing import Any
 
 from bridge.connectors.jira import JiraConnector
+from bridge.connectors.rt import RTConnector
+from bridge.connectors.rt.users import RTUserLookup
 from bridge.connectors.servicenow import ServiceNowConnector
 from bridge.connectors.servicenow_query import literal
 from bridge.errors import NotFoundError
@@ -69,4 +73,6 @@ def directory_of(connector: object) -> Directory | None:
         return ServiceNowDirectory(connector)
     if isinstance(connector, JiraConnector):
         return JiraDirectory(connector)
+    if isinstance(connector, RTConnector):
+        return RTUserLookup(connector)
     return None

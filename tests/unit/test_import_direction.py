@@ -42,6 +42,7 @@ FORBIDDEN: list[tuple[str, str, str]] = [
 PLANNER_MODULES = (
     "bridge.sync.planner", "bridge.sync.plan_views", "bridge.sync.plan_adoption", "bridge.sync.plan_attachments",
     "bridge.sync.plan_route_exit", "bridge.sync.recount", "bridge.sync.plan_comments_rules",
+    "bridge.sync.plan_people",
 )
 PLANNER_FORBIDDEN = (
     "bridge.store",

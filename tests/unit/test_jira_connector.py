@@ -360,7 +360,7 @@ def test_field_values_are_normalised() -> None:
         "Priority": "High",
         "components": ("API", "Web"),
         "labels": ("a", "b", "itsm-incident-1"),
-        "assignee": "Dana Developer",
+        "assignee": "x",  # a Cloud user is its accountId (a Data Center user its name): what user rules write
         "Linked records": 3.0,
         "Severity": "Sev 2",
         "resolutiondate": "2024-01-02T02:04:05+00:00",

@@ -147,6 +147,20 @@ class JiraFields(JiraTransport):
     def _user_ref(self, value: str) -> dict[str, str]:
         return {"accountId": value} if self.cloud else {"name": value}
 
+    def issue_value(self, fid: str, value: Any) -> FieldValue:
+        """An issue's field value: :meth:`normalise`, except that a Cloud user is its ``accountId``.
+
+        ``user: true`` rules compare and write accounts (docs/connectors/jira.md, "Users"); a Cloud user
+        object has no ``name`` and its display name is neither unique nor writable. (A Data Center user
+        already normalises to its ``name``; JSM request fields keep the display name for templates.)
+        """
+        if self.cloud and isinstance(value, dict) and value.get("accountId"):
+            return str(value["accountId"])
+        if self.cloud and isinstance(value, list) and value and all(isinstance(v, dict) and v.get("accountId")
+                                                                    for v in value):
+            return tuple(sorted(str(v["accountId"]) for v in value))
+        return self.normalise(fid, value)
+
     def normalise(self, fid: str, value: Any) -> FieldValue:
         """A Jira field value → :data:`FieldValue` (names for objects, plain text for rich text)."""
         if value is None:
@@ -176,7 +190,7 @@ class JiraFields(JiraTransport):
         self._remember_state(str(raw["id"]), fields)
         return Issue(
             ref=Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"),
-            fields={name: self.normalise(fid, fields.get(fid)) for name, fid in wanted.items()},
+            fields={name: self.issue_value(fid, fields.get(fid)) for name, fid in wanted.items()},
             status=status.get("name"),
             status_category=(status.get("statusCategory") or {}).get("key"),
             updated=updated,
