@@ -335,6 +335,16 @@ class SyncMachine(RuleBasedStateMachine):
                 continue
             assert self._bridge_writes(ref, issue) == seen, f"bridge synced {ref.key} after detaching it"
 
+    def _left_alone(self, ref: Ref) -> bool:
+        """A record outside the route whose back-reference names a deleted issue, and no stored link: the
+        store was lost before it saw the deletion, and nothing left proves the record was ever linked (the
+        issue that carried its marker is gone). bridge leaves it alone — leaving the route is never a reason
+        to escalate (docs/operations.md §11) — and escalates it anew if it comes back into the route."""
+        fields = self.world.itsm.record(ref).fields
+        issues = {i.ref.key for i in self.world.jira.issues()}
+        backref = fields.get("correlation_id")
+        return fields.get("category") != "software" and bool(backref) and backref not in issues
+
     def _mirrors_come_from_own_issue(self, record: Ref, issue: Ref) -> None:
         """No write meant for a merged record landed on its survivor: every mirror bridge wrote on a
         record after a merge into it is of a comment on the record's own issue."""
@@ -366,6 +376,8 @@ class SyncMachine(RuleBasedStateMachine):
         )
         for ref in self.created:
             if ref.id not in self.gone and not railed:  # the rail holds every cycle back until a person looks
+                if world.store.link_for_record(world.spec.name, ref.id) is None and self._left_alone(ref):
+                    continue
                 assert world.store.link_for_record(world.spec.name, ref.id) is not None, f"{ref.key} has no link"
         troubled = {e.item_ref for e in world.store.errors()} | {e.link_id for e in world.store.errors()}
         for ref in live:
