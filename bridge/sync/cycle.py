@@ -48,6 +48,7 @@ from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key, named_key
 from bridge.sync.attachments import sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
+from bridge.sync.deadline import CycleStop, not_run_by_deadline
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -249,7 +250,7 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         engine.connectors,
         spec,
         lock=engine.lead(spec.name),
-        stop=engine.stop,
+        stop=CycleStop(engine.stop, engine.options.cycle_seconds, lambda: engine.clock().timestamp()),
         clock=engine.clock,
         backoff_base=engine.options.backoff_base,
         backoff_cap=engine.options.backoff_cap,
@@ -575,7 +576,13 @@ def _cycle(
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
+    if isinstance(executor.stop, CycleStop):
+        executor.stop.grant()  # the newest units run first (budget), however long reading took
     report.outcomes = [*followed, *executor.execute(budgeted.actions)]
+    if cut := not_run_by_deadline(executor.stop, [*report.reconciled, *report.outcomes]):
+        report.deferred += cut
+        report.notes.append(f"{cut} action(s) left pending for the next cycle (engine.cycle_seconds = "
+                            f"{engine.options.cycle_seconds:g} s); nothing is skipped")
     sync_attachments(engine, spec, executor, [r for r in seen.changed_records if r.ref.id not in budgeted.deferred],
                      [i for i in seen.changed_issues if i.ref.id not in budgeted.deferred], report)
 
