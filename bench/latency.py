@@ -103,7 +103,8 @@ def run(interval: float, samples: int, seed: int, *, hints: bool = False, latenc
         if backlog:
             shipped = EngineSettings()
             bridge = Bridge(sandboxes, rate=rate * CLIENT_SHARE, burst=1, parallel_sides=shipped.parallel_sides,
-                            workers_per_side=shipped.workers_per_side, cycle_budget=shipped.cycle_budget or None)
+                            workers_per_side=shipped.workers_per_side, cycle_budget=shipped.cycle_budget or None,
+                            cycle_seconds=shipped.cycle_seconds or None)
         else:
             bridge = Bridge(sandboxes)
         seed_store_links(bridge.store, bridge.spec.name, samples, sandboxes.base, sandboxes.jira_url,
