@@ -408,6 +408,7 @@ def _owned(
         and (system == "jsm" or r.ref.kind == spec.route.record_type)
     ]
     owners = engine.store.record_owners([r.ref.id for r in candidates]) if candidates else {}
+    selected = {r.ref.id for r in candidates}  # by id: ``in`` a list compared whole records, quadratic per chunk
     kept: list[Record] = []
     for record in records:
         if record.ref.id in by_record:
@@ -420,7 +421,7 @@ def _owned(
                 log.info("record matches this mapping's route but is linked by another mapping; that one "
                          "keeps syncing it", item=record.ref.key, owner=owner)
             continue
-        if owner is None and record in candidates:
+        if owner is None and record.ref.id in selected:
             kept.append(record)
     return kept
 
