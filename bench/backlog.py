@@ -22,6 +22,7 @@ POST + one GET per new issue). bridge runs with the shipped engine settings (``e
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -35,6 +36,7 @@ from bridge.sync.executor import Outcome
 #: cycles at the least, and per record (the shipped cycle budget takes a few dozen records a cycle)
 MAX_CYCLES = 60
 MAX_CYCLES_PER_RECORD = 0.1
+PROGRESS_EVERY = 10
 CLIENT_SHARE = 0.95
 TARGET_RATIO = 1.15  # against the floor of required writes
 
@@ -52,6 +54,7 @@ def run(records: int, latency: float, rate: int) -> dict[str, Any]:
         cycles: list[dict[str, Any]] = []
         writes: list[float] = []  # monotonic time of every applied action of the current cycle
         bridge.engine.progress = lambda mapping, done, total: writes.append(time.monotonic())
+        began_all = time.monotonic()
         try:
             with stopwatch() as took:
                 for _ in range(max(MAX_CYCLES, int(records * MAX_CYCLES_PER_RECORD))):
@@ -67,6 +70,10 @@ def run(records: int, latency: float, rate: int) -> dict[str, Any]:
                                    "before_first_write": (writes[0] if writes else ended) - began,
                                    "writing": (writes[-1] - writes[0]) if writes else 0.0,
                                    "after_last_write": ended - (writes[-1] if writes else ended)})
+                    if len(cycles) % PROGRESS_EVERY == 0:  # a long run leaves a trace before its table
+                        print(f"cycle {len(cycles)}: {time.monotonic() - began_all:.0f} s, "
+                              f"{sum(c['actions'].get('create_issue', 0) for c in cycles)} created, "
+                              f"{report.deferred} left", file=sys.stderr, flush=True)
                     idle = not report.actions and all(o.status == Outcome.BLOCKED for o in report.reconciled)
                     if idle and not report.pending:
                         break
