@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable
 
 from bridge.sync.executor import ActionOutcome, Outcome
 
-#: seconds the executor gets at the least, however long reading and planning took: a cycle whose reading
-#: alone outlasts the bound still applies something (its newest units first), so a backlog always drains
-MIN_EXECUTION = 1.0
+#: the share of the bound the executor gets at the least, however long reconciling, reading and planning
+#: took: when reading a large backlog's search alone outlasts the bound, cutting the writes to nothing would
+#: only leave them pending for the next cycle's reconciliation, after another such read (a backlog would
+#: barely drain); the newest units still run first
+MIN_EXECUTION_SHARE = 0.5
 
 
 class CycleStop(threading.Event):
@@ -36,6 +38,7 @@ class CycleStop(threading.Event):
         super().__init__()
         self._operator = operator
         self._clock = clock
+        self._seconds = seconds or 0.0
         self._deadline = clock() + seconds if seconds else None
 
     @property
@@ -50,10 +53,11 @@ class CycleStop(threading.Event):
     def is_set(self) -> bool:
         return super().is_set() or self._operator.is_set() or self.expired
 
-    def grant(self, seconds: float = MIN_EXECUTION) -> None:
-        """Leave at least ``seconds`` from now before the deadline (called as the cycle starts writing)."""
+    def grant(self) -> None:
+        """Leave the executor at least :data:`MIN_EXECUTION_SHARE` of the bound from now (called as the
+        cycle starts writing)."""
         if self._deadline is not None:
-            self._deadline = max(self._deadline, self._clock() + seconds)
+            self._deadline = max(self._deadline, self._clock() + self._seconds * MIN_EXECUTION_SHARE)
 
 
 def not_run_by_deadline(stop: threading.Event, outcomes: Iterable[ActionOutcome]) -> int:

@@ -15,7 +15,7 @@ import pytest
 from bridge.connectors.memory import MemoryItsm
 from bridge.model import FieldValue, Ref, Side
 from bridge.settings import EngineSettings
-from bridge.sync.deadline import MIN_EXECUTION, CycleStop, not_run_by_deadline
+from bridge.sync.deadline import MIN_EXECUTION_SHARE, CycleStop, not_run_by_deadline
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Outcome
 from tests.fixtures.engine import World, mapping_spec
@@ -84,7 +84,9 @@ def test_the_flag_is_raised_by_the_deadline_or_the_operator() -> None:
     assert not stop.operator_stopped
     stop.grant()
     assert not stop.is_set(), "the executor gets its minimum however long reading took"
-    clock.now += MIN_EXECUTION
+    clock.now += 20.0 * MIN_EXECUTION_SHARE - 0.1
+    assert not stop.is_set()
+    clock.now += 0.1
     assert stop.is_set()
     operator.set()
     assert stop.operator_stopped
