@@ -46,12 +46,13 @@ from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key, named_key
-from bridge.sync.attachments import sync_attachments
+from bridge.sync.attachments import attachment_actions, sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.deadline import CycleStop, not_run_by_deadline
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
+from bridge.sync.itsm_limits import itsm_limits_for
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
@@ -147,6 +148,7 @@ def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | 
             seen = _read(engine, spec, report, since, known=engine.store.first_seen(spec.name) is not None)
             if seen.changed_records or seen.changed_issues:
                 _plan(engine, spec, seen, report, first_seen=engine.store.first_seen(spec.name), since=since)
+            report.actions += attachment_actions(engine, spec, seen.changed_records, seen.changed_issues)
         _log_summary("dry run finished", report)
     return report
 
@@ -457,6 +459,7 @@ def _plan(
             itsm_system=engine.itsm.display_name,
             partners=partners,
             people=people_for(engine, spec, seen.changed_records),
+            itsm_limits=itsm_limits_for(engine, spec),
         ),
     )
     report.actions = list(the_plan.actions)
@@ -579,7 +582,7 @@ def _cycle(
     )
     if isinstance(executor.stop, CycleStop):
         executor.stop.grant()  # the newest units run first (budget), however long reading took
-    report.outcomes = [*followed, *executor.execute(budgeted.actions)]
+    report.outcomes = [*followed, *executor.execute(budgeted.actions, states=links)]
     if cut := not_run_by_deadline(executor.stop, [*report.reconciled, *report.outcomes]):
         report.deferred += cut
         report.notes.append(f"{cut} action(s) left pending for the next cycle (engine.cycle_seconds = "
