@@ -69,6 +69,10 @@ class Bridge:
     burst: int = 10_000
     parallel_sides: bool = False
     workers_per_side: int = 1
+    #: ``engine.cycle_budget`` (``None``: a cycle applies everything it plans)
+    cycle_budget: int | None = None
+    #: ``engine.cycle_seconds`` (``None``: no time bound)
+    cycle_seconds: float | None = None
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bridge-bench-")))
     spec: MappingSpec = field(default_factory=shipped_mapping)
 
@@ -85,7 +89,8 @@ class Bridge:
         )
         # backoff_base small: a transient failure in a benchmark is retried on the next cycle, not in 30 s
         options = EngineOptions(backoff_base=1.0, parallel_sides=self.parallel_sides,
-                                workers_per_side=self.workers_per_side)
+                                workers_per_side=self.workers_per_side, cycle_budget=self.cycle_budget,
+                                cycle_seconds=self.cycle_seconds)
         self.engine = Engine(self.store, self.itsm, self.jira, [self.spec], options=options)
 
     def cycle(self) -> CycleReport:

@@ -22,6 +22,8 @@ POST + one GET per new issue). bridge runs with the shipped engine settings (``e
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -31,7 +33,10 @@ from bridge.connectors.jira import JiraConnector
 from bridge.settings import EngineSettings
 from bridge.sync.executor import Outcome
 
+#: cycles at the least, and per record (the shipped cycle budget takes a few dozen records a cycle)
 MAX_CYCLES = 60
+MAX_CYCLES_PER_RECORD = 0.1
+PROGRESS_EVERY = 10
 CLIENT_SHARE = 0.95
 TARGET_RATIO = 1.15  # against the floor of required writes
 
@@ -39,19 +44,36 @@ TARGET_RATIO = 1.15  # against the floor of required writes
 def run(records: int, latency: float, rate: int) -> dict[str, Any]:
     shipped = EngineSettings()
     parallel, workers = shipped.parallel_sides, shipped.workers_per_side
+    budget, seconds = shipped.cycle_budget or None, shipped.cycle_seconds or None
     with SandboxProcess(records=records) as sandboxes:
         sandboxes.throttle(latency=latency, limit=rate)
         # bridge's own budget just under the vendors' documented rate, evenly spaced (burst 1), as an operator
         # would configure it: a token bucket and the vendor's fixed window disagree at window edges
         bridge = Bridge(sandboxes, rate=rate * CLIENT_SHARE, burst=1, parallel_sides=parallel,
-                        workers_per_side=workers)
+                        workers_per_side=workers, cycle_budget=budget, cycle_seconds=seconds)
         cycles: list[dict[str, Any]] = []
+        writes: list[float] = []  # monotonic time of every applied action of the current cycle
+        bridge.engine.progress = lambda mapping, done, total: writes.append(time.monotonic())
+        began_all = time.monotonic()
         try:
             with stopwatch() as took:
-                for _ in range(MAX_CYCLES):
+                for _ in range(max(MAX_CYCLES, int(records * MAX_CYCLES_PER_RECORD))):
+                    writes.clear()
+                    began = time.monotonic()
                     report = bridge.cycle()
+                    ended = time.monotonic()
                     cycles.append({"actions": report.actions_by_kind, "outcomes": report.outcomes_by_status,
-                                   "seconds": report.duration})
+                                   "seconds": report.duration, "deferred": report.deferred,
+                                   "calls": {side: sum(c.values()) for side, c in report.calls.items()},
+                                   "reads": {side: _reads(c) for side, c in report.calls.items()},
+                                   # the phases: reading and planning (to the first applied action), writing, the tail
+                                   "before_first_write": (writes[0] if writes else ended) - began,
+                                   "writing": (writes[-1] - writes[0]) if writes else 0.0,
+                                   "after_last_write": ended - (writes[-1] if writes else ended)})
+                    if len(cycles) % PROGRESS_EVERY == 0:  # a long run leaves a trace before its table
+                        print(f"cycle {len(cycles)}: {time.monotonic() - began_all:.0f} s, "
+                              f"{sum(c['actions'].get('create_issue', 0) for c in cycles)} created, "
+                              f"{report.deferred} left", file=sys.stderr, flush=True)
                     idle = not report.actions and all(o.status == Outcome.BLOCKED for o in report.reconciled)
                     if idle and not report.pending:
                         break
@@ -85,7 +107,12 @@ def run(records: int, latency: float, rate: int) -> dict[str, Any]:
         "rate_per_second": rate,
         "parallel_sides": parallel,
         "workers_per_side": workers,
+        "cycle_budget": budget,
+        "cycle_seconds": seconds,
         "cycles": len(cycles),
+        "per_cycle": cycles,
+        "phase_seconds": {phase: sum(c[phase] for c in cycles)
+                          for phase in ("before_first_write", "writing", "after_last_write")},
         "seconds_to_synced": took["wall"],
         "calls": totals,
         "calls_by_endpoint": calls,
@@ -108,6 +135,11 @@ def run(records: int, latency: float, rate: int) -> dict[str, Any]:
         "creates": creates,
         "naive_jira_calls": totals["jira"] - _bulk_calls(calls["jira"]) + 2 * creates,
     }
+
+
+def _reads(calls: dict[str, int]) -> int:
+    """The calls that read (GETs and Jira's search, a POST)."""
+    return sum(n for k, n in calls.items() if k.startswith("GET ") or k.endswith("/search/jql"))
 
 
 def required_writes(creates: int) -> dict[str, int]:
@@ -141,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         ("ratio to the required-writes floor", r["ratio_to_required_writes_floor"], f"target <= {TARGET_RATIO}"),
         ("rate-limit floor, s", r["floor_seconds"], "bridge's own calls on the busiest side"),
         ("ratio to the rate-limit floor", r["ratio_to_floor"], ""),
-        ("cycles", r["cycles"], ""),
+        ("cycles", r["cycles"], f"budget {r['cycle_budget']} actions, {r['cycle_seconds']} s"),
+        ("phases: to first write / writing / after, s",
+         " / ".join(f"{v:.0f}" for v in r["phase_seconds"].values()), "summed over the cycles"),
         ("calls itsm", r["calls"]["itsm"], ""),
         ("calls jira", r["calls"]["jira"], f"naive (no bulk create) {r['naive_jira_calls']}"),
         ("429 received itsm / jira", f"{r['429_received']['itsm']} / {r['429_received']['jira']}", ""),

@@ -274,6 +274,7 @@ def build_engine(
                             parallel_sides=settings.engine.parallel_sides,
                             workers_per_side=settings.engine.workers_per_side,
                             cycle_budget=settings.engine.cycle_budget or None,
+                            cycle_seconds=settings.engine.cycle_seconds or None,
                             work_dir=attachment_work_dir(settings.state.url.get_secret_value() if settings.state.url
                                                          else None))
     return Engine(store, built[Side.ITSM], built[Side.JIRA], mappings, options=options, metrics=metrics)

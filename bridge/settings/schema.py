@@ -245,6 +245,11 @@ class EngineSettings(_Section):
     #: which the daemon starts at once, while a change made meanwhile is still mirrored by the next cycle
     #: (docs/operations.md, "Backlogs and the cycle budget"); 0 applies everything in one cycle
     cycle_budget: int = Field(default=200, ge=0, le=1_000_000)
+    #: about how long one cycle of a mapping may take, seconds: past it the cycle stops between actions and
+    #: leaves the rest pending for the next cycle, which the daemon starts at once. A change made as a cycle
+    #: starts waits for that cycle and is applied first by the next, so this plus one search must stay under
+    #: the interval + 5 s (docs/operations.md, "Backlogs and the cycle budget"); 0: no time bound
+    cycle_seconds: float = Field(default=20.0, ge=0, le=86_400)
 
 
 class Settings(BaseSettings):

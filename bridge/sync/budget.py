@@ -15,7 +15,8 @@ What is left out must be found again, never skipped:
   The changes applied now are skipped on that re-read by their processed version.
 * The order is fair both ways: units are taken alternately from the newest end (a change made during a
   backlog is mirrored in the next cycle) and from the oldest end (a steady flow of new changes never
-  starves the backlog).
+  starves the backlog). The kept units are applied newest first, so the cycle's time bound
+  (``engine.cycle_seconds``, :mod:`bridge.sync.deadline`) cuts the backlog's share, not the new changes.
 
 This module is pure: actions and items in, the kept actions and the left-out item ids out.
 """
@@ -96,7 +97,15 @@ def within_budget(
     ordered = sorted((root for root in size if root in newest), key=lambda root: (newest[root], root))
     kept = _alternate(ordered, size, budget - sum(size[root] for root in always)) | always
     deferred = frozenset(item_id for root in ordered if root not in kept for item_id in members[root])
-    kept_actions = [a for a in actions if units.find(next(iter(sorted(refs_of(a))), "")) in kept]
+    # newest units first: a change made during a backlog is applied at the start of the cycle, not after
+    # the budget's worth of old ones (and first if the cycle's time runs out). Units are independent, and
+    # the sort is stable, so each unit keeps its own order (a create before its follow-ups).
+    rank = {root: position for position, root in enumerate(reversed(ordered))}
+    last = len(rank)
+    kept_actions = sorted(
+        (a for a in actions if units.find(next(iter(sorted(refs_of(a))), "")) in kept),
+        key=lambda a: rank.get(units.find(next(iter(sorted(refs_of(a))), "")), last),
+    )
     return Budgeted(kept_actions, deferred)
 
 

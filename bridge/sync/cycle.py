@@ -47,6 +47,7 @@ from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.attachments import attachment_actions, sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
+from bridge.sync.deadline import CycleStop, not_run_by_deadline
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
@@ -251,7 +252,7 @@ def _executor(engine: Engine, spec: MappingSpec) -> Executor:
         engine.connectors,
         spec,
         lock=engine.lead(spec.name),
-        stop=engine.stop,
+        stop=CycleStop(engine.stop, engine.options.cycle_seconds, lambda: engine.clock().timestamp()),
         clock=engine.clock,
         backoff_base=engine.options.backoff_base,
         backoff_cap=engine.options.backoff_cap,
@@ -413,6 +414,7 @@ def _owned(
         and (system == "jsm" or r.ref.kind == spec.route.record_type)
     ]
     owners = engine.store.record_owners([r.ref.id for r in candidates]) if candidates else {}
+    selected = {r.ref.id for r in candidates}  # by id: ``in`` a list compared whole records, quadratic per chunk
     kept: list[Record] = []
     for record in records:
         if record.ref.id in by_record:
@@ -425,7 +427,7 @@ def _owned(
                 log.info("record matches this mapping's route but is linked by another mapping; that one "
                          "keeps syncing it", item=record.ref.key, owner=owner)
             continue
-        if owner is None and record in candidates:
+        if owner is None and record.ref.id in selected:
             kept.append(record)
     return kept
 
@@ -536,7 +538,13 @@ def _cycle(
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
+    if isinstance(executor.stop, CycleStop):
+        executor.stop.grant()  # the newest units run first (budget), however long reading took
     report.outcomes = [*followed, *executor.execute(budgeted.actions, states=links)]
+    if cut := not_run_by_deadline(executor.stop, [*report.reconciled, *report.outcomes]):
+        report.deferred += cut
+        report.notes.append(f"{cut} action(s) left pending for the next cycle (engine.cycle_seconds = "
+                            f"{engine.options.cycle_seconds:g} s); nothing is skipped")
     sync_attachments(engine, spec, executor, [r for r in seen.changed_records if r.ref.id not in budgeted.deferred],
                      [i for i in seen.changed_issues if i.ref.id not in budgeted.deferred], report)
 

@@ -58,6 +58,9 @@ class EngineOptions:
     #: about how many actions one cycle of a mapping applies (``engine.cycle_budget``; ``None``: all of
     #: them); the rest waits for the next cycles (:mod:`bridge.sync.budget`)
     cycle_budget: int | None = None
+    #: about how long one cycle of a mapping may take, seconds (``engine.cycle_seconds``; ``None``: no
+    #: bound): past it the executor stops between actions and leaves the rest pending (:mod:`bridge.sync.deadline`)
+    cycle_seconds: float | None = None
     #: where copied files wait between download and upload: the state directory (``None``: the system's)
     work_dir: str | None = None
 

@@ -11,6 +11,8 @@ transiently. After every quiescent point (cycles until nothing is planned) these
 * no change was skipped by the cursors, even with several edits within one minute;
 * all of the above also after the state database is deleted or restored to an older snapshot (the store
   is a cache of vendor truth: links and comment pairs are adopted back, never duplicated).
+* all of the above when a cycle runs out of time (``engine.cycle_seconds``) anywhere in it: the actions
+  not started stay pending and their changes are read again.
 * all of the above whether or not a linked record still matches its route (records are reassigned out of
   it and back): the route decides what is escalated, not what keeps syncing.
 * deletions on either side and RT-style merges (one record merged into another): nothing is ever
@@ -26,6 +28,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from hypothesis import settings
@@ -190,6 +194,29 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def cycle(self) -> None:
         self._cycle()
+
+    @rule(looks=st.integers(min_value=0, max_value=40))
+    def a_cycle_cut_by_its_deadline(self, looks: int) -> None:
+        """``engine.cycle_seconds``: a minute passes (a slow vendor) at the engine's ``looks``-th look at the
+        clock, so the cycle's 60 s run out somewhere in it — reading, reconciling or between two actions.
+        The rest is left pending; the quiescent checks below prove nothing was lost or done twice."""
+        engine, clock = self.world.engine, self.world.clock
+        seen = 0
+
+        def slow() -> datetime:
+            nonlocal seen
+            seen += 1
+            if seen == looks + 1:
+                clock.advance(seconds=61)
+            return clock()
+
+        engine.options = replace(engine.options, cycle_seconds=60.0)
+        engine.clock = slow
+        try:
+            self._cycle()
+        finally:  # a crash restarts the world with a new engine: restoring the old one is then harmless
+            engine.options = replace(engine.options, cycle_seconds=None)
+            engine.clock = clock
 
     @rule(side=st.sampled_from([Side.ITSM, Side.JIRA]), operation=st.sampled_from(WRITES))
     def crash_after_a_write(self, side: Side, operation: str) -> None:
