@@ -68,12 +68,15 @@ def test_batch_answers_each_item_with_its_own_status_and_a_base64_body(snow: Sno
     ])
     assert response.status_code == 200
     answer = response.json()
-    assert answer["batch_request_id"] == "b1" and answer["unserviced_requests"] == []
+    assert answer["batch_request_id"] == "b1"
+    assert answer["unserviced_requests"] == []
     by_id = {item["id"]: item for item in answer["serviced_requests"]}
     assert (by_id["read"]["status_code"], by_id["read"]["status_text"]) == (200, "OK")
     assert decoded(by_id["read"]) == {"result": {"number": made["number"]}}
-    assert by_id["bad"]["status_code"] == 400 and "Invalid table" in by_id["bad"]["error_message"]
-    assert by_id["make"]["status_code"] == 201 and by_id["make"]["headers"] == []
+    assert by_id["bad"]["status_code"] == 400
+    assert "Invalid table" in by_id["bad"]["error_message"]
+    assert by_id["make"]["status_code"] == 201
+    assert by_id["make"]["headers"] == []
     assert decoded(by_id["make"])["result"]["short_description"] == "Made in a batch"
     assert isinstance(by_id["read"]["execution_time"], int)
     assert {"name": "Content-Type", "value": "application/json;charset=UTF-8"} in by_id["read"]["headers"]
@@ -84,7 +87,8 @@ def test_batch_needs_its_version_segment_and_counts_as_one_request(snow: Snow) -
     assert batch(snow, [get_item("a", "/api/now/table/sys_user?sysparm_limit=1")], "/api/now/batch").status_code == 400
     ok = batch(snow, [get_item("a", "/api/now/table/sys_user?sysparm_limit=1"),
                       get_item("b", "/api/now/table/incident?sysparm_limit=1")], "/api/now/v2/batch")
-    assert ok.status_code == 200 and len(ok.json()["serviced_requests"]) == 2
+    assert ok.status_code == 200
+    assert len(ok.json()["serviced_requests"]) == 2
     assert requests.get(snow.url + "/_sandbox/stats", timeout=10).json()["requests"] == before + 2
 
 
@@ -198,7 +202,8 @@ def test_an_instance_without_the_batch_api_gets_two_calls_and_is_not_asked_again
     assert [c.body for c in connector.comments_since([_ref(connector, made)], since)[made["sys_id"]]] == ["Still read"]
     assert not connector.batch_api
     first = calls(connector)
-    assert first["POST /api/now/v1/batch"] == 1 and first["GET /api/now/table/sys_journal_field"] == 1
+    assert first["POST /api/now/v1/batch"] == 1
+    assert first["GET /api/now/table/sys_journal_field"] == 1
     list(connector.search_changed(MAPPING, since, ["short_description"]))
     assert calls(connector)["POST /api/now/v1/batch"] == 1  # remembered: the search went on its own
     assert any(r.ok and "Batch API not used" in r.what for r in connector.check([MAPPING]))
