@@ -170,13 +170,13 @@ class ServiceNowJournal(ServiceNowAttachments):
     def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
         out: dict[str, list[Comment]] = {ref.id: [] for ref in refs}
         by_id = {ref.id: ref for ref in refs}
+        start, prefetch = self.calls.total, self._prefetch
         rows = self._prefetched(list(by_id.values()), since) if refs else []
         if rows is None:
             rows = self._journal_rows(list(by_id), since)
-        before = self.calls.total
         names = self._display_names({_raw(r.get("sys_created_by")) for r in rows})
-        if self._prefetch is not None and self._prefetch.calls_at is not None:
-            self._prefetch.calls_at += self.calls.total - before  # this read's own lookup keeps the fold valid
+        if prefetch is not None and prefetch is self._prefetch and prefetch.calls_at == start:
+            prefetch.calls_at = self.calls.total  # this read's own requests leave the fold's snapshot valid
         for row in rows:
             ref = by_id.get(_raw(row.get("element_id")))
             if ref is not None:

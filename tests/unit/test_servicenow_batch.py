@@ -275,3 +275,18 @@ def test_get_many_reads_several_records_in_one_query(snow: Snow) -> None:
     assert [i.ref.id for i in items] == [r.id for r in refs]
     assert [i.fields["short_description"] for i in items] == ["Incident 2", "Incident 1", "Incident 0"]
     assert calls(connector) == {"GET /api/now/table/incident": 2}  # two ids per query: 4 ids, 2 queries
+
+
+def test_a_read_the_fold_cannot_answer_leaves_it_for_the_next(snow: Snow) -> None:
+    old = _changed_incident(snow, "Created before the window")
+    snow.clock.advance(120)
+    since = snow.clock.now
+    snow.app.edit("incident", old["sys_id"], priority=2)
+    new = _changed_incident(snow, "New")
+    snow.app.add_work_note("incident", new["sys_id"], "From the fold")
+    connector = make_connector(snow.url)
+    list(connector.search_changed(MAPPING, since, ["short_description"]))
+    connector.comments_since([_ref(connector, old)], None)  # its whole history: read by record
+    found = connector.comments_since([_ref(connector, new)], None)
+    assert [c.body for c in found[new["sys_id"]]] == ["From the fold"]
+    assert calls(connector).get("GET /api/now/table/sys_journal_field") == 1
