@@ -26,8 +26,9 @@ from urllib.parse import urlencode
 
 from bridge.connectors.http import HttpClient
 from bridge.errors import NotFoundError, PermanentError
+from bridge.vendors import servicenow as facts
 
-BATCH_PATH = "/api/now/v1/batch"
+BATCH_PATH = facts.BATCH_API_PATH
 
 
 class BatchUnavailable(Exception):

@@ -34,10 +34,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from bridge.sandbox.server import Reply, Request
 from bridge.sandbox.servicenow_rules import ServiceNowRecords, sn_error
+from bridge.vendors import servicenow as facts
 
 #: [SN-B] "If a request runs longer than 30 seconds, the REST Batch API request timeout transaction
 #: quota rule ends the transaction"
-BATCH_TIME_LIMIT = 30.0
+BATCH_TIME_LIMIT = facts.BATCH_TIME_LIMIT_SECONDS
 
 
 class ServiceNowBatch(ServiceNowRecords):
