@@ -45,6 +45,7 @@ from pydantic import SecretStr
 from bridge.connectors.base import CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.servicenow_checks import ServiceNowChecks
+from bridge.connectors.servicenow_dictionary import ServiceNowDictionary
 from bridge.connectors.servicenow_journal import JOURNAL_FIELDS, JOURNAL_READ_FIELDS
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
 from bridge.connectors.servicenow_values import (
@@ -89,7 +90,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(token=**********)"
 
 
-class ServiceNowConnector(ServiceNowChecks):
+class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
     """The ITSM side on ServiceNow's Table API (incidents, change requests; any task table)."""
 
     side = Side.ITSM
