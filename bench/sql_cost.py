@@ -8,7 +8,10 @@ the store's work does not depend on how the vendors are reached, and the figures
 Three phases, each one cycle over ``--changes`` records: new records (each becomes an issue, a link and
 its synced values), a field change on each (mirrored to Jira), and a comment on each (mirrored).
 
-    .venv/bin/python -m bench.sql_cost [--changes 200]
+    .venv/bin/python -m bench.sql_cost [--changes 200] [--url postgresql+psycopg://…]
+
+``--url``: an empty PostgreSQL database instead (the same statements, each a round trip to the server;
+the state's size is then its tables' with their indexes and TOAST).
 """
 
 from __future__ import annotations
@@ -64,10 +67,10 @@ class Counter:
 
 
 @contextmanager
-def world(directory: Path) -> Iterator[tuple[Engine, MemoryItsm, ManualClock, Counter]]:
+def world(directory: Path, url: str | None = None) -> Iterator[tuple[Engine, MemoryItsm, ManualClock, Counter]]:
     clock = ManualClock()
     itsm, jira = MemoryItsm(clock=clock), MemoryJira(clock=clock)
-    store = Store.open(f"sqlite:///{directory / 'bridge.sqlite3'}")
+    store = Store.open(url or f"sqlite:///{directory / 'bridge.sqlite3'}")
     counter = Counter()
     counter.attach(store)
     spec = MappingSpec.model_validate(MAPPING)
@@ -89,16 +92,22 @@ def phase(engine: Engine, clock: ManualClock, counter: Counter, change: Callable
 
 
 def state_size(engine: Engine, directory: Path) -> int:
-    """Bytes of the database file after a checkpoint (the WAL folded in)."""
+    """Bytes of the database file after a checkpoint (the WAL folded in); on PostgreSQL, of the tables in
+    the current schema with their indexes and TOAST."""
     with engine.store.engine.connect() as connection:
+        if engine.store.dialect == "postgresql":
+            return int(connection.exec_driver_sql(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+            ).scalar_one())
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in directory.glob("bridge.sqlite3*"))
 
 
-def run(changes: int) -> tuple[list[dict[str, Any]], float]:
+def run(changes: int, url: str | None = None) -> tuple[list[dict[str, Any]], float]:
     """The phases' figures, and the state's bytes per link at the end."""
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp, world(Path(tmp)) as (engine, itsm, clock, counter):
+    with tempfile.TemporaryDirectory() as tmp, world(Path(tmp), url) as (engine, itsm, clock, counter):
         refs: list[Ref] = []
 
         def create() -> None:
@@ -127,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.sql_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200, help="changes per phase (default 200)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--url", default=None, help="an empty PostgreSQL database (default: a new SQLite file)")
     args = parser.parse_args(argv)
     quiet_logs()
-    rows, per_link = run(args.changes)
+    rows, per_link = run(args.changes, args.url)
+    where = "PostgreSQL" if args.url and args.url.startswith("postgresql") else "SQLite, WAL"
     total_changes = sum(r["changes"] for r in rows)
     average = sum(r["statements"] for r in rows) / total_changes
-    text = table(f"SQL per mirrored change (SQLite, WAL) — target: ≤ {TARGET:g} statements on average",
+    text = table(f"SQL per mirrored change ({where}) — target: ≤ {TARGET:g} statements on average",
                  ["phase", "changes", "actions", "statements", "commits", "stmts/change", "commits/change"],
                  [[r["phase"], r["changes"], r["actions"], r["statements"], r["commits"],
                    f"{r['statements_per_change']:.1f}", f"{r['commits_per_change']:.1f}"] for r in rows])
