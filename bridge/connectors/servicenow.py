@@ -28,7 +28,7 @@ What makes ServiceNow easy to get wrong, and how this adapter copes (docs/connec
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import itertools
 import re
 import time
@@ -42,10 +42,11 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr
 
-from bridge.connectors.base import CheckResult, CreateSpec
+from bridge.connectors.base import CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
-from bridge.connectors.servicenow_attachments import ServiceNowAttachments
+from bridge.connectors.servicenow_checks import ServiceNowChecks
 from bridge.connectors.servicenow_dictionary import ServiceNowDictionary
+from bridge.connectors.servicenow_journal import JOURNAL_FIELDS, JOURNAL_READ_FIELDS
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
 from bridge.connectors.servicenow_values import (
     _raw,
@@ -58,13 +59,10 @@ from bridge.connectors.servicenow_values import (
 )
 from bridge.connectors.unreadable import readable
 from bridge.errors import (
-    AuthError,
     ConfigError,
-    ConnectorError,
     NotFoundError,
     PermanentError,
 )
-from bridge.mapping.schema import ItsmStateTarget
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields, matches
 from bridge.model import Comment, FieldValue, Item, Marker, Record, Ref, Side, Visibility
@@ -72,10 +70,8 @@ from bridge.vendors import servicenow as facts
 
 DATE_FORMAT = facts.DATE_FORMAT
 TABLE_PATH = "/api/now/table/{table}"
-JOURNAL_FIELDS = tuple(sorted(facts.JOURNAL_NAMES))
 #: fields every record read carries, whatever the mapping asks
 SYSTEM_FIELDS = ("sys_id", "number", "state", "sys_updated_on", "sys_mod_count", "sys_updated_by")
-JOURNAL_READ_FIELDS = "sys_id,element,element_id,name,value,sys_created_on,sys_created_by"
 _TABLE_NAME = re.compile(r"^[a-z0-9_]+$")
 _FIELD_NAME = re.compile(r"^[a-z0-9_]+$")
 
@@ -94,7 +90,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(token=**********)"
 
 
-class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
+class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
     """The ITSM side on ServiceNow's Table API (incidents, change requests; any task table)."""
 
     side = Side.ITSM
@@ -115,13 +111,15 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
         integer_fields: Iterable[str] = INTEGER_FIELDS,
         ca_bundle: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        batch_api: bool = True,
     ) -> None:
         """Connect with basic auth (``user`` + ``password``) or an OAuth bearer ``token``.
 
         ``api_user`` is the ``user_name`` bridge writes as (``sys_updated_by`` of its own writes, for
         echo detection); it defaults to ``user``. ``page_size`` is ``sysparm_limit`` (lower it when
         the instance cancels long transactions). ``max_ids_per_query`` bounds ``element_idIN…`` lists
-        so URLs stay well below common 8 KB limits.
+        so URLs stay well below common 8 KB limits. ``batch_api=False`` never tries the Batch API
+        (docs/connectors/servicenow.md, "Batch API").
         """
         super().__init__()
         if token is not None and (user or password):
@@ -143,6 +141,7 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
         self.page_size = page_size
         self.max_ids_per_query = max_ids_per_query
         self.integer_fields = frozenset(integer_fields)
+        self.batch_api = batch_api
         self.http = HttpClient(
             "servicenow", options, auth=auth, vendor_message=sn_message, counter=self.calls, sleep=sleep,
         )
@@ -164,6 +163,7 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
             verify_tls=section.verify_tls,
             requests_per_second=section.requests_per_second,
         )
+        kwargs.setdefault("batch_api", getattr(section, "batch_api", True))
         return cls(section.url, user=section.username, password=section.password, token=section.token,
                    options=options, ca_bundle=section.ca_bundle, **kwargs)
 
@@ -299,9 +299,12 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
                                    mapping.links.link_existing) if f]
         where = mapping.route.where
         wanted = [*SYSTEM_FIELDS, *fields, *sorted(condition_fields(where)), *link_fields]
+        fold = since is not None and self.batch_api
+        if fold:
+            wanted.append("sys_created_on")  # a record created within the window has no older journal entry
         back = mapping.links.itsm_key_field
         query = self.change_query(mapping)
-        for row in self._keyset_pages(table, query, since, ",".join(dict.fromkeys(wanted))):
+        for row in self._keyset_pages(table, query, since, ",".join(dict.fromkeys(wanted)), fold=fold):
             values = {k: _raw(v) for k, v in row.items()}
             # the compiled query may be broader than the route, never narrower
             if matches(where, values) or (back is not None and values.get(back, "").strip()):
@@ -318,7 +321,7 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
         return EncodedQuery(groups=(*compiled.groups, linked), exact=False)
 
     def _keyset_pages(
-        self, table: str, query: EncodedQuery, since: datetime | None, fields: str
+        self, table: str, query: EncodedQuery, since: datetime | None, fields: str, *, fold: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Every row of ``query`` updated at or after ``since``, by keyset: ordered by
         ``(sys_updated_on, sys_id)``, each page starting after the last row of the one before.
@@ -327,7 +330,8 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
         pages (it moves to the end and every later row moves one place up). A keyset cannot: the moved
         record is simply read again further on. ACLs filter rows after the query [KB3047115], so a page
         may be empty while more rows exist: then, and only then, the offset moves on within the same
-        keyset until ``X-Total-Count`` is reached.
+        keyset until ``X-Total-Count`` is reached. ``fold``: the first page goes in one Batch API call
+        with the journal read of the same window (:mod:`bridge.connectors.servicenow_journal`).
         """
         if "sys_id" not in fields.split(","):
             fields = f"sys_id,{fields}"
@@ -350,33 +354,38 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
                     exact=query.exact,
                 )
                 text = after.render(order_by=order)
-            response = self.http.request("GET", self._path(table), params={
+            params = {
                 "sysparm_query": text,
                 "sysparm_fields": fields,
                 "sysparm_limit": self.page_size,
                 "sysparm_offset": offset,
                 "sysparm_display_value": "false",
                 "sysparm_exclude_reference_link": "true",
-            })
-            rows = self._result(response)
-            if not isinstance(rows, list):
-                raise PermanentError("servicenow: a list query answered something else than a list",
-                                     side=self.name, endpoint=self._path(table))
+            }
+            if fold and since is not None and mark is None and offset == 0:
+                rows, headers = self._first_page_with_journal(table, params, since)
+            else:
+                rows, headers = self._list_page(table, params)
             for row in rows:
+                if fold:
+                    self._prefetch_note(row)
                 # a record updated while bridge pages comes again, newer: yielded again (the cycle keeps the newest)
                 version = (_raw(row.get("sys_id")), _raw(row.get("sys_mod_count")), _raw(row.get("sys_updated_on")))
                 if version[0] and version not in seen:
                     seen.add(version)
                     yield row
-            total_text = response.headers.get("X-Total-Count")
+            total_text = _header(headers, "X-Total-Count")
             total = int(total_text) if total_text is not None and total_text.strip().isdigit() else None
+            link = _header(headers, "Link")
             if total is not None:
                 more = offset + self.page_size < total
-            elif "Link" in response.headers:
-                more = 'rel="next"' in response.headers["Link"]
+            elif link is not None:
+                more = 'rel="next"' in link
             else:
                 more = bool(rows)
             if not more:
+                if fold:
+                    self._prefetch_end()
                 return
             last = rows[-1] if rows else None
             reached = (_raw(last.get("sys_updated_on")), _raw(last.get("sys_id"))) if last is not None else ("", "")
@@ -385,6 +394,15 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
             else:
                 # a page the ACLs emptied (or one that did not move the keyset on): step over it
                 offset += self.page_size
+
+    def _list_page(self, table: str, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], Mapping[str, str]]:
+        """One page of a list read: its rows and the response headers (paging goes by them)."""
+        response = self.http.request("GET", self._path(table), params=params)
+        rows = self._result(response)
+        if not isinstance(rows, list):
+            raise PermanentError("servicenow: a list query answered something else than a list",
+                                 side=self.name, endpoint=self._path(table))
+        return rows, response.headers
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         key_fields = self._key_fields.get(ref.kind, (facts.BACK_REFERENCE_FIELD,))
@@ -398,60 +416,26 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
             raise NotFoundError(f"servicenow: {ref.key} not found", side=self.name)
         return self._record(ref.kind, row, fields, key_fields)
 
-    def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
-        out: dict[str, list[Comment]] = {ref.id: [] for ref in refs}
-        by_id = {ref.id: ref for ref in refs}
-        ids = list(by_id)
-        rows: list[dict[str, Any]] = []
-        for start in range(0, len(ids), self.max_ids_per_query):
-            chunk = ids[start:start + self.max_ids_per_query]
-            terms = [f"element_idIN{','.join(chunk)}", f"elementIN{','.join(JOURNAL_FIELDS)}"]
-            if since is not None:
-                terms.append(f"sys_created_on>={format_time(since)}")
-            query = "^".join([*terms, "ORDERBYsys_created_on", "ORDERBYsys_id"])
-            rows.extend(self._pages("sys_journal_field", query, JOURNAL_READ_FIELDS))
-        names = self._display_names({_raw(r.get("sys_created_by")) for r in rows})
-        for row in rows:
-            ref = by_id.get(_raw(row.get("element_id")))
-            if ref is not None:
-                out[ref.id].append(self._comment(ref, row, names))
-        for comments in out.values():
-            comments.sort(key=lambda c: (c.created, c.id))
-        return out
-
-    def _display_names(self, user_names: set[str]) -> dict[str, str]:
-        """People's names for journal authors (``sys_created_by`` is a user_name), cached per process.
-
-        One ``sys_user`` query for the authors not seen before; when ``sys_user`` is not readable the
-        user_name stands in, which only makes attributions plainer.
-        """
-        missing = sorted(u for u in user_names if u and u not in self._people and literal(u) == u and "," not in u)
-        if missing:
-            try:
-                rows = list(self._pages("sys_user", f"user_nameIN{','.join(missing)}", "user_name,name"))
-            except (PermanentError, NotFoundError):
-                rows = []
-            for row in rows:
-                self._people[_raw(row.get("user_name"))] = _raw(row.get("name")) or _raw(row.get("user_name"))
-            for user in missing:
-                self._people.setdefault(user, user)
-        return {u: self._people.get(u, u) for u in user_names}
-
-    def _comment(self, ref: Ref, row: Mapping[str, Any], names: Mapping[str, str]) -> Comment:
-        text = _raw(row.get("value"))
-        marker = trailing_marker(text)
-        element = _raw(row.get("element"))
-        author = _raw(row.get("sys_created_by"))
-        return Comment(
-            id=marker_comment_id(ref, marker) if marker is not None else _raw(row.get("sys_id")),
-            parent=ref,
-            author=names.get(author, author),
-            body=Marker.strip(text) if marker else text,
-            created=parse_time(_raw(row.get("sys_created_on"))),
-            channel=element,
-            internal=facts.journal_is_internal(element),
-            marker=marker,
-        )
+    def get_many(self, refs: Sequence[Ref], fields: Sequence[str]) -> list[Item]:
+        """One ``sys_idIN…`` query per table and ``max_ids_per_query`` ids instead of one GET per record;
+        a record not found (deleted, or hidden by an ACL) is left out, as :meth:`get` would raise for it."""
+        found: dict[str, Item] = {}
+        by_table: dict[str, list[str]] = {}
+        for ref in refs:
+            if _FIELD_NAME.match(ref.id) is None:  # not a sys_id a query can name: read on its own
+                with contextlib.suppress(NotFoundError):
+                    found[ref.id] = self.get(ref, fields)
+            elif ref.id not in by_table.setdefault(ref.kind, []):
+                by_table[ref.kind].append(ref.id)
+        for table, ids in by_table.items():
+            key_fields = self._key_fields.get(table, (facts.BACK_REFERENCE_FIELD,))
+            wanted = ",".join(dict.fromkeys([*SYSTEM_FIELDS, *fields, *key_fields]))
+            for start in range(0, len(ids), self.max_ids_per_query):
+                chunk = ids[start:start + self.max_ids_per_query]
+                for row in self._pages(table, f"sys_idIN{','.join(chunk)}", wanted):
+                    if _raw(row.get("sys_id")) in chunk:
+                        found[_raw(row.get("sys_id"))] = self._record(table, row, fields, key_fields)
+        return [found[ref.id] for ref in dict((r.id, r) for r in refs).values() if ref.id in found]
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
         table = mapping.route.record_type
@@ -538,144 +522,13 @@ class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
     def write_back_reference(self, ref: Ref, other: Ref, values: Mapping[str, FieldValue]) -> None:
         self.update_fields(ref, values)
 
-    # =============================================================================== diagnostics
-
-    def check(self, mappings: Sequence[MappingSpec]) -> list[CheckResult]:
-        results: list[CheckResult] = []
-        try:
-            query = f"user_name={self.api_user}" if self.api_user and literal(self.api_user) else ""
-            response = self.http.request("GET", self._path("sys_user"), params={
-                "sysparm_query": query, "sysparm_fields": "user_name,name", "sysparm_limit": 1,
-            })
-            self._result(response)
-        except AuthError as exc:
-            return [CheckResult(False, f"ServiceNow {self.base_url}: authentication", _hint(
-                "the instance refused the credentials: check the user and password (or OAuth token); the "
-                "account must be active and allowed web service access", exc))]
-        except ConnectorError as exc:
-            if exc.status is None:
-                return [CheckResult(False, f"ServiceNow {self.base_url}: reachable", _hint(
-                    "check the URL, network, proxy and TLS certificate", exc))]
-            results.append(CheckResult(True, f"ServiceNow {self.base_url}: reachable and authenticated"))
-        else:
-            results.append(CheckResult(True, f"ServiceNow {self.base_url}: reachable and authenticated"))
-
-        tables = dict.fromkeys(m.route.record_type for m in mappings)
-        for table in tables:
-            results.append(self._check_read(table, f"table {table} readable", (
-                f"grant the integration user read and write on {table} (role itil, or "
-                f"{'sn_incident_write' if table == 'incident' else 'sn_change_write'} / a custom role with "
-                f"table ACLs); check route.record_type for a typo")))
-        results.append(self._check_read("sys_journal_field", "sys_journal_field readable (work notes, comments)", (
-            "grant the integration user read on sys_journal_field (a read ACL on sys_journal_field for its "
-            "role, e.g. itil or a custom bridge role); without it bridge cannot mirror work notes or comments")))
-        for table in tables:
-            results.extend(self._check_fields(table, [m for m in mappings if m.route.record_type == table]))
-        return results
-
-    def _check_read(self, table: str, what: str, hint: str) -> CheckResult:
-        try:
-            self._result(self.http.request("GET", self._path(table), params={
-                "sysparm_fields": "sys_id", "sysparm_limit": 1}))
-        except ConnectorError as exc:
-            return CheckResult(False, what, _hint(hint, exc))
-        return CheckResult(True, what)
-
-    def _check_fields(self, table: str, mappings: Sequence[MappingSpec]) -> list[CheckResult]:
-        named: dict[str, set[str]] = {}
-        states: dict[str, set[str]] = {}
-        close_codes: dict[str, set[str]] = {}
-
-        def name(field: str | None, mapping: MappingSpec) -> None:
-            if field:
-                named.setdefault(field, set()).add(mapping.name)
-
-        for mapping in mappings:
-            for field in condition_fields(mapping.route.where):
-                name(field, mapping)
-            for rule in mapping.fields.values():
-                name(rule.itsm, mapping)
-            for target in mapping.status.to_itsm.values():
-                state = target if isinstance(target, str) else target.state
-                states.setdefault(str(state), set()).add(mapping.name)
-                if isinstance(target, ItsmStateTarget):
-                    for field, value in target.fields.items():
-                        name(field, mapping)
-                        if field == "close_code" and isinstance(value, str | int | float):
-                            close_codes.setdefault(str(value), set()).add(mapping.name)
-            for link in (mapping.links.itsm_key_field, mapping.links.itsm_url_field, mapping.links.link_existing):
-                name(link, mapping)
-            for channel in [mapping.comments.to_itsm_channel, *mapping.comments.from_itsm_channels]:
-                name(channel, mapping)
-        results: list[CheckResult] = []
-        try:
-            # fields inherited from task live in task's dictionary entries
-            rows = list(self._pages("sys_dictionary", f"nameIN{table},task^elementISNOTEMPTY", "element,reference"))
-            existing = {_raw(r.get("element")): _raw(r.get("reference")) for r in rows}
-        except ConnectorError as exc:
-            return [CheckResult(False, f"{table}: fields named by the mappings", _hint(
-                "grant the integration user read on sys_dictionary (role personalize_dictionary, or a read "
-                "ACL) so bridge doctor can check field names", exc))]
-        for field in sorted(named):
-            where = ", ".join(sorted(named[field]))
-            if "." in field and field.split(".", 1)[0] in existing:
-                results.append(self._check_dot_walk(table, field, existing, where))
-            elif field in existing:
-                results.append(CheckResult(True, f"{table}.{field} exists (mapping {where})"))
-            else:
-                close = difflib.get_close_matches(field, sorted(existing), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"no field {field!r} on {table} or task"
-                results.append(CheckResult(False, f"{table}.{field} exists (mapping {where})",
-                                           f"{hint} — ServiceNow silently ignores unknown fields in queries"))
-        if not states and not close_codes:
-            return results
-        try:
-            rows = list(self._pages(
-                "sys_choice", f"name={table}^elementINstate,close_code^inactive=false", "element,value,label"))
-        except ConnectorError as exc:
-            results.append(CheckResult(False, f"{table}: state and close_code choices", _hint(
-                "grant the integration user read on sys_choice so bridge doctor can check choice values", exc)))
-            return results
-        choices: dict[str, dict[str, str]] = {}
-        for row in rows:
-            choices.setdefault(_raw(row.get("element")), {})[_raw(row.get("value"))] = _raw(row.get("label"))
-        for element, wanted in (("state", states), ("close_code", close_codes)):
-            valid = choices.get(element, {})
-            for value in sorted(wanted):
-                users = ", ".join(sorted(wanted[value]))
-                what = f"{table}.{element} = {value!r} is a choice of the instance (mapping {users})"
-                if value in valid:
-                    results.append(CheckResult(True, what))
-                else:
-                    listed = ", ".join(f"{v!r} ({label})" for v, label in valid.items())
-                    results.append(CheckResult(False, what, f"use one of: {listed}" if listed else
-                                               f"the instance defines no active {element} choices on {table}"))
-        return results
-
-    def _check_dot_walk(self, table: str, field: str, existing: dict[str, str], where: str) -> CheckResult:
-        """``assignment_group.name``: each step but the last must be a reference (``sys_dictionary.reference``
-        names its table), and the last a field of the table the walk ends on."""
-        what = f"{table}.{field} exists (mapping {where})"
-        columns, at = existing, table
-        *steps, last = field.split(".")
-        for step in steps:
-            target = columns.get(step)
-            if not target:
-                return CheckResult(False, what, f"{at}.{step} is not a reference field: only references dot-walk")
-            try:
-                rows = self._pages("sys_dictionary", f"name={target}^elementISNOTEMPTY", "element,reference")
-                columns, at = {_raw(r.get("element")): _raw(r.get("reference")) for r in rows}, target
-            except ConnectorError as exc:
-                return CheckResult(False, what, _hint(f"cannot read the dictionary of {target}", exc))
-        if last in columns:
-            return CheckResult(True, what)
-        close = difflib.get_close_matches(last, sorted(columns), n=1)
-        return CheckResult(False, what, (f"did you mean {close[0]!r}? " if close else "")
-                           + f"{at} has no field {last!r} — ServiceNow silently ignores unknown fields in queries")
-
     def close(self) -> None:
         self.http.close()
 
 
-def _hint(hint: str, exc: ConnectorError) -> str:
-    return f"{hint} (ServiceNow said: {exc})"
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A response header by name, whatever its case (a batch item's headers are a plain dict)."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return value

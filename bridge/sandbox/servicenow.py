@@ -15,6 +15,7 @@ bridge relies on"):
 * [SN-J] journal fields: ``comments``/``work_notes`` are write-only inputs whose entries live in
   ``sys_journal_field``; a journal write is an audited update of the parent (KB2122007).
 * [EQ] encoded query strings — see :mod:`bridge.sandbox.servicenow_query`.
+* [SN-B] the Batch API — see :mod:`bridge.sandbox.servicenow_batch`.
 
 Run it in a test with ``SandboxServer(ServiceNowSandbox()).start()``, or as a process with
 ``python -m bridge.sandbox.servicenow --port 0 --state-dir DIR`` (prints the URL when ready).
@@ -43,6 +44,7 @@ from urllib.parse import urlencode
 from bridge.sandbox import servicenow_query as eq
 from bridge.sandbox.server import Reply, Request, SandboxServer
 from bridge.sandbox.servicenow_attachments import ServiceNowAttachments
+from bridge.sandbox.servicenow_batch import ServiceNowBatch
 from bridge.sandbox.servicenow_rules import (
     CHANGE_CLOSE_CODES,
     CHANGE_OPEN,
@@ -80,7 +82,7 @@ RATE_LIMIT_RULE = "d5a3b7c1e0f24a6b9c8d7e6f5a4b3c2d"
 DEFAULT_LIMIT = 10000  # [SN-T] sysparm_limit default
 
 
-class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
+class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments, ServiceNowBatch):
     """The Table API over real HTTP plus a scripting surface (Python and ``/_sandbox/servicenow/…``)."""
 
     name = "servicenow"
@@ -237,6 +239,7 @@ class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
         self.router.add("POST", admin + "/{table}/{sys_id}/journal", self._admin_journal_add)
         self.router.add("GET", admin + "/{table}/{sys_id}/journal", self._admin_journal)
         self._attachment_routes()
+        self._batch_routes()
 
     # ------------------------------------------------------------------------- auth and errors
 

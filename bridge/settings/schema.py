@@ -187,6 +187,9 @@ class ItsmSettings(_Section):
     # Request Tracker only: the zone RT reads TicketSQL date literals in (its $Timezone, or the bridge
     # user's own preference); `bridge doctor` verifies it. See docs/connectors/rt.md.
     timezone: str | None = None
+    # ServiceNow only: send a cycle's change search and its journal read as one Batch API call; false
+    # sends them as two (docs/connectors/servicenow.md, "Batch API").
+    batch_api: bool = True
 
     @model_validator(mode="after")
     def _one_auth(self) -> ItsmSettings:

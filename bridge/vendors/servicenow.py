@@ -167,6 +167,11 @@ LIMITS = TextLimits(summary=None, rich_text=None, comment=None)
 MARKUP = "plain"
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+BATCH_API_PATH = "/api/now/v1/batch"
+"""The Batch API: several REST requests in one call; the version segment is required (docs "Batch API")."""
+BATCH_TIME_LIMIT_SECONDS = 30.0
+"""The "REST Batch API request timeout" quota rule: items not reached by then come back unserviced."""
 """``sys_updated_on`` and every date with ``sysparm_display_value=false``: UTC, second precision."""
 
 

@@ -24,6 +24,9 @@ SYS_ID = "9d385017c611228701d22104cc95c371"
 
 
 def connector(sleep: SleepRecorder | None = None, **kwargs: Any) -> ServiceNowConnector:
+    # the Table API's request shapes, one call each; the Batch API fold has tests of its own
+    # (tests/unit/test_servicenow_batch.py)
+    kwargs.setdefault("batch_api", False)
     return ServiceNowConnector(
         BASE, user="svc.bridge", password=SecretStr("pw-secret"), sleep=sleep or SleepRecorder(),
         options=HttpOptions(base_url=BASE, requests_per_second=1000, burst=1000, max_attempts=3), **kwargs)
