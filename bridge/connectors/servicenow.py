@@ -114,8 +114,12 @@ class ServiceNowConnector(ServiceNowAttachments):
         integer_fields: Iterable[str] = INTEGER_FIELDS,
         ca_bundle: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        dedicated_account: bool = False,
     ) -> None:
         """Connect with basic auth (``user`` + ``password``) or an OAuth bearer ``token``.
+
+        ``dedicated_account`` (``itsm.dedicated_account``): ``api_user`` is bridge's alone, so a journal
+        entry it wrote is bridge's own (:attr:`Comment.own`) even without a marker.
 
         ``api_user`` is the ``user_name`` bridge writes as (``sys_updated_by`` of its own writes, for
         echo detection); it defaults to ``user``. ``page_size`` is ``sysparm_limit`` (lower it when
@@ -147,6 +151,7 @@ class ServiceNowConnector(ServiceNowAttachments):
         )
         if ca_bundle is not None and options.verify_tls:
             self.http.session.verify = str(ca_bundle)
+        self.dedicated_account = dedicated_account
         self._key_fields: dict[str, tuple[str, ...]] = {}
         self._people: dict[str, str] = {}
         #: per record, the ``sys_mod_count`` and ``sys_updated_on`` bridge's last PATCH answered (written_version)
@@ -163,6 +168,7 @@ class ServiceNowConnector(ServiceNowAttachments):
             verify_tls=section.verify_tls,
             requests_per_second=section.requests_per_second,
         )
+        kwargs.setdefault("dedicated_account", bool(getattr(section, "dedicated_account", False)))
         return cls(section.url, user=section.username, password=section.password, token=section.token,
                    options=options, ca_bundle=section.ca_bundle, **kwargs)
 
@@ -450,6 +456,8 @@ class ServiceNowConnector(ServiceNowAttachments):
             channel=element,
             internal=facts.journal_is_internal(element),
             marker=marker,
+            # the author as the carrier (``sys_created_by`` is the user_name): see "Comments and markers"
+            own=self.dedicated_account and marker is None and bool(author) and author == self.api_user,
         )
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:

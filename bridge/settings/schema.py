@@ -187,6 +187,11 @@ class ItsmSettings(_Section):
     # Request Tracker only: the zone RT reads TicketSQL date literals in (its $Timezone, or the bridge
     # user's own preference); `bridge doctor` verifies it. See docs/connectors/rt.md.
     timezone: str | None = None
+    # True when the account bridge signs in with is bridge's alone (no person uses it): every comment it
+    # wrote is then bridge's own, even a customer reply without a marker, so nothing is mirrored back
+    # after a lost state store. Off by default: on a shared account a person's comment would be ignored.
+    # `bridge doctor` says whether the account's comments look dedicated. See docs/mappings.md, "comments".
+    dedicated_account: bool = False
 
     @model_validator(mode="after")
     def _one_auth(self) -> ItsmSettings:

@@ -161,6 +161,7 @@ class RTReading(RTContent):
                 continue
             text = texts.get(txn_id, "")
             channel = COMMENT_TYPES[str(txn["Type"])]
+            marker = Marker.find(text)
             result[ref.id].append(
                 Comment(
                     id=txn_id,
@@ -170,10 +171,19 @@ class RTReading(RTContent):
                     created=created,
                     channel=channel,
                     internal=channel == "comment",
-                    marker=Marker.find(text),
+                    marker=marker,
+                    own=marker is None and self._by_bridge(txn.get("Creator")),
                 )
             )
         return result
+
+    def _by_bridge(self, creator: Any) -> bool:
+        """Whether the transaction's ``Creator`` is bridge's dedicated account: the author as the carrier
+        of a reply without a marker (docs/connectors/rt.md, "Comments and markers")."""
+        if not self.dedicated_account:
+            return False
+        login = self._bridge_login()
+        return bool(login) and object_name(creator) == login
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
         self._mappings[mapping.route.record_type] = mapping

@@ -25,7 +25,7 @@ from bridge.connectors.rt_parse import (
     transaction_id_from_location,
 )
 from bridge.connectors.rt_query import custom_field_name
-from bridge.errors import ConnectorError, MergedError, NotFoundError, PermanentError, WorkflowError
+from bridge.errors import MergedError, NotFoundError, PermanentError, WorkflowError
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Visibility
 
 
@@ -135,16 +135,6 @@ class RTWriting(RTClient):
         if str(data.get("Status") or "").lower() == "deleted":
             raise NotFoundError(f"rt: ticket {rt_id} is deleted", side="rt", method="GET", endpoint=endpoint,
                                 status=200)
-
-    def _bridge_login(self) -> str:
-        """The bridge user's login; a numeric id (taken from the auth token) is resolved once."""
-        if self.bridge_user and self.bridge_user.isdigit():
-            try:
-                user = self._json("GET", f"user/{self.bridge_user}") or {}
-                self.bridge_user = str(user.get("Name") or self.bridge_user)
-            except ConnectorError:
-                return self.bridge_user
-        return self.bridge_user or ""
 
     def _write_body(self, ref: Ref, values: Mapping[str, FieldValue]) -> dict[str, Any]:
         body: dict[str, Any] = {}
