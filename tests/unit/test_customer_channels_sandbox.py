@@ -38,3 +38,20 @@ def test_a_servicenow_additional_comment_has_no_marker_and_its_journal_id_is_ret
     again = {c.id: c for c in connector.comments_since([ref], None)[ref.id]}
     assert again[note.id].marker == Marker(Side.JIRA, "10078")  # internal: the marker is in the text
     assert note.channel == "work_notes"
+
+
+def test_a_dedicated_account_marks_its_unmarked_entries_as_bridges_own(snow: Snow) -> None:
+    """``sys_created_by`` (a user_name) is the carrier: only bridge's account, only without a marker."""
+    made = snow.app.create_incident("Portal down", category="software")
+    connector = make_connector(snow.url, dedicated_account=True)
+    ref = connector.get(Ref(Side.ITSM, "incident", made["sys_id"], made["number"]), []).ref
+    snow.app.add_customer_comment("incident", made["sys_id"], "Still broken", author="Carol Caller")
+    reply = connector.add_comment(ref, "Dana Developer\nPlease retry", channel="comments",
+                                  marker=Marker(Side.JIRA, "10077"))
+    note = connector.add_comment(ref, "internal", channel="work_notes", marker=Marker(Side.JIRA, "10078"))
+    read = {c.body: c for c in connector.comments_since([ref], None)[ref.id]}
+    assert read["Dana Developer\nPlease retry"].own and read["Dana Developer\nPlease retry"].id == reply.id
+    assert not read["Still broken"].own  # the caller's
+    assert not read["internal"].own and read["internal"].marker == note.marker  # the marker says more
+    shared = make_connector(snow.url)  # the default: the account may be a person's too
+    assert not any(c.own for c in shared.comments_since([ref], None)[ref.id])

@@ -254,6 +254,42 @@ def test_comments_come_from_transactions_and_their_attachments_in_two_calls() ->
 
 
 @responses.activate
+def test_a_dedicated_bridge_user_marks_its_unmarked_replies_as_its_own() -> None:
+    """The transaction's ``Creator`` is the carrier of a reply without a marker (the token owner's login)."""
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "50", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:33Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "RealName": "Bridge", "type": "user"}},
+        {"id": "51", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:34Z",
+         "Creator": {"id": "carol", "Name": "carol", "RealName": "Carol Caller", "type": "user"}},
+        {"id": "52", "Type": "Comment", "ObjectId": "7", "Created": "2026-11-23T14:50:35Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "type": "user"}},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "6", "TransactionId": "50", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
+        {"id": "7", "TransactionId": "51", "ContentType": "text/plain", "Content": "Still broken"},
+        {"id": "8", "TransactionId": "52", "ContentType": "text/plain", "Content": "note\n\n[bridge:jira:9]"},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/user/14", json={"id": 14, "Name": "bridge"})
+    options = HttpOptions(base_url="ignored", max_attempts=2, backoff_base=0.0, requests_per_second=1000, burst=1000)
+    rt = RTConnector(ROOT, token=SecretStr(TOKEN), options=options, bridge_user="14", dedicated_account=True)
+    read = {c.id: c for c in rt.comments_since([REF], None)["7"]}
+    assert (read["50"].own, read["51"].own, read["52"].own) == (True, False, False)  # 52: its marker says more
+    assert read["52"].marker == Marker(Side.JIRA, "9")
+
+
+@responses.activate
+def test_a_shared_bridge_user_marks_nothing() -> None:
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "50", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:33Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "type": "user"}},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "6", "TransactionId": "50", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
+    ], pages=None, total=None))
+    assert not connector().comments_since([REF], None)["7"][0].own
+
+
+@responses.activate
 def test_no_transactions_means_no_attachment_call() -> None:
     responses.get(f"{REST}/transactions", json=page([], pages=None, total=None))
     rt = connector()
