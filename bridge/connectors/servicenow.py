@@ -44,6 +44,7 @@ from pydantic import SecretStr
 
 from bridge.connectors.base import CheckResult, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
+from bridge.connectors.own_account import servicenow_check
 from bridge.connectors.servicenow_attachments import ServiceNowAttachments
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
 from bridge.connectors.servicenow_values import (
@@ -578,6 +579,7 @@ class ServiceNowConnector(ServiceNowAttachments):
             "role, e.g. itil or a custom bridge role); without it bridge cannot mirror work notes or comments")))
         for table in tables:
             results.extend(self._check_fields(table, [m for m in mappings if m.route.record_type == table]))
+        results.append(servicenow_check(self))  # does a person use bridge's account? (itsm.dedicated_account)
         return results
 
     def _check_read(self, table: str, what: str, hint: str) -> CheckResult:

@@ -11,6 +11,7 @@ import pytest
 import responses
 from pydantic import SecretStr
 
+from bridge.connectors import own_account
 from bridge.connectors.http import HttpOptions
 from bridge.connectors.rt import RTConnector
 from bridge.connectors.rt_parse import (
@@ -287,6 +288,24 @@ def test_a_shared_bridge_user_marks_nothing() -> None:
         {"id": "6", "TransactionId": "50", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
     ], pages=None, total=None))
     assert not connector().comments_since([REF], None)["7"][0].own
+
+
+@responses.activate
+def test_the_account_check_reads_the_bridge_users_newest_comments_for_a_marker() -> None:
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "60", "ObjectId": "7", "Created": "2026-11-23T14:50:35Z"},
+        {"id": "59", "ObjectId": "7", "Created": "2026-11-23T14:50:34Z"},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "8", "TransactionId": "60", "ContentType": "text/plain", "Content": "note\n\n[bridge:jira:9]"},
+        {"id": "9", "TransactionId": "59", "ContentType": "text/plain", "Content": "typed by a person"},
+    ], pages=None, total=None))
+    result = own_account.rt_check(connector(dedicated_account=True))
+    assert not result.ok
+    assert "comment 59 on ticket 7" in (result.hint or "")
+    query = query_of(responses.calls[0])
+    assert query["query"] == ["ObjectType = 'RT::Ticket' AND Type = 'Comment' AND Creator = 'bridge'"]
+    assert (query["orderby"], query["order"]) == (["id"], ["DESC"])
 
 
 @responses.activate
