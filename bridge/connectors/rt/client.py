@@ -55,6 +55,7 @@ class RTClient(Connector):
         bridge_user: str | None = None,
         page_size: int = MAX_PER_PAGE,
         dedicated_account: bool = False,
+        origin_field: str | None = None,
     ) -> None:
         """``url`` is RT's web root (``https://rt.example.com`` or Debian's ``…/rt``), not the REST2 path.
 
@@ -65,6 +66,8 @@ class RTClient(Connector):
         :meth:`check` verifies. ``page_size`` (1..100) is the ``per_page`` of every list request.
         ``dedicated_account`` (``itsm.dedicated_account``): the bridge user is bridge's alone, so a
         transaction it created is bridge's own (:attr:`bridge.model.Comment.own`) even without a marker.
+        ``origin_field`` (``itsm.transaction_custom_field``): a transaction custom field an RT admin made
+        for bridge; every comment and reply bridge writes names its origin there, invisibly.
         """
         super().__init__()
         if token is None and (username is None or password is None):
@@ -77,6 +80,7 @@ class RTClient(Connector):
         self.rest_url = f"{self.web_url}/REST/2.0"
         self.bridge_user = bridge_user
         self.dedicated_account = dedicated_account
+        self.origin_field = origin_field or None
         if not 1 <= page_size <= MAX_PER_PAGE:
             raise ConfigError(f"Request Tracker page size must be 1..{MAX_PER_PAGE}, not {page_size}")
         self.page_size = page_size
@@ -126,6 +130,7 @@ class RTClient(Connector):
             timezone=getattr(itsm, "timezone", None) or "UTC",
             bridge_user=bridge_user,
             dedicated_account=bool(getattr(itsm, "dedicated_account", False)),
+            origin_field=getattr(itsm, "transaction_custom_field", None),
         )
 
     def _bridge_login(self) -> str:

@@ -83,16 +83,22 @@ class RTWriting(RTClient):
         # A reply (correspond) is e-mailed to the requestor: no marker text in it; bridge knows it by the
         # transaction id it stores (docs/connectors/rt.md, "Comments and markers").
         content = body.rstrip() if kind == "correspond" else f"{body.rstrip()}\n\n{marker.render()}"
+        payload: dict[str, Any] = {"Content": content, "ContentType": "text/plain"}
+        if self.origin_field:  # the invisible carrier, set in the same request (RT::REST2, "TxnCustomFields")
+            payload["TxnCustomFields"] = {self.origin_field: marker.render()}
         response = self.http.request(
             "POST",
             f"ticket/{rt_id}/{kind}",
-            json={"Content": content, "ContentType": "text/plain"},
+            json=payload,
             ok=(200, 201),
             idempotent=False,  # a repeated POST adds a second comment; the executor reconciles by marker
         )
         messages = response.json() if response.content else []
-        self._raise_for_messages(messages, method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}")
         txn_id = transaction_id_from_location(response.headers.get("Location"))
+        if txn_id is not None and isinstance(messages, list):
+            # the comment exists: a custom field RT could not set must not make the engine write it again
+            messages = [m for m in messages if "transaction custom field" not in str(m).lower()]
+        self._raise_for_messages(messages, method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}")
         if txn_id is None:
             raise PermanentError("rt did not say which transaction holds the comment", side="rt",
                                  method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}",
