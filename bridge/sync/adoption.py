@@ -137,6 +137,7 @@ class MirrorIndex:
         self._mirrors: dict[tuple[Side, str, str], str] = {}
         self._unnamed: dict[str, list[Comment]] = {}
         self._claimed: dict[tuple[Side, str, str], str] = {}
+        self._stored: set[str] = set()  # unmarked mirrors the store already pairs with their origin
         for item_comments in comments.values():
             for comment in item_comments:
                 if comment.marker is not None:
@@ -159,12 +160,17 @@ class MirrorIndex:
         found = self._mirrors.get(key) or self._claimed.get(key)
         if found is not None or not texts:
             return found
-        taken = set(self._claimed.values())
+        taken = self._stored | set(self._claimed.values())
         for candidate in self._unnamed.get(target_item, ()):
             if candidate.id not in taken and any(same_text(t, candidate.body) for t in texts):
                 self._claimed[key] = candidate.id
                 return candidate.id
         return None
+
+    def stored(self, mirror_ids: Iterable[str]) -> None:
+        """Mirrors the store already pairs with an origin (a restored backup knows some): never claimed by
+        another origin with the same text."""
+        self._stored.update(mirror_ids)
 
     def pairs(self, record_id: str, issue_id: str, record_comments: Iterable[str],
               issue_texts: Mapping[str, Sequence[str]] | None = None) -> list[CommentPair]:

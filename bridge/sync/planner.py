@@ -602,6 +602,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         if ctx.issue is None:
             return
         rules = self.mapping.comments
+        self.mirrors.stored(p.mirror_id for p in state.comments if p.origin_side is Side.JIRA)
         for comment in comments.get(ctx.issue.ref.id, ()):
             if comment.is_mirror or _is_mirror(state, Side.JIRA, comment.id):
                 continue

@@ -142,3 +142,9 @@ def test_a_marker_wins_over_the_text() -> None:
     index = MirrorIndex({"r1": [marked, _own("r1", "j1", "Dana\nthanks", 3)]})
     assert index.mirror_of(Side.JIRA, "100", "r1", ("thanks",)) == "n1"
     assert index.mirror_of(Side.JIRA, "101", "r1", ("thanks",)) == "j1"
+
+
+def test_a_mirror_the_store_knows_is_not_claimed_by_another_origin_with_the_same_text() -> None:
+    index = MirrorIndex({"r1": [_own("r1", "j1", "Dana\nok", 1), _own("r1", "j2", "Dana\nok", 2)]})
+    index.stored(["j1"])  # the restored backup pairs j1 with the first "ok"
+    assert index.mirror_of(Side.JIRA, "101", "r1", ("ok",)) == "j2"
