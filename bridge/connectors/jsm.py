@@ -312,8 +312,13 @@ class JsmConnector(JsmAttachments):
             return self._record(raw, ref.kind, wanted, key_fields)
 
     def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
+        """The requests' comments on their channels; a person's comment names the files it carries
+        (``(attached: error.log)``, :meth:`with_comment_files`)."""
+        by_id = {ref.id: ref for ref in refs}
         with self._jsm():
             found = self.site.comments_since(refs, since)
+            found = {rid: self.with_comment_files(by_id[rid], cs) if rid in by_id and cs else cs
+                     for rid, cs in found.items()}
         return {rid: [comment_channel(c) for c in comments] for rid, comments in found.items()}
 
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:

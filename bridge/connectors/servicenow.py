@@ -46,6 +46,7 @@ from bridge.connectors.base import CheckResult, CreateSpec
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.own_account import servicenow_check
 from bridge.connectors.servicenow_attachments import ServiceNowAttachments
+from bridge.connectors.servicenow_dictionary import ServiceNowDictionary
 from bridge.connectors.servicenow_query import INTEGER_FIELDS, EncodedQuery, compile_route, literal
 from bridge.connectors.servicenow_values import (
     _raw,
@@ -94,7 +95,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(token=**********)"
 
 
-class ServiceNowConnector(ServiceNowAttachments):
+class ServiceNowConnector(ServiceNowAttachments, ServiceNowDictionary):
     """The ITSM side on ServiceNow's Table API (incidents, change requests; any task table)."""
 
     side = Side.ITSM

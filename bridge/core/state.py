@@ -133,6 +133,8 @@ class PlanInput:
     partners: Mapping[str, Partners] = field(default_factory=dict, hash=False)
     #: ITSM user → Jira user (``None``: nobody), for field rules with ``user: true`` (:mod:`bridge.users`)
     people: Mapping[str, str | None] = field(default_factory=dict, hash=False)
+    #: ITSM field → the most characters it keeps (ServiceNow ``sys_dictionary.max_length``), for ``to_itsm`` rules
+    itsm_limits: Mapping[str, int] = field(default_factory=dict, hash=False)
 
 
 def index_links(states: Sequence[LinkState]) -> tuple[dict[str, LinkState], dict[str, LinkState]]:

@@ -30,12 +30,16 @@ an agent or the customer), plus everything :class:`JiraSandbox` offers (``transi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from bridge.sandbox import jira as base
 from bridge.sandbox.jira import EDITABLE, FIELDS, PROJECTS, STATUSES, JiraSandbox, fail
+from bridge.sandbox.jira.app import errors
+from bridge.sandbox.jira.attachments import _file_parts
+from bridge.sandbox.jira.render import adf_to_text
 from bridge.sandbox.server import Reply, Request
 from bridge.vendors import jira as jira_facts
 from bridge.vendors import jsm as jsm_facts
@@ -217,6 +221,10 @@ class JsmSandbox(JiraSandbox):
         add("GET", "/rest/servicedeskapi/servicedesk/{id}", self._service_desk)
         add("GET", "/rest/servicedeskapi/servicedesk/{id}/requesttype", self._request_types)
         add("POST", "/rest/servicedeskapi/request/{key}/comment", self._request_comment)
+        add("GET", "/rest/servicedeskapi/request/{key}/comment", self._request_comments)
+        add("GET", "/rest/servicedeskapi/request/{key}/comment/{cid}/attachment", self._comment_attachments)
+        add("POST", "/rest/servicedeskapi/servicedesk/{id}/attachTemporaryFile", self._attach_temporary)
+        add("POST", "/rest/servicedeskapi/request/{key}/attachment", self._request_attachment)
 
     def _paged(self, request: Request, values: list[dict[str, Any]]) -> Reply:
         """JSM's paged envelope (``start``/``limit``/``size``/``isLastPage``/``values``, default limit 50)."""
@@ -310,13 +318,152 @@ class JsmSandbox(JiraSandbox):
             },
         )
 
-    def _add_request_comment(self, issue: dict[str, Any], handle: str, text: str, public: bool) -> dict[str, Any]:
+    def _add_request_comment(
+        self, issue: dict[str, Any], handle: str, text: str, public: bool, files: Sequence[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """A JSM comment; ``files`` (stored attachments) come with it, shown in the body where the editor puts
+        them (an ADF media node on Cloud, a wiki ``[^name]`` link on Data Center) and tied to the comment."""
+        body: Any = self._rich(text)
+        if files:
+            if self.mode == "cloud":
+                media = {"type": "mediaGroup", "content": [
+                    {"type": "media", "attrs": {"type": "file", "id": f["id"], "collection": ""}} for f in files]}
+                kept = body.get("content", []) if text.strip() else []
+                body = {"type": "doc", "version": 1, "content": [*kept, media]}
+            else:
+                body = "\n\n".join([*([text] if text.strip() else []), *(f"[^{f['filename']}]" for f in files)])
+        # A comment of files only is valid (the portal sends one); the platform's emptiness check looks at
+        # the text, so it is made with the files' names and then given its real body.
+        named = self._rich(" ".join(f["filename"] for f in files)) if files and not text.strip() else body
         comment = self._store_comment(
-            issue, handle, self._rich(text), None,
+            issue, handle, named, None,
             [{"key": jsm_facts.PUBLIC_PROPERTY, "value": {"internal": not public}}],
         )
+        comment["body"] = body
+        comment["attachment_ids"] = [f["id"] for f in files]
         self._touch(issue, comment["created"])
         return comment
+
+    # ------------------------------------------------------------------------------------- files with comments
+    # JSM Cloud REST (developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/): getRequestComments
+    # (``expand=attachment``), getCommentAttachments, createAttachment (``temporaryAttachmentIds``, ``public``,
+    # ``additionalComment``); api-group-servicedesk: attachTemporaryFile (multipart, XSRF header).
+
+    def _jsm_date(self, millis: int, viewer: str | None) -> dict[str, Any]:
+        when = datetime.fromtimestamp(millis / 1000, self._zone(viewer))
+        return {"iso8601": when.strftime("%Y-%m-%dT%H:%M:%S%z"), "jira": when.strftime("%Y-%m-%dT%H:%M:%S.000%z"),
+                "friendly": when.strftime("%d/%b/%y %I:%M %p"), "epochMillis": millis}
+
+    def _jsm_user(self, handle: str) -> dict[str, Any]:
+        return {"accountId": base.USERS[handle]["accountId"], "displayName": base.USERS[handle]["displayName"]}
+
+    def _jsm_attachment(self, record: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+        """An attachment as the JSM API shows it: no ``id``, the platform id is in ``_links.jiraRest``."""
+        return {
+            "filename": record["filename"],
+            "author": self._jsm_user(record["author"]),
+            "created": self._jsm_date(record["created"], viewer),
+            "size": record["size"],
+            "mimeType": record["mimeType"],
+            "_links": {
+                "jiraRest": f"{self.base_url}/rest/api/2/attachment/{record['id']}",
+                "content": f"{self.base_url}/servicedesk/customershim/secure/attachment/{record['id']}/"
+                           f"{record['filename']}",
+            },
+        }
+
+    def _customer_request(self, request: Request) -> tuple[str, dict[str, Any]]:
+        handle = self._user(request)
+        issue = self._issue(request.params["key"])
+        if issue["project"] != SERVICE_PROJECT:
+            raise fail(404, f"The issue {issue['key']} is not a customer request.")
+        return handle, issue
+
+    def _request_comments(self, request: Request) -> Reply:
+        """``GET request/{key}/comment``: ``public``/``internal`` filters, ``expand=attachment``, paged."""
+        handle, issue = self._customer_request(request)
+        public_ok = request.arg("public", "true") != "false"
+        internal_ok = request.arg("internal", "true") != "false"
+        expand = {e.strip() for e in (request.arg("expand") or "").split(",")}
+        values = []
+        base_path = f"{self.base_url}/rest/servicedeskapi/request/{issue['id']}/comment"
+        for comment in issue["comments"]:
+            internal = any(p["key"] == jsm_facts.PUBLIC_PROPERTY and (p.get("value") or {}).get("internal")
+                           for p in comment.get("properties") or [])
+            if (internal and not internal_ok) or (not internal and not public_ok):
+                continue
+            body = comment["body"]
+            value: dict[str, Any] = {
+                "id": comment["id"],
+                "body": adf_to_text(body) if isinstance(body, dict) else str(body or ""),
+                "public": not internal,
+                "author": self._jsm_user(comment["author"]),
+                "created": self._jsm_date(comment["created"], handle),
+                "_links": {"self": f"{base_path}/{comment['id']}"},
+            }
+            if "attachment" in expand:
+                files = [self._jsm_attachment(self._attachment_record(i), handle)
+                         for i in comment.get("attachment_ids") or []]
+                value["attachments"] = {"size": len(files), "start": 0, "limit": 50, "isLastPage": True,
+                                        "values": files}
+            values.append(value)
+        return self._paged(request, values)
+
+    def _comment_attachments(self, request: Request) -> Reply:
+        handle, issue = self._customer_request(request)
+        comment = next((c for c in issue["comments"] if c["id"] == request.params["cid"]), None)
+        if comment is None:
+            raise fail(404, "The comment does not exist.")
+        return self._paged(request, [self._jsm_attachment(self._attachment_record(i), handle)
+                                     for i in comment.get("attachment_ids") or []])
+
+    def _attach_temporary(self, request: Request) -> Reply:
+        """``POST servicedesk/{id}/attachTemporaryFile``: multipart ``file`` parts, kept until attached."""
+        self._desk_or_404(request)
+        handle = self._user(request)
+        if request.headers.get("x-atlassian-token", "").lower() != "no-check":
+            return Reply(403, text="XSRF check failed")
+        parts = list(_file_parts(request))
+        if not parts:
+            raise fail(400, "No file was attached (the multipart parameter must be named 'file').")
+        limit = int(self.state["settings"].get("attachment_max_size") or 10 * 1024 * 1024)
+        made = []
+        for filename, mime, data in parts:
+            if len(data) > limit:
+                return errors(413, [f"The file '{filename}' is too large: the limit is {limit} bytes."])
+            counters = self.state["counters"]
+            counters["temporary_attachment"] = counters.get("temporary_attachment", 8186986471094818000) + 1
+            temporary = f"temp{counters['temporary_attachment']}"
+            self.state.setdefault("temporary_attachments", {})[temporary] = {
+                "filename": filename, "mimeType": mime, "data": base64.b64encode(data).decode(), "author": handle}
+            made.append({"temporaryAttachmentId": temporary, "fileName": filename})
+        return Reply(201, {"temporaryAttachments": made})
+
+    def _request_attachment(self, request: Request) -> Reply:
+        """``POST request/{key}/attachment``: the temporary files onto the request, with a comment."""
+        handle, issue = self._customer_request(request)
+        self._allowed("CREATE_ATTACHMENTS")
+        data = request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("public"), bool):
+            raise fail(400, "'public' is required and must be true or false.")
+        ids = data.get("temporaryAttachmentIds")
+        temporary = self.state.setdefault("temporary_attachments", {})
+        if not isinstance(ids, list) or not ids or any(i not in temporary for i in ids):
+            raise fail(400, "The temporary attachments do not exist or have expired.")
+        files = []
+        for tid in ids:
+            held = temporary.pop(tid)
+            files.append(self._store_file(issue, held["filename"], base64.b64decode(held["data"]), held["mimeType"],
+                                          handle))
+        text = str(((data.get("additionalComment") or {}).get("body")) or "")
+        comment = self._add_request_comment(issue, handle, text, data["public"], files)
+        attachments = [self._jsm_attachment(f, handle) for f in files]
+        return Reply(201, {
+            "comment": {"id": comment["id"], "body": text, "public": data["public"], "author": self._jsm_user(handle),
+                        "created": self._jsm_date(comment["created"], handle)},
+            "attachments": {"size": len(attachments), "start": 0, "limit": 50, "isLastPage": True,
+                            "values": attachments},
+        })
 
     # ------------------------------------------------------------------------------------- scripting API
 
@@ -345,10 +492,16 @@ class JsmSandbox(JiraSandbox):
             as_user=as_user,
         )
 
-    def reply(self, key: str, body: str, *, public: bool = True, as_user: str = "sam") -> str:
-        """A public reply (``public=True``) or an internal note on a request, as JSM's agent view makes it."""
+    def reply(
+        self, key: str, body: str, *, public: bool = True, as_user: str = "sam",
+        files: Iterable[tuple[str, bytes, str]] = (),
+    ) -> str:
+        """A public reply (``public=True``) or an internal note on a request, as JSM's agent view makes it;
+        ``files`` ((name, bytes, MIME type)) are attached with it, as the portal's "Attach" does."""
         with self.lock:
             issue = self._issue_plain(key)
-            comment = self._add_request_comment(issue, self._as(as_user), body, public)
+            handle = self._as(as_user)
+            stored = [self._store_file(issue, name, data, mime, handle) for name, data, mime in files]
+            comment = self._add_request_comment(issue, handle, body, public, stored)
             self.save()
             return str(comment["id"])

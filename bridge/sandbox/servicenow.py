@@ -64,6 +64,7 @@ from bridge.sandbox.servicenow_schema import (
     TABLES,
     USERS,
     field_type,
+    max_length,
 )
 from bridge.sandbox.servicenow_script import ServiceNowScripting
 
@@ -131,7 +132,7 @@ class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
             for element, (kind, label, reference) in fields.items():
                 self._insert("sys_dictionary", {
                     "name": table, "element": element, "column_label": label, "internal_type": kind,
-                    "reference": reference or "", "max_length": "4000" if kind in (JOURNAL,) else "255",
+                    "reference": reference or "", "max_length": str(max_length(element, kind)),
                     "mandatory": "false", "active": "true",
                 }, "admin")
 

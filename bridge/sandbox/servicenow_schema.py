@@ -148,6 +148,39 @@ TABLES: dict[str, dict[str, FieldDef]] = {
     },
 }
 
+#: ``sys_dictionary.max_length`` of the text fields, as a base instance's dictionary declares them (the
+#: Table API serves it as a string: ``"max_length": "4000"``). Every other field has the platform's
+#: default for its type (:func:`max_length`). The sandbox, like an instance (KB0685779, "Fields in
+#: ServiceNow accept string inputs greater than the sys_dictionary max_length value"), stores a longer
+#: value whole: keeping within the length is the writer's job (docs/connectors/servicenow.md, "Field lengths").
+MAX_LENGTHS: dict[str, int] = {
+    "short_description": 160,
+    "description": 4000,
+    "close_notes": 4000,
+    "comments": 4000,
+    "work_notes": 4000,
+    "correlation_id": 100,
+    "correlation_display": 100,
+    "sys_class_name": 80,
+    "cause_notes": 4000,
+    "fix_notes": 4000,
+    "workaround": 4000,
+    "implementation_plan": 4000,
+    "value": 4000,
+    "name": 100,
+    "email": 100,
+    "label": 100,
+    "column_label": 80,
+}
+#: the platform's default ``max_length`` per internal type (a string column is 40 unless made longer)
+DEFAULT_MAX_LENGTH = {GUID: 32, REFERENCE: 32, JOURNAL: 4000}
+
+
+def max_length(element: str, kind: str) -> int:
+    """``sys_dictionary.max_length`` of a field of the sandbox (the same for every table it is on)."""
+    return MAX_LENGTHS.get(element, DEFAULT_MAX_LENGTH.get(kind, 40))
+
+
 #: the field whose value stands for a record when another record references it
 DISPLAY_FIELD = {
     "sys_user": "name",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bridge.core.actions import Action
 from bridge.core.attachments import Attachment
 from bridge.errors import ConnectorError, NotFoundError
 from bridge.logging import get_logger
@@ -32,6 +33,19 @@ def sync_attachments(
 ) -> list[ActionOutcome]:
     """Copy the files of the links that ``records`` and ``issues`` (the cycle's changed items) belong to;
     the actions and their outcomes are added to ``report``."""
+    actions = attachment_actions(engine, spec, records, issues)
+    outcomes = executor.execute(actions) if actions else []
+    if report is not None:
+        report.actions = [*report.actions, *actions]
+        report.outcomes = [*report.outcomes, *outcomes]
+    return outcomes
+
+
+def attachment_actions(
+    engine: Engine, spec: MappingSpec, records: Sequence[Item], issues: Sequence[Item]
+) -> list[Action]:
+    """The copies and notes the links of ``records`` and ``issues`` need, reading file lists only: what
+    :func:`sync_attachments` applies, and what ``bridge plan`` shows without applying it."""
     rules = spec.attachments
     if rules is None or rules.direction == "none":
         return []
@@ -39,7 +53,7 @@ def sync_attachments(
     if not record_ids and not issues:
         return []
     states = engine.store.load_link_states(spec.name, record_ids, [i.ref.id for i in issues])
-    actions = []
+    actions: list[Action] = []
     for state in states:
         link = state.link
         if link.closed is not None:
@@ -52,11 +66,7 @@ def sync_attachments(
             spec, link.id, link.issue, issue_files, [(r, files or []) for r, files in listed],
             engine.store.attachment_pairs(link.id),
         ))
-    outcomes = executor.execute(actions) if actions else []
-    if report is not None:
-        report.actions = [*report.actions, *actions]
-        report.outcomes = [*report.outcomes, *outcomes]
-    return outcomes
+    return actions
 
 
 def _with_new_files(engine: Engine, spec: MappingSpec) -> list[str]:
@@ -82,4 +92,4 @@ def _files(listing: object, ref: Ref) -> list[Attachment] | None:
         return None
 
 
-__all__ = ["sync_attachments"]
+__all__ = ["attachment_actions", "sync_attachments"]

@@ -46,11 +46,12 @@ from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
 from bridge.sync.adoption import back_reference_key, named_key
-from bridge.sync.attachments import sync_attachments
+from bridge.sync.attachments import attachment_actions, sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
+from bridge.sync.itsm_limits import itsm_limits_for
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
@@ -146,6 +147,7 @@ def plan_cycle(engine: Engine, mapping: MappingSpec | str, *, since: datetime | 
             seen = _read(engine, spec, report, since, known=engine.store.first_seen(spec.name) is not None)
             if seen.changed_records or seen.changed_issues:
                 _plan(engine, spec, seen, report, first_seen=engine.store.first_seen(spec.name), since=since)
+            report.actions += attachment_actions(engine, spec, seen.changed_records, seen.changed_issues)
         _log_summary("dry run finished", report)
     return report
 
@@ -455,6 +457,7 @@ def _plan(
             itsm_system=engine.itsm.display_name,
             partners=partners,
             people=people_for(engine, spec, seen.changed_records),
+            itsm_limits=itsm_limits_for(engine, spec),
         ),
     )
     report.actions = list(the_plan.actions)
@@ -575,7 +578,7 @@ def _cycle(
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
-    report.outcomes = [*followed, *executor.execute(budgeted.actions)]
+    report.outcomes = [*followed, *executor.execute(budgeted.actions, states=links)]
     sync_attachments(engine, spec, executor, [r for r in seen.changed_records if r.ref.id not in budgeted.deferred],
                      [i for i in seen.changed_issues if i.ref.id not in budgeted.deferred], report)
 

@@ -4,11 +4,15 @@ For every action:
 
 1. If its idempotency key is already journaled it is not applied again: ``done`` → skipped,
    ``failed`` → it is on the error list, ``pending`` → :meth:`Executor.reconcile` owns it.
-2. It is journaled as **pending** (committed) *before* the remote write.
+2. It is journaled as **pending** (committed) *before* the remote write, with the rest of its chunk of
+   the plan (:meth:`Executor.execute`).
 3. The remote write.
 4. :func:`~bridge.sync.effects.effects_for` turns the action and what the write produced into store
-   effects, and :meth:`~bridge.store.Store.apply` marks it done *and* writes them (synced values, the
-   new link, the comment pair) in one transaction.
+   effects, and :meth:`~bridge.store.Store.apply_effects` marks it done *and* writes them (synced
+   values, the new link, the comment pair) in one transaction.
+
+Around the write the executor reads nothing it already knows: the link states the planner loaded and the
+links its creates made are kept in :mod:`bridge.sync.executor_known` (bench/README.md §7).
 
 A crash between 2 and 4 leaves a pending row. :meth:`Executor.reconcile` runs before anything else in the
 next cycle and settles each pending row without doing anything twice: a CreateIssue first looks for the
@@ -32,7 +36,7 @@ closes the link (or, for a merge into an unlinked ticket, moves the link to the 
 action there; for a deleted issue with ``links.recreate_deleted``, drops the link so the record is
 escalated again). The rest of the plan never writes to that item: its actions are skipped.
 
-Creates run first and in bulk: every CreateIssue of a plan is journaled pending with the rest, then
+Creates run first and in bulk: every CreateIssue of a chunk is journaled pending with the rest, then
 they are sent through :meth:`~bridge.connectors.base.Connector.create_many` (Jira: 50 per request) and
 each result is settled on its own (done, on the error list, or deferred). A crash in the middle of a
 bulk call leaves them all pending, and reconciliation by marker adopts what Jira made. A status
@@ -60,8 +64,6 @@ import structlog
 from bridge.connectors.base import Connector
 from bridge.core.actions import (
     Action,
-    AddComment,
-    AdoptComment,
     AdoptIssue,
     CloseLink,
     CreateIssue,
@@ -73,7 +75,8 @@ from bridge.core.actions import (
     WriteBackReference,
     to_json,
 )
-from bridge.core.effects import InLink, MarkDone, ResolveErrors
+from bridge.core.effects import Effect, InLink, MarkDone, ResolveErrors
+from bridge.core.state import LinkState
 from bridge.errors import (
     AuthError,
     ConnectorError,
@@ -87,11 +90,20 @@ from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Item, Link, Ref, Side
 from bridge.store import DONE, FAILED, PENDING, JournalEntry, MappingLock, Store
-from bridge.sync.attachment_exec import ATTACHMENT_ACTIONS, write_attachment
 from bridge.sync.effects import ActionResult, effects_for
+from bridge.sync.executor_known import KnownLinks, OpenErrors
 from bridge.sync.executor_lanes import run_concurrently
-from bridge.sync.executor_parts import action_refs, backoff, create_spec, error_kind, issue_result, item_ref
-from bridge.sync.fanin import fields_to_read, label_edit
+from bridge.sync.executor_parts import (
+    JOURNAL_CHUNK,
+    action_refs,
+    backoff,
+    create_spec,
+    error_kind,
+    issue_result,
+    item_ref,
+    journal_chunks,
+)
+from bridge.sync.executor_writes import close_actions, reconcile_write, write
 from bridge.sync.pending import pending_record_id, resolve_pending
 from bridge.sync.recount import recount
 from bridge.sync.refusals import refusal_slot
@@ -176,12 +188,18 @@ class Executor:
         self._gone: set[str] = set()
         self._moved: dict[str, Ref] = {}
         self.work_dir: str | None = None  # where copied files wait (the state directory; None: the system's)
+        #: links, versions and statuses known without a read (the planner's states, what this run wrote)
+        self._known = KnownLinks()
+        #: actions journaled per transaction before their writes (:meth:`execute`)
+        self.journal_chunk = JOURNAL_CHUNK
+        self._open_errors = OpenErrors(lambda: self.store.open_action_errors(self.mapping.name))
 
     # ------------------------------------------------------------------------------ entry points
 
     def reconcile(self) -> list[ActionOutcome]:
         """Settle every pending action of the mapping that is due (crash leftovers, transient failures)."""
         outcomes: list[ActionOutcome] = []
+        self._open_errors.reset()
         for entry in self.store.pending_entries(self.mapping.name, due_before=self.clock()):
             if self.stop.is_set():
                 outcomes.append(ActionOutcome(entry.action, Outcome.NOT_RUN, journal_id=entry.id))
@@ -189,29 +207,59 @@ class Executor:
             outcomes.append(self._run(entry.action, entry, reconciling=True))
         return outcomes
 
-    def execute(self, actions: Iterable[Action]) -> list[ActionOutcome]:
+    def execute(self, actions: Iterable[Action], *, states: Iterable[LinkState] = ()) -> list[ActionOutcome]:
         """Apply planned actions in order.
 
-        The whole plan is journaled pending first, in one transaction: if the process dies after the
-        first write, every later action of the plan (e.g. the follow-ups of a create, which the planner
-        plans only once) is still in the journal and is reconciled next time, not forgotten. When the
-        stop flag is raised the remaining actions are left pending (``not_run``).
+        The plan is journaled pending in chunks (:attr:`journal_chunk` actions, one transaction each), a
+        chunk before any of its writes: a backlog's first write does not wait for tens of thousands of
+        inserts. A create and its follow-ups (write-back, status, comments of the new record, which the
+        planner plans only once), like every action of one link, are in the same chunk
+        (:func:`~bridge.sync.executor_parts.journal_chunks`): if the process dies after a write, every
+        action that depends on it is in the journal and is reconciled next time, not forgotten. An
+        action of a later chunk is not journaled yet: its change is read and planned again. A new key
+        costs one statement (:meth:`~bridge.store.Store.journal_start`). When the stop flag is raised
+        the remaining actions are left (``not_run``): pending in the journal when their chunk was
+        journaled, else planned again.
+
+        ``states``: the link states the plan was made from; an action takes what it needs of its link
+        from them instead of reading the link again (:mod:`bridge.sync.executor_known`).
         """
         planned = list(actions)
+        self._known.seed(states)
+        self._open_errors.reset()
         self._done, self._total = 0, len(planned)
         outcomes: dict[int, ActionOutcome] = {}
+        for chunk in journal_chunks(planned, self.journal_chunk):
+            if self.stop.is_set():
+                outcomes.update({i: ActionOutcome(planned[i], Outcome.NOT_RUN) for i in chunk})
+                continue
+            self._run_queued(self._journal(planned, chunk, outcomes), outcomes)
+        return [outcomes[i] for i in range(len(planned))]
+
+    def _journal(
+        self, planned: Sequence[Action], chunk: Sequence[int], outcomes: dict[int, ActionOutcome]
+    ) -> list[tuple[int, Action, JournalEntry]]:
+        """Journal the actions at ``chunk`` pending, in one transaction; those journaled already are settled
+        by their row (done: skipped, unless it sets a state again; failed; pending: reconcile owns it)."""
         queued: list[tuple[int, Action, JournalEntry]] = []
         with self.store.transaction():
-            for index, action in enumerate(planned):
+            journaled = [(i, planned[i]) for i in chunk if not isinstance(planned[i], ReportConflict)]
+            started = self.store.journal_start([(a, isinstance(a, REPEATABLE)) for _, a in journaled])
+            for (index, action), (entry, new) in zip(journaled, started, strict=True):
+                if new:
+                    queued.append((index, action, entry))
+                else:
+                    status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[entry.state]
+                    outcomes[index] = ActionOutcome(action, status, entry.last_error, entry.id)
+            for index in chunk:
+                action = planned[index]
                 if isinstance(action, ReportConflict):
                     outcomes[index] = self._report(action)
-                    continue
-                existing = self.store.journal_entry(action.key)
-                if existing is None or (existing.state == DONE and isinstance(action, REPEATABLE)):
-                    queued.append((index, action, self.store.journal_begin(action, supersede_done=True)))
-                else:
-                    status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[existing.state]
-                    outcomes[index] = ActionOutcome(action, status, existing.last_error, existing.id)
+        return queued
+
+    def _run_queued(
+        self, queued: Sequence[tuple[int, Action, JournalEntry]], outcomes: dict[int, ActionOutcome]
+    ) -> None:
         # Creates go first, in bulk: a follow-up (write-back, status, comment of the new record) waits for
         # its own create only, so running every create before the rest keeps each link's order.
         # Adoptions (store-only) before the creates: a record's follow-ups find the adopted link.
@@ -222,11 +270,10 @@ class Executor:
         batches = [creates[start : start + size] for start in range(0, len(creates), size)]
         if self.parallel_sides:  # both sides at once, each batch's follow-ups as soon as it is recorded
             run_concurrently(self, batches, rest, outcomes)
-            return [outcomes[i] for i in range(len(planned))]
+            return
         for batch in batches:
             outcomes.update(self._run_creates(batch))
         self._run_in_order(rest, outcomes)
-        return [outcomes[i] for i in range(len(planned))]
 
     def _run_in_order(
         self,
@@ -276,7 +323,7 @@ class Executor:
                 continue
             assert isinstance(action, CreateIssue)
             self._created_status[action.record.id] = result.status
-            self.store.apply(entry.id, effects_for(action, issue_result(result, adopted=False)))
+            self._apply(action, entry, effects_for(action, issue_result(result, adopted=False)))
             log.info("action applied", action=action.kind, key=action.key, journal_id=entry.id,
                      description=action.describe(), bulk=len(batch), record=action.record.key,
                      issue=result.ref.key)
@@ -296,6 +343,7 @@ class Executor:
         if existing is not None:
             return ActionOutcome(action, Outcome.FAILED, existing.last_error, existing.id)
         error = self.store.journal_report(action, action.describe(), kind="conflict", item_ref=action.issue.key)
+        self._open_errors.added(error.journal_id, f"journal:{action.key}")
         log.warning("conflict reported", action=action.kind, link=action.link_id, error_id=error.id)
         return ActionOutcome(action, Outcome.REPORTED, action.describe(), error.journal_id)
 
@@ -305,7 +353,7 @@ class Executor:
         """The action with its placeholder issue replaced by the real one; ``None`` while there is none."""
         record_id = pending_record_id(action)
         if record_id is not None:
-            link = self.store.link_for_record(self.mapping.name, record_id)
+            link = self._known.made_for(record_id) or self.store.link_for_record(self.mapping.name, record_id)
             if link is None:
                 return None
             action = replace(resolve_pending(action, link.issue), link_id=link.id)
@@ -342,12 +390,13 @@ class Executor:
         """:func:`action_refs`, completed from the link: a write to the issue names its record(s) too."""
         found = action_refs(action)
         if action.link_id is not None and ("record" not in found or "issue" not in found):
-            try:
-                state = self.store.link_state(action.link_id)
-            except StoreError:
-                state = None
-            if state is not None:
-                link = state.link
+            link = self._known.link(action.link_id)
+            if link is None:
+                try:
+                    link = self.store.link_by_id(action.link_id)
+                except StoreError:
+                    link = None
+            if link is not None:
                 found.setdefault("record", ",".join(r.key for r in link.records))
                 found.setdefault("issue", link.issue.key)
         return found
@@ -355,6 +404,7 @@ class Executor:
     def _run_gated(self, planned: Action, entry: JournalEntry, *, reconciling: bool) -> ActionOutcome:
         if isinstance(planned, ReportConflict):  # only reachable when retried from the error list
             error = self.store.journal_report(planned, planned.describe(), kind="conflict", item_ref=planned.issue.key)
+            self._open_errors.added(error.journal_id, f"journal:{planned.key}")
             return ActionOutcome(planned, Outcome.REPORTED, planned.describe(), error.journal_id)
         action = self._resolve(planned)
         if action is None:
@@ -370,14 +420,15 @@ class Executor:
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         try:
             with self._remote():
-                result = self._reconcile_write(action) if reconciling else None
+                result = reconcile_write(self.connectors, self.mapping, action) if reconciling else None
             adopted = result is not None
             if result is None:
                 result = self._created_already(planned, action)
             if result is None:
                 self._note_status(action)
                 with self._remote():
-                    result = self._write(action)
+                    result = write(self.connectors, self.mapping, action, jira_fields=self.jira_fields,
+                                   work_dir=self.work_dir)
         except AuthError as exc:
             self.store.journal_retry_later(entry.id, str(exc), self.clock())
             bound.error("side refused our credentials; stopping the cycle", error=str(exc))
@@ -391,10 +442,18 @@ class Executor:
             return self._settle_failure(action, entry, exc)
         if isinstance(action, CreateIssue) and result.issue_status is not None:
             self._created_status[action.record.id] = result.issue_status
-        self.store.apply(entry.id, effects_for(action, result))
+        self._apply(action, entry, effects_for(action, result))
         self._record_echo(action)
         bound.info("action applied" if not adopted else "action reconciled", description=action.describe())
         return ActionOutcome(action, Outcome.DONE, None, entry.id, adopted=adopted)
+
+    def _apply(self, action: Action, entry: JournalEntry, effects: Sequence[Effect]) -> None:
+        """Mark ``entry`` done with ``effects`` (one transaction), without reading the link back: what the
+        executor needs of it is kept in :attr:`_known`."""
+        effects = self._open_errors.needed(entry.id, effects)
+        applied = self.store.apply_effects(entry.id, effects)
+        self._known.applied(effects, applied.link_id if applied.link_id is not None else action.link_id,
+                            applied.made)
 
     # ------------------------------------------------------------------------------ gone items
 
@@ -412,16 +471,16 @@ class Executor:
 
     def _run_again(self, action: Action) -> ActionOutcome:
         """Journal and apply ``action`` (a retargeted one) now, unless its key is journaled already."""
-        existing = self.store.journal_entry(action.key)
-        if existing is not None and not (existing.state == DONE and isinstance(action, REPEATABLE)):
-            status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[existing.state]
-            return ActionOutcome(action, status, existing.last_error, existing.id)
-        return self._run_gated(action, self.store.journal_begin(action, supersede_done=True), reconciling=False)
+        [(entry, new)] = self.store.journal_start([(action, isinstance(action, REPEATABLE))])
+        if not new:
+            status = {DONE: Outcome.SKIPPED, FAILED: Outcome.FAILED, PENDING: Outcome.PENDING}[entry.state]
+            return ActionOutcome(action, status, entry.last_error, entry.id)
+        return self._run_gated(action, entry, reconciling=False)
 
     def _skip_gone(self, action: Action, entry: JournalEntry, why: str) -> ActionOutcome:
         """The action is not applied, ever: its item is gone. Its journal row is settled as done without
         a remote write, so it is neither retried nor on the error list."""
-        self.store.apply(entry.id, (InLink(action.mapping, action.link_id, action.refs),
+        self._apply(action, entry, (InLink(action.mapping, action.link_id, action.refs),
                                     MarkDone(to_json(action), None), ResolveErrors()))
         log.info("action not applied: its item is gone", action=action.kind, key=action.key, why=why)
         return ActionOutcome(action, Outcome.SKIPPED, why, entry.id)
@@ -464,7 +523,7 @@ class Executor:
         link = self._link_of(gone, action.link_id)
         if link is None:
             return self._settle_failure(action, entry, exc)
-        closes = self._close_actions(link, gone, merged)
+        closes = close_actions(self.store, self.connectors, self.mapping, link, gone, merged)
         if not closes:
             return self._settle_failure(action, entry, exc)
         for close in closes:
@@ -500,7 +559,8 @@ class Executor:
             except NotFoundError:
                 pass
             merged = MergedError(f"{record.key} is a duplicate of {key}", survivor_id=survivor_id, survivor_key=key)
-            closes = self._close_actions(link, record, merged, verb="is a duplicate of")
+            closes = close_actions(self.store, self.connectors, self.mapping, link, record, merged,
+                                   verb="is a duplicate of")
             outcomes = [self._run_again(close) for close in closes]
             if closes and closes[0].move_to is not None:
                 self._moved[record.id] = closes[0].move_to
@@ -508,55 +568,15 @@ class Executor:
                 self._gone.add(record.id)
             return outcomes
 
-    def _close_actions(
-        self, link: Link, gone: Ref, merged: MergedError | None, *, verb: str = "was merged into"
-    ) -> list[CloseLink]:
-        """The notes and the link change for ``gone``: see :class:`~bridge.core.actions.CloseLink`."""
-        itsm = self._connector(Side.ITSM).display_name
-        jira = self._connector(Side.JIRA).display_name
-        name = self.mapping.name
-        if gone.side is Side.JIRA:
-            recreate = self.mapping.links.recreate_deleted
-            reason = f"{gone.key} was deleted in {jira}"
-            then = ("bridge escalates this record again as a new issue" if recreate
-                    else "bridge no longer syncs this record")
-            return [
-                CloseLink(name, link.id, notice=record, gone=gone, reason=reason,
-                          body=f"{gone.key} was deleted in {jira}; {then}.",
-                          channel=self.mapping.comments.to_itsm_channel, recreate=recreate,
-                          release_keys=(CreateIssue.key_for(name, record.id),))
-                for record in link.records
-            ]
-        if merged is None:
-            return [CloseLink(name, link.id, notice=link.issue, gone=gone, reason=f"{gone.key} was deleted in {itsm}",
-                              body=f"{gone.key} was deleted in {itsm}; bridge no longer syncs this issue with it.",
-                              channel="comment")]
-        survivor = Ref(gone.side, gone.kind, merged.survivor_id, merged.survivor_key or merged.survivor_id)
-        other = self.store.link_for_record(name, survivor.id)
-        if other is None:
-            return [CloseLink(name, link.id, notice=link.issue, gone=gone, move_to=survivor,
-                              reason=f"{gone.key} {verb} {survivor.key}",
-                              body=f"{gone.key} {verb} {survivor.key} in {itsm}; "
-                                   f"this issue now follows {survivor.key}.",
-                              channel="comment")]
-        if other.id == link.id:  # both tickets already share this issue: only the merged one leaves
-            reason = f"{gone.key} {verb} {survivor.key}, which is linked to this issue too"
-            return [CloseLink(name, link.id, notice=link.issue, gone=gone, reason=reason,
-                              body=f"{gone.key} {verb} {survivor.key} in {itsm}.", channel="comment")]
-        reason = f"{gone.key} {verb} {survivor.key} ({other.issue.key})"
-        return [CloseLink(name, link.id, notice=link.issue, gone=gone, duplicate_of=other.issue, reason=reason,
-                          body=f"{gone.key} {verb} {survivor.key} ({other.issue.key}) in {itsm}; "
-                               "bridge no longer syncs this issue.",
-                          channel="comment")]
-
     def _settle_failure(self, action: Action, entry: JournalEntry, exc: ConnectorError) -> ActionOutcome:
         """A failed write: on the error list when retrying won't help, else pending with a backoff."""
         bound = log.bind(action=action.kind, key=action.key, link=action.link_id, journal_id=entry.id)
         if isinstance(exc, PermanentError | NotFoundError):
             message = f"{action.describe()}: {exc}"
-            error = self.store.journal_fail(
-                entry.id, message, kind=error_kind(exc), item_ref=item_ref(action), slot=refusal_slot(action)
-            )
+            slot = refusal_slot(action)
+            error = self.store.journal_fail(entry.id, message, kind=error_kind(exc), item_ref=item_ref(action),
+                                            slot=slot)
+            self._open_errors.added(entry.id, f"journal:{slot or entry.key}")
             bound.warning("action failed; on the error list", error=str(exc), error_id=error.id)
             return ActionOutcome(action, Outcome.FAILED, message, entry.id)
         # TransientError and anything not known to be final
@@ -587,108 +607,32 @@ class Executor:
         target = action.refs[0] if action.refs else None
         if target is None or target.side is not Side.ITSM or action.link_id is None:
             return
-        state = self.store.link_state(action.link_id)
-        synced = state.record_state(target.id) if state is not None else None
-        if synced is None or not synced.version:
+        version = self._known.version(action.link_id, target.id)
+        if version is None:
+            marks = self.store.synced_marks(action.link_id, Side.ITSM, target.id)
+            version = marks[1] if marks is not None else ""
+        if not version:
             return
-        echo = self._connector(Side.ITSM).written_version(target, synced.version)
+        echo = self._connector(Side.ITSM).written_version(target, version)
         if echo is not None:
             self.store.mark_seen(action.link_id, Side.ITSM, target.id, echo[0], echo[1])
+            self._known.seen(action.link_id, target.id, echo[0])
 
     def _note_status(self, action: Action) -> None:
         """Tell the connector the status bridge last synced before it moves an item (Jira then POSTs the
         known path at once instead of reading the issue first)."""
         if isinstance(action, SetStatus) and action.link_id is not None and action.target.side is Side.JIRA:
-            state = self.store.link_state(action.link_id)
-            if state is not None and state.issue.status and state.issue.ref.id == action.target.id:
+            known, status = self._known.status(action.link_id, action.target.id)
+            if not known:
+                marks = self.store.synced_marks(action.link_id, Side.JIRA, action.target.id)
+                status = marks[0] if marks is not None else None
+            if status:
                 jira = self._connector(Side.JIRA)
-                jira.note_status(action.target, state.issue.status, self.mapping.target.issue_type)
+                jira.note_status(action.target, status, self.mapping.target.issue_type)
 
     def _connector(self, side: Side) -> Connector:
         return self.connectors[side]
 
-    def _reconcile_write(self, action: Action) -> ActionResult | None:
-        """After a crash: find what a previous attempt already did; ``None`` when the write must be made."""
-        if isinstance(action, CreateIssue):
-            found = self._connector(Side.JIRA).find_by_marker(self.mapping, action.marker)
-            return issue_result(found, adopted=True) if found is not None else None
-        if isinstance(action, AddComment):
-            comment = self._connector(action.target.side).find_comment_by_marker(action.target, action.marker)
-            if comment is None:
-                return None
-            return ActionResult(link_id=action.link_id, comment_id=comment.id, remote_id=comment.id, adopted=True)
-        if isinstance(action, SetStatus):
-            current = self._connector(action.target.side).get(action.target, [])
-            if current.status == action.status:
-                return ActionResult(link_id=action.link_id, adopted=True)
-        if isinstance(action, MarkLinked):
-            issue = self._connector(Side.JIRA).get(action.issue, fields_to_read(action))
-            if label_edit(action, issue.fields) is None:
-                return ActionResult(link_id=action.link_id, adopted=True)
-        if isinstance(action, CloseLink):
-            try:
-                note = self._connector(action.notice.side).find_comment_by_marker(action.notice, action.marker)
-            except NotFoundError:
-                return ActionResult(link_id=action.link_id, adopted=True)
-            if note is not None:
-                return ActionResult(link_id=action.link_id, remote_id=note.id, adopted=True)
-        return None
-
-    def _write(self, action: Action) -> ActionResult:
-        if isinstance(action, ATTACHMENT_ACTIONS):
-            return write_attachment(self.connectors, self.mapping, action, self.work_dir)
-        if isinstance(action, AdoptIssue | AdoptComment):
-            # Store-only: what the vendors already show is recorded (bridge.sync.adoption).
-            log.info("adopted what the vendors already show", action=action.kind, description=action.describe())
-            return ActionResult(link_id=action.link_id, adopted=True)
-        if isinstance(action, CreateIssue):
-            item = self._connector(Side.JIRA).create(create_spec(action))
-            return issue_result(item, adopted=False)
-        if isinstance(action, LinkExisting):
-            ref = Ref(Side.JIRA, "issue", action.issue_key, action.issue_key)
-            item = self._connector(Side.JIRA).get(ref, self.jira_fields or list(self.mapping.fields))
-            return issue_result(item, adopted=False)
-        if isinstance(action, MarkLinked):
-            jira = self._connector(Side.JIRA)
-            edit = label_edit(action, jira.get(action.issue, fields_to_read(action)).fields)
-            if edit is not None:
-                jira.edit_labels(action.issue, add=edit.add, remove=edit.remove, values=edit.values)
-            return ActionResult(link_id=action.link_id)
-        if isinstance(action, UpdateFields):
-            self._connector(action.target.side).update_fields(action.target, action.values)
-            return ActionResult(link_id=action.link_id)
-        if isinstance(action, SetStatus):
-            self._connector(action.target.side).set_status(action.target, action.status, action.fields)
-            return ActionResult(link_id=action.link_id)
-        if isinstance(action, AddComment):
-            comment = self._connector(action.target.side).add_comment(
-                action.target, action.body, channel=action.channel, marker=action.marker, visibility=action.visibility
-            )
-            return ActionResult(link_id=action.link_id, comment_id=comment.id, remote_id=comment.id)
-        if isinstance(action, WriteBackReference):
-            self._connector(action.target.side).write_back_reference(action.target, action.other, action.values)
-            return ActionResult(link_id=action.link_id)
-        if isinstance(action, CloseLink):
-            return self._close(action)
-        raise PermanentError(f"bridge cannot apply an action of kind {action.kind!r}")
-
-    def _close(self, action: CloseLink) -> ActionResult:
-        """The note on ``notice`` (skipped when that item is gone too) and, for a merge into a linked
-        ticket, the "Duplicate" issue link (best effort: a project may not offer that link type)."""
-        connector = self._connector(action.notice.side)
-        note_id: str | None = None
-        try:
-            note_id = connector.add_comment(action.notice, action.body, channel=action.channel,
-                                            marker=action.marker).id
-        except NotFoundError:
-            log.warning("the item to put the note on is gone too", item=action.notice.key)
-        if action.duplicate_of is not None:
-            try:
-                connector.link_issues(action.notice, action.duplicate_of, "Duplicate")
-            except (PermanentError, NotFoundError) as exc:
-                log.warning("could not link the issues as duplicates", issue=action.notice.key,
-                            other=action.duplicate_of.key, error=str(exc))
-        return ActionResult(link_id=action.link_id, remote_id=note_id)
 
 
 __all__ = ["ActionOutcome", "Executor", "Outcome", "backoff"]

@@ -6,10 +6,11 @@ Split from :mod:`bridge.sync.executor`, which uses (and re-exports) them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bridge.connectors.base import CreateSpec
-from bridge.core.actions import Action, CreateIssue
+from bridge.core.actions import Action, AdoptIssue, CreateIssue, LinkExisting
 from bridge.errors import ConnectorError, NotFoundError, WorkflowError
 from bridge.model import Item, Ref, Side
 from bridge.sync.effects import ActionResult
@@ -31,6 +32,34 @@ def affinity(action: Action) -> str:
     if action.link_id is not None:
         return f"link:{action.link_id}"
     return f"item:{action.refs[0].id}" if action.refs else "item:"
+
+
+#: actions journaled pending per transaction before their writes (see :func:`journal_chunks`)
+JOURNAL_CHUNK = 500
+
+
+def journal_chunks(actions: Sequence[Action], size: int) -> list[list[int]]:
+    """The indexes of ``actions`` in chunks of about ``size``, each journaled before any of its writes.
+
+    Every action of one group goes in the chunk of the group's first action, in plan order: a create
+    (or link, or adoption) of a record with the follow-ups that address its issue-to-be, and every
+    action of one link or item (:func:`affinity`). A chunk closes at ``size`` only between groups, so a group
+    is never split (a chunk may hold a little more than ``size``).
+    """
+    placed: dict[str, int] = {}
+    chunks: list[list[int]] = []
+    for index, action in enumerate(actions):
+        if isinstance(action, CreateIssue | LinkExisting | AdoptIssue):
+            group = f"record:{action.record.id}"
+        else:  # an action on an item without a link yet (after an adoption, say) goes with its record
+            group = affinity(action).replace("item:", "record:", 1)
+        home = placed.get(group)
+        if home is None:
+            if not chunks or len(chunks[-1]) >= size:
+                chunks.append([])
+            home = placed[group] = len(chunks) - 1
+        chunks[home].append(index)
+    return chunks
 
 
 def create_spec(action: CreateIssue) -> CreateSpec:

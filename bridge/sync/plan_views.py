@@ -16,8 +16,9 @@ from bridge.core.state import LinkState
 from bridge.mapping.context import issue_context, to_jira_context
 from bridge.mapping.schema import FieldRule
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import project_value, to_jira_value
+from bridge.mapping.transform import notice, project_value, to_jira_value
 from bridge.model import FieldValue, Issue, Record, Ref, Side
+from bridge.text_limits import cut, shorten
 
 STATUS = "\x00status"  # the status slot of an item in the planner's bookkeeping (never a field name)
 
@@ -56,6 +57,26 @@ def written_projection(rule: FieldRule, itsm_value: FieldValue) -> FieldValue:
     """What a record will project to after bridge writes ``itsm_value`` to the rule's ITSM field."""
     assert rule.itsm is not None
     return to_jira_value(rule, {rule.itsm: itsm_value}, {})
+
+
+def within_itsm_limit(
+    rule: FieldRule, value: FieldValue, limits: Mapping[str, int], notice_template: str, issue: Ref
+) -> FieldValue:
+    """``value`` as bridge writes it to the rule's ITSM field: cut to the rule's ``max_length``, else to the
+    field's length on the instance (``limits``, ServiceNow ``sys_dictionary.max_length``).
+
+    The vendor would otherwise drop the tail silently; cut here, the text ends at a line or word boundary
+    with the mapping's notice naming the issue that holds it whole, and :func:`written_projection` of the
+    cut value is what the record then shows, so the next cycle sees no change to send back to Jira.
+    """
+    assert rule.itsm is not None
+    limit = rule.max_length if rule.max_length is not None else limits.get(rule.itsm)
+    if limit is None or not isinstance(value, str) or len(value) <= limit:
+        return value
+    line = notice(notice_template, source={"key": issue.key, "url": issue.url})
+    if len(line(len(value))) * 2 > limit:
+        return shorten(value, limit)  # a short column (a title): the notice would fill it, just "…"
+    return cut(value, limit, line)
 
 
 class Updates:
@@ -155,4 +176,5 @@ class LinkContext:
         return self.state.issue.status
 
 
-__all__ = ["STATUS", "LinkContext", "Updates", "Write", "is_mirror", "issue_view", "project", "written_projection"]
+__all__ = ["STATUS", "LinkContext", "Updates", "Write", "is_mirror", "issue_view", "project", "within_itsm_limit",
+           "written_projection"]

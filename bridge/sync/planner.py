@@ -157,7 +157,7 @@ from bridge.sync.pending import pending_issue
 from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
 from bridge.sync.plan_route_exit import RouteExitPlanning
-from bridge.sync.plan_views import STATUS, issue_view, project
+from bridge.sync.plan_views import STATUS, issue_view, project, within_itsm_limit
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
 from bridge.sync.plan_views import Write as _Write
@@ -476,7 +476,8 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                 if current != ctx.synced_record(ref.id).get(key):
                     self.acks.add(Side.ITSM, ref.id, {key: current})
                 continue
-            itsm_value = to_itsm_value(rule, jira_now)
+            itsm_value = within_itsm_limit(rule, to_itsm_value(rule, jira_now), self.given.itsm_limits,
+                                           self.mapping.comments.truncation_notice, ctx.issue_ref)
             projected = _written_projection(rule, itsm_value)
             write = writes[ref.id]
             write.values[rule.itsm] = itsm_value

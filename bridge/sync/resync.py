@@ -20,6 +20,7 @@ from bridge.model import Comment, Issue, Link, Record
 from bridge.sync import refusals
 from bridge.sync.cycle import CycleReport, _executor, _measured, _record_problems, itsm_fields, jira_fields
 from bridge.sync.engine import Engine
+from bridge.sync.itsm_limits import itsm_limits_for
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
@@ -116,6 +117,7 @@ def _plan_link(
             jira_system=engine.jira.display_name,
             itsm_system=engine.itsm.display_name,
             people=people_for(engine, spec, records),
+            itsm_limits=itsm_limits_for(engine, spec),
         ),
     )
     report.actions = list(the_plan.actions)

@@ -10,10 +10,11 @@ import pytest
 
 from bridge.connectors.memory import SimulatedCrash
 from bridge.errors import PermanentError, TransientError
-from bridge.model import Ref
+from bridge.model import Ref, Side
 from bridge.store import DONE, FAILED, PENDING
-from bridge.sync.actions import CreateIssue, SetStatus, WriteBackReference
+from bridge.sync.actions import CreateIssue, SetStatus, UpdateFields, WriteBackReference
 from bridge.sync.executor import Executor, Outcome
+from bridge.sync.executor_parts import journal_chunks
 from bridge.sync.pending import pending_issue
 from tests.fixtures.engine import World, mapping_spec
 
@@ -238,3 +239,46 @@ def test_a_record_write_the_connector_proves_alone_is_recorded_as_seen(world: Wo
     after = world.store.link_state(link.id)
     assert after is not None
     assert after.record_state(record.id).version == f"{before.version}+1"  # type: ignore[union-attr]
+
+
+def test_journal_chunks_keep_a_create_with_its_follow_ups_and_a_link_with_its_actions() -> None:
+    records = [Ref(Side.ITSM, "incident", f"sys{n}", f"INC{n}") for n in range(3)]
+    issue = Ref(Side.JIRA, "issue", "10001", "OPS-1")
+    plan = [create(r) for r in records] + [follow_up(r) for r in records] + [
+        UpdateFields(M, 7, issue, {"priority": "High"}), UpdateFields(M, 7, issue, {"priority": "Low"})]
+    chunks = journal_chunks(plan, 2)
+    assert chunks == [[0, 1, 3, 4], [2, 5], [6, 7]]  # never split: a chunk closes between groups only
+    assert journal_chunks(plan, 500) == [list(range(len(plan)))]
+    assert journal_chunks([], 2) == []
+
+
+def test_a_plan_is_journaled_in_chunks_each_before_its_writes(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(3)]
+    plan = [a for r in records for a in (create(r), follow_up(r))]
+    ex = executor(world)
+    ex.journal_chunk = 2
+    pending_at_first_write: list[int] = []
+
+    def first_write(operation: str, ref: Ref) -> None:
+        if not pending_at_first_write:
+            pending_at_first_write.append(len(world.store.pending_entries(M)))
+
+    world.jira.after_write = first_write
+    assert [o.status for o in ex.execute(plan)] == [Outcome.DONE] * 6
+    assert pending_at_first_write == [2]  # the first chunk's create and follow-up, not the whole plan
+    for record in records:
+        link = world.store.link_for_record(M, record.id)
+        assert link is not None
+        assert world.itsm.record(record).fields["correlation_id"] == link.issue.key
+
+
+def test_a_stop_between_chunks_leaves_the_later_chunks_unjournaled(world: World) -> None:
+    records = [world.incident(f"Printer {n}") for n in range(2)]
+    plan = [a for r in records for a in (create(r), follow_up(r))]
+    ex = executor(world)
+    ex.journal_chunk = 2
+    world.itsm.after_write = lambda operation, ref: ex.stop.set()
+    outcomes = ex.execute(plan)
+    assert [o.status for o in outcomes] == [Outcome.DONE, Outcome.DONE, Outcome.NOT_RUN, Outcome.NOT_RUN]
+    assert [o.journal_id is None for o in outcomes[2:]] == [True, True]
+    assert world.store.journal_entry(plan[2].key) is None  # its change is read and planned again

@@ -64,6 +64,11 @@ def comment(cid: str, text: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def no_comment_files(base: str) -> None:
+    """The JSM API's comment list (``expand=attachment``): none of the comments carries a file."""
+    responses.get(f"{base}/rest/servicedeskapi/request/10001/comment", json={"values": [], "isLastPage": True})
+
+
 def page(*comments: dict[str, Any]) -> dict[str, Any]:
     return {"startAt": 0, "maxResults": 100, "total": len(comments), "comments": list(comments)}
 
@@ -80,6 +85,7 @@ def test_cloud_reads_the_channel_from_jsd_public() -> None:
             comment("2", "Customer is a VIP, be quick", jsdPublic=False),
         ),
     )
+    no_comment_files(CLOUD)
     found = connector().comments_since([REF], None)[REF.id]
     assert [(c.body, c.channel, c.internal) for c in found] == [
         ("Have you tried turning it off?", "public", False),
@@ -99,6 +105,7 @@ def test_data_center_reads_the_channel_from_the_sd_public_comment_property() -> 
             comment("3", "No property at all: a public comment", wiki=True, properties=[]),
         ),
     )
+    no_comment_files(DC)
     found = connector("datacenter").comments_since([REF], None)[REF.id]
     assert [(c.id, c.channel) for c in found] == [("1", "public"), ("2", "internal"), ("3", "public")]
     # DC only tells with expand=properties: the request must ask for it

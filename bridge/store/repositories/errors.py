@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from bridge.errors import StoreError
@@ -111,6 +111,24 @@ class ErrorListRepository(Database):
         with self._conn() as c:
             row = c.execute(select(errors).where(errors.c.id == error_id)).first()
         return self._error(row) if row is not None else None
+
+    def open_action_errors(self, mapping: str) -> tuple[set[int], set[str]]:
+        """The journal ids and fingerprints of ``mapping``'s open entries about actions: an action that
+        succeeds resolves the entries of its journal row or its slot, and the executor skips that update
+        (one statement per action) when none is open (:mod:`bridge.sync.executor_known`)."""
+        query = select(errors.c.journal_id, errors.c.fingerprint).where(
+            errors.c.mapping == mapping,
+            errors.c.resolved.is_(False),
+            or_(errors.c.journal_id.is_not(None), errors.c.fingerprint.startswith("journal:", autoescape=True)),
+        )
+        journal_ids: set[int] = set()
+        fingerprints: set[str] = set()
+        with self._conn() as c:
+            for row in c.execute(query):
+                if row.journal_id is not None:
+                    journal_ids.add(int(row.journal_id))
+                fingerprints.add(row.fingerprint)
+        return journal_ids, fingerprints
 
     def open_error_count(self, mapping: str | None = None) -> int:
         query = select(func.count()).select_from(errors).where(errors.c.resolved.is_(False))

@@ -8,6 +8,7 @@ switches on action types. What an action changed arrives as :mod:`bridge.core.ef
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,15 @@ from bridge.store.repositories.base import now as _now
 from bridge.store.repositories.errors import ErrorListRepository
 from bridge.store.repositories.synced import SyncedRepository
 from bridge.store.tables import errors, journal, link_records, links
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Where :meth:`JournalRepository.apply_effects` wrote: the current link's id after the effects, and
+    the link itself when the effects made it (``None`` otherwise)."""
+
+    link_id: int | None
+    made: Link | None
 
 
 class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentRepository):
@@ -81,27 +91,47 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
         (fields, status, back-reference) the same values may legitimately be wanted again after they
         changed in between (A → B → A → B), and skipping the second B would lose it.
         """
+        return self.journal_start([(action, supersede_done)])[0][0]
+
+    def journal_start(self, actions: Sequence[tuple[Action, bool]]) -> list[tuple[JournalEntry, bool]]:
+        """Journal each ``(action, supersede_done)`` as :meth:`journal_begin` does, in one transaction, with
+        the leadership fence read once: ``(entry, True)`` for a row made now, ``(existing row, False)``
+        when the key was journaled already (the caller settles it by its state).
+
+        The usual case, a new key, costs one ``INSERT … ON CONFLICT DO NOTHING … RETURNING`` and no read
+        (before: a read of the key, then the insert). A caller journals a plan in chunks of these, so the
+        pending rows of a chunk are durable before any of its writes and the first write does not wait for
+        a whole backlog to be journaled.
+        """
+        started: list[tuple[JournalEntry, bool]] = []
+        if not actions:
+            return started
         now = _now()
-        with self._conn() as c:
-            self._fence(c, action.mapping)
-            # the usual case is a new key: one INSERT … ON CONFLICT DO NOTHING, read only when it exists
-            journal_id = _insert_new_journal(c, action, now)
-            if journal_id is None:
-                row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
-                if not (supersede_done and row.state == DONE):
-                    return self._entry(row)
-                c.execute(
-                    update(journal)
-                    .where(journal.c.id == row.id)
-                    .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
-                )
-                journal_id = _insert_journal(c, action, PENDING, now)
-        # the new row is what was just written: no statement to read it back
-        return JournalEntry(
-            id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
-            link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
-            next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
-        )
+        with self.transaction(), self._conn() as c:
+            fenced: set[str] = set()
+            for action, supersede_done in actions:
+                if action.mapping not in fenced:
+                    self._fence(c, action.mapping)
+                    fenced.add(action.mapping)
+                journal_id = _insert_new_journal(c, action, now)
+                if journal_id is None:
+                    row = c.execute(select(journal).where(journal.c.idempotency_key == action.key)).one()
+                    if not (supersede_done and row.state == DONE):
+                        started.append((self._entry(row), False))
+                        continue
+                    c.execute(
+                        update(journal)
+                        .where(journal.c.id == row.id)
+                        .values(idempotency_key=f"{row.idempotency_key}#{row.id}")
+                    )
+                    journal_id = _insert_journal(c, action, PENDING, now)
+                # the new row is what was just written: no statement to read it back
+                started.append((JournalEntry(
+                    id=journal_id, mapping=action.mapping, key=action.key, kind=action.kind,
+                    link_id=action.link_id, action=from_json(to_json(action)), state=PENDING, attempts=0,
+                    next_attempt_at=None, last_error=None, remote_id=None, created=now, updated=now,
+                ), True))
+        return started
 
     def _fence(self, c: Connection, mapping: str) -> None:
         """Raise when this process no longer leads ``mapping`` (the store's fencing token, see
@@ -245,8 +275,18 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
         """Write the effects of a succeeded action and mark its journal row done, in ONE transaction.
 
         Any failure rolls all of it back: the row stays pending and is reconciled next time. Returns
-        the current link after the effects (the link the action touched), if any.
+        the current link after the effects (the link the action touched), if any: a link this call made
+        as written, any other read back (two statements).
         """
+        applied = self.apply_effects(journal_id, effects)
+        if applied.made is not None or applied.link_id is None:
+            return applied.made
+        with self._conn() as c:
+            return self._links_by_ids(c, [applied.link_id]).get(applied.link_id)
+
+    def apply_effects(self, journal_id: int, effects: Sequence[Effect]) -> Applied:
+        """:meth:`apply` without reading the link back: which link the effects went to, and the link
+        when this call made it (the executor keeps it for the create's follow-ups)."""
         with self.transaction(), self._conn() as c:
             link_id: int | None = None
             made: Link | None = None  # a link this call created: returned without reading it back
@@ -313,29 +353,26 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
             if made is not None and made.id == link_id and not any(
                 isinstance(e, MarkClosed | MoveRecord | ForgetLink) for e in effects
             ):
-                return made
-            return self._links_by_ids(c, [link_id]).get(link_id) if link_id is not None else None
+                return Applied(link_id, made)
+            return Applied(link_id, None)
 
     def _new_link(self, c: Connection, effect: NewLink) -> tuple[int, Link | None]:
         """The link of ``effect.issue`` (made, with the issue's synced values, when there is none) with
         ``effect.record`` in it and the record's synced values; with the new link when one was made."""
         issue = effect.issue
-        existing = c.execute(
-            select(links.c.id).where(links.c.mapping == effect.mapping, links.c.issue_id == issue.id)
-        ).scalar()
         created = _now()
-        if existing is None:
-            link_id = _inserted_id(
-                c.execute(
-                    insert(links).values(
-                        mapping=effect.mapping,
-                        issue_id=issue.id,
-                        issue_key=issue.key,
-                        issue_url=issue.url,
-                        created=created,
-                    )
-                )
-            )
+        # the usual case is a new issue and a new record: two inserts that skip on their unique keys
+        # (SQLite 3.24+ and PostgreSQL), each existing row read only when the insert skipped
+        made_id = _insert_or_skip(
+            c, links, {"mapping": effect.mapping, "issue_id": issue.id, "issue_key": issue.key,
+                       "issue_url": issue.url, "created": created}, ["mapping", "issue_id"], returning=links.c.id,
+        )
+        if made_id is None:
+            link_id = int(c.execute(
+                select(links.c.id).where(links.c.mapping == effect.mapping, links.c.issue_id == issue.id)
+            ).scalar_one())
+        else:
+            link_id = made_id
             self._merge_state(
                 c,
                 link_id,
@@ -347,21 +384,17 @@ class JournalRepository(SyncedRepository, ErrorListRepository, AttachmentReposit
                 updated=effect.issue_updated,
                 fresh=True,
             )
-        else:
-            link_id = int(existing)
-        already = c.execute(
-            select(link_records.c.link_id).where(
-                link_records.c.mapping == effect.mapping, link_records.c.record_id == effect.record.id
-            )
-        ).scalar()
-        if already is None:
-            self._insert_record(c, link_id, effect.mapping, effect.record)
-        # a new link's items have no synced values yet: written without a read first
-        self._merge_state(c, link_id, effect.record.side, effect.record.id, effect.record_fields, effect.record_status,
-                          fresh=existing is None and already is None)
-        if existing is not None or already is not None:
-            return link_id, None
         record = effect.record
+        joined = _insert_or_skip(
+            c, link_records, {"link_id": link_id, "mapping": effect.mapping, "side": record.side.value,
+                              "kind": record.kind, "record_id": record.id, "record_key": record.key,
+                              "record_url": record.url}, ["mapping", "record_id"], returning=link_records.c.id,
+        )
+        new = made_id is not None and joined is not None
+        # a new link's items have no synced values yet: written without a read first
+        self._merge_state(c, link_id, record.side, record.id, effect.record_fields, effect.record_status, fresh=new)
+        if not new:
+            return link_id, None
         made = Link(link_id, effect.mapping, Ref(Side.JIRA, "issue", issue.id, issue.key, issue.url),
                     (Ref(record.side, record.kind, record.id, record.key, record.url),), created, None, None)
         return link_id, made
@@ -381,6 +414,24 @@ def _journal_values(action: Action, state: str, now: datetime, last_error: str |
         "created": now,
         "updated": now,
     }
+
+
+def _insert_or_skip(
+    c: Connection, table: Any, values: dict[str, Any], unique: list[str], *, returning: Any
+) -> int | None:
+    """Insert ``values`` unless a row with the same ``unique`` columns exists: the new row's id, or
+    ``None`` (nothing written). One statement on SQLite and PostgreSQL."""
+    if c.dialect.name in ("sqlite", "postgresql"):
+        dialect_insert = sqlite_insert if c.dialect.name == "sqlite" else pg_insert
+        made = c.execute(
+            dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(returning)
+        ).scalar()
+        return int(made) if made is not None else None
+    if c.execute(  # pragma: no cover - the store supports SQLite and PostgreSQL only
+        select(returning).where(*(table.c[name] == values[name] for name in unique))
+    ).first() is not None:
+        return None
+    return _inserted_id(c.execute(insert(table).values(**values)))  # pragma: no cover
 
 
 def _insert_new_journal(c: Connection, action: Action, now: datetime) -> int | None:

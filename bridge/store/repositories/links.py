@@ -303,6 +303,11 @@ class LinkRepository(Database):
             )
         return result
 
+    def link_by_id(self, link_id: int) -> Link | None:
+        """One link with its records (two statements; :meth:`link_state` adds its synced values, four)."""
+        with self._conn() as c:
+            return self._links_by_ids(c, [link_id]).get(link_id)
+
     def link_state(self, link_id: int) -> LinkState | None:
         with self._conn() as c:
             found = self._states(c, [link_id])

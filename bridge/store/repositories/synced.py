@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import JSON, and_, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -20,9 +22,34 @@ from bridge.store.repositories.links import LinkRepository
 from bridge.store.tables import comment_map, item_state
 
 
+def _merged_fields(c: Connection, values: Mapping[str, FieldValue]) -> Any:
+    """A SQL expression of the row's ``fields`` with ``values`` merged over them (top-level keys replaced,
+    the others kept, as ``{**stored, **values}``): SQLite's ``json_set`` (https://www.sqlite.org/json1.html)
+    or PostgreSQL's ``jsonb ||`` (https://www.postgresql.org/docs/current/functions-json.html). ``None``
+    when a key cannot be named in a SQLite JSON path (a double quote or backslash in it)."""
+    encoded = _json_fields(values)
+    if c.dialect.name == "postgresql":
+        patch = bindparam(None, encoded, type_=JSONB)
+        return cast(cast(item_state.c.fields, JSONB).op("||", return_type=JSONB)(patch), JSON)
+    if c.dialect.name != "sqlite" or any('"' in k or "\\" in k for k in encoded):
+        return None
+    arguments: list[Any] = []
+    for name, value in encoded.items():
+        arguments += [f'$."{name}"', func.json(json.dumps(value))]
+    return func.json_set(item_state.c.fields, *arguments)
+
+
 class SyncedRepository(LinkRepository):
     """Synced values per item of a link, and the comment pairs already mirrored across it."""
 
+
+    def synced_marks(self, link_id: int, side: Side, item_id: str) -> tuple[str | None, str] | None:
+        """``(status, version)`` last synced of one item of a link, in one statement: what the executor
+        needs of a link it was not handed (the whole :meth:`link_state` is four)."""
+        key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
+        with self._conn() as c:
+            row = c.execute(select(item_state.c.status, item_state.c.version).where(key)).first()
+        return (row.status, row.version or "") if row is not None else None
 
     def record_synced(self, link_id: int, update: SyncedUpdate) -> None:
         """Merge ``update`` over the stored synced values of one item of a link."""
@@ -42,33 +69,44 @@ class SyncedRepository(LinkRepository):
         updated: datetime | None = None,
         fresh: bool = False,
     ) -> None:
-        """Merge over the item's synced values; ``fresh``: the item has none yet (a link just made)."""
+        """Merge over the item's synced values; ``fresh``: the item has none yet (a link just made).
+
+        The usual case, an item with synced values, is one ``UPDATE`` that merges the new values into the
+        stored ones in the database (:func:`_merged_fields`), no read first; the row is inserted when the
+        update found none.
+        """
         key = and_(item_state.c.link_id == link_id, item_state.c.side == side.value, item_state.c.item_id == item_id)
-        row = None if fresh else c.execute(select(item_state).where(key)).first()
-        if row is None:
-            c.execute(
-                insert(item_state).values(
-                    link_id=link_id,
-                    side=side.value,
-                    item_id=item_id,
-                    fields=_json_fields(values),
-                    status=status,
-                    version=version or "",
-                    updated=updated,
-                )
+        if not fresh:
+            changes: dict[str, Any] = {}
+            if values:
+                merged = _merged_fields(c, values)
+                if merged is None:  # a key the SQL merge cannot name: merged here, after a read
+                    row = c.execute(select(item_state.c.fields).where(key)).first()
+                    merged = {**dict(row.fields or {}), **_json_fields(values)} if row is not None else None
+                if merged is not None:
+                    changes["fields"] = merged
+            if status is not None:
+                changes["status"] = status
+            if version is not None:
+                changes["version"] = version
+            if updated is not None:
+                changes["updated"] = updated
+            if changes and ("fields" in changes or not values):
+                if c.execute(update(item_state).where(key).values(**changes)).rowcount:
+                    return
+            elif not changes and c.execute(select(item_state.c.link_id).where(key)).first() is not None:
+                return
+        c.execute(
+            insert(item_state).values(
+                link_id=link_id,
+                side=side.value,
+                item_id=item_id,
+                fields=_json_fields(values),
+                status=status,
+                version=version or "",
+                updated=updated,
             )
-            return
-        changes: dict[str, Any] = {}
-        if values:
-            changes["fields"] = {**dict(row.fields or {}), **_json_fields(values)}
-        if status is not None:
-            changes["status"] = status
-        if version is not None:
-            changes["version"] = version
-        if updated is not None:
-            changes["updated"] = updated
-        if changes:
-            c.execute(update(item_state).where(key).values(**changes))
+        )
 
     def acknowledge(self, mapping: str, updates: Iterable[SyncedUpdate]) -> int:
         """Store synced values that need no remote write (the planner's acknowledgements), in one
