@@ -78,6 +78,10 @@ def seed_links(jira: Any, snow: Any, count: int, base: datetime, jira_url: str, 
     """Store ``count`` linked pairs (an In Progress incident and its In Progress Bug) in the sandboxes."""
     base_ms = int(base.timestamp() * 1000)
     with jira.lock, snow.lock:
+        # The sandbox draws each new issue's id from its counter before the issue is re-keyed under the
+        # seeded id (100000 + index): start the counter above every seeded id, or from the 90,000th issue on
+        # the drawn ids are seeded ones and each build overwrote, then deleted, an issue seeded before it.
+        jira.state["counters"]["issue"] = max(jira.state["counters"]["issue"], 100_000 + count)
         for index in range(count):
             seeded = link_plan(index, base)
             record = snow.write(

@@ -84,7 +84,7 @@ def run(changes: int, batch: int) -> dict[str, Any]:
                 plan = link_plan(index, base)
                 return plan.sys_id, plan.issue_key
 
-            makers: dict[str, Callable[[int, int], None]] = {
+            makers: dict[str, Callable[[int, int], object]] = {
                 "new_record": lambda _, n: sandboxes.snow_incident(f"Benchmark incident {n}") and None,
                 "itsm_field": lambda i, _: sandboxes.snow_edit(seeded(i)[0], priority="2") and None,
                 "itsm_comment": lambda i, n: sandboxes.snow_note(seeded(i)[0], f"Work note {n}") and None,

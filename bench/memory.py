@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import tempfile
 import tracemalloc
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,20 +50,27 @@ def _seed(url: str, mapping: str, links: int, base: datetime, jira_url: str, sno
         store.close()
 
 
-def run(links: int, *, trace: bool, full_read: bool = True) -> dict[str, Any]:
+def run(links: int, *, trace: bool, full_read: bool = True, seeded: Path | None = None,
+        base: datetime | None = None) -> dict[str, Any]:
+    """``seeded``: a copy of a store an earlier run seeded for the same ``links`` and ``base`` (seeding
+    100,000 links takes long on a shared machine); its cursors may have moved, which an idle cycle and a
+    full read (from a day before ``base``) do not notice."""
     directory = Path(tempfile.mkdtemp(prefix="bridge-bench-memory-"))
-    with SandboxProcess(links=links) as sandboxes:
+    if seeded is not None:
+        shutil.copyfile(seeded, directory / "bridge.sqlite3")
+    with SandboxProcess(links=links, base=base) as sandboxes:
         bridge = Bridge(sandboxes, directory=directory)
         try:
-            seeder = multiprocessing.get_context("spawn").Process(
-                target=_seed,
-                args=(f"sqlite:///{directory / 'bridge.sqlite3'}", bridge.spec.name, links, sandboxes.base,
-                      sandboxes.jira_url, sandboxes.snow_url),
-            )
-            seeder.start()
-            seeder.join()
-            if seeder.exitcode != 0:
-                raise SystemExit("seeding the store failed")
+            if seeded is None:
+                seeder = multiprocessing.get_context("spawn").Process(
+                    target=_seed,
+                    args=(f"sqlite:///{directory / 'bridge.sqlite3'}", bridge.spec.name, links, sandboxes.base,
+                          sandboxes.jira_url, sandboxes.snow_url),
+                )
+                seeder.start()
+                seeder.join()
+                if seeder.exitcode != 0:
+                    raise SystemExit("seeding the store failed")
             at_start = peak_rss_mb()
             with stopwatch() as idle_time:
                 idle = bridge.cycle()
@@ -148,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     parser.add_argument("--no-full-read", action="store_true",
                         help="measure the idle cycle only (the sandboxes page a full read of 100,000 items slowly)")
+    parser.add_argument("--seeded-store", type=Path, default=None,
+                        help="reuse (a copy of) the store of an earlier run with the same --links and --base")
+    parser.add_argument("--base", type=datetime.fromisoformat, default=None,
+                        help="the seeds' time (ISO, UTC) of that earlier run: its links' 'created'")
     parser.add_argument("--first-sync", action="store_true", help="new records and no links: a first sync")
     parser.add_argument("--records", type=int, default=100_000, help="with --first-sync: new incidents")
     parser.add_argument("--cycles", type=int, default=2, help="with --first-sync: cycles measured")
@@ -156,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_logs()
     if args.first_sync:
         return main_first_sync(args)
-    r = run(args.links, trace=args.tracemalloc, full_read=not args.no_full_read)
+    base = args.base.replace(tzinfo=UTC) if args.base is not None and args.base.tzinfo is None else args.base
+    r = run(args.links, trace=args.tracemalloc, full_read=not args.no_full_read, seeded=args.seeded_store, base=base)
     rows: list[tuple[Any, ...]] = [
         ("process ready (imports, store, sessions)", r["peak_rss_mb_before_cycles"], "", ""),
         ("after the first (idle) cycle", r["peak_rss_mb_idle_cycle"], r["idle_seconds"],

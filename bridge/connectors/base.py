@@ -145,6 +145,12 @@ class Connector(ABC):
                 found[marker].append(self.get(item.ref, fields))
         return found
 
+    def markers_in_search(self) -> Mapping[str, Sequence[str]] | None:
+        """The markers carried by the items of this connector's last change search, read to its end
+        (marker → item ids), or ``None`` when it keeps none. The cycle answers the marker check before a
+        create from it when that search covered everything since a stored cursor (:mod:`bridge.sync.partners`)."""
+        return None
+
     @abstractmethod
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
         """The comment on ``ref`` that carries ``marker``, or ``None`` (crash reconciliation)."""

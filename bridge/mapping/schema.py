@@ -197,8 +197,10 @@ class FieldRule(_Strict):
     """The ``itsm`` field holds a person (ServiceNow ``assigned_to``/``caller_id``, RT ``Owner``): the Jira
     value is that person's Jira account, found through the mapping's ``users:`` section."""
     max_length: int | None = Field(default=None, ge=50, le=100_000)
-    """Longest text written to the Jira field; by default what Jira takes (summary 255, other text 32,767).
-    Longer text is cut at a line or word boundary and ends with ``comments.truncation_notice``."""
+    """Longest text written to the target field; by default what the target takes (Jira: summary 255, other
+    text 32,767; ServiceNow, for text written back: the field's ``sys_dictionary.max_length``). Longer text
+    is cut at a line or word boundary and ends with ``comments.truncation_notice``, so a long value lands
+    with a visible notice instead of a refusal."""
 
     @field_validator("map", mode="before")
     @classmethod

@@ -30,7 +30,6 @@ import argparse
 import base64
 import binascii
 import hashlib
-import random
 import signal
 import sys
 import threading
@@ -309,17 +308,10 @@ class ServiceNowSandbox(ServiceNowScripting, ServiceNowAttachments):
             self.before_list(request)
         types = eq.walking_type(table, field_type, lambda t, f: TABLES[t].get(f, ("", "", None))[2])
         query = eq.parse(request.arg("sysparm_query"), types)
-        rows = [r for r in self._table(table).values() if eq.evaluate(query, r, types, self._query_value(table))]
         with self.lock:
             self._request_seq += 1
             seed = self._request_seq
-        if query.order:
-            for key, desc in reversed(eq.sort_key(query, types)):
-                rows.sort(key=key, reverse=desc)  # type: ignore[arg-type]
-        else:
-            # Without ORDERBY the database returns rows in no defined order, and it differs between
-            # requests, so offset paging duplicates and skips rows [SN-T, KB3047115].
-            random.Random(seed).shuffle(rows)
+        rows = self.select(table, query, types, self._query_value(table), seed)
         try:
             limit = int(request.arg("sysparm_limit") or DEFAULT_LIMIT)
             offset = int(request.arg("sysparm_offset") or 0)

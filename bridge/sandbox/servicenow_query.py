@@ -30,10 +30,12 @@ case-insensitive text (the default collation of ServiceNow's MySQL/MariaDB datab
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 #: operators longest first, so ``<=`` wins over ``<`` and ``NOT IN`` over ``IN`` [OPS]
 _OPERATORS = (
@@ -258,3 +260,130 @@ def sort_key(query: Query, field_type: FieldType) -> list[tuple[Callable[[Mappin
         return key
 
     return [(make(field), desc) for field, desc in query.order]
+
+
+# ------------------------------------------------------------------------------------- keyset ranges
+
+#: the order a keyset pager asks for (bridge's ServiceNow connector does): the sandbox keeps each query's
+#: matching rows sorted this way, so each page is a slice instead of a scan and sort of the table
+KEYSET_ORDER = (("sys_updated_on", False), ("sys_id", False))
+#: sorts after every ``sys_id`` key (``(1, text)``; empty is ``(0, "")``)
+_AFTER = (2, "")
+
+RangeKey = tuple[tuple[int, Any], ...]
+
+
+Range = tuple[RangeKey | None, bool, RangeKey | None, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPlan:
+    """A query as (any of the ``routes``) AND (any of the ``ranges``): ``routes`` are ``^NQ`` groups
+    evaluated row by row, each range the slice of the rows sorted by :data:`KEYSET_ORDER` that one-term
+    ``sys_updated_on``/``sys_id`` bounds select (``(low, low_inclusive, high, high_inclusive)`` keys;
+    ``None`` is open)."""
+
+    routes: tuple[tuple[tuple[Atom, ...], ...], ...]
+    ranges: tuple[Range, ...]
+
+
+def keyset_plan(query: Query) -> KeysetPlan | None:
+    """The plan of a query ordered by :data:`KEYSET_ORDER` whose groups pair every route part with every
+    bound part — bridge's keyset pages: each route group (the mapping's route, the linked records) AND'ed
+    with ``sys_updated_on>=`` a cursor, or with ``sys_updated_on>`` the last row's stamp and, in another
+    group, ``sys_updated_on=`` that stamp and ``sys_id>`` its id. ``None`` for any other query, which the
+    caller evaluates over every row."""
+    if query.order != KEYSET_ORDER:
+        return None
+    pairs = []
+    for group in query.groups:
+        bounds = [c[0] for c in group if len(c) == 1 and c[0].field in ("sys_updated_on", "sys_id")]
+        rest = tuple(c for c in group if not (len(c) == 1 and c[0].field in ("sys_updated_on", "sys_id")))
+        span = _group_range(bounds)
+        if span is None:
+            return None
+        pairs.append((rest, span))
+    routes = tuple(dict.fromkeys(rest for rest, _ in pairs))
+    ranges = tuple(dict.fromkeys(span for _, span in pairs))
+    if set(pairs) != {(rest, span) for rest in routes for span in ranges}:
+        return None  # not a product: (any route) AND (any range) would select more than the query
+    return KeysetPlan(routes=routes, ranges=ranges)
+
+
+def _group_range(atoms: list[Atom]) -> Range | None:
+    """The slice one group's bounds select, exactly; ``None`` when they are not one slice."""
+    lows: list[tuple[RangeKey, bool]] = []
+    highs: list[RangeKey] = []  # exclusive
+    equal: float | None = None
+    for atom in atoms:
+        if atom.field != "sys_updated_on":
+            continue
+        when = parse_datetime(atom.value) if atom.value else None
+        if when is None or atom.op not in ("=", ">", ">=", "<", "<="):
+            return None
+        point = (1, when.timestamp())
+        if atom.op in ("=", ">="):
+            lows.append(((point,), True))
+        if atom.op in ("=", "<="):
+            highs.append((point, _AFTER))
+        if atom.op == ">":
+            lows.append(((point, _AFTER), True))
+        if atom.op == "<":
+            highs.append((point,))
+        if atom.op == "=":
+            if equal is not None and equal != point[1]:
+                return None
+            equal = point[1]
+    for atom in atoms:
+        if atom.field != "sys_id":
+            continue
+        if equal is None or atom.op not in (">", ">=") or not atom.value:
+            return None  # not one slice of the (sys_updated_on, sys_id) order
+        lows.append((((1, equal), (1, atom.value.lower())), atom.op == ">="))
+    if highs and not lows:
+        # ``<``/``<=`` never select an empty sys_updated_on (SQL NULL), which sorts first
+        lows.append((((1, float("-inf")),), True))
+    low: tuple[RangeKey, bool] | None = None
+    for bound in lows:
+        if low is None or bound[0] > low[0] or (bound[0] == low[0] and not bound[1]):
+            low = bound
+    high = min(highs) if highs else None
+    return (low[0] if low else None), (low[1] if low else True), high, False
+
+
+def keyset_key(field_type: FieldType) -> Callable[[Mapping[str, str]], RangeKey]:
+    """A row's place in :data:`KEYSET_ORDER`: the keys :func:`sort_key` sorts it by (computed directly for
+    the usual types, a date-time and a text id: a table of 100,000 rows is keyed in a fraction of a second)."""
+    if field_type("sys_updated_on") != "glide_date_time" or field_type("sys_id") in (
+            "integer", "glide_date_time", "glide_date"):
+        (updated, _), (sys_id, _) = sort_key(Query(groups=((),), order=KEYSET_ORDER), field_type)
+        return lambda record: (updated(record), sys_id(record))  # type: ignore[return-value]
+    stamps: dict[str, tuple[int, Any]] = {}
+
+    def key(record: Mapping[str, str]) -> RangeKey:
+        text = record.get("sys_updated_on", "") or ""
+        stamp = stamps.get(text)
+        if stamp is None:
+            when = parse_datetime(text) if text else None
+            stamp = stamps[text] = (0, "") if when is None else (1, when.timestamp())
+        sys_id = record.get("sys_id", "") or ""
+        return stamp, ((1, sys_id.lower()) if sys_id else (0, ""))
+
+    return key
+
+
+def keyset_slices(plan: KeysetPlan, keys: Sequence[RangeKey]) -> list[tuple[int, int]]:
+    """The merged, ordered ``[start, stop)`` slices of ``keys`` (sorted) the plan's groups select."""
+    spans = []
+    for low, low_in, high, _ in plan.ranges:
+        start = 0 if low is None else (bisect_left(keys, low) if low_in else bisect_right(keys, low))
+        stop = len(keys) if high is None else bisect_left(keys, high)
+        if start < stop:
+            spans.append((start, stop))
+    merged: list[tuple[int, int]] = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(stop, merged[-1][1]))
+        else:
+            merged.append((start, stop))
+    return merged

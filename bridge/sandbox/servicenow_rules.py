@@ -9,13 +9,15 @@ listed in :mod:`bridge.sandbox.servicenow`.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from bridge.sandbox import servicenow_query as eq
-from bridge.sandbox.server import Reply, SandboxApp
+from bridge.sandbox.server import Reply, Request, SandboxApp
 from bridge.sandbox.servicenow_schema import (
     BOOLEAN,
     DISPLAY_FIELD,
@@ -29,6 +31,8 @@ from bridge.vendors import servicenow as facts
 
 #: the out-of-box close codes of a change request (docs/connectors/servicenow.md, "Vendor facts")
 CHANGE_CLOSE_CODES = facts.CHANGE_CLOSE_CODES
+#: routes whose selected rows are kept between pages (one per mapping being read, plus room)
+SELECTIONS_KEPT = 8
 
 
 #: The change model the sandbox enforces (a simplified "Normal" change model of the Change Management
@@ -81,6 +85,82 @@ class ServiceNowRecords(SandboxApp):
     """The stored tables and the write path: what a POST/PATCH does to a record, or why it is refused."""
 
     clock: Callable[[], datetime]
+    #: bumped by every write, so a kept selection (:meth:`select`) is known to be stale
+    _records_version = 0
+
+    # ================================================================================== selecting
+
+    def _changed(self) -> None:
+        self._records_version += 1
+
+    def handle(self, request: Request) -> Reply:
+        reply = super().handle(request)
+        if request.method != "GET" or request.path.startswith("/_sandbox/"):
+            with self.lock:
+                self._changed()  # a delete, a scripted change, an ACL: kept selections are stale
+        return reply
+
+    def select(self, table: str, query: eq.Query, types: eq.FieldType, value: eq.FieldValue,
+               seed: int) -> list[dict[str, str]]:
+        """The rows of ``table`` that ``query`` selects, in the order the instance answers them.
+
+        Bridge pages by keyset (:data:`~bridge.sandbox.servicenow_query.KEYSET_ORDER`): each page is the
+        same route with a moving ``sys_updated_on``/``sys_id`` bound. An instance answers that from its
+        indexes; evaluating the route over every row for each page made reading 100,000 records
+        quadratic. So the rows the route part selects are kept sorted by that order until the next write
+        (per route), and each page's bounds pick a slice of them by bisection — the same rows in the same
+        order as a scan and a sort. Any other query is evaluated over every row.
+        """
+        plan = eq.keyset_plan(query)
+        if plan is None:
+            rows = [r for r in self._table(table).values() if eq.evaluate(query, r, types, value)]
+            if query.order:
+                for key, desc in reversed(eq.sort_key(query, types)):
+                    rows.sort(key=key, reverse=desc)  # type: ignore[arg-type]
+            else:
+                # Without ORDERBY the database returns rows in no defined order, and it differs between
+                # requests, so offset paging duplicates and skips rows [SN-T, KB3047115].
+                random.Random(seed).shuffle(rows)
+            return rows
+        keys, rows = self._selection(table, plan, types, value)
+        slices = eq.keyset_slices(plan, keys)
+        if len(slices) == 1:
+            return rows[slices[0][0]:slices[0][1]]
+        return list(chain.from_iterable(rows[start:stop] for start, stop in slices))
+
+    def _selection(self, table: str, plan: eq.KeysetPlan, types: eq.FieldType,
+                   value: eq.FieldValue) -> tuple[list[eq.RangeKey], list[dict[str, str]]]:
+        """The rows at or after the plan's lowest bound that its routes select, with their keys, in keyset
+        order (ties in table order, as a stable sort leaves them).
+
+        One pass over the table, the bound checked before the route (a route over a large table with a
+        recent ``sys_updated_on`` bound evaluates a few rows); what it selected is kept for the next
+        pages of the same routes, whose bounds lie above, until the next write.
+        """
+        rows = self._table(table)
+        validator = (self._records_version, id(self.state), id(rows), len(rows))
+        lows = [low for low, _, _, _ in plan.ranges]
+        low = None if not lows or None in lows else min(low for low in lows if low is not None)
+        kept: dict[tuple[str, Any], Any] = self.__dict__.setdefault("_selections", {})
+        found = kept.get((table, plan.routes))
+        if found is not None and found[0] == validator and (
+                found[1] is None or (low is not None and low >= found[1])):
+            return found[2], found[3]
+        route = eq.Query(groups=plan.routes, order=())
+        key = eq.keyset_key(types)
+        decorated = []
+        for n, row in enumerate(rows.values()):
+            at = key(row)
+            if (low is None or at >= low) and eq.evaluate(route, row, types, value):
+                decorated.append((at, n, row))
+        decorated.sort(key=lambda entry: (entry[0], entry[1]))
+        keys = [k for k, _, _ in decorated]
+        selected = [r for _, _, r in decorated]
+        kept.pop((table, plan.routes), None)
+        kept[(table, plan.routes)] = (validator, low, keys, selected)
+        while len(kept) > SELECTIONS_KEPT:
+            del kept[next(iter(kept))]
+        return keys, selected
 
     def _now(self) -> str:
         # [SN-T] sys_updated_on and friends: second precision, "yyyy-MM-dd HH:mm:ss" in UTC
@@ -100,6 +180,7 @@ class ServiceNowRecords(SandboxApp):
         if "sys_updated_on" in record:
             record.update(sys_updated_on=now, sys_updated_by=user, sys_mod_count="0")
         self._table(table)[record["sys_id"]] = record
+        self._changed()
         return record
 
     def _ensure_user(self, user_name: str, display: str | None = None) -> dict[str, str]:
@@ -181,6 +262,7 @@ class ServiceNowRecords(SandboxApp):
             if not changed and not journal:
                 return record  # nothing changed: no update, no sys_mod_count bump [SN-T]
             record.update(after)
+            self._changed()
             if "sys_updated_on" in record:
                 # every update, a journal-only one included, is an audited update of the parent
                 # (KB2122007; [SN-J]): sys_updated_on/by and sys_mod_count move

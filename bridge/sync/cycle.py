@@ -37,7 +37,7 @@ import structlog
 from bridge.connectors.base import Connector
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.actions import Action, CreateIssue, LinkExisting
-from bridge.core.state import Changes, LinkState, Partners, PlanInput, index_links
+from bridge.core.state import Changes, LinkState, PlanInput, index_links
 from bridge.errors import LockHeldError, NotFoundError, SafetyRailError, StoreError
 from bridge.logging import get_logger
 from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
@@ -45,13 +45,13 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
 from bridge.sync import refusals
-from bridge.sync.adoption import back_reference_key, named_key
 from bridge.sync.attachments import attachment_actions, sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
 from bridge.sync.first_start import backfill_note, first_start, left_out_note
 from bridge.sync.itsm_limits import itsm_limits_for
+from bridge.sync.partners import partner_issues, partners_for, search_covers
 from bridge.sync.pending import unplannable_keys
 from bridge.sync.people import people_for
 from bridge.sync.planner import Plan, plan
@@ -286,6 +286,8 @@ class _Seen:
     comments: dict[str, list[Comment]] = field(default_factory=dict)
     #: changed items the reading left for later cycles, by side (:mod:`bridge.sync.reading`)
     left_out: dict[Side, set[str]] = field(default_factory=dict)
+    #: the Jira search covered everything since the stored cursor (:func:`bridge.sync.partners.search_covers`)
+    jira_covered: bool = False
 
 
 def _read(
@@ -316,6 +318,8 @@ def _read(
         jira = read_side(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)),
                          lambda chunk: _changed_issues(engine, spec, chunk), limit)
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
+    covered = search_covers(cursors[Side.JIRA], window[Side.JIRA], since, hinted=bool(hinted),
+                            complete=not jira.dropped and not jira.unreadable)
     whole_units([itsm, jira])
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [*itsm.unreadable, *jira.unreadable]
@@ -347,7 +351,7 @@ def _read(
     report.records_changed, report.issues_changed = len(changed_records), len(changed_issues)
     return _Seen(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
-        duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped},
+        duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped}, jira_covered=covered,
     )
 
 
@@ -440,11 +444,12 @@ def _plan(
     keys the planner may plan again (:mod:`bridge.sync.refusals`)."""
     comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
     comments.update(seen.comments)
-    partners = _partners(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record])
-    partner_issues = {i.ref.id: i.ref for p in partners.values() for i in _partner_issues(p)}
-    if partner_issues:
+    partners = partners_for(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record],
+                            jira_fields(spec), covered=seen.jira_covered)
+    partner_refs = {i.ref.id: i.ref for p in partners.values() for i in partner_issues(p)}
+    if partner_refs:
         # Their mirrors prove which comments are paired already (one read per found issue, all history).
-        comments.update(engine.jira.comments_since(list(partner_issues.values()), None))
+        comments.update(engine.jira.comments_since(list(partner_refs.values()), None))
     the_plan = plan(
         spec,
         PlanInput(
@@ -476,54 +481,6 @@ def _plan(
         log.warning("closed records older than the first start left out", count=len(the_plan.left_out),
                     backfill="bridge sync --since DATE")
     return the_plan
-
-
-def _partner_issues(partners: Partners) -> list[Issue]:
-    found = list(partners.by_marker)
-    if partners.by_back_reference is not None:
-        found.append(partners.by_back_reference)
-    return found
-
-
-def _partners(engine: Engine, spec: MappingSpec, unlinked: Sequence[Record]) -> dict[str, Partners]:
-    """The existing issues that may belong to the records about to be created (adoption).
-
-    ONE batched marker search for all of them (``find_by_markers``), plus a read of each issue a
-    back-reference (or ``link_existing`` field) names that the search did not return. Only records the
-    route selects are asked about; without such records this costs nothing. The issue a ``link_existing``
-    record names is read too: its comments prove which of the record's are mirrored already.
-    """
-    link_existing = spec.links.link_existing
-    wanted = [r for r in unlinked if matches(spec.route.where, r.fields) or back_reference_key(r) is not None]
-    if not wanted:
-        return {}
-    fields = jira_fields(spec)
-    by_marker = engine.jira.find_by_markers(spec, [r.ref.token for r in wanted], fields)
-    known: dict[str, Issue] = {}
-    for items in by_marker.values():
-        for item in items:
-            known[item.ref.key] = cast(Issue, item)
-    result: dict[str, Partners] = {}
-    for record in wanted:
-        named: Issue | None = None
-        key = named_key(record, link_existing)
-        if key is not None:
-            named = known.get(key)
-            if named is None:
-                try:
-                    named = cast(Issue, engine.jira.get(Ref(Side.JIRA, "issue", key, key), fields))
-                except NotFoundError:
-                    named = None
-                if named is not None and named.ref.key != key:
-                    named = None  # moved to another project: not this record's evidence
-                if named is not None:
-                    known[key] = named
-        marked = tuple(cast(Issue, i) for i in by_marker.get(record.ref.token, ()))
-        if marked or named is not None:
-            result[record.ref.id] = Partners(marked, named)
-            log.info("existing issue found for a record without a link", record=record.ref.key,
-                     by_marker=[i.ref.key for i in marked], by_back_reference=named.ref.key if named else None)
-    return result
 
 
 def _cycle(

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.core.actions import Action
-from bridge.core.state import LinkState, index_links
+from bridge.core.state import ItemState, LinkState, index_links
 from bridge.errors import StoreError
 from bridge.logging import get_logger
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -108,8 +108,33 @@ def mark_processed(
     with engine.store.transaction():
         for item in settled:
             state = (by_issue if item.ref.side is Side.JIRA else by_record).get(item.ref.id)
-            if state is not None:
-                engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, item.version, item.updated)
+            if state is None:
+                continue
+            stored = state.issue if item.ref.side is Side.JIRA else state.record_state(item.ref.id)
+            if stored is not None and newer(stored, item):
+                continue  # a write of this cycle proved a later version (its echo is seen already)
+            # A write the executor could not check against a stored version (a new record's back-reference:
+            # its link had none yet) is checked against the version the cycle read the item at.
+            echo = engine.connectors[item.ref.side].written_version(item.ref, item.version)
+            version, updated = echo if echo is not None else (item.version, item.updated)
+            engine.store.mark_seen(state.link.id, item.ref.side, item.ref.id, version, updated)
+
+
+def newer(stored: ItemState, item: Item) -> bool:
+    """True when the version the store holds is provably later than the one ``item`` was read at.
+
+    The executor records the version a write of bridge's answered when it proves that write was the only
+    change (``Connector.written_version``, a create's own answer); the item was read at the start of the
+    cycle, before that write. Recording the item's version over it would move the processed version
+    backwards, and the next cycle would read bridge's own echo as a person's change. Counted versions
+    (ServiceNow's ``sys_mod_count``) are compared as numbers, others by their time; when neither proves
+    it the item's version is recorded as before (a needless re-read at worst, never a missed change).
+    """
+    if not stored.version or stored.version == item.version:
+        return False
+    if stored.version.isdigit() and item.version.isdigit():
+        return int(stored.version) > int(item.version)
+    return stored.updated is not None and stored.updated > item.updated
 
 
 def advance(

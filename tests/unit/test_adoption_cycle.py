@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.model import Side
 from tests.fixtures.engine import World, mapping_spec
 
 M = "incidents"
@@ -86,3 +87,48 @@ def test_restored_backup_keeps_changes_made_after_it(world: World, tmp_path: Pat
     world.itsm.edit(record, short_description="Printer fixed?")
     world.settle()
     assert "Printer fixed?" in str(world.jira.issue(issue.ref).fields.get("summary"))
+
+
+def test_a_create_with_a_cursor_costs_no_marker_search(world: World) -> None:
+    """The ordinary case: the store holds a Jira cursor and the cycle's change search covered everything
+    since it, so no issue of the new record's can exist unseen: no marker search before the create."""
+    world.incident("Printer on fire", state="2")
+    world.settle()
+    assert world.store.get_cursor(M, Side.JIRA) is not None
+    world.clock.advance(minutes=1)
+    world.incident("Scanner on fire", state="2")
+    report = world.cycle()
+    assert report.actions_by_kind["create_issue"] == 1
+    assert report.calls["jira"]["POST /rest/api/3/search/jql"] == 1  # the change search only
+
+
+def test_restored_backup_with_a_cursor_finds_the_issue_through_the_change_search(
+    world: World, tmp_path: Path
+) -> None:
+    """A backup older than a record's issue, restored: the store's cursor predates the create, so the
+    change search since it shows the issue carrying the record's marker; the issue is adopted, not
+    created again (and that record's marker alone is searched, to read its issue)."""
+    world.incident("Printer on fire", state="2")
+    world.settle()
+    world.store.close()  # a consistent copy (nothing left in the write-ahead log)
+    shutil.copy(world.path / "bridge.sqlite3", tmp_path / "backup.sqlite3")
+    world._open()
+    world.clock.advance(minutes=3)
+    later = world.incident("Scanner on fire", state="2")
+    world.settle()
+    assert len(world.jira.issues()) == 2
+    key = world.issue_of(later)
+
+    world.store.close()
+    shutil.copy(tmp_path / "backup.sqlite3", world.path / "bridge.sqlite3")
+    world._open()
+    assert world.store.get_cursor(M, Side.JIRA) is not None
+    world.clock.advance(minutes=1)
+    report = world.cycle()
+    assert "create_issue" not in report.actions_by_kind, report.actions_by_kind
+    assert report.actions_by_kind["adopt_issue"] == 1
+    assert report.calls["jira"]["POST /rest/api/3/search/jql"] == 2  # the change search + that marker's
+    assert later.token in (world.jira.markers_in_search() or {})  # found by the change search
+    world.settle()
+    assert len(world.jira.issues()) == 2
+    assert world.issue_of(later) == key

@@ -6,6 +6,7 @@ The package is split by responsibility; :class:`JiraConnector` combines the part
 * :mod:`.transport` — the site's :class:`~bridge.connectors.http.HttpClient` and Jira's error rules;
 * :mod:`.fields` — the field catalogue, name → id resolution and value conversion;
 * :mod:`.search` — Cloud enhanced search (``nextPageToken``) and DC ``startAt`` paging, the cursor;
+* :mod:`.batch` — ``get_many``: the issues a hint or a resync names, one ``id in (…)`` search per chunk;
 * :mod:`.comments` — comment reads, the hint cache and comment writes with markers;
 * :mod:`.writes` — create, bulk create, updates, labels, the remote link back to the record;
 * :mod:`.workflow` — transitions by path finding (:mod:`bridge.connectors.jira_workflow`);

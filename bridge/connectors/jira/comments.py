@@ -86,14 +86,18 @@ class JiraComments(JiraFields):
                 return
 
     def comments_since(self, refs: Sequence[Ref], since: datetime | None) -> dict[str, list[Comment]]:
-        """One comment read per issue, except where the last :meth:`search_changed` already proved there
-        is nothing to read.
+        """One comment read per issue, except where the last :meth:`search_changed` already showed what
+        there is to know.
 
-        The change search asks for the ``comment`` field, so it knows each changed issue's comments (ids
-        and times; not their properties, where bridge keeps its marker — hence the read when there is
-        something to mirror). An issue whose inline list is complete and has no comment at or after
-        ``since`` other than those this process wrote itself costs no call: an edit, a transition or
-        bridge's own echo no longer costs a comment read.
+        The change search asks for the ``comment`` field, so it knows each changed issue's comments (ids,
+        times, authors and bodies; not their properties, where bridge keeps its marker). An issue whose
+        inline list is complete costs no call when its comments at or after ``since`` are only those this
+        process wrote itself (an edit, a transition or bridge's own echo), or comments that cannot be
+        bridge's: written by another account than bridge's own (``/myself``), on Cloud, where the inline
+        comment tells an internal one by ``jsdPublic`` (docs/connectors/jira.md, "Comments and markers").
+        Those are returned from the search; bridge's own are left out, as after a read the planner skips
+        them. Only an ambiguous comment — bridge's account but not written by this process (a restart, a
+        lost state store), or a list without authors — costs the read with properties, as before.
 
         What the search saw is used once, and not for an issue this connector wrote to since. A comment
         a person adds between the search and this call is not lost: it moves the issue's ``updated``, so
@@ -102,14 +106,34 @@ class JiraComments(JiraFields):
         out: dict[str, list[Comment]] = {}
         for ref in refs:
             hint = self._comment_hints.pop(ref.id, None)
-            if hint is not None and not any(
-                cid not in self._own_comments for cid, created in hint if since is None or created >= since
-            ):
-                out[ref.id] = []
-                continue
-            found = list(self._comments(ref, since))
-            out[ref.id] = sorted(found, key=lambda c: (c.created, int(c.id) if c.id.isdigit() else 0))
+            if hint is not None:
+                fresh = [(cid, raw) for cid, created, raw in hint
+                         if (since is None or created >= since) and cid not in self._own_comments]
+                inline = self._from_search(ref, [raw for _, raw in fresh])
+                if inline is not None:
+                    out[ref.id] = _in_order(inline)
+                    continue
+            out[ref.id] = _in_order(list(self._comments(ref, since)))
         return out
+
+    def _from_search(self, ref: Ref, raws: Sequence[dict[str, Any] | None]) -> list[Comment] | None:
+        """The comments the search showed inline, when none of them can carry bridge's marker; ``None``
+        when one might (then the comments are read with their properties)."""
+        if not raws:
+            return []
+        account = self._myself or {}
+        own = {str(account[k]) for k in ("accountId", "name", "key") if account.get(k)}
+        if not self.cloud or not own:
+            return None
+        found: list[Comment] = []
+        for raw in raws:
+            author = (raw or {}).get("author")
+            if raw is None or "jsdPublic" not in raw or not isinstance(author, dict):
+                return None
+            if own & {str(author[k]) for k in ("accountId", "name", "key") if author.get(k)} or not author:
+                return None
+            found.append(self._to_comment(ref, raw))
+        return found
 
     def find_comment_by_marker(self, ref: Ref, marker: Marker) -> Comment | None:
         return next((c for c in self._comment_pages(ref, "-created") if c.marker == marker), None)
@@ -175,15 +199,32 @@ class JiraComments(JiraFields):
 _OWN_COMMENTS_KEPT = 10_000
 
 
-def comment_hint(page: Any) -> list[tuple[str, datetime]] | None:
-    """(id, created) of each comment in a search result's ``comment`` field; None when it is missing or
-    holds fewer comments than the issue has (Jira may cut the inline list short)."""
+#: what the change search showed of one comment: its id, its time and, when it may be needed, its JSON
+CommentHint = tuple[str, datetime, dict[str, Any] | None]
+
+
+def comment_hint(page: Any, keep_from: datetime | None = None) -> list[CommentHint] | None:
+    """(id, created, JSON) of each comment in a search result's ``comment`` field; None when it is
+    missing or holds fewer comments than the issue has (Jira may cut the inline list short).
+
+    The JSON is kept only of comments created at or after ``keep_from`` (none when it is ``None``, a full
+    read): the comment read of the cycle asks for no older ones, and a search may return many issues.
+    """
     if not isinstance(page, dict) or not isinstance(page.get("comments"), list):
         return None
     comments = page["comments"]
     if int(page.get("total") or 0) > len(comments):
         return None
     try:
-        return [(str(c["id"]), parse_jira_datetime(str(c["created"]))) for c in comments]
+        hint: list[CommentHint] = []
+        for c in comments:
+            created = parse_jira_datetime(str(c["created"]))
+            keep = keep_from is not None and created >= keep_from
+            hint.append((str(c["id"]), created, c if keep and isinstance(c, dict) else None))
+        return hint
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _in_order(comments: list[Comment]) -> list[Comment]:
+    return sorted(comments, key=lambda c: (c.created, int(c.id) if c.id.isdigit() else 0))

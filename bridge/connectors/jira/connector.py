@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.connectors.http import HttpOptions
 from bridge.connectors.jira.attachments import JiraAttachments
+from bridge.connectors.jira.batch import JiraBatchReads
 from bridge.connectors.jira.checks import JiraChecks
 from bridge.connectors.jira.comments import JiraComments
 from bridge.connectors.jira.workflow import JiraWorkflow
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from bridge.settings import JiraSettings
 
 
-class JiraConnector(JiraWrites, JiraComments, JiraWorkflow, JiraChecks, JiraAttachments):
+class JiraConnector(JiraBatchReads, JiraWrites, JiraComments, JiraWorkflow, JiraChecks, JiraAttachments):
     """Jira Cloud or Data Center, for one site and one account.
 
     ``deployment`` is given by configuration (the adapter never calls ``serverInfo`` to guess it);

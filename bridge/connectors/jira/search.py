@@ -78,7 +78,13 @@ class JiraSearch(JiraFields):
         jql = " AND ".join(clauses) + " ORDER BY updated ASC, key ASC"
         seen: set[tuple[str, str]] = set()
         self._comment_hints = {}
+        keep_from = since - self.overlap if since is not None else None  # the comment read asks for no older
+        self._searched_markers = None
+        markers: dict[str, list[str]] = {}
         for raw in self.search(jql, [*self._fetch_list(wanted, marker_fields), "comment"]):
+            # Before parsing: an issue bridge cannot read still names the records it carries.
+            for marker in _carried(raw.get("fields") or {}, marker_fields) - {mapping.links.jira_label}:
+                markers.setdefault(marker, []).append(str(raw.get("id")))
             issue = readable(lambda: self._to_issue(raw, wanted, marker_fields),  # noqa: B023 - called at once
                              Side.JIRA, "issue", raw.get("id"), raw.get("key"))
             if isinstance(issue, Unreadable):
@@ -88,8 +94,17 @@ class JiraSearch(JiraFields):
             if identity in seen:
                 continue  # a page boundary moved under an update: same issue, same version
             seen.add(identity)
-            self._comment_hints[issue.ref.id] = comment_hint((raw.get("fields") or {}).get("comment"))
+            self._comment_hints[issue.ref.id] = comment_hint((raw.get("fields") or {}).get("comment"), keep_from)
             yield issue
+        self._searched_markers = markers
+
+    #: marker → ids of the issues carrying it, of the last change search read to its end (None: none yet)
+    _searched_markers: dict[str, list[str]] | None = None
+
+    def markers_in_search(self) -> dict[str, list[str]] | None:
+        """Every marker label (or ``links.jira_marker_field`` value) the issues of the last change search
+        carried, once that search was read to its last page."""
+        return self._searched_markers
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         wanted = self._wanted(fields)
@@ -141,11 +156,16 @@ class JiraSearch(JiraFields):
                 clause = f"labels in ({', '.join(jql_string(m) for m in chunk)})"
             jql = f"project = {jql_string(mapping.target.project)} AND ({clause}) ORDER BY created ASC"
             for raw in self.search(jql, self._fetch_list(wanted, marker_fields)):
-                values = raw.get("fields") or {}
-                carried = {str(label) for label in values.get("labels") or []}
-                carried |= {str(values[fid]).strip() for fid in marker_fields if isinstance(values.get(fid), str)}
+                carried = _carried(raw.get("fields") or {}, marker_fields)
                 issue = self._to_issue(raw, wanted, marker_fields)
                 for marker in chunk:
                     if marker in carried and all(i.ref.id != issue.ref.id for i in found[marker]):
                         found[marker].append(issue)
         return found
+
+
+def _carried(values: dict[str, Any], marker_fields: Sequence[str]) -> set[str]:
+    """The markers an issue's raw fields carry: its labels and the mapping's marker field value."""
+    carried = {str(label) for label in values.get("labels") or []}
+    carried |= {str(values[fid]).strip() for fid in marker_fields if isinstance(values.get(fid), str)}
+    return carried

@@ -127,9 +127,9 @@ class JiraTransport(Connector):
         self._issue_states: dict[str, tuple[str, tuple[str, str]]] = {}
         # comments.py
         self._text_markers = False  # set when a DC server drops comment properties
-        #: per issue of the last change search: its comments (id, created), or None when Jira's inline
+        #: per issue of the last change search: its comments (id, created, JSON), or None when Jira's inline
         #: list was incomplete (see :meth:`JiraComments.comments_since`)
-        self._comment_hints: dict[str, list[tuple[str, datetime]] | None] = {}
+        self._comment_hints: dict[str, list[tuple[str, datetime, dict[str, Any] | None]] | None] = {}
         #: ids of the comments this process wrote (insertion-ordered, bounded)
         self._own_comments: dict[str, None] = {}
         secret = token.get_secret_value()

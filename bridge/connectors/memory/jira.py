@@ -212,7 +212,27 @@ class MemoryJira(MemoryConnector):
                 (i for i in self._managed(mapping) if bound is None or i.updated >= bound),
                 key=lambda i: (i.updated, int(i.ref.id)),
             )
-        return self._page(selected, endpoint, fields)
+        self._searched_markers = None
+        return self._marking(mapping, selected, self._page(selected, endpoint, fields))
+
+    def _marking(self, mapping: MappingSpec, selected: list[_Stored], pages: Iterator[Item]) -> Iterator[Item]:
+        """The search's items; once read to the end, the markers they carry (as the Jira connector keeps)."""
+        yield from pages
+        markers: dict[str, list[str]] = {}
+        field = mapping.links.jira_marker_field
+        with self._lock:
+            for stored in selected:
+                carried = set(_labels(stored)) - {mapping.links.jira_label}
+                if field and isinstance(stored.fields.get(field), str):
+                    carried.add(str(stored.fields[field]))
+                for marker in carried:
+                    markers.setdefault(marker, []).append(stored.ref.id)
+        self._searched_markers = markers
+
+    _searched_markers: dict[str, list[str]] | None = None
+
+    def markers_in_search(self) -> dict[str, list[str]] | None:
+        return self._searched_markers
 
     def get(self, ref: Ref, fields: Sequence[str]) -> Item:
         endpoint = "GET /rest/api/3/issue/{issueIdOrKey}"

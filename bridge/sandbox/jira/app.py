@@ -126,6 +126,10 @@ class JiraApp(SandboxApp):
         self.recording = False
         self.exchanges: list[dict[str, Any]] = []
         self._last_ms = 0
+        #: bumped by every change the sandbox makes (see :meth:`_search_validator`)
+        self._search_version = 0
+        #: (jql, zone, reconciled ids) -> (validator, ordered issues): the answer kept for the next pages
+        self._search_results: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[int, ...], list[Any]]] = {}
         super().__init__(state_dir)
         self.rate_limiter = RateLimiter(clock=self._monotonic)
 
@@ -142,6 +146,7 @@ class JiraApp(SandboxApp):
 
     def _now_ms(self) -> int:
         """Strictly increasing millis, so two changes never share an ``updated`` value."""
+        self._changed()
         ms = int(self.now().timestamp() * 1000)
         self._last_ms = max(ms, self._last_ms + 1)
         return self._last_ms
@@ -149,6 +154,7 @@ class JiraApp(SandboxApp):
     # ------------------------------------------------------------------------------------- state
 
     def reset(self) -> None:
+        self._changed()
         self.state = {
             "mode": self.mode,
             "clock_offset": 0.0,
@@ -165,7 +171,19 @@ class JiraApp(SandboxApp):
         }
         self._last_ms = 0
 
+    def _changed(self) -> None:
+        self._search_version += 1
+
+    def _search_validator(self) -> tuple[int, ...]:
+        """What a kept search answer is valid for: no change since (every write stamps ``updated`` through
+        :meth:`_now_ms` or draws an id through :meth:`_next`, every non-search request and scripting call
+        counts as one), the same state object and the same number of issues (a test that adds or removes
+        issues in the state directly)."""
+        issues = self.state["issues"]
+        return (self._search_version, id(self.state), id(issues), len(issues))
+
     def _next(self, counter: str) -> int:
+        self._changed()
         self.state["counters"][counter] += 1
         return int(self.state["counters"][counter])
 
@@ -173,6 +191,8 @@ class JiraApp(SandboxApp):
 
     def handle(self, request: Request) -> Reply:
         if request.path.startswith("/_sandbox/"):
+            with self.lock:
+                self._changed()  # a scripted change, a setting, a reset: kept search answers are stale
             return super().handle(request)
         host = request.headers.get("host")
         if host:
@@ -188,6 +208,9 @@ class JiraApp(SandboxApp):
                 # will fail with the same or a longer wait").
                 with self.lock:
                     self._blocked_until = self._monotonic() + float(reply.headers.get("Retry-After", "1"))
+        if request.method != "GET" and not request.path.endswith(("/search", "/search/jql")):
+            with self.lock:
+                self._changed()
         if self.recording:
             self._record(request, reply)
         return reply

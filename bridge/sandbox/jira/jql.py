@@ -25,7 +25,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge.sandbox.jira.jql_lexicon import DATE_FORMATS_MESSAGE, JqlError, Token, check_date, date_millis, tokenize
+from bridge.sandbox.jira.jql_lexicon import (
+    DATE_FORMATS_MESSAGE,
+    JqlError,
+    Token,
+    check_date,
+    date_millis,
+    is_relative_date,
+    tokenize,
+)
 
 __all__ = ["DATE_FORMATS_MESSAGE", "Context", "JqlError", "Query", "Token", "parse", "sort_key", "tokenize"]
 
@@ -70,6 +78,8 @@ Predicate = Callable[[dict[str, Any], Context], bool]
 class Query:
     where: Predicate | None
     order_by: list[tuple[str, bool]]  # (field, descending)
+    #: a relative date (``-5m``) makes the answer depend on the clock: such a result is never reused
+    uses_now: bool = False
 
 
 class _Parser:
@@ -79,6 +89,7 @@ class _Parser:
         self.i = 0
         self.known_custom = known_custom
         self.known_values = known_values
+        self.uses_now = False
 
     # -------------------------------------------------------------- helpers
     def peek(self) -> Token | None:
@@ -130,7 +141,7 @@ class _Parser:
                 raise JqlError("The ORDER BY clause can contain a maximum of 7 fields.")
         if self.peek() is not None:
             raise self.fail_expect("either 'OR' or 'AND'", self.peek())
-        return Query(where, order)
+        return Query(where, order, self.uses_now)
 
     def parse_or(self) -> Predicate:
         left = self.parse_and()
@@ -285,6 +296,8 @@ class _Parser:
             return lambda issue, ctx: (ctx.read(issue, field) is None) == (op == "is")
         for value in values:
             check_date(field, value)
+            if is_relative_date(value):
+                self.uses_now = True
 
         def test(issue: dict[str, Any], ctx: Context) -> bool:
             millis = ctx.read(issue, field)

@@ -105,6 +105,11 @@ def _valid_fields(match: re.Match[str]) -> bool:
     return True
 
 
+def is_relative_date(value: str) -> bool:
+    """Whether ``value`` is a period from now (``-5m``, ``2w 1d``) rather than a fixed instant."""
+    return bool(_PERIOD_RE.match(value.strip()))
+
+
 def date_millis(value: str, zone: ZoneInfo, now: datetime) -> int:
     """A JQL date literal as epoch millis, read in the searching user's zone (minute precision)."""
     value = value.strip()

@@ -18,6 +18,9 @@ from bridge.sandbox.jira.issues import IssuesMixin
 from bridge.sandbox.jira.render import adf_to_text
 from bridge.sandbox.server import Reply, Request
 
+#: searches whose ordered answer is kept for their next pages (a cycle pages one search per mapping at a time)
+SEARCHES_KEPT = 8
+
 
 class SearchMixin(IssuesMixin):
     """The search endpoints; a page renders issues, hence the issues mixin."""
@@ -82,7 +85,17 @@ class SearchMixin(IssuesMixin):
             return list(value or []) or None
         return value
 
-    def _run_jql(self, text: str, viewer: str | None, reconcile: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    def _run_jql(
+        self, text: str, viewer: str | None, reconcile: Iterable[Any] = (), *, resume: bool = False
+    ) -> list[dict[str, Any]]:
+        """The issues ``text`` selects for ``viewer``, in the query's order.
+
+        ``resume`` (a request for a page after the first) may reuse the list computed for an earlier page of
+        the same search when nothing has changed since (:meth:`JiraApp._search_validator`): a real Jira
+        answers each page from its index, while evaluating the JQL over every stored issue for each page
+        made a full read of 100,000 issues quadratic. The first page is always evaluated afresh, and a query
+        whose answer depends on the clock (a relative date, the index lag) is never reused.
+        """
         customs = {f[0] for f in self.field_table if f[3]}
         try:
             query = jql.parse(text, customs, self._known_values())
@@ -92,13 +105,20 @@ class SearchMixin(IssuesMixin):
             # Anonymous users browse nothing: 200 with an empty page (Atlassian's basic-auth example for Jira
             # Server, "anonymous access"; docs/connectors/jira.md, "What the Jira sandbox reproduces").
             return []
-        ctx = jql.Context(self._zone(viewer), self.now(), self._jql_read)
+        zone = self._zone(viewer)
+        ctx = jql.Context(zone, self.now(), self._jql_read)
         # Search is eventually consistent: an issue created less than ``index_lag_seconds`` ago is not in
         # the index yet, unless its id is in ``reconcileIssues`` (OpenAPI v3 search/jql; docs/connectors/jira.md,
         # "What the Jira sandbox reproduces").
         lag_ms = float(self.state["settings"].get("index_lag_seconds") or 0) * 1000
-        now_ms = self.now().timestamp() * 1000
         reconciled = {str(r) for r in reconcile}
+        key = (text, str(zone), tuple(sorted(reconciled)))
+        validator = self._search_validator()
+        if resume and not lag_ms:
+            cached = self._search_results.get(key)
+            if cached is not None and cached[0] == validator:
+                return cached[1]
+        now_ms = self.now().timestamp() * 1000
         indexed = [
             i
             for i in self.state["issues"].values()
@@ -109,7 +129,13 @@ class SearchMixin(IssuesMixin):
         except jql.JqlError as exc:
             raise fail(400, *exc.messages) from None
         order = query.order_by or [("key", True)]
-        return sorted(found, key=lambda i: jql.sort_key(i, order, ctx))
+        ordered = sorted(found, key=lambda i: jql.sort_key(i, order, ctx))
+        if not lag_ms and not query.uses_now:
+            self._search_results.pop(key, None)
+            self._search_results[key] = (validator, ordered)
+            while len(self._search_results) > SEARCHES_KEPT:
+                del self._search_results[next(iter(self._search_results))]
+        return ordered
 
     def _search_params(self, request: Request) -> dict[str, Any]:
         if request.method == "POST":
@@ -137,7 +163,8 @@ class SearchMixin(IssuesMixin):
         reconcile = params.get("reconcileIssues") or []
         if not isinstance(reconcile, list) or len(reconcile) > 50:
             raise fail(400, "reconcileIssues accepts at most 50 issue ids.")
-        found = self._run_jql(query, viewer if kind == "user" else None, reconcile)
+        token = params.get("nextPageToken")
+        found = self._run_jql(query, viewer if kind == "user" else None, reconcile, resume=bool(token))
         limit = self._int(params.get("maxResults"), "maxResults", 50)
         fields_param = params.get("fields")
         id_only = not fields_param or list(fields_param) == ["id"]
@@ -148,7 +175,6 @@ class SearchMixin(IssuesMixin):
         size = max(1, min(limit or 50, cap, page_size or cap))
         digest = hashlib.sha256(query.encode()).hexdigest()[:16]
         offset = 0
-        token = params.get("nextPageToken")
         if token:
             try:
                 decoded = json.loads(base64.urlsafe_b64decode(str(token).encode()).decode())
@@ -184,8 +210,8 @@ class SearchMixin(IssuesMixin):
         """DC search with startAt/maxResults/total (Jira Server REST 9.x ``api/2/search``)."""
         kind, viewer = self._principal(request)
         params = self._search_params(request)
-        found = self._run_jql(str(params.get("jql") or ""), viewer if kind == "user" else None)
         start = self._int(params.get("startAt"), "startAt", 0)
+        found = self._run_jql(str(params.get("jql") or ""), viewer if kind == "user" else None, resume=start > 0)
         limit = self._int(params.get("maxResults"), "maxResults", 50)
         page_size = self.state["settings"]["page_size"]
         size = min(limit, 1000, page_size or 1000)
