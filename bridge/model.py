@@ -186,7 +186,11 @@ class Comment:
     ``channel`` is where it lives: ServiceNow ``work_notes`` or ``comments``, RT ``comment`` or
     ``correspond``, Jira ``comment``. ``internal`` is true when customers cannot see it (a work note, an
     RT comment, a Jira comment with a visibility restriction or marked internal in JSM). ``marker`` is
-    set when bridge wrote this comment as a mirror; ``body`` never contains the marker text.
+    set when bridge wrote this comment as a mirror; ``body`` never contains the marker text. ``own`` is
+    set by a connector told that bridge's account is dedicated to bridge (``itsm.dedicated_account``)
+    when that account wrote the comment: the author is then the carrier, a mirror without a marker
+    (a reply on a channel the customer reads) is still known as bridge's own after the state store is
+    lost (docs/mappings.md, "comments").
     """
 
     id: str
@@ -198,9 +202,15 @@ class Comment:
     internal: bool = True
     visibility: Visibility | None = None
     marker: Marker | None = None
+    own: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created", utc(self.created))
+
+    @property
+    def is_mirror(self) -> bool:
+        """Bridge wrote it: it names its origin (``marker``) or its author is bridge's own account."""
+        return self.marker is not None or self.own
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
         ca_bundle: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         batch_api: bool = True,
+        dedicated_account: bool = False,
     ) -> None:
         """Connect with basic auth (``user`` + ``password``) or an OAuth bearer ``token``.
 
@@ -119,7 +120,9 @@ class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
         echo detection); it defaults to ``user``. ``page_size`` is ``sysparm_limit`` (lower it when
         the instance cancels long transactions). ``max_ids_per_query`` bounds ``element_idIN…`` lists
         so URLs stay well below common 8 KB limits. ``batch_api=False`` never tries the Batch API
-        (docs/connectors/servicenow.md, "Batch API").
+        (docs/connectors/servicenow.md, "Batch API"). ``dedicated_account`` (``itsm.dedicated_account``):
+        ``api_user`` is bridge's alone, so a journal entry it wrote is bridge's own (:attr:`Comment.own`)
+        even without a marker.
         """
         super().__init__()
         if token is not None and (user or password):
@@ -142,6 +145,7 @@ class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
         self.max_ids_per_query = max_ids_per_query
         self.integer_fields = frozenset(integer_fields)
         self.batch_api = batch_api
+        self.dedicated_account = dedicated_account
         self.http = HttpClient(
             "servicenow", options, auth=auth, vendor_message=sn_message, counter=self.calls, sleep=sleep,
         )
@@ -164,6 +168,7 @@ class ServiceNowConnector(ServiceNowChecks, ServiceNowDictionary):
             requests_per_second=section.requests_per_second,
         )
         kwargs.setdefault("batch_api", getattr(section, "batch_api", True))
+        kwargs.setdefault("dedicated_account", bool(getattr(section, "dedicated_account", False)))
         return cls(section.url, user=section.username, password=section.password, token=section.token,
                    options=options, ca_bundle=section.ca_bundle, **kwargs)
 

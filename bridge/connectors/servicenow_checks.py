@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.connectors.base import CheckResult
+from bridge.connectors.own_account import servicenow_check
 from bridge.connectors.servicenow_batch import BatchRequest, BatchUnavailable, send_batch
 from bridge.connectors.servicenow_journal import ServiceNowJournal
 from bridge.connectors.servicenow_query import literal
@@ -61,6 +62,7 @@ class ServiceNowChecks(ServiceNowJournal):
             "role, e.g. itil or a custom bridge role); without it bridge cannot mirror work notes or comments")))
         for table in tables:
             results.extend(self._check_fields(table, [m for m in mappings if m.route.record_type == table]))
+        results.append(servicenow_check(self))  # does a person use bridge's account? (itsm.dedicated_account)
         return results
 
     def _check_batch(self) -> CheckResult:

@@ -78,6 +78,8 @@ class ServiceNowJournal(ServiceNowAttachments):
     max_ids_per_query: int
     api_user: str | None
     _people: dict[str, str]
+    #: ``itsm.dedicated_account``: a journal entry written by ``api_user`` is bridge's own (:attr:`Comment.own`)
+    dedicated_account: bool = False
     #: whether to try the Batch API (set off by configuration, or by the instance refusing it)
     batch_api: bool = True
     _prefetch: _Prefetch | None = None
@@ -229,4 +231,6 @@ class ServiceNowJournal(ServiceNowAttachments):
             channel=element,
             internal=facts.journal_is_internal(element),
             marker=marker,
+            # the author as the carrier (``sys_created_by`` is the user_name): see "Comments and markers"
+            own=self.dedicated_account and marker is None and bool(author) and author == self.api_user,
         )

@@ -190,6 +190,15 @@ class ItsmSettings(_Section):
     # ServiceNow only: send a cycle's change search and its journal read as one Batch API call; false
     # sends them as two (docs/connectors/servicenow.md, "Batch API").
     batch_api: bool = True
+    # True when the account bridge signs in with is bridge's alone (no person uses it): every comment it
+    # wrote is then bridge's own, even a customer reply without a marker, so nothing is mirrored back
+    # after a lost state store. Off by default: on a shared account a person's comment would be ignored.
+    # `bridge doctor` says whether the account's comments look dedicated. See docs/mappings.md, "comments".
+    dedicated_account: bool = False
+    # Request Tracker only: the name of a transaction custom field an RT admin created for bridge and
+    # applied to the queues (Admin → Custom Fields, "Applies to: Ticket Transactions"). Bridge writes the
+    # origin of each mirror there, invisible in the requestor's e-mail. See docs/connectors/rt.md.
+    transaction_custom_field: str | None = None
 
     @model_validator(mode="after")
     def _one_auth(self) -> ItsmSettings:

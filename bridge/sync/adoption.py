@@ -9,7 +9,10 @@ origin. This module holds the pure rules the planner applies to that evidence:
 * :func:`choose_partner` — which existing issue a record without a link belongs to, or why that cannot
   be decided (conflicting evidence is never guessed: it becomes a problem naming both issues);
 * :class:`MirrorIndex` — the markers of every comment the planner sees, so a comment whose mirror
-  already exists on the other side is adopted (its pair recorded), never posted again.
+  already exists on the other side is adopted (its pair recorded), never posted again. A mirror that
+  carries no marker (a reply on a channel the customer reads) but was written by bridge's dedicated
+  account (:attr:`bridge.model.Comment.own`) is found by its text instead: the author says it is
+  bridge's, the text says whose mirror it is (:func:`same_text`).
 
 The cycle gathers the evidence (:func:`bridge.sync.cycle` → ``find_by_markers``, one batched search
 per cycle for all the records about to be created) and passes it in
@@ -96,30 +99,87 @@ def choose_partner(record: Record, partners: Partners | None) -> Decision:
     return Decision()
 
 
+#: A mirror cut by ``max_length`` keeps the start of its origin: this much of it must be found.
+_TRUNCATED_PREFIX = 200
+
+
+def _normal(text: str) -> str:
+    """Text as compared: whitespace runs as one space (vendors re-wrap and trim what they store)."""
+    return " ".join(text.split())
+
+
+def same_text(origin: str, mirror: str) -> bool:
+    """Whether ``mirror`` (attribution line, then the body, perhaps cut) is a mirror of the body ``origin``.
+
+    The mirror is the origin's text after its first line (the attribution, which may be empty); a long
+    origin may have been cut at ``max_length``, so its first 200 characters must then appear in the
+    mirror. Short, common texts ("thanks") match only a mirror that ends with exactly them.
+    """
+    o, m = _normal(origin), _normal(mirror)
+    if not o:
+        return False
+    if m == o or m.endswith(f" {o}"):
+        return True
+    return len(o) > _TRUNCATED_PREFIX and o[:_TRUNCATED_PREFIX] in m
+
+
 class MirrorIndex:
-    """Every comment the planner sees that carries a marker, by (origin side, origin id, item it is on).
+    """Every comment the planner sees that carries a marker, by (origin side, origin id, item it is on),
+    and the unmarked comments bridge's dedicated account wrote (:attr:`~bridge.model.Comment.own`).
 
     A mirror bridge wrote names its origin in its marker; finding one on the target item means the
-    original is mirrored already, whatever the store remembers.
+    original is mirrored already, whatever the store remembers. A mirror without a marker is claimed
+    by the first origin whose text it carries (:meth:`mirror_of` with ``texts``), once: two identical
+    origins need two mirrors.
     """
 
     def __init__(self, comments: Mapping[str, Sequence[Comment]]) -> None:
         self._mirrors: dict[tuple[Side, str, str], str] = {}
+        self._unnamed: dict[str, list[Comment]] = {}
+        self._claimed: dict[tuple[Side, str, str], str] = {}
+        self._stored: set[str] = set()  # unmarked mirrors the store already pairs with their origin
         for item_comments in comments.values():
             for comment in item_comments:
                 if comment.marker is not None:
                     key = (comment.marker.side, comment.marker.origin_id, comment.parent.id)
                     self._mirrors.setdefault(key, comment.id)
+                elif comment.own:
+                    self._unnamed.setdefault(comment.parent.id, []).append(comment)
+        for unnamed in self._unnamed.values():
+            unnamed.sort(key=lambda c: (c.created, c.id))
 
-    def mirror_of(self, origin_side: Side, origin_id: str, target_item: str) -> str | None:
-        """The id of the comment on ``target_item`` that mirrors ``origin_id`` of ``origin_side``."""
-        return self._mirrors.get((origin_side, origin_id, target_item))
+    def mirror_of(self, origin_side: Side, origin_id: str, target_item: str,
+                  texts: Sequence[str] = ()) -> str | None:
+        """The id of the comment on ``target_item`` that mirrors ``origin_id`` of ``origin_side``.
 
-    def pairs(self, record_id: str, issue_id: str, record_comments: Iterable[str]) -> list[CommentPair]:
-        """The comment pairs between one record and one issue that their markers prove.
+        Without a marker naming it, the first unclaimed comment by bridge's own account on
+        ``target_item`` whose text is one of ``texts`` (the origin's body as it would be mirrored:
+        routed, stripped) is that mirror, and is claimed for this origin.
+        """
+        key = (origin_side, origin_id, target_item)
+        found = self._mirrors.get(key) or self._claimed.get(key)
+        if found is not None or not texts:
+            return found
+        taken = self._stored | set(self._claimed.values())
+        for candidate in self._unnamed.get(target_item, ()):
+            if candidate.id not in taken and any(same_text(t, candidate.body) for t in texts):
+                self._claimed[key] = candidate.id
+                return candidate.id
+        return None
+
+    def stored(self, mirror_ids: Iterable[str]) -> None:
+        """Mirrors the store already pairs with an origin (a restored backup knows some): never claimed by
+        another origin with the same text."""
+        self._stored.update(mirror_ids)
+
+    def pairs(self, record_id: str, issue_id: str, record_comments: Iterable[str],
+              issue_texts: Mapping[str, Sequence[str]] | None = None) -> list[CommentPair]:
+        """The comment pairs between one record and one issue that their markers (or texts) prove.
 
         Mirrors on the issue count for this record only when their origin is one of
         ``record_comments`` (the record's comment ids): several records may share one issue.
+        ``issue_texts`` (the issue's comments not proven by a marker, by id, with the texts their mirror
+        would carry) finds the unmarked mirrors bridge's own account wrote on the record.
         """
         own = set(record_comments)
         found: list[CommentPair] = []
@@ -128,12 +188,19 @@ class MirrorIndex:
                 found.append(CommentPair(Side.ITSM, origin_id, record_id, issue_id, mirror_id))
             elif side is Side.JIRA and item == record_id:
                 found.append(CommentPair(Side.JIRA, origin_id, issue_id, record_id, mirror_id))
+        proven = {p.origin_id for p in found if p.origin_side is Side.JIRA}
+        for origin_id, texts in (issue_texts or {}).items():
+            if origin_id in proven:
+                continue
+            mirror = self.mirror_of(Side.JIRA, origin_id, record_id, texts)
+            if mirror is not None:
+                found.append(CommentPair(Side.JIRA, origin_id, issue_id, record_id, mirror))
         return found
 
 
 def unmarked(comments: Iterable[Comment]) -> list[Comment]:
-    """The originals among ``comments`` (those bridge did not write)."""
-    return [c for c in comments if c.marker is None]
+    """The originals among ``comments`` (those bridge did not write: no marker, not by its own account)."""
+    return [c for c in comments if not c.is_mirror]
 
 
-__all__ = ["Decision", "MirrorIndex", "back_reference_key", "choose_partner", "named_key", "unmarked"]
+__all__ = ["Decision", "MirrorIndex", "back_reference_key", "choose_partner", "named_key", "same_text", "unmarked"]

@@ -23,6 +23,7 @@ from bridge.mapping.transform import TemplateError
 from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
+from bridge.sync.plan_comments_rules import route_to_itsm
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import project
 from bridge.text import strip_controls
@@ -54,7 +55,9 @@ class AdoptionPlanning:
         comments = self.given.changes.comments
         record_comments = comments.get(record.ref.id, ())
         issue_comments = comments.get(issue.ref.id, ())
-        pairs = tuple(self.mirrors.pairs(record.ref.id, issue.ref.id, [c.id for c in record_comments]))
+        rules = self.mapping.comments
+        texts = {c.id: (c.body, route_to_itsm(c, rules).body) for c in issue_comments if not c.is_mirror}
+        pairs = tuple(self.mirrors.pairs(record.ref.id, issue.ref.id, [c.id for c in record_comments], texts))
         agreed = {
             key: value for key, value in projection.items()
             if key in issue.fields and issue.fields[key] == value
@@ -83,11 +86,10 @@ class AdoptionPlanning:
             self.back_references(record.ref, issue.ref, projection)
         paired = {(p.origin_side, p.origin_id) for p in pairs}
         for comment in record_comments:
-            if comment.marker is None and (Side.ITSM, comment.id) not in paired:
+            if not comment.is_mirror and (Side.ITSM, comment.id) not in paired:
                 self.comment_to_issue(comment, record.ref, issue.ref)
-        rules = self.mapping.comments
         for comment in issue_comments:
-            if comment.marker is not None or (Side.JIRA, comment.id) in paired:
+            if comment.is_mirror or (Side.JIRA, comment.id) in paired:
                 continue
             if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, issue.ref)) is not None:
                 continue
@@ -127,7 +129,10 @@ class AdoptionPlanning:
         if issue_id is None:
             return
         for comment in self.given.changes.comments.get(issue_id, ()):
-            mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, record.ref.id) if comment.marker is None else None
+            if comment.is_mirror:
+                continue
+            texts = (comment.body, route_to_itsm(comment, self.mapping.comments).body)
+            mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, record.ref.id, texts)
             if mirror is not None:
                 self.emit(AdoptComment(self.mapping.name, None, record.ref, placeholder, comment.id, mirror))
 

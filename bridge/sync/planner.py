@@ -331,7 +331,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
                 )
         known = self.linked_issue_id(record, existing)
         for comment in self.given.changes.comments.get(record.ref.id, ()):
-            if comment.marker is not None:
+            if comment.is_mirror:
                 continue
             self.comment_to_issue(comment, record.ref, placeholder, found_on=known)
         self.adopt_issue_mirrors(record, placeholder, known)
@@ -603,14 +603,15 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         state = ctx.state
         for record in changed:
             for comment in comments.get(record.ref.id, ()):
-                if comment.marker is not None or state.knows_comment(Side.ITSM, comment.id):
+                if comment.is_mirror or state.knows_comment(Side.ITSM, comment.id):
                     continue
                 self.comment_to_issue(comment, record.ref, ctx.issue_ref, state.link.id)
         if ctx.issue is None:
             return
         rules = self.mapping.comments
+        self.mirrors.stored(p.mirror_id for p in state.comments if p.origin_side is Side.JIRA)
         for comment in comments.get(ctx.issue.ref.id, ()):
-            if comment.marker is not None or _is_mirror(state, Side.JIRA, comment.id):
+            if comment.is_mirror or _is_mirror(state, Side.JIRA, comment.id):
                 continue
             if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, ctx.issue_ref)) is not None:
                 continue
@@ -619,7 +620,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
             for ref in record_refs:
                 if state.mirrored_to(Side.JIRA, comment.id, ref.id):
                     continue
-                mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, ref.id)
+                mirror = self.mirrors.mirror_of(Side.JIRA, comment.id, ref.id, (routed.body,))
                 if mirror is not None:
                     self.emit(AdoptComment(self.mapping.name, state.link.id, ref, ctx.issue_ref, comment.id, mirror))
                     continue

@@ -11,6 +11,7 @@ import pytest
 import responses
 from pydantic import SecretStr
 
+from bridge.connectors import own_account
 from bridge.connectors.http import HttpOptions
 from bridge.connectors.rt import RTConnector
 from bridge.connectors.rt_parse import (
@@ -251,6 +252,105 @@ def test_comments_come_from_transactions_and_their_attachments_in_two_calls() ->
     assert attachment_query == [{"field": "TransactionId", "operator": "IN", "value": [40, 41]}]
     assert "Parent" not in query_of(responses.calls[1])["fields"][0]  # RT 5.0.3 answers 500 for it
     assert rt.calls.total == 2
+
+
+@responses.activate
+def test_a_dedicated_bridge_user_marks_its_unmarked_replies_as_its_own() -> None:
+    """The transaction's ``Creator`` is the carrier of a reply without a marker (the token owner's login)."""
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "50", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:33Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "RealName": "Bridge", "type": "user"}},
+        {"id": "51", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:34Z",
+         "Creator": {"id": "carol", "Name": "carol", "RealName": "Carol Caller", "type": "user"}},
+        {"id": "52", "Type": "Comment", "ObjectId": "7", "Created": "2026-11-23T14:50:35Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "type": "user"}},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "6", "TransactionId": "50", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
+        {"id": "7", "TransactionId": "51", "ContentType": "text/plain", "Content": "Still broken"},
+        {"id": "8", "TransactionId": "52", "ContentType": "text/plain", "Content": "note\n\n[bridge:jira:9]"},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/user/14", json={"id": 14, "Name": "bridge"})
+    options = HttpOptions(base_url="ignored", max_attempts=2, backoff_base=0.0, requests_per_second=1000, burst=1000)
+    rt = RTConnector(ROOT, token=SecretStr(TOKEN), options=options, bridge_user="14", dedicated_account=True)
+    read = {c.id: c for c in rt.comments_since([REF], None)["7"]}
+    assert (read["50"].own, read["51"].own, read["52"].own) == (True, False, False)  # 52: its marker says more
+    assert read["52"].marker == Marker(Side.JIRA, "9")
+
+
+@responses.activate
+def test_a_shared_bridge_user_marks_nothing() -> None:
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "50", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:33Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "type": "user"}},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "6", "TransactionId": "50", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
+    ], pages=None, total=None))
+    assert not connector().comments_since([REF], None)["7"][0].own
+
+
+@responses.activate
+def test_a_transaction_custom_field_carries_the_origin_of_a_reply_invisibly() -> None:
+    """RT::REST2 "Tickets": ``TxnCustomFields`` on correspond/comment sets the new transaction's custom
+    fields in the same request; a transactions search with ``fields=CustomFields`` lists them back."""
+    live()
+    responses.post(f"{REST}/ticket/7/correspond", status=201, json=["Correspondence added"],
+                   headers={"Location": "/REST/2.0/transaction/70"})
+    rt = connector(origin_field="Bridge origin")
+    written = rt.add_comment(REF, "Dana\nPlease retry", channel="correspond", marker=Marker(Side.JIRA, "77"))
+    sent = json.loads(responses.calls[-1].request.body)
+    assert sent == {"Content": "Dana\nPlease retry", "ContentType": "text/plain",
+                    "TxnCustomFields": {"Bridge origin": "[bridge:jira:77]"}}  # nothing in the e-mailed text
+    assert written.id == "70"
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "70", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:33Z",
+         "Creator": {"id": "bridge", "Name": "bridge", "type": "user"},
+         "CustomFields": [{"id": "9", "type": "customfield", "name": "Bridge origin", "values": ["[bridge:jira:77]"]}]},
+        {"id": "71", "Type": "Correspond", "ObjectId": "7", "Created": "2026-11-23T14:50:34Z",
+         "Creator": {"id": "carol", "Name": "carol", "type": "user"},
+         "CustomFields": [{"id": "9", "type": "customfield", "name": "Bridge origin", "values": []}]},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "6", "TransactionId": "70", "ContentType": "text/plain", "Content": "Dana\nPlease retry"},
+        {"id": "7", "TransactionId": "71", "ContentType": "text/plain", "Content": "Still broken"},
+    ], pages=None, total=None))
+    read = {c.id: c for c in rt.comments_since([REF], None)["7"]}
+    assert read["70"].marker == Marker(Side.JIRA, "77")
+    assert read["70"].body == "Dana\nPlease retry"
+    assert read["71"].marker is None
+    search = [c for c in responses.calls if "/transactions" in c.request.url][-1]
+    assert query_of(search)["fields"] == ["Type,Created,Creator,ObjectId,CustomFields"]
+    assert rt.find_comment_by_marker(REF, Marker(Side.JIRA, "77")) is not None  # a crash finds it again
+
+
+@responses.activate
+def test_a_custom_field_rt_cannot_set_does_not_fail_the_written_reply() -> None:
+    live()
+    responses.post(f"{REST}/ticket/7/correspond", status=201,
+                   json=["Correspondence added", "Unable to load transaction custom field: Bridge origin"],
+                   headers={"Location": "/REST/2.0/transaction/72"})
+    written = connector(origin_field="Bridge origin").add_comment(
+        REF, "hello", channel="correspond", marker=Marker(Side.JIRA, "78"))
+    assert written.id == "72"  # written once: raising would make the engine write it again
+
+
+@responses.activate
+def test_the_account_check_reads_the_bridge_users_newest_comments_for_a_marker() -> None:
+    responses.get(f"{REST}/transactions", json=page([
+        {"id": "60", "ObjectId": "7", "Created": "2026-11-23T14:50:35Z"},
+        {"id": "59", "ObjectId": "7", "Created": "2026-11-23T14:50:34Z"},
+    ], pages=None, total=None))
+    responses.get(f"{REST}/attachments", json=page([
+        {"id": "8", "TransactionId": "60", "ContentType": "text/plain", "Content": "note\n\n[bridge:jira:9]"},
+        {"id": "9", "TransactionId": "59", "ContentType": "text/plain", "Content": "typed by a person"},
+    ], pages=None, total=None))
+    result = own_account.rt_check(connector(dedicated_account=True))
+    assert not result.ok
+    assert "comment 59 on ticket 7" in (result.hint or "")
+    query = query_of(responses.calls[0])
+    assert query["query"] == ["ObjectType = 'RT::Ticket' AND Type = 'Comment' AND Creator = 'bridge'"]
+    assert (query["orderby"], query["order"]) == (["id"], ["DESC"])
 
 
 @responses.activate

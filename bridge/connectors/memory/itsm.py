@@ -48,8 +48,11 @@ class MemoryItsm(MemoryConnector):
         base_url: str = "https://itsm.example",
         record_types: Sequence[str] = ("incident", "change_request"),
         back_reference_field: str = facts.BACK_REFERENCE_FIELD,
+        dedicated_account: bool = False,
     ) -> None:
         super().__init__(clock=clock, page_size=page_size, base_url=base_url)
+        #: ``itsm.dedicated_account``: entries by :data:`INTEGRATION_USER` are bridge's own (``Comment.own``)
+        self.dedicated_account = dedicated_account
         self.record_types = tuple(record_types)
         self.back_reference_field = back_reference_field
         self._numbers: dict[str, int] = {}
@@ -73,6 +76,7 @@ class MemoryItsm(MemoryConnector):
         )
 
     def _comment(self, item: _Stored, entry: _Entry) -> Comment:
+        marker = Marker.find(entry.text)
         return Comment(
             entry.id,
             item.ref,
@@ -81,7 +85,8 @@ class MemoryItsm(MemoryConnector):
             entry.created,
             entry.channel,
             internal=facts.journal_is_internal(entry.channel),
-            marker=Marker.find(entry.text),
+            marker=marker,
+            own=self.dedicated_account and marker is None and entry.author == INTEGRATION_USER,
         )
 
     def _check_policy(self, kind: str, state: str, values: Mapping[str, FieldValue]) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from bridge.connectors.base import CheckResult
-from bridge.connectors.rt.client import RTClient
+from bridge.connectors.own_account import rt_check
+from bridge.connectors.rt.content import RTContent
 from bridge.connectors.rt_parse import parse_datetime, ticket_id
 from bridge.connectors.rt_query import custom_field_name, date_literal, quote
 from bridge.errors import AuthError, ConnectorError, NotFoundError, PermanentError, TransientError
@@ -18,7 +19,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import condition_fields
 
 
-class RTChecks(RTClient):
+class RTChecks(RTContent):
     """Read-only diagnostics; nothing here writes to RT."""
 
     def check(self, mappings: Sequence[MappingSpec]) -> list[CheckResult]:
@@ -69,6 +70,7 @@ class RTChecks(RTClient):
         for mapping in mappings:
             self._mappings[mapping.route.record_type] = mapping
             results.extend(self._check_mapping(mapping))
+        results.append(rt_check(self))  # does a person use the bridge user? (itsm.dedicated_account)
         return results
 
     def _check_mapping(self, mapping: MappingSpec) -> list[CheckResult]:

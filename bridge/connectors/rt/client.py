@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from bridge.connectors.base import Connector
 from bridge.connectors.http import HttpClient, HttpOptions
 from bridge.connectors.rt_parse import next_page, rt_vendor_message, ticket_id
-from bridge.errors import ConfigError, PermanentError
+from bridge.errors import ConfigError, ConnectorError, PermanentError
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.model import Ref, Side
 
@@ -54,6 +54,8 @@ class RTClient(Connector):
         timezone: str = "UTC",
         bridge_user: str | None = None,
         page_size: int = MAX_PER_PAGE,
+        dedicated_account: bool = False,
+        origin_field: str | None = None,
     ) -> None:
         """``url`` is RT's web root (``https://rt.example.com`` or Debian's ``…/rt``), not the REST2 path.
 
@@ -62,6 +64,10 @@ class RTClient(Connector):
         preference, which RT uses instead): TicketSQL date literals are read in it. ``bridge_user`` is the
         RT login bridge writes as; it identifies bridge's own changes (``Item.updated_by``) and is what
         :meth:`check` verifies. ``page_size`` (1..100) is the ``per_page`` of every list request.
+        ``dedicated_account`` (``itsm.dedicated_account``): the bridge user is bridge's alone, so a
+        transaction it created is bridge's own (:attr:`bridge.model.Comment.own`) even without a marker.
+        ``origin_field`` (``itsm.transaction_custom_field``): a transaction custom field an RT admin made
+        for bridge; every comment and reply bridge writes names its origin there, invisibly.
         """
         super().__init__()
         if token is None and (username is None or password is None):
@@ -73,6 +79,8 @@ class RTClient(Connector):
         self.web_url = url.rstrip("/")
         self.rest_url = f"{self.web_url}/REST/2.0"
         self.bridge_user = bridge_user
+        self.dedicated_account = dedicated_account
+        self.origin_field = origin_field or None
         if not 1 <= page_size <= MAX_PER_PAGE:
             raise ConfigError(f"Request Tracker page size must be 1..{MAX_PER_PAGE}, not {page_size}")
         self.page_size = page_size
@@ -121,7 +129,19 @@ class RTClient(Connector):
             options=options,
             timezone=getattr(itsm, "timezone", None) or "UTC",
             bridge_user=bridge_user,
+            dedicated_account=bool(getattr(itsm, "dedicated_account", False)),
+            origin_field=getattr(itsm, "transaction_custom_field", None),
         )
+
+    def _bridge_login(self) -> str:
+        """The bridge user's login; a numeric id (taken from the auth token) is resolved once."""
+        if self.bridge_user and self.bridge_user.isdigit():
+            try:
+                user = self._json("GET", f"user/{self.bridge_user}") or {}
+                self.bridge_user = str(user.get("Name") or self.bridge_user)
+            except ConnectorError:
+                return self.bridge_user
+        return self.bridge_user or ""
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)

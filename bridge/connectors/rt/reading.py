@@ -146,6 +146,8 @@ class RTReading(RTContent):
             query = transaction_query(chunk, COMMENT_TYPES, since, self.timezone)
             params = {"query": query, "fields": "Type,Created,Creator,ObjectId", "fields[Creator]": "Name,RealName",
                       "orderby": "id", "order": "ASC"}  # the author's real name for the attribution, no extra call
+            if self.origin_field:  # the transaction custom fields, with their values, in the same answer
+                params["fields"] += ",CustomFields"
             for data, _ in self._pages("transactions", params):
                 transactions.extend(data["items"])
         if not transactions:
@@ -161,6 +163,7 @@ class RTReading(RTContent):
                 continue
             text = texts.get(txn_id, "")
             channel = COMMENT_TYPES[str(txn["Type"])]
+            marker = Marker.find(text) or self._carried_marker(txn.get("CustomFields"))
             result[ref.id].append(
                 Comment(
                     id=txn_id,
@@ -170,10 +173,29 @@ class RTReading(RTContent):
                     created=created,
                     channel=channel,
                     internal=channel == "comment",
-                    marker=Marker.find(text),
+                    marker=marker,
+                    own=marker is None and self._by_bridge(txn.get("Creator")),
                 )
             )
         return result
+
+    def _carried_marker(self, custom_fields: Any) -> Marker | None:
+        """The marker in the transaction custom field ``itsm.transaction_custom_field`` (REST2 lists a
+        transaction's custom fields as ``{"name": …, "values": […]}``), if bridge wrote one there."""
+        if not self.origin_field or not isinstance(custom_fields, list):
+            return None
+        for cf in custom_fields:
+            if isinstance(cf, dict) and cf.get("name") == self.origin_field:
+                return Marker.find(" ".join(str(v) for v in cf.get("values") or []))
+        return None
+
+    def _by_bridge(self, creator: Any) -> bool:
+        """Whether the transaction's ``Creator`` is bridge's dedicated account: the author as the carrier
+        of a reply without a marker (docs/connectors/rt.md, "Comments and markers")."""
+        if not self.dedicated_account:
+            return False
+        login = self._bridge_login()
+        return bool(login) and object_name(creator) == login
 
     def find_by_marker(self, mapping: MappingSpec, marker: str) -> Item | None:
         self._mappings[mapping.route.record_type] = mapping

@@ -25,7 +25,7 @@ from bridge.connectors.rt_parse import (
     transaction_id_from_location,
 )
 from bridge.connectors.rt_query import custom_field_name
-from bridge.errors import ConnectorError, MergedError, NotFoundError, PermanentError, WorkflowError
+from bridge.errors import MergedError, NotFoundError, PermanentError, WorkflowError
 from bridge.model import Comment, FieldValue, Item, Marker, Ref, Visibility
 
 
@@ -83,16 +83,22 @@ class RTWriting(RTClient):
         # A reply (correspond) is e-mailed to the requestor: no marker text in it; bridge knows it by the
         # transaction id it stores (docs/connectors/rt.md, "Comments and markers").
         content = body.rstrip() if kind == "correspond" else f"{body.rstrip()}\n\n{marker.render()}"
+        payload: dict[str, Any] = {"Content": content, "ContentType": "text/plain"}
+        if self.origin_field:  # the invisible carrier, set in the same request (RT::REST2, "TxnCustomFields")
+            payload["TxnCustomFields"] = {self.origin_field: marker.render()}
         response = self.http.request(
             "POST",
             f"ticket/{rt_id}/{kind}",
-            json={"Content": content, "ContentType": "text/plain"},
+            json=payload,
             ok=(200, 201),
             idempotent=False,  # a repeated POST adds a second comment; the executor reconciles by marker
         )
         messages = response.json() if response.content else []
-        self._raise_for_messages(messages, method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}")
         txn_id = transaction_id_from_location(response.headers.get("Location"))
+        if txn_id is not None and isinstance(messages, list):
+            # the comment exists: a custom field RT could not set must not make the engine write it again
+            messages = [m for m in messages if "transaction custom field" not in str(m).lower()]
+        self._raise_for_messages(messages, method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}")
         if txn_id is None:
             raise PermanentError("rt did not say which transaction holds the comment", side="rt",
                                  method="POST", endpoint=f"/REST/2.0/ticket/{rt_id}/{kind}",
@@ -135,16 +141,6 @@ class RTWriting(RTClient):
         if str(data.get("Status") or "").lower() == "deleted":
             raise NotFoundError(f"rt: ticket {rt_id} is deleted", side="rt", method="GET", endpoint=endpoint,
                                 status=200)
-
-    def _bridge_login(self) -> str:
-        """The bridge user's login; a numeric id (taken from the auth token) is resolved once."""
-        if self.bridge_user and self.bridge_user.isdigit():
-            try:
-                user = self._json("GET", f"user/{self.bridge_user}") or {}
-                self.bridge_user = str(user.get("Name") or self.bridge_user)
-            except ConnectorError:
-                return self.bridge_user
-        return self.bridge_user or ""
 
     def _write_body(self, ref: Ref, values: Mapping[str, FieldValue]) -> dict[str, Any]:
         body: dict[str, Any] = {}
