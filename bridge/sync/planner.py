@@ -476,6 +476,9 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         if isinstance(person, str):  # nobody to write: the records keep their person, and the plan says why
             self.notes.append(person)
             self.acks.add(Side.JIRA, ctx.issue_ref.id, {key: jira_now})
+            for ref in ctx.record_refs:  # kept on purpose (a lost conflict too): not a change to send next cycle
+                if ctx.record_value(ref.id, key) != ctx.synced_record(ref.id).get(key):
+                    self.acks.add(Side.ITSM, ref.id, {key: ctx.record_value(ref.id, key)})
             return
         wrote = False
         for ref in ctx.record_refs:
