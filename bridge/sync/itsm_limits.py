@@ -1,6 +1,7 @@
 """The ITSM field lengths a cycle's plan needs: read from the connector before the pure planner runs.
 
-Only the fields that ``to_itsm``/``both`` rules without their own ``max_length`` write are asked about,
+Only the fields that ``to_itsm``/``both`` rules without their own ``max_length`` and the templates of
+ITSM states write are asked about,
 so a mapping that writes nothing back costs no request. A connector without field lengths (RT: none;
 the memory fakes) is left alone. A failed read is logged and the plan goes on without limits: the
 vendor then cuts the text as it always did (ServiceNow silently), which is no reason to stop syncing.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bridge.errors import ConnectorError
 from bridge.logging import get_logger
+from bridge.mapping.schema import ItsmStateTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
 
 if TYPE_CHECKING:
@@ -21,11 +23,17 @@ log = get_logger(__name__)
 
 
 def written_fields(spec: MappingSpec) -> list[str]:
-    """The ITSM fields ``to_itsm``/``both`` rules write whose length is the vendor's to say."""
-    return sorted({
+    """The ITSM fields ``to_itsm``/``both`` rules and the templates of ITSM states (close notes built from
+    the issue) write, whose length is the vendor's to say."""
+    rules = {
         rule.itsm for rule in spec.fields.values()
         if rule.itsm and rule.direction in ("to_itsm", "both") and rule.max_length is None and not rule.user
-    })
+    }
+    states = {
+        name for target in spec.status.to_itsm.values() if isinstance(target, ItsmStateTarget)
+        for name, value in target.fields.items() if isinstance(value, TemplateValue)
+    }
+    return sorted(rules | states)
 
 
 def itsm_limits_for(engine: Engine, spec: MappingSpec) -> dict[str, int]:

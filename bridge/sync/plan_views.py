@@ -81,6 +81,20 @@ def within_itsm_limit(
     return cut(value, limit, line)
 
 
+def within_field_limits(
+    fields: Mapping[str, FieldValue], limits: Mapping[str, int], notice_template: str, issue: Ref
+) -> dict[str, FieldValue]:
+    """The close data of an ITSM state (``close_notes`` built from the issue's comments can be long) cut to
+    each field's length on the instance, with the notice, as :func:`within_itsm_limit` cuts field rules."""
+    out = dict(fields)
+    for name, value in fields.items():
+        limit = limits.get(name)
+        if limit is not None and isinstance(value, str) and len(value) > limit:
+            line = notice(notice_template, source={"key": issue.key, "url": issue.url})
+            out[name] = shorten(value, limit) if len(line(len(value))) * 2 > limit else cut(value, limit, line)
+    return out
+
+
 class Updates:
     """Synced updates gathered per item and merged (one SyncedUpdate per item)."""
 
@@ -178,5 +192,5 @@ class LinkContext:
         return self.state.issue.status
 
 
-__all__ = ["STATUS", "LinkContext", "Updates", "Write", "is_mirror", "issue_view", "project", "within_itsm_limit",
-           "written_projection"]
+__all__ = ["STATUS", "LinkContext", "Updates", "Write", "is_mirror", "issue_view", "project", "within_field_limits",
+           "within_itsm_limit", "written_projection"]

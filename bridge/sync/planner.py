@@ -158,7 +158,7 @@ from bridge.sync.plan_adoption import AdoptionPlanning
 from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm, route_to_jira
 from bridge.sync.plan_people import itsm_person, record_value
 from bridge.sync.plan_route_exit import RouteExitPlanning
-from bridge.sync.plan_views import STATUS, issue_view, project
+from bridge.sync.plan_views import STATUS, issue_view, project, within_field_limits
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import Updates as _Updates
 from bridge.sync.plan_views import Write as _Write
@@ -590,14 +590,13 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
         if not emitted:
             self.acks.add(Side.JIRA, issue.ref.id, status=issue.status)
 
-    @staticmethod
-    def state_fields(target: ItsmStateTarget, ctx: _LinkContext, record: Ref,
+    def state_fields(self, target: ItsmStateTarget, ctx: _LinkContext, record: Ref,
                      view: Mapping[str, Any]) -> dict[str, FieldValue]:
         context = to_itsm_context(ctx.record_fields(record.id), record, view)
-        return {
+        return within_field_limits({
             name: render(value.template, context) if isinstance(value, TemplateValue) else normalise(value)
             for name, value in target.fields.items()
-        }
+        }, self.given.itsm_limits, self.mapping.comments.truncation_notice, ctx.issue_ref)
 
     # ---------------------------------------------------------------------------- comments, notes
 

@@ -5,6 +5,7 @@ and the record's cut value is what bridge remembers, so nothing echoes back to J
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ from bridge.core.state import Changes, PlanInput
 from bridge.errors import PermanentError
 from bridge.mapping.schema import FieldRule
 from bridge.model import Ref, Side
+from bridge.sync.actions import SetStatus
 from bridge.sync.itsm_limits import itsm_limits_for, written_fields
 from bridge.sync.plan_views import within_itsm_limit
 from bridge.sync.planner import plan
 from tests.fixtures.engine import MAPPING, World, mapping_spec
+from tests.fixtures.planning import given, issue, link_state, mapping
 from tests.fixtures.servicenow import Snow, make_connector, running_sandbox
 
 NOTICE = "… (truncated by bridge: {{ omitted }} more characters in {{ source.key }})"
@@ -199,3 +202,25 @@ def test_one_shot_runs_keep_the_lengths_in_the_state_store(snow: Snow, tmp_path:
         assert store.cached(make_connector(snow.url).facts_key) is not None
     finally:
         store.close()
+
+
+def test_the_close_notes_an_itsm_state_builds_are_cut_to_the_field_like_field_rules() -> None:
+    """A resolve whose ``close_notes`` template copies a long Jira text lands cut with the notice, instead of
+    ServiceNow silently dropping the tail."""
+    spec = mapping(status={"to_itsm": {"In Progress": "2", "category:done": {"state": "6", "fields": {
+        "close_code": "Solution provided", "close_notes": {"template": "{{ issue.fields['Fix notes'] }}"}}}}})
+    assert "close_notes" in written_fields(spec)
+    long_text = "\n".join(f"step {n}: checked the relay and the queue again" for n in range(300))
+    state = link_state(1, 1, {1: ({}, "2")}, issue_fields={"Fix notes": long_text})
+    done = issue(1, "Done", updated=5, **{"Fix notes": long_text})
+    for limits, whole in (({"close_notes": 4000}, False), ({}, True)):
+        result = plan(spec, replace(given(issues=[done], links=[state]), itsm_limits=limits))
+        [move] = [a for a in result.actions if isinstance(a, SetStatus)]
+        notes = move.fields["close_notes"]
+        assert isinstance(notes, str)
+        if whole:
+            assert notes == long_text  # no known length: written whole
+        else:
+            assert len(notes) <= 4000
+            assert "more characters in OPS-1" in notes
+            assert move.fields["close_code"] == "Solution provided"
