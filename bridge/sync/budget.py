@@ -76,21 +76,13 @@ def within_budget(
     """
     if not budget or len(actions) <= budget:
         return Budgeted(list(actions))
-    units = _Units()
-    for state in links:
-        units.join([state.link.issue.id, *(r.id for r in state.link.records)])
+    units = _linked_units(links)
     for action in actions:
         units.join(sorted(refs_of(action)))
-    newest: dict[str, datetime] = {}
-    members: dict[str, list[str]] = {}
-    for item in changed:
-        root = units.find(item.ref.id)
-        members.setdefault(root, []).append(item.ref.id)
-        if root not in newest or item.updated > newest[root]:
-            newest[root] = item.updated
+    newest, members = _changed_by_unit(changed, units)
+    roots = [units.find(next(iter(sorted(refs_of(action))), "")) for action in actions]  # each action's unit
     size: dict[str, int] = {}
-    for action in actions:
-        root = units.find(next(iter(sorted(refs_of(action))), ""))
+    for root in roots:
         size[root] = size.get(root, 0) + 1
     # units without a changed item (a followed duplicate's cleanup) are always applied: they hold no cursor
     always = {root for root in size if root not in newest}
@@ -102,11 +94,31 @@ def within_budget(
     # the sort is stable, so each unit keeps its own order (a create before its follow-ups).
     rank = {root: position for position, root in enumerate(reversed(ordered))}
     last = len(rank)
-    kept_actions = sorted(
-        (a for a in actions if units.find(next(iter(sorted(refs_of(a))), "")) in kept),
-        key=lambda a: rank.get(units.find(next(iter(sorted(refs_of(a))), "")), last),
-    )
+    kept_actions = [a for _, a in sorted(
+        ((root, a) for root, a in zip(roots, actions, strict=True) if root in kept),
+        key=lambda pair: rank.get(pair[0], last),
+    )]
     return Budgeted(kept_actions, deferred)
+
+
+def _linked_units(links: Iterable[LinkState]) -> _Units:
+    """Units seeded with the stored links: an issue and all its records move together."""
+    units = _Units()
+    for state in links:
+        units.join([state.link.issue.id, *(r.id for r in state.link.records)])
+    return units
+
+
+def _changed_by_unit(changed: Sequence[Item], units: _Units) -> tuple[dict[str, datetime], dict[str, list[str]]]:
+    """Per unit, its newest change (the fair order's key) and its changed items (what a deferral leaves)."""
+    newest: dict[str, datetime] = {}
+    members: dict[str, list[str]] = {}
+    for item in changed:
+        root = units.find(item.ref.id)
+        members.setdefault(root, []).append(item.ref.id)
+        if root not in newest or item.updated > newest[root]:
+            newest[root] = item.updated
+    return newest, members
 
 
 def _alternate(ordered: Sequence[str], size: Mapping[str, int], budget: int) -> set[str]:
@@ -132,16 +144,7 @@ def precut(changed: Sequence[Item], links: Iterable[LinkState], budget: int | No
     Same units and the same fair order as :func:`within_budget`."""
     if not budget or len(changed) <= budget:
         return frozenset()
-    units = _Units()
-    for state in links:
-        units.join([state.link.issue.id, *(r.id for r in state.link.records)])
-    newest: dict[str, datetime] = {}
-    members: dict[str, list[str]] = {}
-    for item in changed:
-        root = units.find(item.ref.id)
-        members.setdefault(root, []).append(item.ref.id)
-        if root not in newest or item.updated > newest[root]:
-            newest[root] = item.updated
+    newest, members = _changed_by_unit(changed, _linked_units(links))
     ordered = sorted(newest, key=lambda root: (newest[root], root))
     kept = _alternate(ordered, {root: len(ids) for root, ids in members.items()}, budget)
     return frozenset(item_id for root in ordered if root not in kept for item_id in members[root])

@@ -73,6 +73,11 @@ def within_itsm_limit(
     """
     assert rule.itsm is not None
     limit = rule.max_length if rule.max_length is not None else limits.get(rule.itsm)
+    return _within(value, limit, notice_template, issue)
+
+
+def _within(value: FieldValue, limit: int | None, notice_template: str, issue: Ref) -> FieldValue:
+    """``value`` cut to ``limit`` with the notice naming ``issue``; a value within it, or no limit: as is."""
     if limit is None or not isinstance(value, str) or len(value) <= limit:
         return value
     line = notice(notice_template, source={"key": issue.key, "url": issue.url})
@@ -86,13 +91,7 @@ def within_field_limits(
 ) -> dict[str, FieldValue]:
     """The close data of an ITSM state (``close_notes`` built from the issue's comments can be long) cut to
     each field's length on the instance, with the notice, as :func:`within_itsm_limit` cuts field rules."""
-    out = dict(fields)
-    for name, value in fields.items():
-        limit = limits.get(name)
-        if limit is not None and isinstance(value, str) and len(value) > limit:
-            line = notice(notice_template, source={"key": issue.key, "url": issue.url})
-            out[name] = shorten(value, limit) if len(line(len(value))) * 2 > limit else cut(value, limit, line)
-    return out
+    return {name: _within(value, limits.get(name), notice_template, issue) for name, value in fields.items()}
 
 
 class Updates:
