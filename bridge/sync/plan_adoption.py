@@ -23,7 +23,7 @@ from bridge.mapping.transform import TemplateError
 from bridge.model import Comment, FieldValue, Issue, Link, Record, Ref, Side
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
-from bridge.sync.plan_comments_rules import route_to_itsm
+from bridge.sync.plan_comments_rules import customer_visible, route_to_itsm
 from bridge.sync.plan_views import LinkContext as _LinkContext
 from bridge.sync.plan_views import project
 from bridge.text import strip_controls
@@ -93,13 +93,16 @@ class AdoptionPlanning:
                 continue
             if skip_reason(comment, rules, Side.ITSM, functools.partial(self.problem, issue.ref)) is not None:
                 continue
+            # routed by comments.rules as on any link: a "[customer]" comment is a reply, not a work note
+            routed = route_to_itsm(comment, rules, functools.partial(self.problem, issue.ref))
             try:
-                body = strip_controls(mirror_body(comment, rules, system=self.given.jira_system, record=record.ref))
+                body = strip_controls(mirror_body(routed.comment(comment), rules, system=self.given.jira_system,
+                                                  record=record.ref,
+                                                  customer=customer_visible(self.mapping, routed.channel)))
             except TemplateError as exc:
                 self.problem(issue.ref, f"cannot render the mirror of comment {comment.id}: {exc}")
                 continue
-            self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body,
-                                 rules.to_itsm_channel))
+            self.emit(AddComment(self.mapping.name, None, record.ref, issue.ref, comment.id, body, routed.channel))
 
     def rejoin(self, record: Record) -> None:
         """A record outside the route without a stored link: adopted when the issue its back-reference
