@@ -19,6 +19,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.store import MappingLock, Store
+from bridge.sync.carryover import Backlog
 
 
 def _utcnow() -> datetime:
@@ -89,6 +90,9 @@ class Engine:
         self.stop = threading.Event()
         #: told ``(mapping, done, total)`` as a cycle's actions are applied (:class:`bridge.progress.Progress`)
         self.progress: Callable[[str, int, int], None] | None = None
+        #: per mapping, the backlog carried between cycles in this process (:mod:`bridge.sync.carryover`):
+        #: an optimisation only, never the truth (the stored cursors are)
+        self.backlogs: dict[str, Backlog] = {}
         self._mappings: dict[str, MappingSpec] = {}
         for spec in mappings:
             if spec.name in self._mappings:
@@ -123,6 +127,10 @@ class Engine:
         except KeyError:
             known = ", ".join(sorted(self._mappings)) or "none"
             raise ConfigError(f"no mapping named {name!r}", [f"known mappings: {known}"]) from None
+
+    def backlog(self, mapping: str) -> Backlog:
+        """The carried backlog of ``mapping`` in this process (made empty on first use)."""
+        return self.backlogs.setdefault(mapping, Backlog())
 
     def lead(self, mapping: str) -> MappingLock:
         """Hold the lock of ``mapping`` (kept until :meth:`close`); :class:`LockHeldError` when another has it."""

@@ -6,8 +6,9 @@ search as it is paged, a chunk at a time: each chunk is classified at once (its 
 items already processed dropped, by the ``classify`` function the cycle passes), and of the changed items
 only the ``limit`` oldest and the ``limit`` newest are kept (the cycle budget takes from both ends,
 :mod:`bridge.sync.budget`). The ids of the changed items between them are remembered, nothing more:
-they are left for the next cycles, whose searches read them again because a side with a left-out change
-keeps its cursor (:func:`bridge.sync.watermarks.advance`, ``stay``).
+they are left for the next cycles, which read them by id (:mod:`bridge.sync.carryover`); a side with a
+left-out change keeps its stored cursor (:func:`bridge.sync.watermarks.advance`, ``stay``), so a restart
+finds them again by searching from it.
 
 Without a budget (``limit`` ``None``) every changed item is kept, as before.
 """
@@ -22,6 +23,7 @@ from itertools import islice
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.state import LinkState
 from bridge.model import Item
+from bridge.sync.carryover import Carried
 from bridge.sync.watermarks import dedupe
 
 #: items classified together: one store query for their links' states
@@ -41,6 +43,8 @@ class SideRead:
     states: dict[str, LinkState] = field(default_factory=dict)
     #: ids of changed items not kept (left for a later cycle)
     dropped: set[str] = field(default_factory=set)
+    #: each of them, to read it by id in a later cycle (:mod:`bridge.sync.carryover`)
+    left: dict[str, Carried] = field(default_factory=dict)
     unreadable: list[Unreadable] = field(default_factory=list)
     #: distinct items the search returned
     seen: int = 0
@@ -77,6 +81,7 @@ def read_side(items: Iterable[Item | Unreadable], classify: Classify, limit: int
             if len(latest) > limit:
                 gone = latest.popleft()
                 result.dropped.add(gone.ref.id)
+                result.left[gone.ref.id] = Carried(gone.ref, gone.updated, gone.ref.id in result.states)
     result.seen = len(ids)
     kept = dedupe([*oldest.values(), *latest])
     # an id left out once is left out entirely (a later version of it may still sit in ``latest``)
@@ -98,6 +103,7 @@ def whole_units(sides: Sequence[SideRead]) -> None:
             members = {state.link.issue.id, *(r.id for r in state.link.records)} if state is not None else set()
             if members & dropped:
                 side.dropped.add(item.ref.id)
+                side.left[item.ref.id] = Carried(item.ref, item.updated, state is not None)
                 side.states.pop(item.ref.id, None)
             else:
                 keep.append(item)
