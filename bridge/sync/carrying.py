@@ -8,9 +8,12 @@ items (the carried ones first, read with one batched ``get_many``, then the chan
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from bridge.connectors.unreadable import Unreadable
 from bridge.mapping.schema import Mapping as MappingSpec
@@ -75,6 +78,64 @@ def stream(
         yield from connector.get_many(refs, fields)
     connector.calls.start_window()
     yield from tracked(connector.search_changed(spec, searches.windows[side], fields), searches.reached[side])
+
+
+#: items a side read ahead may hold at most while the other side is read (bounded memory: 4 of the reading's
+#: chunks, a few megabytes; the reading thread waits when the cycle has not taken them yet)
+AHEAD = 2000
+_DONE = object()
+
+
+class ReadAhead:
+    """One side's :func:`stream` paged in a thread while the cycle reads the other side (``engine.parallel_sides``:
+    the two vendors answer at once, so a backlog cycle's searches cost the slower side's time, not both).
+
+    Only the thread touches that side's connector until the items are taken (:meth:`items`); an error of the
+    search is raised where they are taken, as if it had been read there.
+    """
+
+    def __init__(self, items: Iterator[Item | Unreadable]) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), name="bridge-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self, items: Iterator[Item | Unreadable]) -> None:
+        try:
+            for item in items:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._queue.put(_DONE)
+        except BaseException as exc:  # handed to the cycle's thread, raised there
+            self._queue.put(exc)
+
+    def items(self) -> Iterator[Item | Unreadable]:
+        try:
+            while True:
+                got = self._queue.get()
+                if got is _DONE:
+                    return
+                if isinstance(got, BaseException):
+                    raise got
+                yield cast(Item | Unreadable, got)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the thread (the cycle failed before taking everything) and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        self._thread.join()
 
 
 def left_behind(changed: Iterable[Item], unsettled: Collection[str], linked: Collection[str],

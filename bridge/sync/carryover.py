@@ -45,7 +45,7 @@ from bridge.model import Item, Ref, Side
 #: the share of ``engine.cycle_seconds`` a backlog cycle plans writes for, at the pace the last budgeted cycle
 #: measured: the rest is left for reconciling, the searches and planning, so the time bound does not cut the
 #: writes (a cut leaves pending actions the next cycle must reconcile first)
-TIME_SHARE = 0.75
+TIME_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,12 +318,22 @@ def _read(
         jira = read_side(_read_hinted(engine.jira, [r for r in hinted if r.side is Side.JIRA], jira_fields(spec)),
                          lambda chunk: _changed_issues(engine, spec, chunk), None)
     else:
-        # the carried items first (read by id), then each side's search (from the carried position, if any)
-        itsm = read_side(carrying.stream(engine, spec, searches, Side.ITSM, itsm_fields(spec)),
-                         lambda chunk: _changed_records(engine, spec, chunk), limit)
+        # the carried items first (read by id), then each side's search (from the carried position, if any);
+        # with parallel sides the ITSM side is paged in a thread meanwhile (its classifying, which may ask
+        # Jira about strays, waits for the Jira search: one thread per connector at a time)
+        stream = carrying.stream(engine, spec, searches, Side.ITSM, itsm_fields(spec))
+        ahead = carrying.ReadAhead(stream) if engine.options.parallel_sides else None
+        try:
+            if ahead is None:
+                itsm = read_side(stream, lambda chunk: _changed_records(engine, spec, chunk), limit)
+            jira = read_side(carrying.stream(engine, spec, searches, Side.JIRA, jira_fields(spec)),
+                             lambda chunk: _changed_issues(engine, spec, chunk), limit)
+            if ahead is not None:
+                itsm = read_side(ahead.items(), lambda chunk: _changed_records(engine, spec, chunk), limit)
+        finally:
+            if ahead is not None:
+                ahead.close()
         searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
-        jira = read_side(carrying.stream(engine, spec, searches, Side.JIRA, jira_fields(spec)),
-                         lambda chunk: _changed_issues(engine, spec, chunk), limit)
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
     covered = search_covers(cursors[Side.JIRA], searches.windows[Side.JIRA], since, hinted=bool(hinted),
                             complete=not jira.dropped and not jira.unreadable)

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import Ref, Side
+from bridge.connectors.memory import SimulatedCrash
+from bridge.connectors.unreadable import Unreadable
+from bridge.model import Item, Record, Ref, Side
+from bridge.sync.carrying import ReadAhead
 from bridge.sync.carryover import Backlog, Carried, CarryOver, budget_for, carry_next, item_limit, measure, take
 from bridge.sync.engine import Engine
 from bridge.sync.hinted import run_hinted
@@ -158,8 +161,8 @@ def test_a_hinted_mini_cycle_does_not_disturb_the_carry_over(world: World) -> No
 def test_a_restored_store_during_a_backlog_adopts_instead_of_creating_twice(world: World, tmp_path: Path) -> None:
     """The marker shortcut (bridge/sync/partners.py) while records are carried: the issues made after the
     backup are in the first search after the restore only (a person keeps editing another issue, so the
-    Jira searches move on) and no back-reference names them; the Jira cursor must not move past them while their records wait, or a later
-    cycle would skip the marker search and create second issues."""
+    Jira searches move on) and no back-reference names them; the Jira cursor must not move past them while
+    their records wait, or a later cycle would skip the marker search and create second issues."""
     steady = world.incident("Before the backup", state="2")
     world.settle()
     world.store.close()
@@ -213,8 +216,34 @@ def test_the_budget_follows_the_pace_of_the_last_budgeted_cycle() -> None:
     backlog = Backlog()
     assert budget_for(200, 20.0, backlog) == 200
     measure(backlog, budgeted=True, applied=200, seconds=5.0, planned=800, items=200)
-    assert budget_for(200, 20.0, backlog) == 600  # 40 actions/s x 15 s
-    assert item_limit(600, 200, backlog) == 200  # 4 actions per record, never under engine.cycle_budget
+    assert budget_for(200, 20.0, backlog) == 640  # 40 actions/s x 16 s
+    assert item_limit(640, 200, backlog) == 200  # 4 actions per record, never under engine.cycle_budget
+    assert item_limit(1000, 200, backlog) == 250
     assert budget_for(None, 20.0, backlog) is None
     measure(backlog, budgeted=False, applied=50, seconds=1.0, planned=50, items=50)
     assert budget_for(200, 20.0, backlog) == 200, "a cycle that left nothing resets the pace"
+
+
+def test_a_side_read_ahead_keeps_its_order_and_raises_its_error_where_it_is_taken() -> None:
+    items = [Record(ref=_ref(i), updated=T0 + timedelta(seconds=i), version="1", fields={}) for i in range(5000)]
+    assert [i.ref.id for i in ReadAhead(iter(items)).items()] == [i.ref.id for i in items]
+
+    def failing() -> Iterator[Item | Unreadable]:
+        yield items[0]
+        raise SimulatedCrash("killed during search_changed")
+
+    taken = ReadAhead(failing()).items()
+    assert next(taken).ref.id == "r0"
+    with pytest.raises(SimulatedCrash):
+        next(taken)
+    ahead = ReadAhead(iter(items))  # a cycle that fails before taking them: the thread stops
+    ahead.close()
+
+
+def test_parallel_sides_read_the_same_changes(world: World) -> None:
+    world.engine.options = replace(world.engine.options, parallel_sides=True, cycle_budget=2 * PER_RECORD)
+    refs = backlog(world, 5)
+    report = world.cycle()
+    assert report.records_changed == 5
+    drain(world)
+    one_issue_each(world, refs)
