@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from bridge.connectors.unreadable import Unreadable
@@ -62,8 +62,21 @@ def begin(
     budget = budget_for(engine.options.cycle_budget, engine.options.cycle_seconds, backlog) if carrying \
         else engine.options.cycle_budget
     limit = item_limit(budget, engine.options.cycle_budget, backlog) if carrying else budget
-    return Searches(carry, search_windows(carry, window, engine.options.overlap), budget, limit, take(carry, limit),
+    return Searches(carry, search_windows(carry, window, overlaps(engine)), budget, limit, take(carry, limit),
                     {side: {} for side in Side})
+
+
+def overlaps(engine: Engine) -> dict[Side, timedelta]:
+    """The overlap window each side's carried search subtracts itself: ``engine.overlap`` minus what the adapter
+    already moves its query back by (the Jira adapter's ``overlap``, 2 minutes, before flooring to JQL's
+    minute: docs/connectors/jira.md, "Limits bridge honours"). The window is then the overlap once, not twice:
+    at 10 new issues a second, two more minutes are 12 more pages of bridge's own issues in every cycle."""
+    result: dict[Side, timedelta] = {}
+    for side, connector in engine.connectors.items():
+        own = getattr(connector, "overlap", None)
+        result[side] = max(engine.options.overlap - own, timedelta(0)) if isinstance(own, timedelta) \
+            else engine.options.overlap
+    return result
 
 
 def stream(

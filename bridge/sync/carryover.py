@@ -12,7 +12,8 @@ So the engine keeps, per mapping, in process memory only (:class:`Backlog`, on
 * the left-out items of each side (:class:`Carried`: the id to read them by, their ``updated`` to take the
   oldest first, whether a link held them);
 * where each side's search reached (the newest ``updated`` it returned): the next cycle searches only from
-  there, minus the overlap window (``engine`` option ``overlap``, as from a cursor), for NEW changes;
+  there, minus the overlap window (as from a cursor; applied once: an adapter that moves its query back by
+  its own ``overlap``, as the Jira one does, gets the position minus the rest), for NEW changes;
 * the stored cursors it was made against: when they moved (another replica took over, ``sync --since``
   replayed a window) or the cycle replays a window, the carry-over is dropped and the next search starts
   from the stored cursor again.
@@ -106,10 +107,10 @@ def usable(
 
 
 def search_windows(
-    carry: CarryOver | None, window: Mapping[Side, datetime | None], overlap: timedelta
+    carry: CarryOver | None, window: Mapping[Side, datetime | None], overlap: Mapping[Side, timedelta]
 ) -> dict[Side, datetime | None]:
-    """Where each side's change search starts: from the carried position minus the overlap window (as a
-    search from a cursor would: a change indexed or replicated late is still found), else, or when that is
+    """Where each side's change search starts: from the carried position minus the side's overlap window (as
+    a search from a cursor would: a change indexed or replicated late is still found), else, or when that is
     earlier, from the stored window."""
     if carry is None:
         return dict(window)
@@ -117,8 +118,8 @@ def search_windows(
     for side in Side:
         position = carry.position.get(side)
         start = window[side]
-        later = position is not None and (start is None or position - overlap > start)
-        result[side] = position - overlap if later and position is not None else start
+        later = position is not None and (start is None or position - overlap[side] > start)
+        result[side] = position - overlap[side] if later and position is not None else start
     return result
 
 
