@@ -163,6 +163,7 @@ def finish(
     engine: Engine, spec: MappingSpec, searches: Searches, left: Sequence[Carried],
     records: Sequence[Item], issues: Sequence[Item], cursors: Mapping[Side, datetime | None], held: set[str],
     stay: set[Side], idle: Mapping[Side, datetime] | None = None, pending: Collection[str] = (),
+    overflow: Collection[Side] = (),
 ) -> int:
     """Move the cursors and keep the next carry-over; returns how many changes it carries.
 
@@ -177,10 +178,10 @@ def finish(
     """
     backlog = engine.backlog(spec.name)
     position = {side: searches.reached[side].get("updated") for side in Side}
-    nxt = carry_next(searches.carry, searches.taken, left, position)
+    nxt = carry_next(searches.carry, searches.taken, left, position, overflow, backlog.cap)
     stay = set(stay)
     if nxt is not None:
-        stay |= {side for side, items in nxt.items.items() if any(i not in pending for i in items)}
+        stay |= {side for side, items in nxt.items.items() if any(i not in pending for i in items)} | nxt.overflow
         new = markers_of_new(nxt)
         nxt.marked = (nxt.marked | (new & set(engine.jira.markers_in_search() or {}))) & new
         if nxt.marked:

@@ -48,6 +48,11 @@ from bridge.model import Item, Ref, Side
 #: writes (a cut leaves pending actions the next cycle must reconcile first)
 TIME_SHARE = 0.8
 
+#: carried items per side at the most (about 400 bytes each: a few megabytes). A larger backlog is carried
+#: in part; once that part is read, the carry-over is dropped and the next search starts from the held
+#: stored cursor again, which finds the rest (a 100,000-record first sync re-pages its search every 10,000)
+CARRY_CAP = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class Carried:
@@ -72,12 +77,19 @@ class CarryOver:
     #: markers of carried records without a link that an issue in a Jira search of this carry-over carried:
     #: while one is carried, the Jira cursor stays (:func:`bridge.sync.carrying.finish`)
     marked: set[str] = field(default_factory=set)
+    #: sides with changes left out that it does not list (over :data:`CARRY_CAP`): their cursors stay, and once
+    #: the listed ones are read the carry-over is dropped, so the search from the stored cursor finds the rest
+    overflow: set[Side] = field(default_factory=set)
 
     def count(self) -> int:
         return sum(len(items) for items in self.items.values())
 
     def sides(self) -> set[Side]:
-        return {side for side, items in self.items.items() if items}
+        return {side for side, items in self.items.items() if items} | self.overflow
+
+    def exhausted(self) -> bool:
+        """Nothing listed is left on a side that overflowed: the rest must be searched for again."""
+        return any(not self.items.get(side) for side in self.overflow)
 
 
 @dataclass
@@ -90,6 +102,8 @@ class Backlog:
     pace: float | None = None
     #: actions planned per changed item by that cycle (how many items a budget of actions needs)
     per_item: float = 1.0
+    #: carried items per side at the most (:data:`CARRY_CAP`)
+    cap: int = CARRY_CAP
 
 
 def usable(
@@ -100,7 +114,8 @@ def usable(
     carry = backlog.carry
     if carry is None:
         return None
-    if since is not None or any(carry.cursors.get(side) != cursors[side] for side in Side) or not carry.count():
+    if since is not None or any(carry.cursors.get(side) != cursors[side] for side in Side) or not carry.count() \
+            or carry.exhausted():
         backlog.carry = None
         return None
     return carry
@@ -149,6 +164,8 @@ def carry_next(
     taken: Mapping[Side, Iterable[Ref]],
     left: Iterable[Carried],
     position: Mapping[Side, datetime | None],
+    overflow: Iterable[Side] = (),
+    cap: int = CARRY_CAP,
 ) -> CarryOver | None:
     """The carry-over after a cycle: what the previous one held and this cycle did not read, plus what this
     cycle read and did not settle (``left``). ``None`` when nothing is left. The cursors are set by the caller
@@ -158,16 +175,23 @@ def carry_next(
         read = {ref.id for refs in taken.values() for ref in refs}
         for side in Side:
             items[side] = {i: c for i, c in previous.items.get(side, {}).items() if i not in read}
+    over = set(overflow) | (previous.overflow if previous is not None else set())
     for carried in left:
         items[carried.ref.side][carried.ref.id] = carried
-    if not any(items.values()):
+    for side in Side:
+        if len(items[side]) > cap:  # the oldest are kept; the search from the held cursor finds the rest
+            kept = sorted(items[side].values(), key=lambda c: (c.updated, c.ref.id))[:cap]
+            items[side] = {c.ref.id: c for c in kept}
+            over.add(side)
+    if not any(items.values()) and not over:
         return None
     reached: dict[Side, datetime | None] = {}
     for side in Side:
         before = previous.position.get(side) if previous is not None else None
         now = position.get(side)
         reached[side] = max(before, now) if before is not None and now is not None else (now or before)
-    return CarryOver(cursors={}, position=reached, items=items, marked=set(previous.marked) if previous else set())
+    return CarryOver(cursors={}, position=reached, items=items, marked=set(previous.marked) if previous else set(),
+                     overflow=over)
 
 
 def markers_of_new(carry: CarryOver | None) -> set[str]:
@@ -210,6 +234,6 @@ def measure(backlog: Backlog, *, budgeted: bool, applied: int, seconds: float, p
 
 
 __all__ = [
-    "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "item_limit", "markers_of_new",
-    "measure", "search_windows", "take", "tracked", "usable",
+    "CARRY_CAP", "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "item_limit",
+    "markers_of_new", "measure", "search_windows", "take", "tracked", "usable",
 ]

@@ -294,6 +294,7 @@ class _Seen:
     searches: carrying.Searches | None = None
     #: the dropped changes, to read by id later (:mod:`bridge.sync.carryover`)
     dropped: list[Carried] = field(default_factory=list)
+    overflow: set[Side] = field(default_factory=set)
 
 
 def _read(
@@ -311,7 +312,7 @@ def _read(
     # search is consumed as it is paged, a chunk at a time (bridge.sync.reading: bounded memory).
     searched: dict[Side, datetime] = {}
     searches = carrying.begin(engine, spec, cursors, window, since, carrying=carry and not hinted)
-    limit = None if hinted else searches.limit
+    limit, cap = None if hinted else searches.limit, engine.backlog(spec.name).cap
     if hinted:
         itsm = read_side(_read_hinted(engine.itsm, [r for r in hinted if r.side is Side.ITSM], itsm_fields(spec)),
                          lambda chunk: _changed_records(engine, spec, chunk), None)
@@ -325,11 +326,11 @@ def _read(
         ahead = carrying.ReadAhead(stream) if engine.options.parallel_sides else None
         try:
             if ahead is None:
-                itsm = read_side(stream, lambda chunk: _changed_records(engine, spec, chunk), limit)
+                itsm = read_side(stream, lambda chunk: _changed_records(engine, spec, chunk), limit, cap)
             jira = read_side(carrying.stream(engine, spec, searches, Side.JIRA, jira_fields(spec)),
-                             lambda chunk: _changed_issues(engine, spec, chunk), limit)
+                             lambda chunk: _changed_issues(engine, spec, chunk), limit, cap)
             if ahead is not None:
-                itsm = read_side(ahead.items(), lambda chunk: _changed_records(engine, spec, chunk), limit)
+                itsm = read_side(ahead.items(), lambda chunk: _changed_records(engine, spec, chunk), limit, cap)
         finally:
             if ahead is not None:
                 ahead.close()
@@ -370,6 +371,7 @@ def _read(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
         duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped}, jira_covered=covered,
         searches=searches, dropped=[*itsm.left.values(), *jira.left.values()],
+        overflow={side for side, read in ((Side.ITSM, itsm), (Side.JIRA, jira)) if read.overflow},
     )
 
 
@@ -528,7 +530,7 @@ def _cycle(
         stay = {side for side, ids in seen.left_out.items() if ids}
         idle = None if since is not None else _idle_marks(engine, seen)
         report.deferred = carrying.finish(engine, spec, seen.searches, seen.dropped, seen.records, seen.issues,
-                                          seen.cursors, set(), stay, idle)
+                                          seen.cursors, set(), stay, idle, overflow=seen.overflow)
         return
 
     release = refusals.release_changed(
@@ -579,7 +581,7 @@ def _cycle(
         carried = carrying.finish(
             engine, spec, seen.searches, left, seen.records, seen.issues, seen.cursors, held,
             deferred_sides(changed, budgeted.deferred) | {side for side, ids in seen.left_out.items() if ids},
-            pending=held - budgeted.deferred,
+            pending=held - budgeted.deferred, overflow=seen.overflow,
         )
         report.deferred = max(report.deferred, carried)
 

@@ -23,7 +23,7 @@ from itertools import islice
 from bridge.connectors.unreadable import Unreadable
 from bridge.core.state import LinkState
 from bridge.model import Item
-from bridge.sync.carryover import Carried
+from bridge.sync.carryover import CARRY_CAP, Carried
 from bridge.sync.watermarks import dedupe
 
 #: items classified together: one store query for their links' states
@@ -45,6 +45,9 @@ class SideRead:
     dropped: set[str] = field(default_factory=set)
     #: each of them, to read it by id in a later cycle (:mod:`bridge.sync.carryover`)
     left: dict[str, Carried] = field(default_factory=dict)
+    #: more were dropped than :data:`~bridge.sync.carryover.CARRY_CAP`: those are found again by searching
+    overflow: bool = False
+    cap: int = CARRY_CAP
     unreadable: list[Unreadable] = field(default_factory=list)
     #: distinct items the search returned
     seen: int = 0
@@ -52,9 +55,11 @@ class SideRead:
     newest: Item | None = None
 
 
-def read_side(items: Iterable[Item | Unreadable], classify: Classify, limit: int | None) -> SideRead:
-    """See the module docstring."""
-    result = SideRead()
+def read_side(
+    items: Iterable[Item | Unreadable], classify: Classify, limit: int | None, cap: int = CARRY_CAP
+) -> SideRead:
+    """See the module docstring. ``cap``: how many dropped items are remembered to read by id later."""
+    result = SideRead(cap=cap)
     ids: set[str] = set()
     oldest: dict[str, Item] = {}
     latest: deque[Item] = deque()
@@ -81,7 +86,7 @@ def read_side(items: Iterable[Item | Unreadable], classify: Classify, limit: int
             if len(latest) > limit:
                 gone = latest.popleft()
                 result.dropped.add(gone.ref.id)
-                result.left[gone.ref.id] = Carried(gone.ref, gone.updated, gone.ref.id in result.states)
+                _leave(result, Carried(gone.ref, gone.updated, gone.ref.id in result.states))
     result.seen = len(ids)
     kept = dedupe([*oldest.values(), *latest])
     # an id left out once is left out entirely (a later version of it may still sit in ``latest``)
@@ -103,8 +108,16 @@ def whole_units(sides: Sequence[SideRead]) -> None:
             members = {state.link.issue.id, *(r.id for r in state.link.records)} if state is not None else set()
             if members & dropped:
                 side.dropped.add(item.ref.id)
-                side.left[item.ref.id] = Carried(item.ref, item.updated, state is not None)
+                _leave(side, Carried(item.ref, item.updated, state is not None))
                 side.states.pop(item.ref.id, None)
             else:
                 keep.append(item)
         side.changed = keep
+
+
+def _leave(read: SideRead, carried: Carried) -> None:
+    """Remember a dropped item to read it by id later, up to the cap (bounded memory)."""
+    if len(read.left) < read.cap or carried.ref.id in read.left:
+        read.left[carried.ref.id] = carried
+    else:
+        read.overflow = True

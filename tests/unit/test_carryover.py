@@ -247,3 +247,24 @@ def test_parallel_sides_read_the_same_changes(world: World) -> None:
     assert report.records_changed == 5
     drain(world)
     one_issue_each(world, refs)
+
+
+def test_a_backlog_larger_than_the_cap_is_carried_in_part_and_searched_for_again(world: World) -> None:
+    budgeted(world, PER_RECORD)
+    world.engine.backlog(M).cap = 2
+    refs = backlog(world, 7)
+    world.cycle()
+    carry = world.engine.backlog(M).carry
+    assert carry is not None
+    assert len(carry.items[Side.ITSM]) == 2
+    assert carry.overflow == {Side.ITSM}
+    assert world.store.get_cursor(M, Side.ITSM) is None, "the cursor stays: the rest is found by searching"
+    for _ in range(12):
+        world.clock.advance(minutes=3)
+        report = world.cycle()
+        carry = world.engine.backlog(M).carry
+        assert carry is None or len(carry.items[Side.ITSM]) <= 2
+        if not report.deferred and not report.actions:
+            break
+    one_issue_each(world, refs)
+    assert world.store.get_cursor(M, Side.ITSM) is not None
