@@ -190,7 +190,9 @@ def finish(
     if nxt is not None:  # as the store gives them back (the next cycle compares them with what it reads)
         nxt.cursors = {side: engine.store.get_cursor(spec.name, side) for side in Side}
     backlog.carry = nxt
-    return nxt.count() if nxt is not None else 0
+    if nxt is None:
+        return 0
+    return nxt.count() or int(bool(nxt.overflow))  # an overflow with nothing listed: search again at once
 
 
 __all__ = ["Searches", "begin", "finish", "left_behind", "stream"]
