@@ -151,6 +151,15 @@ class ReadAhead:
         self._thread.join()
 
 
+def waiting(searches: Searches) -> set[str]:
+    """The carried changes this cycle does not read (the next cycles will): a link with one of them is
+    left out whole this cycle (:func:`bridge.sync.reading.whole_units`)."""
+    if searches.carry is None:
+        return set()
+    read = {ref.id for refs in searches.taken.values() for ref in refs}
+    return {i for items in searches.carry.items.values() for i in items if i not in read}
+
+
 def left_behind(changed: Iterable[Item], unsettled: Collection[str], linked: Collection[str],
                 dropped: Iterable[Carried]) -> list[Carried]:
     """The changes of this cycle the next ones must read again: the changed items not settled (left out by
@@ -195,4 +204,4 @@ def finish(
     return nxt.count() or int(bool(nxt.overflow))  # an overflow with nothing listed: search again at once
 
 
-__all__ = ["Searches", "begin", "finish", "left_behind", "stream"]
+__all__ = ["ReadAhead", "Searches", "begin", "finish", "left_behind", "stream", "waiting"]

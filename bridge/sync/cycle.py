@@ -338,7 +338,7 @@ def _read(
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
     covered = search_covers(cursors[Side.JIRA], searches.windows[Side.JIRA], since, hinted=bool(hinted),
                             complete=not jira.dropped and not jira.unreadable)
-    whole_units([itsm, jira])
+    whole_units([itsm, jira], carrying.waiting(searches))
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [*itsm.unreadable, *jira.unreadable]
     report.records_seen, report.issues_seen = itsm.seen, jira.seen

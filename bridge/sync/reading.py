@@ -16,7 +16,7 @@ Without a budget (``limit`` ``None``) every changed item is kept, as before.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -95,10 +95,12 @@ def read_side(
     return result
 
 
-def whole_units(sides: Sequence[SideRead]) -> None:
+def whole_units(sides: Sequence[SideRead], waiting: Collection[str] = ()) -> None:
     """Leave out every kept item whose link has an item left out (on either side): the changes of one
-    link are planned together or not at all, or one side's change could overwrite the other's."""
-    dropped = set().union(*(side.dropped for side in sides))
+    link are planned together or not at all, or one side's change could overwrite the other's.
+    ``waiting``: changes left out by an earlier cycle that this one does not read (still carried,
+    :mod:`bridge.sync.carryover`) count as left out too."""
+    dropped = set().union(*(side.dropped for side in sides), waiting)
     if not dropped:
         return
     for side in sides:
