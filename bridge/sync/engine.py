@@ -112,10 +112,14 @@ class Engine:
     def replace_mappings(self, mappings: Iterable[MappingSpec]) -> None:
         """Swap in a reloaded, already validated set of mappings (``bridge run`` on SIGHUP, between passes)."""
         specs = list(mappings)
+        spec_by_name = {spec.name: spec for spec in specs}
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ConfigError("two mappings share a name", [f"mapping names: {', '.join(sorted(names))}"])
-        self._mappings = {spec.name: spec for spec in specs}
+        # a carried backlog was read with the old route: the next cycles search from the held cursors again
+        self.backlogs = {name: backlog for name, backlog in self.backlogs.items()
+                         if name in self._mappings and self._mappings[name] == spec_by_name.get(name)}
+        self._mappings = spec_by_name
 
     def enabled_mappings(self) -> list[MappingSpec]:
         return [m for m in self._mappings.values() if m.enabled]

@@ -268,3 +268,17 @@ def test_a_backlog_larger_than_the_cap_is_carried_in_part_and_searched_for_again
             break
     one_issue_each(world, refs)
     assert world.store.get_cursor(M, Side.ITSM) is not None
+
+
+def test_a_reloaded_mapping_drops_its_carry_over_an_unchanged_one_keeps_it(world: World) -> None:
+    budgeted(world, PER_RECORD)
+    refs = backlog(world, 4)
+    world.cycle()
+    assert world.engine.backlog(M).carry is not None
+    world.engine.replace_mappings([world.spec])
+    assert world.engine.backlog(M).carry is not None
+    world.spec = mapping_spec(route={"record_type": "incident", "where": {"field": "category", "in": ["software"]}})
+    world.engine.replace_mappings([world.spec])
+    assert world.engine.backlog(M).carry is None, "read with the old route: searched for again"
+    drain(world)
+    one_issue_each(world, refs)
