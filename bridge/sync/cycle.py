@@ -8,7 +8,8 @@ reconciliation, no execution, no cursor): what ``bridge plan`` shows.
    planned on top of an action whose fate is unknown.
 2. **Fetch** the changes of each side since its cursor minus an overlap window (default 2 minutes):
    ONE search per side, whatever the number of links. Items whose ``(id, version)`` was already
-   processed are dropped here, so the overlap costs nothing further.
+   processed are dropped here, so the overlap costs nothing further. During a backlog the searches start
+   where the last cycle's reached, and the changes it left out are read by id (:mod:`bridge.sync.carryover`).
 3. **Comments** of the changed items only, one batched read per side (new records: all their comments).
 4. **Load** the stored state of the links those items belong to (never of all links), then **plan**
    (pure) and **execute** (the only writer).
