@@ -164,7 +164,7 @@ def left_behind(changed: Iterable[Item], unsettled: Collection[str], linked: Col
                 dropped: Iterable[Carried]) -> list[Carried]:
     """The changes of this cycle the next ones must read again: the changed items not settled (left out by
     the budget, or holding a pending action) and the ones the reading dropped."""
-    left = [Carried(i.ref, i.updated, i.ref.id in linked) for i in changed if i.ref.id in unsettled]
+    left = [Carried.of(i.ref, i.updated, i.ref.id in linked) for i in changed if i.ref.id in unsettled]
     return [*left, *dropped]
 
 

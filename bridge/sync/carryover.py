@@ -48,10 +48,10 @@ from bridge.model import Item, Ref, Side
 #: writes (a cut leaves pending actions the next cycle must reconcile first)
 TIME_SHARE = 0.8
 
-#: carried items per side at the most (about 400 bytes each: a few megabytes). A larger backlog is carried
-#: in part; once that part is read, the carry-over is dropped and the next search starts from the held
-#: stored cursor again, which finds the rest (a 100,000-record first sync re-pages its search every 10,000)
-CARRY_CAP = 10_000
+#: carried items per side at the most (about 600 bytes each with their dict entry: 3 MB). A larger backlog is
+#: carried in part; once that part is read, the carry-over is dropped and the next search starts from the
+#: held stored cursor again, which finds the rest (a 100,000-record first sync re-pages its search every 5,000)
+CARRY_CAP = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,11 @@ class Carried:
     updated: datetime
     #: a stored link holds the item (its marker is then no evidence of a duplicate, :func:`markers_of_new`)
     linked: bool = False
+
+    @classmethod
+    def of(cls, ref: Ref, updated: datetime, linked: bool) -> Carried:
+        """Without the item's URL (a read by id needs its id and kind; a URL is the largest part of a ref)."""
+        return cls(Ref(ref.side, ref.kind, ref.id, ref.key) if ref.url else ref, updated, linked)
 
 
 @dataclass

@@ -86,7 +86,7 @@ def read_side(
             if len(latest) > limit:
                 gone = latest.popleft()
                 result.dropped.add(gone.ref.id)
-                _leave(result, Carried(gone.ref, gone.updated, gone.ref.id in result.states))
+                _leave(result, Carried.of(gone.ref, gone.updated, gone.ref.id in result.states))
     result.seen = len(ids)
     kept = dedupe([*oldest.values(), *latest])
     # an id left out once is left out entirely (a later version of it may still sit in ``latest``)
@@ -110,7 +110,7 @@ def whole_units(sides: Sequence[SideRead], waiting: Collection[str] = ()) -> Non
             members = {state.link.issue.id, *(r.id for r in state.link.records)} if state is not None else set()
             if members & dropped:
                 side.dropped.add(item.ref.id)
-                _leave(side, Carried(item.ref, item.updated, state is not None))
+                _leave(side, Carried.of(item.ref, item.updated, state is not None))
                 side.states.pop(item.ref.id, None)
             else:
                 keep.append(item)
