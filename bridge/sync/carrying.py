@@ -93,9 +93,9 @@ def stream(
     yield from tracked(connector.search_changed(spec, searches.windows[side], fields), searches.reached[side])
 
 
-#: items a side read ahead may hold at most while the other side is read (bounded memory: 4 of the reading's
-#: chunks, a few megabytes; the reading thread waits when the cycle has not taken them yet)
-AHEAD = 2000
+#: items a side read ahead may hold at most while the other side is read (bounded memory: 2 of the reading's
+#: chunks, about 2.5 MB; the reading thread waits when the cycle has not taken them yet)
+AHEAD = 1000
 _DONE = object()
 
 
