@@ -54,7 +54,8 @@ def test_the_second_create_of_a_pair_is_not_read_and_equals_a_read(jira_env: Jir
     connector = jira_env.connector()
     first = connector.create(spec(1))
     assert gets(jira_env, connector.calls.snapshot()) == 1  # the first create of OPS/Bug is read back
-    assert first.version and first.status == "To Do"
+    assert first.version
+    assert first.status == "To Do"
     assert connector.initial_statuses() == {("OPS", "Bug"): ("To Do", "new")}
     before = connector.calls.snapshot()
     second = connector.create(spec(2))
@@ -99,7 +100,8 @@ def test_a_normalisation_bridge_does_not_predict_is_read_not_taken_from_the_payl
     assert padded.version
     same_as_read(padded, connector.get(padded.ref, list(FIELDS)))
     [bulk] = connector.create_many([spec(3, summary="Toner low ")])
-    assert isinstance(bulk, Item) and bulk.fields["summary"] == "Toner low"
+    assert isinstance(bulk, Item)
+    assert bulk.fields["summary"] == "Toner low"
 
 
 def test_a_field_the_payload_leaves_to_jira_is_read(jira_env: JiraEnv) -> None:

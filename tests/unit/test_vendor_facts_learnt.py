@@ -84,7 +84,8 @@ def test_a_restarted_daemon_primes_what_the_last_one_learnt(jira_env: JiraEnv, s
     jira.create(CreateSpec("OPS", "Bug", {"summary": "Printer down"}, "itsm-incident-sys0001", labels=("bridge",)))
     daemon.run_all()  # kept after the pass
     cached = store.cached(jira.facts_key)
-    assert cached is not None and cached["initial_statuses"][0]["status"] == "To Do"
+    assert cached is not None
+    assert cached["initial_statuses"][0]["status"] == "To Do"
     restarted = jira_env.connector()
     Daemon(Engine(store, MemoryItsm(), restarted, [mapping_spec()]), interval_seconds=60).run_all()
     assert restarted.initial_statuses() == {("OPS", "Bug"): ("To Do", "new")}
