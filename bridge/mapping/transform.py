@@ -35,6 +35,7 @@ __all__ = [
     "is_skipped",
     "matches",
     "notice",
+    "one_person",
     "project_value",
     "render",
     "selects",
@@ -198,12 +199,24 @@ def to_jira_value(
     raw = record_fields.get(rule.itsm)
     if rule.user:
         handles = raw if isinstance(raw, tuple | list) else (() if raw in (None, "") else (raw,))
-        found = [h for h in ((people or {}).get(str(v)) for v in handles) if h]
-        return (tuple(sorted(found)) if isinstance(raw, tuple | list) else found[0]) if found else None
+        return one_person(tuple(sorted(h for h in ((people or {}).get(str(v)) for v in handles) if h)))
     if rule.map is None:
         return for_vendor(normalise(raw))
     key = "" if raw is None else str(raw)
     return normalise(rule.map.get(key, rule.default))
+
+
+def one_person(value: FieldValue) -> FieldValue:
+    """A person field's value in one shape whatever the field holds: nobody is ``None``, one person is that
+    person, several are a sorted tuple.
+
+    RT's ``Requestor`` is a list of addresses where a Jira reporter is one account: read as ``("a@x",)``
+    on one side and ``"alice"`` on the other, the two would never compare equal and would be written back
+    and forth every cycle. ``user: true`` rules compare and project in this shape.
+    """
+    if isinstance(value, tuple):
+        return None if not value else value[0] if len(value) == 1 else tuple(sorted(value))
+    return None if value == "" else value
 
 
 def _clipped(context: Mapping[str, Any], limit: int) -> tuple[dict[str, Any], int]:

@@ -148,7 +148,7 @@ from bridge.core.state import LinkState, PlanInput
 from bridge.mapping.context import note_context, to_itsm_context
 from bridge.mapping.schema import FieldRule, ItsmStateTarget, JiraStatusTarget, TemplateValue
 from bridge.mapping.schema import Mapping as MappingSpec
-from bridge.mapping.transform import RouteTimeout, TemplateError, render, selects
+from bridge.mapping.transform import RouteTimeout, TemplateError, one_person, render, selects
 from bridge.model import Comment, FieldValue, Issue, Record, Ref, Side, Visibility, normalise
 from bridge.sync.adoption import MirrorIndex, choose_partner
 from bridge.sync.comments import mirror_body, skip_reason
@@ -413,7 +413,7 @@ class _Planner(AdoptionPlanning, RouteExitPlanning):
             if rule.sync != "always":
                 continue
             issue_synced = ctx.state.issue.fields.get(key)
-            jira_now = ctx.issue_value(key)
+            jira_now = one_person(ctx.issue_value(key)) if rule.user else ctx.issue_value(key)
             jira_changed = jira_now != issue_synced
             itsm_changed = [
                 (record, ctx.projections[record.ref.id][key])

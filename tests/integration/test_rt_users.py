@@ -106,3 +106,42 @@ def test_a_jira_assignee_change_reaches_the_ticket_owner_and_an_unknown_one_leav
         assert jira.issue(link.issue).fields.get("assignee") is None  # nothing bounced back
     finally:
         store.close()
+
+
+def test_a_jira_reporter_change_reaches_the_ticket_requestor_and_settles(rt_server: RTServer, tmp_path: Path) -> None:
+    """``Requestor`` is a list of addresses in REST2 while a Jira reporter is one account: the write and the
+    read back of the ticket must settle on one value (no ping-pong between a string and a one-item list)."""
+    queue = rt_server.take_queue()
+    base = engine_mapping(queue).model_dump(mode="json", exclude_unset=True)
+    base["fields"]["reporter"] = {"itsm": "Requestor", "user": True, "direction": "both"}
+    base["users"] = {"match_by": "table", "table": [
+        {"itsm": "customer@example.test", "jira": "cust-jira"},
+        {"itsm": "agent", "jira": "alice-jira"},  # a privileged RT user is named by login, a customer by address
+    ]}
+    spec = MappingSpec.model_validate(base)
+    agent = rt_server.person()
+    ticket = agent.create_ticket("Printer on fire", queue=queue, requestor="customer@example.test",
+                                 custom_fields={"Severity": "high"})
+    jira = MemoryJira(clock=lambda: datetime.now(UTC))
+    store = Store.open(f"sqlite:///{tmp_path / 'bridge.sqlite3'}")
+
+    def requestors() -> list[str]:
+        return sorted(str(r["id"]) for r in agent.ticket(ticket).get("Requestor") or [])
+
+    try:
+        engine = Engine(store, rt_server.connector(), jira, [spec], options=EngineOptions(backoff_base=0.1))
+        run_cycle(engine, spec.name)
+        link = store.link_for_record(spec.name, ticket)
+        assert link is not None
+        assert jira.issue(link.issue).fields.get("reporter") == "cust-jira"
+        jira.edit(link.issue, reporter="alice-jira")
+        report = run_cycle(engine, spec.name)
+        assert report.errors == 0, report.problems
+        assert requestors() == ["agent"]
+        for _ in range(2):  # the sides settle: nothing written back either way
+            report = run_cycle(engine, spec.name)
+            assert report.actions == [], report.actions
+        assert jira.issue(link.issue).fields.get("reporter") == "alice-jira"
+        assert requestors() == ["agent"]
+    finally:
+        store.close()

@@ -404,6 +404,16 @@ def test_dc_wiki_description_is_read_as_plain_text_and_written_escaped() -> None
 
 
 @responses.activate
+def test_several_people_for_a_one_user_field_are_refused_with_who_they_are() -> None:
+    """A record with two requestors mapped to Jira's assignee: Jira would take one; bridge says why it
+    writes none rather than sending a made-up account."""
+    responses.get(api("field"), json=FIELDS)
+    with pytest.raises(PermanentError, match=r"assignee holds one user, not 2 \(acc-a, acc-b\)"):
+        connector().update_fields(REF, {"assignee": ("acc-a", "acc-b")})
+    assert not [c for c in responses.calls if c.request.method == "PUT"]  # nothing was sent
+
+
+@responses.activate
 def test_unknown_field_names_are_a_clear_permanent_error() -> None:
     responses.get(api("field"), json=FIELDS)
     with pytest.raises(PermanentError, match="no field 'Colour'"):

@@ -15,6 +15,7 @@ from bridge.connectors.rt_parse import failed_messages
 from bridge.core.actions import SyncedUpdate
 from bridge.errors import NotFoundError
 from bridge.mapping.schema import FieldRule, UserPair, UserRules
+from bridge.mapping.transform import one_person
 from bridge.model import Side
 from bridge.store import Store
 from bridge.sync.actions import CreateIssue, ReportConflict, UpdateFields
@@ -105,6 +106,28 @@ def test_user_true_takes_an_itsm_field_in_any_direction_but_no_map_or_template()
         FieldRule(template="{{ assigned_to }}", user=True)
     with pytest.raises(ValueError, match="user: true"):
         FieldRule(itsm="assigned_to", user=True, map={"a": "b"}, default="b")
+
+
+def test_a_one_person_list_and_that_person_are_one_value_so_a_requestor_and_a_reporter_settle() -> None:
+    """RT's Requestor is a list of addresses, a Jira reporter one account: ("a@x",) must project to the
+    account, and the issue showing that account must plan nothing (no write back and forth)."""
+    assert one_person(("a",)) == "a"
+    assert one_person(("b", "a")) == ("a", "b")
+    assert one_person(()) is None
+    assert one_person("") is None
+    assert one_person("a") == "a"
+    rules = {"summary": {"template": "{{ record.key }}"},
+             "reporter": {"itsm": "Requestor", "user": True, "direction": "both"}}
+    spec = mapping(fields=rules)
+    found = plan(spec, replace(given(records=[record(1, Requestor=("c@example.test",))]),
+                               people={"c@example.test": "acc-c"}))
+    [create] = [a for a in found.actions if isinstance(a, CreateIssue)]
+    assert create.fields["reporter"] == "acc-c"
+    synced = {"summary": "INC0000001", "reporter": "acc-c"}
+    state = link_state(1, 1, {1: (synced, "2")}, issue_fields=synced)
+    settled = plan(spec, replace(given(records=[record(1, Requestor=("c@example.test",))], issues=[
+        issue(1, reporter="acc-c")], links=[state]), people={"c@example.test": "acc-c"}))
+    assert [a for a in settled.actions if isinstance(a, UpdateFields)] == []
 
 
 # ------------------------------------------------------------------------------ Jira → ITSM, planned

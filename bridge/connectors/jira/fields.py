@@ -137,6 +137,10 @@ class JiraFields(JiraTransport):
         if kind in ("priority", "resolution", "issuetype", "securitylevel", "version", "component"):
             return {"name": str(value)}
         if kind == "user":
+            if isinstance(value, tuple):  # one_person gives a tuple only for several people
+                raise PermanentError(
+                    f"jira field {fid} holds one user, not {len(value)} ({', '.join(value)}): map it from a "
+                    "single-person ITSM field, or map the ITSM field to a multi-user Jira field", side="jira")
             return self._user_ref(str(value))
         if kind == "option":
             return {"value": str(value)}
