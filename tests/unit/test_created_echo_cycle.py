@@ -58,6 +58,7 @@ def test_a_predicted_create_is_settled_by_the_next_search_without_a_write(jira_e
     state = store.load_link_states(spec.name, [], [link.issue.id])[0]
     assert state.issue.status == "To Do"
     assert state.issue.version == ""
+    assert state.issue.updated is None  # unknown: the next change search records both
     jira_env.clock.advance(5)
     echo = run_cycle(engine, spec.name)  # the search returns the new issue: nothing to write
     assert echo.actions == []
