@@ -27,6 +27,8 @@ from bridge.model import Issue, Ref
 #: field types whose create value a read shows in the same shape (OpenAPI v3 createIssue / getIssue)
 _PREDICTABLE_TYPES = {"string", "number", "priority", "resolution", "user", "option", "version", "component",
                       "date", "array", "issuetype", "project", "securitylevel"}
+#: the array items among them (a list of other objects may come back in another shape)
+_PREDICTABLE_ITEMS = {"string", "option", "user", "version", "component"}
 
 
 class JiraCreated(JiraSearch):
@@ -78,8 +80,11 @@ class JiraCreated(JiraSearch):
                 continue
             if self._is_rich_text(fid):
                 continue  # ADF / wiki markup: the read's conversion is applied to the very document sent
-            kind = self._schema(fid).get("type")
+            schema = self._schema(fid)
+            kind = schema.get("type")
             if kind not in _PREDICTABLE_TYPES and fid not in self._marker_fields:
+                return False
+            if kind == "array" and schema.get("items") not in _PREDICTABLE_ITEMS:
                 return False
             if _untrimmed(value):
                 return False
