@@ -48,11 +48,15 @@ def test_a_predicted_create_is_settled_by_the_next_search_without_a_write(jira_e
                                             "priority": "2"})
     run_cycle(engine, spec.name)  # the first create of OPS/Bug is read back: its initial status is learnt
     jira_env.clock.advance(5)
+    assert run_cycle(engine, spec.name).actions == []  # its echo; the Jira side now has a cursor
+    jira_env.clock.advance(5)
     itsm.create_record("incident", {"category": "software", "short_description": "Toner low", "priority": "3"})
     jira_env.clock.advance(5)
     created = run_cycle(engine, spec.name)
     assert created.actions_by_kind.get("create_issue") == 1
     assert not any(k.startswith("GET ") and "/issue/{id}" in k for k in jira_calls(created))  # no read back
+    # the marker check before the create is answered from the cycle's change search: one search, no other
+    assert sum(n for k, n in jira_calls(created).items() if "/search" in k) == 1
     link = store.link_for_record(spec.name, itsm.records()[-1].ref.id)
     assert link is not None
     state = store.load_link_states(spec.name, [], [link.issue.id])[0]
