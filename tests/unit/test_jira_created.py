@@ -116,6 +116,18 @@ def test_a_field_the_payload_leaves_to_jira_is_read(jira_env: JiraEnv) -> None:
     assert "priority" not in item.fields
 
 
+def test_a_field_sent_empty_is_read_because_jira_may_fill_its_default(jira_env: JiraEnv) -> None:
+    """A record without a priority sends the field empty; Jira may store its scheme's default (the project's
+    default assignee likewise), so the create is read back and the link records what Jira holds."""
+    connector = jira_env.connector()
+    connector.create(spec(1))
+    before = gets(jira_env, connector.calls.snapshot())
+    item = connector.create(spec(2, priority=None))
+    assert gets(jira_env, connector.calls.snapshot()) == before + 1
+    assert item.version
+    same_as_read(item, connector.get(item.ref, list(FIELDS)))
+
+
 def test_the_initial_status_is_learnt_only_from_an_unchanged_issue(jira_env: JiraEnv) -> None:
     connector = jira_env.connector()
     moved = {"id": "1", "key": "OPS-1", "fields": {

@@ -12,7 +12,8 @@ remote link touches it) and records the version it read.
 
 A create is still read back when bridge cannot predict it: the pair's initial status is not known yet,
 or the payload holds a value Jira may store differently from what was sent (text with leading or
-trailing white space, a date-time, a field type the codec does not know).
+trailing white space, a date-time, a field type the codec does not know, an empty value Jira may fill
+with its default: the project's default assignee, the scheme's default priority).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class JiraCreated(JiraSearch):
         for fid, value in payload.items():
             if fid in ("project", "issuetype", "labels", "components"):
                 continue
+            if value is None:
+                return False  # sent empty: Jira may fill in its default (the project's assignee, a priority)
             if self._is_rich_text(fid):
                 continue  # ADF / wiki markup: the read's conversion is applied to the very document sent
             schema = self._schema(fid)
