@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bridge.connectors.base import CreateSpec
+from bridge.connectors.jira.created import INITIAL_STATUS_TTL
 from bridge.model import FieldValue, Item, Ref, Side
 
 if TYPE_CHECKING:
@@ -126,6 +127,21 @@ def test_a_field_sent_empty_is_read_because_jira_may_fill_its_default(jira_env: 
     assert gets(jira_env, connector.calls.snapshot()) == before + 1
     assert item.version
     same_as_read(item, connector.get(item.ref, list(FIELDS)))
+
+
+def test_a_learnt_initial_status_is_trusted_for_an_hour_then_learnt_again(jira_env: JiraEnv) -> None:
+    """A running daemon sees an admin's new initial status within the hour: after it, one create of the
+    pair is read back again."""
+    connector = jira_env.connector()
+    connector.create(spec(1))
+    connector.create(spec(2))
+    before = gets(jira_env, connector.calls.snapshot())
+    connector._initial_learnt[("OPS", "Bug")] -= INITIAL_STATUS_TTL + 1  # learnt over an hour ago
+    relearnt = connector.create(spec(3))
+    assert gets(jira_env, connector.calls.snapshot()) == before + 1
+    assert relearnt.version
+    connector.create(spec(4))
+    assert gets(jira_env, connector.calls.snapshot()) == before + 1  # trusted again for the next hour
 
 
 def test_the_initial_status_is_learnt_only_from_an_unchanged_issue(jira_env: JiraEnv) -> None:

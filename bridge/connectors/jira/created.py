@@ -18,6 +18,7 @@ with its default: the project's default assignee, the scheme's default priority)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ from bridge.model import Issue, Ref
 #: field types whose create value a read shows in the same shape (OpenAPI v3 createIssue / getIssue)
 _PREDICTABLE_TYPES = {"string", "number", "priority", "resolution", "user", "option", "version", "component",
                       "date", "array", "issuetype", "project", "securitylevel"}
+#: how long a learnt initial status is trusted: a workflow an admin changed shows within this, in a running
+#: daemon too (one create per project and issue type is read back again)
+INITIAL_STATUS_TTL = 3600.0
 #: the array items among them (a list of other objects may come back in another shape)
 _PREDICTABLE_ITEMS = {"string", "option", "user", "version", "component"}
 
@@ -54,15 +58,18 @@ class JiraCreated(JiraSearch):
         for entry in facts.get("initial_statuses") or []:
             if isinstance(entry, Mapping) and entry.get("project") and entry.get("issue_type") and entry.get("status"):
                 category = entry.get("category")
-                self._initial_status.setdefault(
-                    (str(entry["project"]), str(entry["issue_type"])),
-                    (str(entry["status"]), str(category) if category else None),
-                )
+                pair = (str(entry["project"]), str(entry["issue_type"]))
+                if pair not in self._initial_status:  # the store keeps facts for an hour: trusted from now
+                    self._initial_status[pair] = (str(entry["status"]), str(category) if category else None)
+                    self._initial_learnt[pair] = time.monotonic()
 
     def _predicted(self, spec: CreateSpec, payload: Mapping[str, Any], created: Mapping[str, Any],
                    wanted: Mapping[str, str], markers: Sequence[str]) -> Issue | None:
         """The new issue as a read would show it, or ``None`` when only a read can tell."""
-        initial = self._initial_status.get((spec.project, spec.issue_type))
+        pair = (spec.project, spec.issue_type)
+        initial = self._initial_status.get(pair)
+        if initial is not None and time.monotonic() - self._initial_learnt.get(pair, 0.0) > INITIAL_STATUS_TTL:
+            initial = None  # learnt over an hour ago: this create is read back and teaches it afresh
         if initial is None or not self._predictable(payload, wanted):
             return None
         name, category = initial
@@ -103,6 +110,7 @@ class JiraCreated(JiraSearch):
             return  # moved already (an automation rule, a person): not the workflow's initial status
         category = (status.get("statusCategory") or {}).get("key")
         self._initial_status[(spec.project, spec.issue_type)] = (str(name), str(category) if category else None)
+        self._initial_learnt[(spec.project, spec.issue_type)] = time.monotonic()
 
     def _read_back(self, ref: Ref, spec: CreateSpec, wanted: Mapping[str, str], markers: Sequence[str]) -> Issue:
         """``GET /issue/{id}`` of a new issue (learning its pair's initial status)."""
