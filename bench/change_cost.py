@@ -21,6 +21,7 @@ bridge's, which favours the baseline.
 
     python -m bench.change_cost                      # batches of 1, 10, 50, 200
     python -m bench.change_cost --batch 1 --changes 60 --json change.json
+    python -m bench.change_cost --batch 1 --warm     # cold and warm (the store kept what a first run learnt)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from bench._common import Bridge, common_arguments, emit, quiet_logs, seed_store_links, table
 from bench._sandboxes import SandboxProcess, link_plan
+from bridge.commands._vendor_cache import keep_vendor_facts, prime_vendor_facts
 from bridge.settings import EngineSettings
 from bridge.sync.cycle import CycleReport
 
@@ -65,19 +67,24 @@ def naive_read_calls(bridge: Bridge, links: int) -> int:
     return sum(after.values()) - sum(before.values())
 
 
-def run(changes: int, batch: int) -> dict[str, Any]:
+def run(changes: int, batch: int, *, warm: bool = False) -> dict[str, Any]:
+    """``changes`` of the six kinds, ``batch`` at a time. ``warm``: a first bridge process makes one change
+    of each kind and keeps what it learnt in the store (bridge.commands._vendor_cache), then a NEW engine
+    over the same store is measured — as a cron run or a restarted daemon after an earlier one."""
     per_kind = max(1, changes // len(KINDS))
     # links for every kind but new_record, which makes its own
     pools = {kind: range(i * per_kind, (i + 1) * per_kind) for i, kind in enumerate(KINDS[1:])}
     seeded_links = per_kind * (len(KINDS) - 1)
+    # warm: one more link per kind for the first process's changes
+    spare = {kind: seeded_links + i for i, kind in enumerate(KINDS[1:])}
     shipped = EngineSettings()
-    with SandboxProcess(links=seeded_links) as sandboxes:
+    with SandboxProcess(links=seeded_links + (len(spare) if warm else 0)) as sandboxes:
         bridge = Bridge(sandboxes, parallel_sides=shipped.parallel_sides, workers_per_side=shipped.workers_per_side)
         try:
-            seed_store_links(bridge.store, bridge.spec.name, seeded_links, sandboxes.base,
-                             sandboxes.jira_url, sandboxes.snow_url)
+            seed_store_links(bridge.store, bridge.spec.name, seeded_links + (len(spare) if warm else 0),
+                             sandboxes.base, sandboxes.jira_url, sandboxes.snow_url)
+            primed = prime_vendor_facts(bridge.engine)
             settle(bridge)  # warm-up: /myself, /field, sessions
-            idle = sum(sum(by_endpoint.values()) for by_endpoint in bridge.cycle().calls.values())
             base = sandboxes.base
 
             def seeded(index: int) -> tuple[str, str]:
@@ -93,6 +100,17 @@ def run(changes: int, batch: int) -> dict[str, Any]:
                     seeded(i)[0], "6", close_code="Solved (Permanently)", close_notes="Fixed") and None,
                 "jira_status": lambda i, _: sandboxes.jira_transition(seeded(i)[1], "Done") and None,
             }
+            if warm:
+                for kind in KINDS:
+                    makers[kind](spare.get(kind, 0), -1)
+                    settle(bridge)
+                keep_vendor_facts(bridge.engine, primed)
+                bridge.close()
+                bridge = Bridge(sandboxes, parallel_sides=shipped.parallel_sides,
+                                workers_per_side=shipped.workers_per_side, directory=bridge.directory)
+                prime_vendor_facts(bridge.engine)
+                settle(bridge)
+            idle = sum(sum(by_endpoint.values()) for by_endpoint in bridge.cycle().calls.values())
             results: dict[str, dict[str, Any]] = {}
             total_cycles = 0
             for kind in KINDS:
@@ -133,6 +151,7 @@ def run(changes: int, batch: int) -> dict[str, Any]:
     return {
         "changes": total_changes,
         "batch": batch,
+        "warm": warm,
         "parallel_sides": shipped.parallel_sides,
         "workers_per_side": shipped.workers_per_side,
         "idle_cycle_calls": idle,
@@ -162,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
                              "at least 60)")
     parser.add_argument("--batch", type=int, nargs="+", default=list(BATCHES),
                         help="changes of one kind made between two cycles; several sizes make a table")
+    parser.add_argument("--warm", action="store_true",
+                        help="also measure each batch size warm: after a first process made one change of each "
+                             "kind and kept what it learnt in the store, with a new engine over that store")
     common_arguments(parser)
     args = parser.parse_args(argv)
     quiet_logs()
@@ -169,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     for batch in (max(1, b) for b in args.batch):
         changes = args.changes if args.changes is not None else max(60, 6 * batch)
         runs.append(run(max(len(KINDS), changes), batch))
+        if args.warm:
+            runs.append(run(max(len(KINDS), changes), batch, warm=True))
     text = ""
     for result in runs:
         rows: list[tuple[Any, ...]] = [
@@ -181,18 +205,21 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("naive baseline", result["changes"], result["cycles"], "", "", result["naive_calls_per_change"],
                      ""))
         text += table(
-            f"Vendor calls per mirrored change (batches of {result['batch']}, {result['links_at_end']} links "
+            f"Vendor calls per mirrored change (batches of {result['batch']}{', warm' if result['warm'] else ''}, "
+            f"{result['links_at_end']} links "
             f"at the end, idle cycle {result['idle_cycle_calls']} calls) — target <= {TARGET} beyond idle",
             ["kind", "changes", "cycles", "calls itsm", "calls jira", "calls/change", "beyond idle/change"],
             rows,
         ) + "\n\n"
     if len(runs) > 1:
-        summary = [(r["batch"], r["changes"], r["cycles"], r["calls_per_change"], r["beyond_idle_per_change"],
-                    "yes" if r["beyond_idle_per_change"] <= TARGET else "no") for r in runs]
+        summary = [(r["batch"], "warm" if r["warm"] else "cold", r["changes"], r["cycles"], r["calls_per_change"],
+                    r["beyond_idle_per_change"], "yes" if r["beyond_idle_per_change"] <= TARGET else "no")
+                   for r in runs]
         text += table(f"Calls per change by batch size — target <= {TARGET} beyond an idle cycle",
-                      ["batch", "changes", "cycles", "calls/change", "beyond idle/change", "met"], summary) + "\n\n"
+                      ["batch", "store", "changes", "cycles", "calls/change", "beyond idle/change", "met"],
+                      summary) + "\n\n"
     detail = [
-        (result["batch"], kind, endpoint, count, count / r["changes"])
+        (f"{result['batch']}{' warm' if result['warm'] else ''}", kind, endpoint, count, count / r["changes"])
         for result in runs
         for kind, r in result["by_kind"].items()
         for endpoint, count in r["endpoints"].items()

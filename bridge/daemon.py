@@ -69,6 +69,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bridge import systemd
+from bridge.commands._vendor_cache import keep_vendor_facts, prime_vendor_facts
 from bridge.connectors import http
 from bridge.connectors.http import RateLimitWindowError, until_text
 from bridge.errors import (
@@ -157,6 +158,9 @@ class Daemon:
         #: ``hints.*`` (:meth:`enable_hints`) and the listener while running
         self.hints_settings: HintsSettings | None = None
         self.hint_server: HintServer | None = None
+        #: the vendor facts kept in the store (primed before the first pass, kept after each one): a
+        #: restart neither re-reads nor re-learns them (bridge.commands._vendor_cache)
+        self._vendor_facts: dict[str, Any] | None = None
 
     def _names(self) -> list[str]:
         return list(self.mapping_names or [m.name for m in self.engine.enabled_mappings()])
@@ -173,6 +177,8 @@ class Daemon:
 
     def _run_all(self, names: list[str] | None = None) -> dict[str, CycleReport | BaseException]:
         results: dict[str, CycleReport | BaseException] = {}
+        if self._vendor_facts is None:
+            self._vendor_facts = prime_vendor_facts(self.engine)
         refused = self._take_over_all()
         for name in names if names is not None else self._names():
             if self.engine.stop.is_set():
@@ -184,6 +190,7 @@ class Daemon:
                 self.on_cycle(name, results[name])
         self.last.update(results)
         self.runs += 1
+        keep_vendor_facts(self.engine, self._vendor_facts)
         systemd.notify_status(self.status_line(), self.environ)
         return results
 

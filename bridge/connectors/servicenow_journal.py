@@ -199,6 +199,30 @@ class ServiceNowJournal(ServiceNowAttachments):
             rows.extend(self._pages("sys_journal_field", query, JOURNAL_READ_FIELDS))
         return rows
 
+    #: how many authors' names :meth:`vendor_facts` hands on (the people who write journal entries)
+    people_facts_limit = 5_000
+
+    def vendor_facts(self) -> dict[str, Any]:
+        """Also the journal authors' display names read from ``sys_user``, so a restart or the next
+        one-shot run does not look up the same authors again (the other facts come from the mixins
+        after this one in the connector's bases)."""
+        inherited = getattr(super(), "vendor_facts", None)
+        facts: dict[str, Any] = dict(inherited()) if callable(inherited) else {}
+        people = dict(list(self._people.items())[-self.people_facts_limit:])
+        if people:
+            facts["people"] = dict(sorted(people.items()))
+        return facts
+
+    def prime(self, facts: Mapping[str, Any]) -> None:
+        inherited = getattr(super(), "prime", None)
+        if callable(inherited):
+            inherited(facts)
+        people = facts.get("people")
+        if isinstance(people, Mapping):
+            for user, name in people.items():
+                if isinstance(user, str) and isinstance(name, str):
+                    self._people.setdefault(user, name)
+
     def _display_names(self, user_names: set[str]) -> dict[str, str]:
         """People's names for journal authors (``sys_created_by`` is a user_name), cached per process.
 

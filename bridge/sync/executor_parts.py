@@ -75,11 +75,14 @@ def create_spec(action: CreateIssue) -> CreateSpec:
 
 
 def issue_result(item: Item, *, adopted: bool) -> ActionResult:
+    """What a created, adopted or linked issue gives its link. A create the connector did not read back
+    has no version yet (docs/connectors/jira.md, "Creating issues"): its time is left unknown too, and the
+    next cycle's change search, which returns the new issue, records both."""
     return ActionResult(
         issue=item.ref,
         issue_status=item.status,
         issue_version=item.version,
-        issue_updated=item.updated,
+        issue_updated=item.updated if item.version else None,
         issue_fields=dict(item.fields),
         remote_id=item.ref.id,
         adopted=adopted,

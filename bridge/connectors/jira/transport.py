@@ -122,6 +122,11 @@ class JiraTransport(Connector):
         self._marker_fields: set[str] = set()
         # workflow.py: the transitions learnt per (project key, issue type name)
         self._graphs: dict[tuple[str, str], WorkflowGraph] = {}
+        #: writes.py: the status (name, category key) a new issue starts in, per (project key, issue type name),
+        #: learnt from the first read after a create; later creates of that pair are not read back
+        self._initial_status: dict[tuple[str, str], tuple[str, str | None]] = {}
+        #: created.py: when each initial status was learnt (monotonic seconds): it is trusted for an hour
+        self._initial_learnt: dict[tuple[str, str], float] = {}
         #: workflow.py: each issue's status and workflow (project key, issue type name) as the last answer that
         #: read the issue showed it (insertion-ordered, bounded): set_status starts from it without a GET
         self._issue_states: dict[str, tuple[str, tuple[str, str]]] = {}

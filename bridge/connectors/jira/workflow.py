@@ -9,6 +9,7 @@ screen fields such as ``resolution`` are sent only on the transition whose scree
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from bridge.connectors.jira.fields import JiraFields
@@ -19,6 +20,27 @@ from bridge.model import FieldValue, Ref
 
 class JiraWorkflow(JiraFields):
     """``set_status`` and the transition walk behind it."""
+
+    def vendor_facts(self) -> dict[str, Any]:
+        """Also the workflows learnt per (project, issue type), so a restart or the next one-shot run walks
+        a known path at once instead of reading the issue and its transitions again. A transition Jira
+        has since changed is re-learnt as in one process ("not valid for this issue")."""
+        facts = super().vendor_facts()
+        learnt = [{"project": project, "issue_type": issue_type, "graph": graph_facts(graph)}
+                  for (project, issue_type), graph in list(self._graphs.items()) if graph.edges]
+        if learnt:
+            facts["workflows"] = learnt
+        return facts
+
+    def prime(self, facts: Mapping[str, Any]) -> None:
+        super().prime(facts)
+        for entry in facts.get("workflows") or []:
+            try:
+                key = (str(entry["project"]), str(entry["issue_type"]))
+                graph = graph_from_facts(entry["graph"])
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue  # a cache written by another version: learnt again when needed
+            self._graphs.setdefault(key, graph)
 
     def set_status(self, ref: Ref, status: str, fields: Mapping[str, FieldValue]) -> None:
         """Walk the workflow to ``status``, starting from the status bridge last saw when it can.
@@ -191,3 +213,25 @@ class JiraWorkflow(JiraFields):
             raise
         sent_fields.update(on_screen)
         return True
+
+
+def graph_facts(graph: WorkflowGraph) -> dict[str, Any]:
+    """``graph`` as JSON data (:meth:`JiraWorkflow.vendor_facts`)."""
+    return {
+        "edges": {status: [asdict(edge) for edge in edges] for status, edges in list(graph.edges.items())},
+        "categories": dict(graph.categories),
+    }
+
+
+def graph_from_facts(data: Mapping[str, Any]) -> WorkflowGraph:
+    """The graph :func:`graph_facts` wrote."""
+    edges = {
+        str(status): [
+            Edge(str(e["id"]), str(e["name"]), str(e["to"]), str(e["to_display"]),
+                 str(e["to_category"]) if e.get("to_category") else None,
+                 {str(fid): bool(required) for fid, required in (e.get("screen") or {}).items()})
+            for e in items
+        ]
+        for status, items in dict(data["edges"]).items()
+    }
+    return WorkflowGraph(edges, {str(k): str(v) for k, v in dict(data.get("categories") or {}).items()})

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.connectors.base import CreateSpec
-from bridge.connectors.jira.search import JiraSearch
+from bridge.connectors.jira.created import JiraCreated
 from bridge.errors import ConnectorError, PermanentError
 from bridge.model import FieldValue, Item, Ref, Side
 from bridge.vendors import jira as jira_facts
@@ -30,22 +30,24 @@ SERVICENOW_APPLICATION = ("com.servicenow", servicenow_facts.DISPLAY_NAME)
 RT_APPLICATION = ("com.bestpractical.rt", rt_facts.DISPLAY_NAME)
 
 
-class JiraWrites(JiraSearch):
+class JiraWrites(JiraCreated):
     """Issue creation and edits, and the back-reference to the record."""
 
     def create(self, spec: CreateSpec) -> Item:
+        """``POST /issue``; the new issue is read back only when it cannot be predicted (:mod:`.created`)."""
         payload, markers = self._create_payload(spec)
         created = self._json("POST", "issue", body={"fields": payload}, idempotent=False)
         ref = Ref(Side.JIRA, "issue", str(created["id"]), str(created["key"]), f"{self.url}/browse/{created['key']}")
         wanted = self._wanted(list(spec.fields))
-        raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(wanted, markers))})
-        return self._to_issue(raw, wanted, markers)
+        predicted = self._predicted(spec, payload, created, wanted, markers)
+        return predicted if predicted is not None else self._read_back(ref, spec, wanted, markers)
 
     #: Jira's bulk create takes at most 50 issues per request (OpenAPI v3 createIssues).
     create_batch_size = 50
 
     def create_many(self, specs: Sequence[CreateSpec]) -> list[Item | ConnectorError]:
-        """``POST /issue/bulk`` (Cloud v3 and DC v2) per 50 specs, then ONE search reads the new issues back.
+        """``POST /issue/bulk`` (Cloud v3 and DC v2) per 50 specs, then ONE search reads back the new issues
+        that cannot be predicted (:mod:`.created`; none once each project and issue type was read once).
 
         The bulk answer names each failed element by ``failedElementNumber``; that element gets a
         :class:`PermanentError` with Jira's own message and the others are created. When Jira refuses the
@@ -71,6 +73,7 @@ class JiraWrites(JiraSearch):
     def _create_chunk(self, specs: list[CreateSpec]) -> list[Item | ConnectorError]:
         results: list[Item | ConnectorError | None] = [None] * len(specs)
         sent: list[tuple[int, dict[str, Any], list[str]]] = []  # (index in specs, fields, marker fields)
+        predicted: dict[int, Item] = {}
         for index, spec in enumerate(specs):
             try:
                 payload, markers = self._create_payload(spec)
@@ -88,6 +91,7 @@ class JiraWrites(JiraSearch):
                 messages += [f"{k}: {v}" for k, v in (collection.get("errors") or {}).items()]
                 failed[int(error.get("failedElementNumber", -1))] = "; ".join(messages) or "refused"
             created = iter(answer.get("issues") or [])
+            payload_of = {index: payload for index, payload, _ in sent}
             made: list[tuple[int, Ref, list[str]]] = []
             for number, (index, _, markers) in enumerate(sent):
                 raw = None if number in failed else next(created, None)
@@ -99,8 +103,13 @@ class JiraWrites(JiraSearch):
                     )
                     continue
                 key = str(raw["key"])
+                own = self._wanted(list(specs[index].fields))
+                issue = self._predicted(specs[index], payload_of[index], raw, own, markers)
+                if issue is not None:
+                    predicted[index] = issue
+                    continue
                 made.append((index, Ref(Side.JIRA, "issue", str(raw["id"]), key, f"{self.url}/browse/{key}"), markers))
-            for index, item in self._read_created(specs, made).items():
+            for index, item in [*predicted.items(), *self._read_created(specs, made).items()]:
                 results[index] = item
         return [r if r is not None else PermanentError("jira create gave no result", side="jira") for r in results]
 
@@ -112,13 +121,16 @@ class JiraWrites(JiraSearch):
         all_markers = sorted({m for _, _, group in made for m in group})
         ids = [ref.id for _, ref, _ in made]
         jql = f"id in ({', '.join(ids)}) ORDER BY key ASC"
-        found = {str(raw["id"]): raw for raw in self.search(jql, self._fetch_list(wanted, all_markers), ids)}
+        fetch = [*self._fetch_list(wanted, all_markers), "created"]
+        found = {str(raw["id"]): raw for raw in self.search(jql, list(dict.fromkeys(fetch)), ids)}
         out: dict[int, Item] = {}
         for index, ref, group in made:
             own = {name: fid for name, fid in wanted.items() if name in specs[index].fields}
             raw = found.get(ref.id)
             if raw is None:  # not searchable yet: read it directly
-                raw = self._json("GET", f"issue/{ref.id}", params={"fields": ",".join(self._fetch_list(own, group))})
+                out[index] = self._read_back(ref, specs[index], own, group)
+                continue
+            self._learn_initial(specs[index], raw)
             out[index] = self._to_issue(raw, own, group)
         return out
 

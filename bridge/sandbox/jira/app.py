@@ -167,6 +167,9 @@ class JiraApp(SandboxApp):
                 "text_401": False,
                 "revoked": [],
                 "index_lag_seconds": 0.0,
+                # A normalisation bridge does not predict, for its tests (off: the sandbox stores what it is
+                # sent, as Jira's create and edit documentation describes): summaries stored trimmed.
+                "trim_summary": False,
             },
         }
         self._last_ms = 0

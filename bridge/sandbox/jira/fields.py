@@ -63,6 +63,8 @@ class FieldsMixin(CommentsMixin):
                     if field == "summary"
                     else ("The entered text is too long. It exceeds the allowed limit of 255 characters.")
                 )
+            if field == "summary" and isinstance(value, str) and self.state["settings"].get("trim_summary"):
+                return value.strip()
             return value
         if field == "customfield_10051":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
