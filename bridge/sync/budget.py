@@ -9,10 +9,13 @@ What is left out must be found again, never skipped:
 
 * Actions are kept or left out by **unit**: every item a link joins, plus every item an action touches
   (a create and its follow-ups, a fan-in), so no link is ever half planned.
-* A side with any left-out change keeps its cursor where it was (:func:`bridge.sync.watermarks.advance`,
-  ``stay``): the next search starts at the same place and reads the left-out changes again, and their
-  comments too (a cursor moved to the oldest left-out change could pass comments written before it).
-  The changes applied now are skipped on that re-read by their processed version.
+* A side with any left-out change keeps its stored cursor where it was (:func:`bridge.sync.watermarks.advance`,
+  ``stay``), and the process carries the left-out changes over to the next cycles, which read them by id
+  (:mod:`bridge.sync.carryover`); their comments are read from the stored cursor's window (a cursor moved
+  to the oldest left-out change could pass comments written before it). After a restart the search from
+  the held cursor finds them again; the changes applied meanwhile are skipped by their processed version.
+* After a budgeted cycle the budget is sized by the pace that cycle achieved (:func:`bridge.sync.carryover.budget_for`):
+  the functions here take the budget the cycle passes, not ``engine.cycle_budget`` itself.
 * The order is fair both ways: units are taken alternately from the newest end (a change made during a
   backlog is mirrored in the next cycle) and from the oldest end (a steady flow of new changes never
   starves the backlog). The kept units are applied newest first, so the cycle's time bound

@@ -8,7 +8,8 @@ reconciliation, no execution, no cursor): what ``bridge plan`` shows.
    planned on top of an action whose fate is unknown.
 2. **Fetch** the changes of each side since its cursor minus an overlap window (default 2 minutes):
    ONE search per side, whatever the number of links. Items whose ``(id, version)`` was already
-   processed are dropped here, so the overlap costs nothing further.
+   processed are dropped here, so the overlap costs nothing further. During a backlog the searches start
+   where the last cycle's reached, and the changes it left out are read by id (:mod:`bridge.sync.carryover`).
 3. **Comments** of the changed items only, one batched read per side (new records: all their comments).
 4. **Load** the stored state of the links those items belong to (never of all links), then **plan**
    (pure) and **execute** (the only writer).
@@ -44,9 +45,10 @@ from bridge.mapping.introspect import itsm_fields_needed, jira_fields_needed
 from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.mapping.transform import matches
 from bridge.model import Comment, Issue, Item, Record, Ref, Side
-from bridge.sync import refusals
+from bridge.sync import carrying, refusals
 from bridge.sync.attachments import attachment_actions, sync_attachments
 from bridge.sync.budget import deferred_sides, link_states, precut, within_budget
+from bridge.sync.carryover import Carried, measure
 from bridge.sync.deadline import CycleStop, not_run_by_deadline
 from bridge.sync.engine import Engine
 from bridge.sync.executor import ActionOutcome, Executor, Outcome
@@ -58,7 +60,7 @@ from bridge.sync.people import people_input
 from bridge.sync.planner import Plan, plan
 from bridge.sync.reading import SideRead, read_side, whole_units
 from bridge.sync.rejoin import strays
-from bridge.sync.watermarks import advance, held_items, mark_processed, processed, windows
+from bridge.sync.watermarks import held_items, mark_processed, processed, windows
 from bridge.vendors import system_of
 
 log = get_logger(__name__)
@@ -289,14 +291,20 @@ class _Seen:
     left_out: dict[Side, set[str]] = field(default_factory=dict)
     #: the Jira search covered everything since the stored cursor (:func:`bridge.sync.partners.search_covers`)
     jira_covered: bool = False
+    #: how the searches ran: the carried backlog, the budget (:mod:`bridge.sync.carrying`)
+    searches: carrying.Searches | None = None
+    #: the dropped changes, to read by id later (:mod:`bridge.sync.carryover`)
+    dropped: list[Carried] = field(default_factory=list)
+    overflow: set[Side] = field(default_factory=set)
 
 
 def _read(
     engine: Engine, spec: MappingSpec, report: CycleReport, since: datetime | None, hinted: Sequence[Ref] = (),
-    known: bool = False,
+    known: bool = False, carry: bool = False,
 ) -> _Seen:
     """Steps 2 and 4a: the changes of both sides since their cursors, and the stored state of their links.
-    ``hinted``: read only these items, by id (a mini-cycle, :mod:`bridge.sync.hinted`), not the searches."""
+    ``hinted``: read only these items, by id (a mini-cycle, :mod:`bridge.sync.hinted`), not the searches.
+    ``carry``: use and later update the backlog carried from the last cycle (:mod:`bridge.sync.carryover`)."""
     store = engine.store
     cursors = {side: store.get_cursor(spec.name, side) for side in Side}
     report.cursors = {side.value: value for side, value in cursors.items()}
@@ -304,30 +312,40 @@ def _read(
     # The ITSM connector reads records and the Jira connector issues (the connector contract). Each
     # search is consumed as it is paged, a chunk at a time (bridge.sync.reading: bounded memory).
     searched: dict[Side, datetime] = {}
-    limit = None if hinted else engine.options.cycle_budget
+    searches = carrying.begin(engine, spec, cursors, window, since, carrying=carry and not hinted)
+    limit, cap = None if hinted else searches.limit, engine.backlog(spec.name).cap
     if hinted:
         itsm = read_side(_read_hinted(engine.itsm, [r for r in hinted if r.side is Side.ITSM], itsm_fields(spec)),
                          lambda chunk: _changed_records(engine, spec, chunk), None)
         jira = read_side(_read_hinted(engine.jira, [r for r in hinted if r.side is Side.JIRA], jira_fields(spec)),
                          lambda chunk: _changed_issues(engine, spec, chunk), None)
     else:
-        engine.itsm.calls.start_window()
-        itsm = read_side(engine.itsm.search_changed(spec, window[Side.ITSM], itsm_fields(spec)),
-                         lambda chunk: _changed_records(engine, spec, chunk), limit)
+        # the carried items first (read by id), then each side's search (from the carried position, if any);
+        # with parallel sides the ITSM side is paged in a thread meanwhile (its classifying, which may ask
+        # Jira about strays, waits for the Jira search: one thread per connector at a time)
+        stream = carrying.stream(engine, spec, searches, Side.ITSM, itsm_fields(spec))
+        ahead = carrying.ReadAhead(stream) if engine.options.parallel_sides else None
+        try:
+            if ahead is None:
+                itsm = read_side(stream, lambda chunk: _changed_records(engine, spec, chunk), limit, cap)
+            jira = read_side(carrying.stream(engine, spec, searches, Side.JIRA, jira_fields(spec)),
+                             lambda chunk: _changed_issues(engine, spec, chunk), limit, cap)
+            if ahead is not None:
+                itsm = read_side(ahead.items(), lambda chunk: _changed_records(engine, spec, chunk), limit, cap)
+        finally:
+            if ahead is not None:
+                ahead.close()
         searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
-        engine.jira.calls.start_window()
-        jira = read_side(engine.jira.search_changed(spec, window[Side.JIRA], jira_fields(spec)),
-                         lambda chunk: _changed_issues(engine, spec, chunk), limit)
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
-    covered = search_covers(cursors[Side.JIRA], window[Side.JIRA], since, hinted=bool(hinted),
+    covered = search_covers(cursors[Side.JIRA], searches.windows[Side.JIRA], since, hinted=bool(hinted),
                             complete=not jira.dropped and not jira.unreadable)
-    whole_units([itsm, jira])
+    whole_units([itsm, jira], carrying.waiting(searches))
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [*itsm.unreadable, *jira.unreadable]
     report.records_seen, report.issues_seen = itsm.seen, jira.seen
     report.problems = [f"{u.ref.key}: cannot be read: {u.reason}" for u in unreadable]
     for side, read in ((Side.ITSM, itsm), (Side.JIRA, jira)):
-        full_read = window[side] is None and not hinted
+        full_read = searches.windows[side] is None and not hinted
         nothing = not read.seen and not read.unreadable
         open_links = store.link_count(spec.name, open_only=True) if full_read and nothing else 0
         if open_links:
@@ -353,6 +371,8 @@ def _read(
     return _Seen(
         cursors, window, records, issues, by_record, by_issue, changed_records, changed_issues, unreadable, searched,
         duplicates, left_out={Side.ITSM: itsm.dropped, Side.JIRA: jira.dropped}, jira_covered=covered,
+        searches=searches, dropped=[*itsm.left.values(), *jira.left.values()],
+        overflow={side for side, read in ((Side.ITSM, itsm), (Side.JIRA, jira)) if read.overflow},
     )
 
 
@@ -497,7 +517,8 @@ def _cycle(
     requeued = refusals.take_requeued(store, spec.name) if not hinted else None
     report.reconciled = executor.reconcile()
 
-    seen = _read(engine, spec, report, since, hinted, known)
+    seen = _read(engine, spec, report, since, hinted, known, carry=not hinted)
+    assert seen.searches is not None
     _record_unreadable(engine, spec, seen.unreadable)
     followed = [o for record, survivor in seen.duplicates for o in executor.follow_duplicate(record.ref, survivor)]
     if requeued:
@@ -508,9 +529,9 @@ def _cycle(
             return
         sync_attachments(engine, spec, executor, [], [], report)  # a ServiceNow file changes no record
         stay = {side for side, ids in seen.left_out.items() if ids}
-        report.deferred = sum(len(ids) for ids in seen.left_out.values())
-        advance(engine, spec, seen.records, seen.issues, seen.cursors, held=set(),
-                idle=None if since is not None or stay else _idle_marks(engine, seen), stay=stay)
+        idle = None if since is not None else _idle_marks(engine, seen)
+        report.deferred = carrying.finish(engine, spec, seen.searches, seen.dropped, seen.records, seen.issues,
+                                          seen.cursors, set(), stay, idle, overflow=seen.overflow)
         return
 
     release = refusals.release_changed(
@@ -521,26 +542,32 @@ def _cycle(
         _read_again(engine, spec, seen, release.reread)
     changed: list[Item] = [*seen.changed_records, *seen.changed_issues]
     links = link_states(seen.by_record, seen.by_issue)
-    later = precut(changed, links, engine.options.cycle_budget)
+    later = precut(changed, links, seen.searches.limit)
     seen.changed_records = [r for r in seen.changed_records if r.ref.id not in later]
     seen.changed_issues = [i for i in seen.changed_issues if i.ref.id not in later]
     the_plan = _plan(engine, spec, seen, report, plannable=release.keys, first_seen=first_seen, since=since)
     planned: list[Item] = [*seen.changed_records, *seen.changed_issues]
     budgeted = within_budget(refusals.settle_unlinked(store, spec.name, the_plan.actions, release), planned,
-                             links, engine.options.cycle_budget)
+                             links, seen.searches.budget)
     left_out = frozenset().union(*seen.left_out.values())
     budgeted = replace(budgeted, deferred=budgeted.deferred | later | left_out)
     report.actions, report.deferred = budgeted.actions, len(budgeted.deferred)
     if budgeted.deferred:
-        report.notes.append(f"{report.deferred} changed item(s) left for the next cycle (engine.cycle_budget = "
-                            f"{engine.options.cycle_budget} actions); they are read again, nothing is skipped")
+        report.notes.append(f"{report.deferred} changed item(s) left for the next cycle (a budget of "
+                            f"{seen.searches.budget} actions, engine.cycle_budget = {engine.options.cycle_budget}); "
+                            "they are read again, nothing is skipped")
     _record_problems(engine, spec, the_plan, planned)
     report.acknowledged = store.acknowledge(
         spec.name, [a for a in the_plan.acknowledgements if a.item_id not in budgeted.deferred]
     )
     if isinstance(executor.stop, CycleStop):
         executor.stop.grant()  # the newest units run first (budget), however long reading took
+    writing = time.monotonic()
     report.outcomes = [*followed, *executor.execute(budgeted.actions, states=links)]
+    if not hinted:  # the pace of a budgeted cycle sizes the next one's budget (bridge.sync.carryover)
+        measure(engine.backlog(spec.name), budgeted=bool(budgeted.deferred), seconds=time.monotonic() - writing,
+                applied=sum(1 for o in report.outcomes if o.status in (Outcome.DONE, Outcome.SKIPPED)),
+                planned=len(the_plan.actions), items=len(planned))
     if cut := not_run_by_deadline(executor.stop, [*report.reconciled, *report.outcomes]):
         report.deferred += cut
         report.notes.append(f"{cut} action(s) left pending for the next cycle (engine.cycle_seconds = "
@@ -551,8 +578,13 @@ def _cycle(
     held = held_items([*report.reconciled, *report.outcomes], seen.by_record, seen.by_issue) | budgeted.deferred
     mark_processed(engine, spec, seen.changed_records, seen.changed_issues, held)
     if not hinted:
-        advance(engine, spec, seen.records, seen.issues, seen.cursors, held,
-                stay=deferred_sides(changed, budgeted.deferred) | {side for side, ids in seen.left_out.items() if ids})
+        left = carrying.left_behind(changed, held, {*seen.by_record, *seen.by_issue}, seen.dropped)
+        carried = carrying.finish(
+            engine, spec, seen.searches, left, seen.records, seen.issues, seen.cursors, held,
+            deferred_sides(changed, budgeted.deferred) | {side for side, ids in seen.left_out.items() if ids},
+            pending=held - budgeted.deferred, overflow=seen.overflow,
+        )
+        report.deferred = max(report.deferred, carried)
 
 
 def _read_again(engine: Engine, spec: MappingSpec, seen: _Seen, wanted: refusals.Requeued) -> None:

@@ -19,6 +19,7 @@ from bridge.mapping.schema import Mapping as MappingSpec
 from bridge.metrics import Metrics
 from bridge.model import Side
 from bridge.store import MappingLock, Store
+from bridge.sync.carryover import Backlog
 
 
 def _utcnow() -> datetime:
@@ -89,6 +90,9 @@ class Engine:
         self.stop = threading.Event()
         #: told ``(mapping, done, total)`` as a cycle's actions are applied (:class:`bridge.progress.Progress`)
         self.progress: Callable[[str, int, int], None] | None = None
+        #: per mapping, the backlog carried between cycles in this process (:mod:`bridge.sync.carryover`):
+        #: an optimisation only, never the truth (the stored cursors are)
+        self.backlogs: dict[str, Backlog] = {}
         self._mappings: dict[str, MappingSpec] = {}
         for spec in mappings:
             if spec.name in self._mappings:
@@ -108,10 +112,14 @@ class Engine:
     def replace_mappings(self, mappings: Iterable[MappingSpec]) -> None:
         """Swap in a reloaded, already validated set of mappings (``bridge run`` on SIGHUP, between passes)."""
         specs = list(mappings)
+        spec_by_name = {spec.name: spec for spec in specs}
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ConfigError("two mappings share a name", [f"mapping names: {', '.join(sorted(names))}"])
-        self._mappings = {spec.name: spec for spec in specs}
+        # a carried backlog was read with the old route: the next cycles search from the held cursors again
+        self.backlogs = {name: backlog for name, backlog in self.backlogs.items()
+                         if name in self._mappings and self._mappings[name] == spec_by_name.get(name)}
+        self._mappings = spec_by_name
 
     def enabled_mappings(self) -> list[MappingSpec]:
         return [m for m in self._mappings.values() if m.enabled]
@@ -123,6 +131,10 @@ class Engine:
         except KeyError:
             known = ", ".join(sorted(self._mappings)) or "none"
             raise ConfigError(f"no mapping named {name!r}", [f"known mappings: {known}"]) from None
+
+    def backlog(self, mapping: str) -> Backlog:
+        """The carried backlog of ``mapping`` in this process (made empty on first use)."""
+        return self.backlogs.setdefault(mapping, Backlog())
 
     def lead(self, mapping: str) -> MappingLock:
         """Hold the lock of ``mapping`` (kept until :meth:`close`); :class:`LockHeldError` when another has it."""

@@ -12,6 +12,15 @@ restored store could have forgotten:
   journal is reconciled by marker, :meth:`bridge.sync.executor.Executor.reconcile`);
 * the search was read to its end, nothing in it left out or unreadable (:mod:`bridge.sync.reading`).
 
+With a carried backlog (:mod:`bridge.sync.carryover`) the Jira search starts from where the last one
+reached, not from the stored cursor: the cycle asks :func:`search_covers` with the window that search
+really used, so the shortcut applies only when it started at or before the stored Jira cursor — the usual
+case, since the Jira cursor moves on with the searches when only ITSM records are left out. The cursor
+itself must never move past an issue the shortcut would then miss: one carrying the marker of a record
+left out for later, with no link (a restored store). While such a record is carried the Jira cursor
+stays (:func:`bridge.sync.carrying.finish`), so the later searches start after it and the marker search
+runs for them.
+
 Then a record whose marker none of the search's issues carries has no issue: no marker search. One whose
 marker is carried (a restored backup) is looked up as before, so the evidence the planner weighs is the
 same. Otherwise (no cursor, a cut search, a connector that keeps no markers) the marker search runs.

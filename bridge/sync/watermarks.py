@@ -146,8 +146,9 @@ def advance(
     held: set[str],
     idle: Mapping[Side, datetime] | None = None,
     stay: Collection[Side] = (),
-) -> None:
-    """Move each side's cursor to its newest settled change, but never past a held one.
+) -> dict[Side, datetime | None]:
+    """Move each side's cursor to its newest settled change, but never past a held one; returns the cursors
+    as stored now.
 
     ``stay``: sides whose cursor does not move at all (the cycle's budget left changes of them for the
     next cycle, :mod:`bridge.sync.budget`).
@@ -156,6 +157,7 @@ def advance(
     time of the search minus its index lag, so the next overlap window starts after a burst that is long
     past: otherwise every idle cycle re-reads that burst — several pages — forever.
     """
+    result = dict(cursors)
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
         current = cursors[side]
         if side in stay:
@@ -164,6 +166,7 @@ def advance(
         if not items:
             if mark is not None and (current is None or mark > current):
                 store_cursor(engine, spec, side, mark)
+                result[side] = mark
             continue
         newest = max(i.updated for i in items)
         holding = [i.updated for i in items if i.ref.id in held]
@@ -174,6 +177,8 @@ def advance(
             value = min(holding)
         if value != current:
             store_cursor(engine, spec, side, value)
+            result[side] = value
+    return result
 
 
 def store_cursor(engine: Engine, spec: MappingSpec, side: Side, value: datetime) -> None:
