@@ -1,6 +1,6 @@
 """The calls of one change at batch 1, over real HTTP against the sandboxes (bench.change_cost): a new
 record costs no marker search and no read of bridge's own back-reference, a person's Jira comment no
-comment read (issue 17)."""
+comment read, and a warm store none of the one-time reads (issue 17)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,17 @@ def test_one_change_at_a_time_pays_no_echo_marker_search_or_comment_read() -> No
     assert changes > 0
     assert "jira GET /rest/api/3/issue/{id}/comment" not in comment
     assert kinds["jira_comment"]["beyond_idle_per_change"] == 1.0  # the work note PATCH alone
+
+
+# bench.change_cost --warm: a new engine over a store that kept what a first process learnt pays none of the
+# one-time reads at batch 1 — the read after a create, the workflow learning, the authors' names.
+def test_a_warm_store_spares_the_one_time_reads() -> None:
+    result = change_cost.run(12, 1, warm=True)
+    assert result["warm"] is True
+    kinds = result["by_kind"]
+    reads = {endpoint for kind in kinds.values() for endpoint in kind["endpoints"] if " GET " in f" {endpoint}"}
+    assert not any(e.endswith("/issue/{id}") or e.endswith("/transitions") for e in reads), reads
+    assert not any("sys_user" in e or "sys_dictionary" in e for e in reads), reads
+    # a new record: the create, the back-reference and the remote link; nothing else beyond the idle cycle
+    assert kinds["new_record"]["beyond_idle_per_change"] == 3.0
+    assert kinds["itsm_status"]["beyond_idle_per_change"] == 2.0  # the workflow's two transitions
