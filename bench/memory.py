@@ -106,11 +106,14 @@ def run(links: int, *, trace: bool, full_read: bool = True, seeded: Path | None 
 
 
 def run_first_sync(records: int, cycles: int) -> dict[str, Any]:
-    """The first cycles over ``records`` new incidents, with the shipped cycle budget."""
-    budget = EngineSettings().cycle_budget
+    """The first cycles over ``records`` new incidents, with the shipped cycle budget and time bound (the
+    budget of a cycle after a budgeted one is sized by that cycle's pace and the bound)."""
+    shipped = EngineSettings()
+    budget = shipped.cycle_budget
     with SandboxProcess(records=records) as sandboxes:
         bridge = Bridge(sandboxes)
-        bridge.engine.options = replace(bridge.engine.options, cycle_budget=budget)
+        bridge.engine.options = replace(bridge.engine.options, cycle_budget=budget,
+                                        cycle_seconds=shipped.cycle_seconds)
         try:
             at_start = peak_rss_mb()
             reports = []
