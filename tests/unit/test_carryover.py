@@ -87,6 +87,16 @@ def test_left_out_records_are_carried_and_read_by_id(world: World) -> None:
     assert world.store.get_cursor(M, Side.ITSM) is not None, "the cursor advances once nothing is carried"
 
 
+def carrying_four(world: World) -> tuple[list[Ref], CarryOver]:
+    """Four new records with a budget of one: the first cycle applies one and carries the others."""
+    budgeted(world, PER_RECORD)
+    refs = backlog(world, 4)
+    world.cycle()
+    carry = world.engine.backlog(M).carry
+    assert carry is not None
+    return refs, carry
+
+
 def test_a_restart_mid_backlog_loses_the_carry_over_and_still_syncs_everything(world: World) -> None:
     budgeted(world, 2 * PER_RECORD)
     refs = backlog(world, 8)
@@ -100,11 +110,7 @@ def test_a_restart_mid_backlog_loses_the_carry_over_and_still_syncs_everything(w
 
 
 def test_a_carried_record_changed_again_is_synced_at_its_newest_version(world: World) -> None:
-    budgeted(world, PER_RECORD)
-    refs = backlog(world, 4)
-    world.cycle()
-    carry = world.engine.backlog(M).carry
-    assert carry is not None
+    refs, carry = carrying_four(world)
     carried = [r for r in refs if r.id in carry.items[Side.ITSM]]
     world.clock.advance(minutes=3)
     world.itsm.edit(carried[0], short_description="Changed while carried")
@@ -115,11 +121,7 @@ def test_a_carried_record_changed_again_is_synced_at_its_newest_version(world: W
 
 
 def test_a_carried_record_deleted_meanwhile_leaves_the_carry_over(world: World) -> None:
-    budgeted(world, PER_RECORD)
-    refs = backlog(world, 4)
-    world.cycle()
-    carry = world.engine.backlog(M).carry
-    assert carry is not None
+    refs, carry = carrying_four(world)
     gone = next(r for r in refs if r.id in carry.items[Side.ITSM])
     world.itsm.delete(gone)
     drain(world)
@@ -144,11 +146,7 @@ def test_another_replica_moving_the_cursor_drops_the_carry_over(world: World) ->
 
 
 def test_a_hinted_mini_cycle_does_not_disturb_the_carry_over(world: World) -> None:
-    budgeted(world, PER_RECORD)
-    refs = backlog(world, 4)
-    world.cycle()
-    carry = world.engine.backlog(M).carry
-    assert carry is not None
+    refs, carry = carrying_four(world)
     before = {side: dict(items) for side, items in carry.items.items()}
     hinted = next(r for r in refs if r.id in carry.items[Side.ITSM])
     run_hinted(world.engine, M, [hinted])
