@@ -23,9 +23,11 @@ from bridge.sync.carryover import (
     CarryOver,
     budget_for,
     carry_next,
+    cursor_ceiling,
     item_limit,
     markers_of_new,
     search_windows,
+    sweep_due,
     take,
     tracked,
     usable,
@@ -49,6 +51,10 @@ class Searches:
     taken: dict[Side, list[Ref]] = field(default_factory=dict)
     #: the newest ``updated`` each side's search returned (the next carry-over's position)
     reached: dict[Side, dict[str, datetime]] = field(default_factory=dict)
+    #: the searches start an overlap window early (no carry-over, or one due for a sweep: carryover.sweep_due)
+    sweep: bool = True
+    #: the engine's clock when the cycle began (a sweep's time)
+    began: datetime | None = None
 
 
 def begin(
@@ -62,8 +68,10 @@ def begin(
     budget = budget_for(engine.options.cycle_budget, engine.options.cycle_seconds, backlog) if carrying \
         else engine.options.cycle_budget
     limit = item_limit(budget, engine.options.cycle_budget, backlog) if carrying else budget
-    return Searches(carry, search_windows(carry, window, overlaps(engine)), budget, limit, take(carry, limit),
-                    {side: {} for side in Side})
+    now = engine.clock()
+    sweep = sweep_due(carry, now, engine.options.overlap)
+    windows = search_windows(carry, window, overlaps(engine), sweep=sweep, light=adapter_overlaps(engine))
+    return Searches(carry, windows, budget, limit, take(carry, limit), {side: {} for side in Side}, sweep, now)
 
 
 def overlaps(engine: Engine) -> dict[Side, timedelta]:
@@ -76,6 +84,16 @@ def overlaps(engine: Engine) -> dict[Side, timedelta]:
         own = getattr(connector, "overlap", None)
         result[side] = max(engine.options.overlap - own, timedelta(0)) if isinstance(own, timedelta) \
             else engine.options.overlap
+    return result
+
+
+def adapter_overlaps(engine: Engine) -> dict[Side, timedelta]:
+    """How far each side's adapter moves a query back by itself (the Jira one: its ``overlap``), which a light
+    carried search adds back so that it starts at the carried position."""
+    result: dict[Side, timedelta] = {}
+    for side, connector in engine.connectors.items():
+        own = getattr(connector, "overlap", None)
+        result[side] = -own if isinstance(own, timedelta) else timedelta(0)
     return result
 
 
@@ -187,7 +205,8 @@ def finish(
     """
     backlog = engine.backlog(spec.name)
     position = {side: searches.reached[side].get("updated") for side in Side}
-    nxt = carry_next(searches.carry, searches.taken, left, position, overflow, backlog.cap)
+    nxt = carry_next(searches.carry, searches.taken, left, position, overflow, backlog.cap,
+                     swept=searches.sweep, now=searches.began)
     stay = set(stay)
     if nxt is not None:
         stay |= {side for side, items in nxt.items.items() if any(i not in pending for i in items)} | nxt.overflow
@@ -195,7 +214,9 @@ def finish(
         nxt.marked = (nxt.marked | (new & set(engine.jira.markers_in_search() or {}))) & new
         if nxt.marked:
             stay.add(Side.JIRA)
-    advance(engine, spec, records, issues, cursors, held, idle=None if stay else idle, stay=stay)
+    # After light searches a cursor moves no further than the last sweep reached (carryover.cursor_ceiling).
+    ceiling = None if searches.sweep else cursor_ceiling(searches.carry)
+    advance(engine, spec, records, issues, cursors, held, idle=None if stay else idle, stay=stay, ceiling=ceiling)
     if nxt is not None:  # as the store gives them back (the next cycle compares them with what it reads)
         nxt.cursors = {side: engine.store.get_cursor(spec.name, side) for side in Side}
     backlog.carry = nxt

@@ -12,8 +12,16 @@ So the engine keeps, per mapping, in process memory only (:class:`Backlog`, on
 * the left-out items of each side (:class:`Carried`: the id to read them by, their ``updated`` to take the
   oldest first, whether a link held them);
 * where each side's search reached (the newest ``updated`` it returned): the next cycle searches only from
-  there, minus the overlap window (as from a cursor; applied once: an adapter that moves its query back by
-  its own ``overlap``, as the Jira one does, gets the position minus the rest), for NEW changes;
+  there, for NEW changes (:func:`search_windows`);
+* where the last **sweep** reached: the overlap window exists for changes a vendor shows late (Jira Cloud's
+  index is eventually consistent; a ServiceNow transaction commits after the ``sys_updated_on`` it stamps).
+  Re-reading it in every backlog cycle re-pages bridge's own writes of the last two to three minutes (at ten
+  new issues a second, 17 Jira pages per 20-second cycle, most of a cycle's reads). So a carried search
+  starts at the position itself, and once per overlap window (:func:`sweep_due`) a sweep starts at the last
+  sweep's position minus the overlap: a change shown late is then found at most one window later, never
+  lost (the proof is in :func:`search_windows`). When the carry-over ends, the stored cursor moves no
+  further than the last sweep reached (:func:`cursor_ceiling`), so the search from it covers what only a
+  sweep would have found;
 * the stored cursors it was made against: when they moved (another replica took over, ``sync --since``
   replayed a window) or the cycle replays a window, the carry-over is dropped and the next search starts
   from the stored cursor again.
@@ -85,6 +93,10 @@ class CarryOver:
     #: sides with changes left out that it does not list (over :data:`CARRY_CAP`): their cursors stay, and once
     #: the listed ones are read the carry-over is dropped, so the search from the stored cursor finds the rest
     overflow: set[Side] = field(default_factory=set)
+    #: per side, the newest ``updated`` of the last sweep (a search that started an overlap window early)
+    swept: dict[Side, datetime | None] = field(default_factory=dict)
+    #: the engine's clock when the last sweep was read (:func:`sweep_due`)
+    swept_at: datetime | None = None
 
     def count(self) -> int:
         return sum(len(items) for items in self.items.values())
@@ -126,21 +138,55 @@ def usable(
     return carry
 
 
+def sweep_due(carry: CarryOver | None, now: datetime, overlap: timedelta) -> bool:
+    """True when this cycle's carried searches must sweep: one overlap window has passed since the last sweep
+    (or none is known). A cycle without a carry-over searches from the stored cursor, which sweeps anyway."""
+    return carry is None or carry.swept_at is None or now - carry.swept_at >= overlap
+
+
 def search_windows(
-    carry: CarryOver | None, window: Mapping[Side, datetime | None], overlap: Mapping[Side, timedelta]
+    carry: CarryOver | None,
+    window: Mapping[Side, datetime | None],
+    overlap: Mapping[Side, timedelta],
+    *,
+    sweep: bool = True,
+    light: Mapping[Side, timedelta] | None = None,
 ) -> dict[Side, datetime | None]:
-    """Where each side's change search starts: from the carried position minus the side's overlap window (as
-    a search from a cursor would: a change indexed or replicated late is still found), else, or when that is
-    earlier, from the stored window."""
+    """Where each side's change search starts. Without a carry-over: the stored window. With one: a light
+    search from the carried position (minus ``light``: zero, or for an adapter that moves its query back by
+    its own ``overlap`` — the Jira one — minus that, so the query still starts at the position), or, when
+    ``sweep``, from the last sweep's position minus ``overlap``. Never earlier than the stored window.
+
+    Why nothing shown late is lost, with ``L`` the overlap window, ``T`` the vendor's time of a search and
+    ``P`` the position it reached (``P <= T``): a change stamped ``t`` that a search did not show yet is
+    shown by ``t + L`` (what the overlap window assumes anyway) and, if a light search missed it, has
+    ``t > T - L`` for that search, which ran after the last sweep, so ``t > T_sweep - L >= P_sweep - L``: the
+    next sweep starts early enough. If that sweep runs before ``t + L`` and misses it too, the same holds
+    for the sweep after it. When the carry-over ends, the stored cursor is at most the last sweep's position
+    (:func:`cursor_ceiling`), and the search from it (minus ``L``) takes over the same guarantee.
+    """
     if carry is None:
         return dict(window)
+    shift = light or {}
     result: dict[Side, datetime | None] = {}
     for side in Side:
-        position = carry.position.get(side)
+        basis = carry.swept.get(side) if sweep else carry.position.get(side)
+        if basis is None:
+            basis = carry.position.get(side)
         start = window[side]
-        later = position is not None and (start is None or position - overlap[side] > start)
-        result[side] = position - overlap[side] if later and position is not None else start
+        candidate = None if basis is None else basis - (overlap[side] if sweep else shift.get(side, timedelta(0)))
+        later = candidate is not None and (start is None or candidate > start)
+        result[side] = candidate if later else start
     return result
+
+
+def cursor_ceiling(carry: CarryOver | None) -> dict[Side, datetime | None]:
+    """The furthest each side's stored cursor may move when a carry-over ends: the last sweep's position
+    (``None``: no ceiling). A cursor further on would let the next search, which starts an overlap window
+    before it, miss a change a light search did not show yet (:func:`search_windows`)."""
+    if carry is None:
+        return {side: None for side in Side}
+    return {side: carry.swept.get(side) for side in Side}
 
 
 def take(carry: CarryOver | None, limit: int | None) -> dict[Side, list[Ref]]:
@@ -171,10 +217,14 @@ def carry_next(
     position: Mapping[Side, datetime | None],
     overflow: Iterable[Side] = (),
     cap: int = CARRY_CAP,
+    *,
+    swept: bool = True,
+    now: datetime | None = None,
 ) -> CarryOver | None:
     """The carry-over after a cycle: what the previous one held and this cycle did not read, plus what this
     cycle read and did not settle (``left``). ``None`` when nothing is left. The cursors are set by the caller
-    once it has moved them."""
+    once it has moved them. ``swept``: this cycle's searches were sweeps (a cycle without a carry-over always
+    is), read at ``now`` (the engine's clock)."""
     items: dict[Side, dict[str, Carried]] = {side: {} for side in Side}
     if previous is not None:
         read = {ref.id for refs in taken.values() for ref in refs}
@@ -190,13 +240,20 @@ def carry_next(
             over.add(side)
     if not any(items.values()) and not over:
         return None
-    reached: dict[Side, datetime | None] = {}
-    for side in Side:
-        before = previous.position.get(side) if previous is not None else None
-        now = position.get(side)
-        reached[side] = max(before, now) if before is not None and now is not None else (now or before)
+    reached = {side: _later(previous.position.get(side) if previous is not None else None, position.get(side))
+               for side in Side}
+    if swept or previous is None:
+        sweep = {side: _later(previous.swept.get(side) if previous is not None else None, position.get(side))
+                 for side in Side}
+        swept_at = now
+    else:
+        sweep, swept_at = dict(previous.swept), previous.swept_at
     return CarryOver(cursors={}, position=reached, items=items, marked=set(previous.marked) if previous else set(),
-                     overflow=over)
+                     overflow=over, swept=sweep, swept_at=swept_at)
+
+
+def _later(before: datetime | None, now: datetime | None) -> datetime | None:
+    return max(before, now) if before is not None and now is not None else (now or before)
 
 
 def markers_of_new(carry: CarryOver | None) -> set[str]:
@@ -239,6 +296,6 @@ def measure(backlog: Backlog, *, budgeted: bool, applied: int, seconds: float, p
 
 
 __all__ = [
-    "CARRY_CAP", "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "item_limit",
-    "markers_of_new", "measure", "search_windows", "take", "tracked", "usable",
+    "CARRY_CAP", "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "cursor_ceiling",
+    "item_limit", "markers_of_new", "measure", "search_windows", "sweep_due", "take", "tracked", "usable",
 ]

@@ -146,6 +146,7 @@ def advance(
     held: set[str],
     idle: Mapping[Side, datetime] | None = None,
     stay: Collection[Side] = (),
+    ceiling: Mapping[Side, datetime | None] | None = None,
 ) -> dict[Side, datetime | None]:
     """Move each side's cursor to its newest settled change, but never past a held one; returns the cursors
     as stored now.
@@ -156,6 +157,10 @@ def advance(
     After an idle cycle (``idle``: nothing new on either side) a side's cursor moves on to the vendor's
     time of the search minus its index lag, so the next overlap window starts after a burst that is long
     past: otherwise every idle cycle re-reads that burst — several pages — forever.
+
+    ``ceiling``: per side, the furthest the cursor may move (a carried backlog's light searches may not have
+    shown a late change before the last sweep's position, :func:`bridge.sync.carryover.cursor_ceiling`); a
+    cursor already further stays where it is.
     """
     result = dict(cursors)
     for side, items in ((Side.ITSM, records), (Side.JIRA, issues)):
@@ -163,7 +168,10 @@ def advance(
         if side in stay:
             continue
         mark = (idle or {}).get(side)
+        top = (ceiling or {}).get(side)
         if not items:
+            if mark is not None and top is not None:
+                mark = min(mark, top)
             if mark is not None and (current is None or mark > current):
                 store_cursor(engine, spec, side, mark)
                 result[side] = mark
@@ -175,6 +183,8 @@ def advance(
             value = max(value, mark)
         if holding:
             value = min(holding)
+        if top is not None and value > top:
+            value = top if current is None else max(current, top)
         if value != current:
             store_cursor(engine, spec, side, value)
             result[side] = value

@@ -32,7 +32,7 @@ import shutil
 import sqlite3
 import tempfile
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hypothesis import settings
@@ -90,6 +90,17 @@ class SyncMachine(RuleBasedStateMachine):
         if record.id in self.gone:
             return  # deleted or merged away by a lifecycle rule: nobody can edit it any more
         self.world.itsm.edit(record, short_description=summary)
+
+    @rule(record=records, summary=TEXT, late=st.integers(min_value=1, max_value=100))
+    def a_change_shown_late(self, record: Ref, summary: str, late: int) -> None:
+        """A person's change that a search shows ``late`` seconds after the time it is stamped with (a
+        ServiceNow transaction commits after its ``sys_updated_on``): within the overlap window, so a
+        cycle's search — or, while a backlog is carried, the next sweep — must still find it
+        (bridge/sync/carryover.py, "light searches")."""
+        if record.id in self.gone:
+            return
+        stamp = max(self.world.itsm.record(record).updated, self.world.clock() - timedelta(seconds=late))
+        self.world.itsm.edit(record, short_description=summary, stamped=stamp)
 
     @rule(record=records, priority=st.sampled_from(sorted(PRIORITY)))
     def edit_priority(self, record: Ref, priority: str) -> None:

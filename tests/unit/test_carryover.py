@@ -16,7 +16,19 @@ from bridge.connectors.memory import SimulatedCrash
 from bridge.connectors.unreadable import Unreadable
 from bridge.model import Item, Record, Ref, Side
 from bridge.sync.carrying import ReadAhead
-from bridge.sync.carryover import Backlog, Carried, CarryOver, budget_for, carry_next, item_limit, measure, take
+from bridge.sync.carryover import (
+    Backlog,
+    Carried,
+    CarryOver,
+    budget_for,
+    carry_next,
+    cursor_ceiling,
+    item_limit,
+    measure,
+    search_windows,
+    sweep_due,
+    take,
+)
 from bridge.sync.engine import Engine
 from bridge.sync.hinted import run_hinted
 from tests.fixtures.engine import World, mapping_spec
@@ -280,3 +292,87 @@ def test_a_reloaded_mapping_drops_its_carry_over_an_unchanged_one_keeps_it(world
     assert world.engine.backlog(M).carry is None, "read with the old route: searched for again"
     drain(world)
     one_issue_each(world, refs)
+
+
+# ---------------------------------------------------------------------------------------- light searches
+
+def late_change_setup(world: World, records: int) -> tuple[Ref, datetime]:
+    """A linked record, then a backlog of ``records`` with a budget of two records a cycle: the first cycle
+    (a sweep: it searches from the stored cursor) runs at the returned time ``S`` and carries the rest."""
+    done = world.incident("Linked before the backlog")
+    world.settle()
+    budgeted(world, 2 * PER_RECORD)
+    backlog(world, records)
+    world.clock.advance(seconds=20)
+    world.cycle()
+    assert world.engine.backlog(M).carry is not None
+    return done, world.clock()
+
+
+def summary_of(world: World, record: Ref) -> str:
+    return str(world.jira.issue(world.issue_of(record)).fields["summary"])
+
+
+def test_a_change_shown_late_during_a_backlog_is_found_by_the_next_sweep(world: World) -> None:
+    done, start = late_change_setup(world, 30)
+    world.clock.advance(seconds=20)
+    world.cycle()  # light: from where the last search reached
+    # A person's change stamped 50 s before the first cycle, committed (shown) only now, 75 s after its stamp:
+    # within the overlap window's two minutes, so the overlap must find it.
+    world.itsm.edit(done, short_description="Shown late", stamped=start - timedelta(seconds=50))
+    light = 0
+    while world.clock() - start < timedelta(minutes=2) - timedelta(seconds=20):
+        world.clock.advance(seconds=20)
+        world.cycle()
+        light += 1
+        assert world.engine.backlog(M).carry is not None, "the backlog lasts the whole test"
+        assert "Shown late" not in summary_of(world, done), "a light search starts at the carried position"
+    assert light == 4
+    world.clock.advance(seconds=20)
+    world.cycle()  # two minutes after the last sweep: a sweep, from its position minus the overlap
+    assert summary_of(world, done).endswith("Shown late")
+
+
+def test_a_change_shown_late_is_not_lost_when_the_backlog_ends_between_sweeps(world: World) -> None:
+    done, start = late_change_setup(world, 12)
+    world.clock.advance(seconds=20)
+    world.cycle()
+    world.itsm.edit(done, short_description="Shown late", stamped=start - timedelta(seconds=50))
+    for _ in range(4):  # light cycles; the last one applies the last two records
+        world.clock.advance(seconds=20)
+        world.cycle()
+    assert world.engine.backlog(M).carry is None
+    cursor = world.store.get_cursor(M, Side.ITSM)
+    assert cursor is not None
+    assert cursor <= start, "the cursor moves no further than the last sweep reached"
+    drain(world)  # a search from the stored cursor minus the overlap (the newest change read was 80 s later)
+    assert summary_of(world, done).endswith("Shown late")
+
+
+def test_light_and_sweep_windows_and_the_cursor_ceiling() -> None:
+    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    overlap = {Side.ITSM: timedelta(minutes=2), Side.JIRA: timedelta(0)}  # the Jira adapter subtracts its own 2 min
+    light = {Side.ITSM: timedelta(0), Side.JIRA: -timedelta(minutes=2)}
+    stored = {Side.ITSM: t0 - timedelta(minutes=2), Side.JIRA: t0}
+    first = carry_next(None, {}, [Carried(_ref(1), t0)], {Side.ITSM: t0, Side.JIRA: t0}, now=t0)
+    assert first is not None
+    assert first.swept == {Side.ITSM: t0, Side.JIRA: t0}
+    assert first.swept_at == t0
+    later = t0 + timedelta(seconds=20)
+    second = carry_next(first, {}, [Carried(_ref(2), later)], {Side.ITSM: later, Side.JIRA: later},
+                        swept=False, now=later)
+    assert second is not None
+    assert second.position[Side.ITSM] == later
+    assert second.swept == first.swept, "a light cycle does not move the sweep"
+    assert second.swept_at == t0
+    assert not sweep_due(second, later + timedelta(seconds=20), timedelta(minutes=2))
+    assert sweep_due(second, t0 + timedelta(minutes=2), timedelta(minutes=2))
+    assert sweep_due(None, t0, timedelta(minutes=2))
+    windows = search_windows(second, stored, overlap, sweep=False, light=light)
+    # the Jira adapter moves the query back by its own two minutes: it then starts at the position
+    assert windows == {Side.ITSM: later, Side.JIRA: later + timedelta(minutes=2)}
+    windows = search_windows(second, stored, overlap, sweep=True, light=light)
+    assert windows == {Side.ITSM: t0 - timedelta(minutes=2), Side.JIRA: t0}, "a sweep starts at the last sweep"
+    assert search_windows(None, stored, overlap, sweep=False, light=light) == stored
+    assert cursor_ceiling(second) == {Side.ITSM: t0, Side.JIRA: t0}
+    assert cursor_ceiling(None) == {Side.ITSM: None, Side.JIRA: None}

@@ -122,8 +122,13 @@ class MemoryItsm(MemoryConnector):
             self._items[sys_id] = _Stored(ref, values, str(state), self._now(), 0, author)
             return ref
 
-    def edit(self, ref: Ref | str, *, author: str = "jane.doe", **fields: Any) -> None:
-        """Change fields as a person (``state`` goes through :meth:`set_state`)."""
+    def edit(self, ref: Ref | str, *, author: str = "jane.doe", stamped: datetime | None = None, **fields: Any) -> None:
+        """Change fields as a person (``state`` goes through :meth:`set_state`).
+
+        ``stamped``: the ``sys_updated_on`` the change carries when it is earlier than now: a ServiceNow
+        transaction stamps the time it began and commits later, so a search run in between does not show a
+        change stamped before the time of that search (what the overlap window is for).
+        """
         with self._lock:
             item = self._find(ref, "SCRIPT edit")
             if "state" in fields:
@@ -134,6 +139,8 @@ class MemoryItsm(MemoryConnector):
                 item.fields["state"] = state
             item.fields.update({k: _sn_string(v) for k, v in fields.items()})
             self._touch(item, author)
+            if stamped is not None:
+                item.updated = stamped
 
     def set_state(self, ref: Ref | str, state: str, *, author: str = "jane.doe", **fields: Any) -> None:
         """Move a record to ``state`` as a person, with the fields the state needs."""
