@@ -97,6 +97,15 @@ def adapter_overlaps(engine: Engine) -> dict[Side, timedelta]:
     return result
 
 
+def query_start(engine: Engine, searches: Searches, side: Side) -> datetime | None:
+    """Where ``side``'s change search really started: its window minus what the adapter moved it back by
+    itself (the Jira one: its ``overlap``), before the vendor's own rounding down. What
+    :func:`bridge.sync.partners.search_covers` compares with the stored cursor: a light carried search hands
+    the Jira adapter its position plus that overlap, and still starts at the position."""
+    window = searches.windows[side]
+    return None if window is None else window + adapter_overlaps(engine).get(side, timedelta(0))
+
+
 def stream(
     engine: Engine, spec: MappingSpec, searches: Searches, side: Side, fields: Sequence[str]
 ) -> Iterator[Item | Unreadable]:
@@ -225,4 +234,4 @@ def finish(
     return nxt.count() or int(bool(nxt.overflow))  # an overflow with nothing listed: search again at once
 
 
-__all__ = ["ReadAhead", "Searches", "begin", "finish", "left_behind", "stream", "waiting"]
+__all__ = ["ReadAhead", "Searches", "begin", "finish", "left_behind", "query_start", "stream", "waiting"]

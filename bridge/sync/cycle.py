@@ -337,8 +337,8 @@ def _read(
                 ahead.close()
         searched[Side.ITSM] = engine.itsm.calls.window_time or engine.clock()
         searched[Side.JIRA] = engine.jira.calls.window_time or engine.clock()
-    covered = search_covers(cursors[Side.JIRA], searches.windows[Side.JIRA], since, hinted=bool(hinted),
-                            complete=not jira.dropped and not jira.unreadable)
+    covered = search_covers(cursors[Side.JIRA], carrying.query_start(engine, searches, Side.JIRA), since,
+                            hinted=bool(hinted), complete=not jira.dropped and not jira.unreadable)
     whole_units([itsm, jira], carrying.waiting(searches))
     # Items a connector could not parse never reach the planner: they go on the error list (_cycle).
     unreadable = [*itsm.unreadable, *jira.unreadable]

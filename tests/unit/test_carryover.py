@@ -15,7 +15,7 @@ import pytest
 from bridge.connectors.memory import SimulatedCrash
 from bridge.connectors.unreadable import Unreadable
 from bridge.model import Item, Record, Ref, Side
-from bridge.sync.carrying import ReadAhead
+from bridge.sync.carrying import ReadAhead, Searches, query_start
 from bridge.sync.carryover import (
     Backlog,
     Carried,
@@ -376,3 +376,34 @@ def test_light_and_sweep_windows_and_the_cursor_ceiling() -> None:
     assert search_windows(None, stored, overlap, sweep=False, light=light) == stored
     assert cursor_ceiling(second) == {Side.ITSM: t0, Side.JIRA: t0}
     assert cursor_ceiling(None) == {Side.ITSM: None, Side.JIRA: None}
+
+
+def test_a_light_carried_cycle_answers_the_marker_check_from_its_search(world: World) -> None:
+    budgeted(world, 2 * PER_RECORD)
+    refs = backlog(world, 10)
+    for _ in range(2):  # the first cycle finds no issue (no Jira cursor yet); the second moves it on
+        world.clock.advance(seconds=20)
+        world.cycle()
+    asked: list[list[str]] = []
+    original = world.jira.find_by_markers
+
+    def counting(spec: object, markers: list[str], fields: object) -> object:
+        asked.append(list(markers))
+        return original(spec, markers, fields)  # type: ignore[arg-type]
+
+    world.jira.find_by_markers = counting  # type: ignore[method-assign]
+    world.clock.advance(seconds=20)
+    report = world.cycle()
+    assert report.actions_by_kind.get("create_issue") == 2
+    assert asked == [], "the light search started at the stored Jira cursor: it answers the marker check"
+    drain(world)
+    one_issue_each(world, refs)
+
+
+def test_the_query_start_is_the_window_minus_what_the_adapter_moves_back(world: World) -> None:
+    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    searches = Searches(None, {Side.ITSM: t0, Side.JIRA: t0 + timedelta(minutes=2)}, None, None)
+    assert query_start(world.engine, searches, Side.JIRA) == t0 + timedelta(minutes=2), "no overlap of its own"
+    world.jira.overlap = timedelta(minutes=2)  # type: ignore[attr-defined]
+    assert query_start(world.engine, searches, Side.JIRA) == t0, "the Jira adapter moves its query back by 2 min"
+    assert query_start(world.engine, Searches(None, {Side.ITSM: None, Side.JIRA: None}, None, None), Side.JIRA) is None
