@@ -23,6 +23,7 @@ from bridge.sync.carryover import (
     CarryOver,
     budget_for,
     carry_next,
+    chain_covers,
     cursor_ceiling,
     item_limit,
     markers_of_new,
@@ -33,6 +34,7 @@ from bridge.sync.carryover import (
     usable,
 )
 from bridge.sync.engine import Engine
+from bridge.sync.partners import search_covers
 from bridge.sync.watermarks import advance
 
 
@@ -55,6 +57,8 @@ class Searches:
     sweep: bool = True
     #: the engine's clock when the cycle began (a sweep's time)
     began: datetime | None = None
+    #: the window a cycle replays (``sync --since``): its search starts no chain (carryover.chain_covers)
+    since: datetime | None = None
 
 
 def begin(
@@ -71,7 +75,8 @@ def begin(
     now = engine.clock()
     sweep = sweep_due(carry, now, engine.options.overlap)
     windows = search_windows(carry, window, overlaps(engine), sweep=sweep, light=adapter_overlaps(engine))
-    return Searches(carry, windows, budget, limit, take(carry, limit), {side: {} for side in Side}, sweep, now)
+    return Searches(carry, windows, budget, limit, take(carry, limit), {side: {} for side in Side}, sweep, now,
+                    since)
 
 
 def overlaps(engine: Engine) -> dict[Side, timedelta]:
@@ -220,9 +225,17 @@ def finish(
     if nxt is not None:
         stay |= {side for side, items in nxt.items.items() if any(i not in pending for i in items)} | nxt.overflow
         new = markers_of_new(nxt)
-        nxt.marked = (nxt.marked | (new & set(engine.jira.markers_in_search() or {}))) & new
+        shown = engine.jira.markers_in_search()  # None: this search was not read to its end
+        nxt.marked = (nxt.marked | (new & set(shown or {}))) & new
         if nxt.marked:
             stay.add(Side.JIRA)
+        if searches.carry is None:  # a chain starts with a search from at or before the stored Jira cursor
+            nxt.chain = search_covers(cursors[Side.JIRA], query_start(engine, searches, Side.JIRA), searches.since,
+                                      hinted=False, complete=shown is not None)
+            nxt.watched = set(new)
+        else:
+            nxt.chain = nxt.chain and shown is not None
+            nxt.watched = nxt.watched & new
     # After light searches a cursor moves no further than the last sweep reached (carryover.cursor_ceiling).
     ceiling = None if searches.sweep else cursor_ceiling(searches.carry)
     advance(engine, spec, records, issues, cursors, held, idle=None if stay else idle, stay=stay, ceiling=ceiling)
@@ -234,4 +247,14 @@ def finish(
     return nxt.count() or int(bool(nxt.overflow))  # an overflow with nothing listed: search again at once
 
 
-__all__ = ["ReadAhead", "Searches", "begin", "finish", "left_behind", "query_start", "stream", "waiting"]
+def chain_markers(searches: Searches, tokens: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The records of ``tokens`` whose marker check the carry-over's chain of Jira searches answers
+    (:func:`bridge.sync.carryover.chain_covers`), and the markers an earlier search of it showed."""
+    carry = searches.carry
+    covered = chain_covers(carry, tokens)
+    return covered, set(carry.marked) if carry is not None and covered else set()
+
+
+__all__ = [
+    "ReadAhead", "Searches", "begin", "chain_markers", "finish", "left_behind", "query_start", "stream", "waiting",
+]

@@ -97,6 +97,12 @@ class CarryOver:
     swept: dict[Side, datetime | None] = field(default_factory=dict)
     #: the engine's clock when the last sweep was read (:func:`sweep_due`)
     swept_at: datetime | None = None
+    #: the Jira searches of this carry-over form a chain that covers everything since the stored Jira cursor:
+    #: the first one started at or before it, and each was read to its end (:func:`chain_covers`)
+    chain: bool = False
+    #: marker tokens of the records carried without a link since that first search (``marked`` lists which of
+    #: them an issue in one of the chain's searches carried)
+    watched: set[str] = field(default_factory=set)
 
     def count(self) -> int:
         return sum(len(items) for items in self.items.values())
@@ -249,11 +255,23 @@ def carry_next(
     else:
         sweep, swept_at = dict(previous.swept), previous.swept_at
     return CarryOver(cursors={}, position=reached, items=items, marked=set(previous.marked) if previous else set(),
-                     overflow=over, swept=sweep, swept_at=swept_at)
+                     overflow=over, swept=sweep, swept_at=swept_at, chain=previous.chain if previous else False,
+                     watched=set(previous.watched) if previous else set())
 
 
 def _later(before: datetime | None, now: datetime | None) -> datetime | None:
     return max(before, now) if before is not None and now is not None else (now or before)
+
+
+def chain_covers(carry: CarryOver | None, tokens: Iterable[str]) -> set[str]:
+    """The records of ``tokens`` whose marker check the Jira searches of ``carry`` answer: the chain covers
+    everything since the stored Jira cursor, and each of these records was watched from its first search (an
+    issue carrying its marker in any of them is in ``marked``; :mod:`bridge.sync.partners`). A light search
+    starts after the Jira cursor, which the cursor ceiling keeps back at the last sweep, so the search alone
+    does not cover it; the chain does."""
+    if carry is None or not carry.chain:
+        return set()
+    return set(tokens) & carry.watched
 
 
 def markers_of_new(carry: CarryOver | None) -> set[str]:
@@ -296,6 +314,7 @@ def measure(backlog: Backlog, *, budgeted: bool, applied: int, seconds: float, p
 
 
 __all__ = [
-    "CARRY_CAP", "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "cursor_ceiling",
+    "CARRY_CAP", "TIME_SHARE", "Backlog", "Carried", "CarryOver", "budget_for", "carry_next", "chain_covers",
+    "cursor_ceiling",
     "item_limit", "markers_of_new", "measure", "search_windows", "sweep_due", "take", "tracked", "usable",
 ]

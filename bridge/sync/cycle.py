@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import cast
 
 import structlog
@@ -467,7 +468,8 @@ def _plan(
     comments = _comments(engine, seen.changed_records, seen.changed_issues, seen.by_record, seen.window)
     comments.update(seen.comments)
     partners = partners_for(engine, spec, [r for r in seen.changed_records if r.ref.id not in seen.by_record],
-                            jira_fields(spec), covered=seen.jira_covered)
+                            jira_fields(spec), covered=seen.jira_covered,
+                            chain=partial(carrying.chain_markers, seen.searches) if seen.searches else None)
     partner_refs = {i.ref.id: i.ref for p in partners.values() for i in partner_issues(p)}
     if partner_refs:
         # Their mirrors prove which comments are paired already (one read per found issue, all history).

@@ -28,7 +28,7 @@ same. Otherwise (no cursor, a cut search, a connector that keeps no markers) the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -55,15 +55,17 @@ def search_covers(
 
 
 def marker_partners(
-    engine: Engine, spec: MappingSpec, markers: Sequence[str], fields: Sequence[str], *, covered: bool
+    engine: Engine, spec: MappingSpec, markers: Sequence[str], fields: Sequence[str], *, covered: bool,
+    shown: Collection[str] = (),
 ) -> dict[str, list[Item]]:
     """The issues carrying each marker: from the change search when it ``covered`` the cursor (see the
-    module docstring), else (and for the markers it found) by the marker search."""
+    module docstring), else (and for the markers it found, or an earlier search of a carried backlog's chain
+    showed: ``shown``) by the marker search."""
     index = engine.jira.markers_in_search() if covered else None
     if index is None:
         return engine.jira.find_by_markers(spec, markers, fields)
     found: dict[str, list[Item]] = {marker: [] for marker in markers}
-    carried = [marker for marker in found if index.get(marker)]
+    carried = [marker for marker in found if index.get(marker) or marker in shown]
     if carried:
         log.info("the change search shows issues carrying markers of records without a link",
                  markers=len(carried))
@@ -79,12 +81,14 @@ def partner_issues(partners: Partners) -> list[Issue]:
 
 
 def partners_for(
-    engine: Engine, spec: MappingSpec, unlinked: Sequence[Record], fields: Sequence[str], *, covered: bool = False
+    engine: Engine, spec: MappingSpec, unlinked: Sequence[Record], fields: Sequence[str], *, covered: bool = False,
+    chain: Callable[[Sequence[str]], tuple[set[str], set[str]]] | None = None,
 ) -> dict[str, Partners]:
     """The existing issues that may belong to the records about to be created (adoption).
 
     ONE batched marker search for all of them (``find_by_markers``; none when the change search
-    ``covered`` the cursor and shows none of their markers), plus a read of each issue a back-reference
+    ``covered`` the cursor and shows none of their markers, or ``chain`` — a carried backlog's searches —
+    says its searches did), plus a read of each issue a back-reference
     (or ``link_existing`` field) names that the search did not return. Only records the route selects are
     asked about; without such records this costs nothing. The issue a ``link_existing`` record names is
     read too: its comments prove which of the record's are mirrored already.
@@ -93,7 +97,16 @@ def partners_for(
     wanted = [r for r in unlinked if matches(spec.route.where, r.fields) or back_reference_key(r) is not None]
     if not wanted:
         return {}
-    by_marker = marker_partners(engine, spec, [r.ref.token for r in wanted], fields, covered=covered)
+    tokens = [r.ref.token for r in wanted]
+    if covered or chain is None:
+        by_marker = marker_partners(engine, spec, tokens, fields, covered=covered)
+    else:  # a carried backlog's light search: its chain of searches may answer for the records it watched
+        answered, shown = chain(tokens)
+        by_marker = marker_partners(engine, spec, [t for t in tokens if t in answered], fields, covered=True,
+                                    shown=shown) if answered else {}
+        rest = [t for t in tokens if t not in answered]
+        if rest:
+            by_marker.update(marker_partners(engine, spec, rest, fields, covered=False))
     known: dict[str, Issue] = {}
     for items in by_marker.values():
         for item in items:

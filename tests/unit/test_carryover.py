@@ -378,26 +378,37 @@ def test_light_and_sweep_windows_and_the_cursor_ceiling() -> None:
     assert cursor_ceiling(None) == {Side.ITSM: None, Side.JIRA: None}
 
 
-def test_a_light_carried_cycle_answers_the_marker_check_from_its_search(world: World) -> None:
+def test_a_light_carried_cycle_answers_the_marker_check_from_its_chain_of_searches(world: World) -> None:
+    before = world.incident("Linked before the backlog")
+    world.settle()  # the Jira side has issues: the first sweep reaches one, and the Jira cursor is capped there
     budgeted(world, 2 * PER_RECORD)
-    refs = backlog(world, 10)
-    for _ in range(2):  # the first cycle finds no issue (no Jira cursor yet); the second moves it on
-        world.clock.advance(seconds=20)
-        world.cycle()
-    asked: list[list[str]] = []
+    refs = backlog(world, 12)
+    asked: list[str] = []
     original = world.jira.find_by_markers
 
     def counting(spec: object, markers: list[str], fields: object) -> object:
-        asked.append(list(markers))
+        asked.extend(markers)
         return original(spec, markers, fields)  # type: ignore[arg-type]
 
     world.jira.find_by_markers = counting  # type: ignore[method-assign]
-    world.clock.advance(seconds=20)
-    report = world.cycle()
-    assert report.actions_by_kind.get("create_issue") == 2
-    assert asked == [], "the light search started at the stored Jira cursor: it answers the marker check"
+    for _ in range(3):
+        world.clock.advance(seconds=20)
+        world.cycle()
+    carry = world.engine.backlog(M).carry
+    assert carry is not None
+    assert carry.chain
+    cursor = world.store.get_cursor(M, Side.JIRA)
+    assert cursor is not None
+    assert carry.position[Side.JIRA] is not None
+    assert cursor < carry.position[Side.JIRA], "the Jira cursor is held at the last sweep"
+    late = world.incident("Arrived during the backlog")  # not watched since the chain's first search
+    while world.engine.backlog(M).carry is not None:
+        world.clock.advance(seconds=20)
+        world.cycle()
     drain(world)
-    one_issue_each(world, refs)
+    one_issue_each(world, [before, *refs, late])
+    assert not set(asked) & {r.token for r in refs}, "the chain answered for the records it watched"
+    assert late.token in asked, "a record the chain did not watch from its start is looked up"
 
 
 def test_the_query_start_is_the_window_minus_what_the_adapter_moves_back(world: World) -> None:
